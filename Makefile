@@ -1,0 +1,85 @@
+# blkbackd: a userspace Xen block backend.
+# make, make check, make demo, make install (PREFIX, DESTDIR). V=1 shows commands.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+B := build
+
+PKGS := xenstore xengnttab xenevtchn liburing
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	  -D_GNU_SOURCE -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -pthread $(PKG_CFLAGS)
+LDLIBS += $(PKG_LIBS) -pthread
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+BLKBACK := abi parse grant ring xs vdev device backend log
+STORAGE := storage mem
+LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
+TOOLS := $(B)/blkbackd $(B)/blkbackctl
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
+
+.PHONY: all check check-unit check-xen demo deps install uninstall clean
+all: $(TOOLS)
+
+$(B)/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libblkback.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/libblkback.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/blkbackctl: $(B)/tools/blkbackctl.o $(B)/tools/pidfile.o $(B)/libblkback.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libblkback.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Install what the build and the tests need (Debian 12), saying what.
+deps:
+	$(Q)tools/install-deps.sh
+
+check: check-unit check-xen
+
+check-unit: deps $(UNIT_TESTS) $(TOOLS)
+	$(Q)tests/run.sh unit $(UNIT_TESTS) tests/unit/*.sh
+
+check-xen: deps $(TOOLS)
+	$(Q)tests/xen/run.sh check
+
+demo: deps $(TOOLS)
+	$(Q)tests/xen/run.sh demo
+
+install: $(TOOLS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 644 docs/blkbackd.8 docs/blkbackctl.8 $(DESTDIR)$(MANDIR)/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/blkbackd $(DESTDIR)$(BINDIR)/blkbackctl \
+	      $(DESTDIR)$(MANDIR)/man8/blkbackd.8 $(DESTDIR)$(MANDIR)/man8/blkbackctl.8
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,361 @@
+/* One virtual disk: probe, the xenbus state machine, connect and teardown. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "log.h"
+#include "ring.h"
+#include "vdev.h"
+#include "xs.h"
+
+/* Our backend state, as last read from or written to the state node. */
+static int be_state(struct blk_dev *d)
+{
+	char path[160];
+	uint64_t v;
+
+	snprintf(path, sizeof(path), "%s/state", d->bepath);
+	return bxs_read_uint(d->be->xs, XBT_NULL, path, XenbusStateReconfigured, &v) ?
+	       XenbusStateUnknown : (int)v;
+}
+
+/* Write our state node, logging the transition. */
+static void set_state(struct blk_dev *d, int old, int state)
+{
+	int err;
+
+	if (old == state)
+		return;
+	err = bxs_printf(d->be->xs, XBT_NULL, d->bepath, "state", "%d", state);
+	if (err) {
+		log_err("%s: cannot write backend state %s: %s", d->name,
+			xenbus_state_name(state), strerror(-err));
+		return;
+	}
+	log_info("%s: backend %s -> %s", d->name, xenbus_state_name(old), xenbus_state_name(state));
+}
+
+/* Report an error on the device: log it and leave it in the backend's error node. */
+static void device_error(struct blk_dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void device_error(struct blk_dev *d, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("%s: %s", d->name, msg);
+	bxs_printf(d->be->xs, XBT_NULL, d->bepath, "error", "%s", msg);
+}
+
+/* Find the device for domid/devid, creating it if its backend directory exists. */
+struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devid)
+{
+	struct blk_dev *d;
+	char vdev[16], *dir;
+
+	for (d = be->devs; d; d = d->next)
+		if (d->domid == domid && d->devid == devid)
+			return d;
+	dir = bxs_read(be->xs, XBT_NULL, "%s/%u/%u", be->root, domid, devid);
+	if (!dir)
+		return NULL;
+	free(dir);
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->be = be;
+	d->domid = domid;
+	d->devid = devid;
+	vdev_name(devid, vdev, sizeof(vdev));
+	snprintf(d->name, sizeof(d->name), "d%u %s", domid, vdev);
+	snprintf(d->bepath, sizeof(d->bepath), "%s/%u/%u", be->root, domid, devid);
+	d->next = be->devs;
+	be->devs = d;
+	return d;
+}
+
+/*
+ * First look at a new device: check the toolstack's nodes, open the storage
+ * and start watching the frontend. Returns -EAGAIN while the nodes are
+ * incomplete, another -errno when the device cannot be served.
+ */
+static int device_probe(struct blk_dev *d)
+{
+	struct xs_handle *xs = d->be->xs;
+	char *fe = bxs_read(xs, XBT_NULL, "%s/frontend", d->bepath);
+	char *params = NULL, *mode = NULL, prefix[64], err[512];
+	struct storage_spec spec = { 0 };
+	uint64_t feid;
+	int ret = -EAGAIN;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/frontend-id", d->bepath);
+	if (!fe || bxs_read_uint(xs, XBT_NULL, path, UINT16_MAX, &feid))
+		goto out;
+	ret = -EINVAL;
+	snprintf(prefix, sizeof(prefix), "/local/domain/%u/", d->domid);
+	if (feid != d->domid || strncmp(fe, prefix, strlen(prefix)) || strlen(fe) > 128) {
+		device_error(d, "frontend %s (id %" PRIu64 ") does not belong to domain %u",
+			     fe, feid, d->domid);
+		goto out;
+	}
+	params = bxs_read(xs, XBT_NULL, "%s/params", d->bepath);
+	mode = bxs_read(xs, XBT_NULL, "%s/mode", d->bepath);
+	if (!params) {
+		device_error(d, "no params node: write the disk spec (e.g. mem:size=64M) to %s/params",
+			     d->bepath);
+		goto out;
+	}
+	if (storage_spec_parse(params, &spec, err, sizeof(err))) {
+		device_error(d, "%s", err);
+		goto out;
+	}
+	spec.readonly |= mode && mode[0] == 'r';
+	ret = storage_open(&spec, &d->disk, err, sizeof(err));
+	if (ret) {
+		device_error(d, "%s", err);
+		goto out;
+	}
+	d->readonly = spec.readonly;
+	snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
+	d->fepath = fe;
+	fe = NULL;
+	if (!xs_watch(xs, d->fe_state, d->bepath)) {
+		ret = -errno;
+		device_error(d, "cannot watch %s: %s", d->fe_state, strerror(errno));
+		goto out;
+	}
+	d->watching = true;
+	log_info("%s: %s, %" PRIu64 " MiB%s, frontend %s", d->name, params,
+		 d->disk->size >> 20, d->readonly ? ", read-only" : "", d->fepath);
+	ret = 0;
+out:
+	storage_spec_free(&spec);
+	free(fe);
+	free(params);
+	free(mode);
+	return ret;
+}
+
+/* Read a frontend node as a number no larger than max. */
+static int fe_uint(struct blk_dev *d, const char *node, uint64_t max, uint64_t *v)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/%s", d->fepath, node);
+	return bxs_read_uint(d->be->xs, XBT_NULL, path, max, v);
+}
+
+/* Write the nodes the frontend reads on connect, and state Connected, atomically. */
+static int write_connect_nodes(struct blk_dev *d, int old)
+{
+	struct xs_handle *xs = d->be->xs;
+	const struct storage *disk = d->disk;
+	int err;
+
+	for (;;) {
+		xs_transaction_t t = xs_transaction_start(xs);
+
+		if (t == XBT_NULL)
+			return -errno;
+		/* Linux blkfront reads sectors in 512-byte units whatever sector-size says. */
+		err = bxs_printf(xs, t, d->bepath, "sectors", "%" PRIu64, disk->size >> SECTOR_SHIFT);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "info", "%u",
+					     d->readonly ? VDISK_READONLY : 0);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "sector-size", "%u",
+					     disk->caps.sector_size);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "physical-sector-size", "%u",
+					     disk->caps.physical_sector_size);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-flush-cache", "%d",
+					     disk->caps.flush);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-barrier", "%d",
+					     disk->caps.flush);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "state", "%d", XenbusStateConnected);
+		if (err) {
+			xs_transaction_end(xs, t, true);
+			return err;
+		}
+		if (xs_transaction_end(xs, t, false))
+			break;
+		if (errno != EAGAIN)
+			return -errno;
+	}
+	log_info("%s: backend %s -> %s", d->name, xenbus_state_name(old),
+		 xenbus_state_name(XenbusStateConnected));
+	return 0;
+}
+
+/* Read what the frontend published, start the ring and announce the disk. */
+static void device_connect(struct blk_dev *d, int old)
+{
+	struct blk_ring_config cfg = { .domid = d->domid, .disk = d->disk };
+	char *protocol;
+	uint64_t ref, port, v;
+	int err;
+
+	blk_ring_stop(d->ring);		/* a frontend that reconnects without closing */
+	d->ring = NULL;
+	if (!fe_uint(d, "ring-page-order", 16, &v) && v != 0) {
+		device_error(d, "frontend asks for ring-page-order %" PRIu64 "; this backend "
+			     "offers single-page rings only", v);
+		goto fail;
+	}
+	if (!fe_uint(d, "multi-queue-num-queues", UINT32_MAX, &v) && v != 1) {
+		device_error(d, "frontend asks for %" PRIu64 " queues; this backend offers one", v);
+		goto fail;
+	}
+	if (fe_uint(d, "ring-ref", UINT32_MAX, &ref) ||
+	    fe_uint(d, "event-channel", UINT32_MAX, &port)) {
+		device_error(d, "frontend %s has no valid ring-ref or event-channel", d->fepath);
+		goto fail;
+	}
+	protocol = bxs_read(d->be->xs, XBT_NULL, "%s/protocol", d->fepath);
+	err = blkif_abi_from_protocol(protocol, &cfg.abi);
+	if (err)
+		device_error(d, "frontend protocol '%.64s' is not one of x86_32-abi, x86_64-abi",
+			     protocol);
+	free(protocol);
+	if (err)
+		goto fail;
+	snprintf(cfg.name, sizeof(cfg.name), "%s", d->name);
+	cfg.ring_ref = (grant_ref_t)ref;
+	cfg.remote_port = (evtchn_port_t)port;
+	cfg.lim.nr_sectors = d->disk->size >> SECTOR_SHIFT;
+	cfg.lim.sector_size = d->disk->caps.sector_size;
+	cfg.lim.readonly = d->readonly;
+	err = blk_ring_start(&cfg, &d->ring);
+	if (err) {
+		device_error(d, "cannot attach to the frontend's ring: %s", strerror(-err));
+		goto fail;
+	}
+	err = write_connect_nodes(d, old);
+	if (err) {
+		device_error(d, "cannot write the connect nodes: %s", strerror(-err));
+		goto fail;
+	}
+	return;
+fail:
+	blk_ring_stop(d->ring);
+	d->ring = NULL;
+	set_state(d, old, XenbusStateClosing);
+}
+
+/* Stop serving the ring, answering what is in flight first. */
+static void device_disconnect(struct blk_dev *d)
+{
+	blk_ring_stop(d->ring);
+	d->ring = NULL;
+}
+
+/*
+ * The xenbus state machine: everything that happens to a device comes here,
+ * and the frontend's state decides what we do, as in blkif.h and Linux.
+ */
+void device_update(struct blk_dev *d)
+{
+	struct xs_handle *xs = d->be->xs;
+	int state = be_state(d), fe = XenbusStateUnknown;
+	bool first = !d->fepath, online;
+	uint64_t v;
+	char path[160];
+
+	if (state == XenbusStateUnknown) {	/* the toolstack removed the device */
+		device_free(d, false);
+		return;
+	}
+	if (d->failed)		/* wait for the toolstack to remove it */
+		return;
+	if (first) {
+		int err = device_probe(d);
+
+		if (err == -EAGAIN)
+			return;
+		if (err) {
+			storage_close(d->disk);
+			d->disk = NULL;
+			d->failed = true;
+			set_state(d, state, XenbusStateClosed);
+			return;
+		}
+		/* A device some earlier daemon had connected: its ring state is lost to us. */
+		if (state == XenbusStateConnected) {
+			log_warn("%s: was connected by an earlier blkbackd; closing it so that "
+				 "the guest can reconnect", d->name);
+			set_state(d, state, XenbusStateClosing);
+			state = XenbusStateClosing;
+		} else if (state != XenbusStateClosing) {
+			set_state(d, state, XenbusStateInitWait);
+			state = XenbusStateInitWait;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/online", d->bepath);
+	online = !bxs_read_uint(xs, XBT_NULL, path, 1, &v) && v == 1;
+	if (!bxs_read_uint(xs, XBT_NULL, d->fe_state, XenbusStateReconfigured, &v))
+		fe = (int)v;
+	log_debug(LOG_XS, "%s: backend %s, frontend %s%s", d->name, xenbus_state_name(state),
+		  xenbus_state_name(fe), online ? "" : ", going offline");
+
+	switch (fe) {
+	case XenbusStateInitialising:
+		if (!online)
+			set_state(d, state, XenbusStateClosed);
+		else if (state == XenbusStateClosed)	/* guest reboot, blkfront reload */
+			set_state(d, state, XenbusStateInitWait);
+		break;
+	case XenbusStateInitialised:
+	case XenbusStateConnected:
+		if (!online)	/* detach: ask the frontend to let go */
+			set_state(d, state, d->ring ? XenbusStateClosing : XenbusStateClosed);
+		else if (state == XenbusStateInitWait || state == XenbusStateInitialised)
+			device_connect(d, state);
+		break;
+	case XenbusStateClosing:
+		device_disconnect(d);
+		set_state(d, state, XenbusStateClosing);
+		break;
+	case XenbusStateClosed:
+	case XenbusStateUnknown:	/* the frontend's nodes are gone: the domain died */
+		device_disconnect(d);
+		set_state(d, state, XenbusStateClosed);
+		break;
+	default:	/* InitWait, Reconfiguring: nothing a block frontend uses */
+		break;
+	}
+}
+
+/* Close the device for a daemon shutdown: the guest sees Closing. */
+void device_shutdown(struct blk_dev *d)
+{
+	bool connected = d->ring != NULL;
+
+	device_disconnect(d);
+	if (connected)
+		set_state(d, XenbusStateConnected, XenbusStateClosing);
+}
+
+/* Stop serving and free the device; with remove, delete its backend nodes too. */
+void device_free(struct blk_dev *d, bool remove)
+{
+	struct blk_backend *be = d->be;
+	struct blk_dev **pp;
+
+	device_disconnect(d);
+	if (d->watching)
+		xs_unwatch(be->xs, d->fe_state, d->bepath);
+	storage_close(d->disk);
+	if (remove && !xs_rm(be->xs, XBT_NULL, d->bepath))
+		log_err("%s: cannot remove %s: %s", d->name, d->bepath, strerror(errno));
+	log_info("%s: device %s", d->name, remove ? "removed" : "released");
+	for (pp = &be->devs; *pp != d; pp = &(*pp)->next)
+		;
+	*pp = d->next;
+	free(d->fepath);
+	free(d);
+}

@@ -1,0 +1,38 @@
+/* One virtual disk: its xenstore nodes, its storage and its ring. */
+#ifndef BLKBACK_DEVICE_H
+#define BLKBACK_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+struct blk_dev {
+	struct blk_backend *be;
+	uint32_t domid;			/* the frontend's */
+	uint32_t devid;			/* virtual-device number */
+	char name[32];			/* "d3 xvdb", for logs */
+	char bepath[128];
+	char *fepath;			/* NULL until probed */
+	char fe_state[160];		/* fepath/state, watched */
+	bool watching;
+	bool failed;			/* could not be served; waits for removal */
+	struct storage *disk;
+	bool readonly;
+	struct blk_ring *ring;
+	struct blk_dev *next;
+};
+
+/* Find the device for domid/devid, creating it if its backend directory exists. */
+struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devid);
+
+/* Run the state machine after any change to the device's nodes. */
+void device_update(struct blk_dev *d);
+
+/* Close the device for a daemon shutdown: the guest sees Closing. */
+void device_shutdown(struct blk_dev *d);
+
+/* Stop serving and free the device; with remove, delete its backend nodes too. */
+void device_free(struct blk_dev *d, bool remove);
+
+#endif

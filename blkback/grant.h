@@ -1,0 +1,29 @@
+/* How a request's guest pages are reached: the one place that decides. */
+#ifndef BLKBACK_GRANT_H
+#define BLKBACK_GRANT_H
+
+#include <xengnttab.h>
+
+#include "req.h"
+
+/* Grant operations charged to the hypervisor, for statistics. */
+struct grant_counters {
+	uint64_t map_calls;	/* map hypercall batches */
+	uint64_t maps;		/* pages mapped */
+	uint64_t unmaps;	/* pages unmapped */
+};
+
+/*
+ * Map the pages of n requests that move data the same way, in one batch.
+ * guest_writable is true for reads (the backend writes into guest memory).
+ * When the batch fails (one bad or revoked ref fails the whole hypercall),
+ * each request is mapped on its own so that only the bad ones fail: those
+ * get req->err set. Each mapped request gets pages, gmap and its iovecs.
+ */
+void grant_map_reqs(xengnttab_handle *xgt, uint32_t domid, struct blk_req **reqs,
+		    unsigned int n, bool guest_writable, struct grant_counters *c);
+
+/* Drop a request's hold on its mapping; the last one out unmaps. */
+void grant_release(xengnttab_handle *xgt, struct blk_req *req, struct grant_counters *c);
+
+#endif

@@ -1,0 +1,27 @@
+/* A request in flight: the validated copy, its guest pages and its storage I/O. */
+#ifndef BLKBACK_REQ_H
+#define BLKBACK_REQ_H
+
+#include "parse.h"
+#include "../storage/storage.h"
+
+struct grant_map;
+struct blk_ring;
+
+/* The storage steps a request runs, in order; ordered ops may take three. */
+enum { REQ_MAX_STEPS = 3 };
+
+struct blk_req {
+	struct blk_io io;			/* the validated private copy */
+	struct blk_ring *ring;
+	struct grant_map *gmap;			/* the mapping holding this request's pages */
+	uint8_t *pages;				/* io.nr_segs pages, contiguous in gmap */
+	struct iovec iov[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	struct storage_io sio;
+	enum storage_op steps[REQ_MAX_STEPS];
+	unsigned int nr_steps, step;
+	int err;				/* the first error wins */
+	struct blk_req *next_free;
+};
+
+#endif

@@ -1,0 +1,374 @@
+/* The per-ring event loop: drain in batches, map, submit, complete, respond. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ring.h"
+
+struct blk_ring {
+	struct blk_ring_config cfg;
+	xengnttab_handle *xgt;
+	xenevtchn_handle *xce;
+	evtchn_port_t port;		/* local */
+	void *sring;
+	union blkif_back_rings rings;	/* .native is the common view of the indices */
+	unsigned int size;
+	struct blk_req *reqs, *free;
+	unsigned int inflight;		/* dispatched to storage, not yet answered */
+	struct blk_req *ordered;	/* a flush/barrier running or waiting for a drain */
+	bool ordered_waiting;
+	bool halted, stopping;
+	int stop_fd;
+	pthread_t thread;
+	bool started;
+	struct blk_ring_stats stats;
+};
+
+static void req_dispatch(struct blk_req *req);
+
+/* Take a free request slot; the consumer bound guarantees one. */
+static struct blk_req *req_get(struct blk_ring *r)
+{
+	struct blk_req *req = r->free;
+
+	r->free = req->next_free;
+	memset(req, 0, sizeof(*req));
+	req->ring = r;
+	return req;
+}
+
+/* Count a finished request the way the kernel blkback does. */
+static void req_account(struct blk_ring *r, const struct blk_req *req)
+{
+	if (req->err) {
+		r->stats.err_req++;
+		return;
+	}
+	if (req->io.ordered)
+		r->stats.f_req++;
+	if (req->io.write) {
+		r->stats.wr_req += !req->io.ordered;
+		r->stats.wr_sect += req->io.nr_sectors;
+	} else if (req->io.nr_segs) {
+		r->stats.rd_req++;
+		r->stats.rd_sect += req->io.nr_sectors;
+	}
+}
+
+/* Answer a request, release its pages and its slot. */
+static void req_finish(struct blk_req *req)
+{
+	struct blk_ring *r = req->ring;
+	bool dispatched = req->nr_steps > 0;
+
+	log_debug(LOG_IO, "%s: id %" PRIu64 " op %u sector %" PRIu64 " +%" PRIu64 ": %s",
+		  r->cfg.name, req->io.id, req->io.op, req->io.sector, req->io.nr_sectors,
+		  req->err ? strerror(-req->err) : "ok");
+	req_account(r, req);
+	blkif_put_response(&r->rings, r->cfg.abi, req->io.id, req->io.op, blkif_status(req->err));
+	grant_release(r->xgt, req, &r->stats.grants);
+	req->next_free = r->free;
+	r->free = req;
+	if (dispatched)
+		r->inflight--;
+	if (req == r->ordered)
+		r->ordered = NULL;
+	if (r->ordered && r->ordered_waiting && !r->inflight)
+		req_dispatch(r->ordered);
+}
+
+/* Submit the request's current step to storage. */
+static void req_submit_step(struct blk_req *req)
+{
+	struct storage_io *sio = &req->sio;
+	enum storage_op op = req->steps[req->step];
+
+	sio->op = op;
+	sio->offset = req->io.sector << SECTOR_SHIFT;
+	sio->len = op == STORAGE_FLUSH ? 0 : req->io.nr_sectors << SECTOR_SHIFT;
+	sio->iov = req->iov;
+	sio->iovcnt = op == STORAGE_FLUSH ? 0 : req->io.nr_segs;
+	storage_submit(req->ring->cfg.disk, sio);
+}
+
+/* Storage finished a step: keep the first error, run the next step or answer. */
+static void req_step_done(struct storage_io *sio, int64_t result)
+{
+	struct blk_req *req = (struct blk_req *)((char *)sio - offsetof(struct blk_req, sio));
+
+	if (result < 0)
+		req->err = req->err ? req->err : (int)result;
+	else if ((uint64_t)result != sio->len)
+		req->err = req->err ? req->err : -EIO;	/* a short transfer */
+	if (!req->err && ++req->step < req->nr_steps)
+		req_submit_step(req);
+	else
+		req_finish(req);
+}
+
+/*
+ * Plan and start a request. A flush or barrier is an ordering point: it runs
+ * only once everything before it has completed, and nothing after it is
+ * consumed until it completes. With data it is a FUA write: flush what came
+ * before, write, then flush the write itself.
+ */
+static void req_dispatch(struct blk_req *req)
+{
+	struct blk_ring *r = req->ring;
+	bool cache = r->cfg.disk->caps.flush;
+
+	if (req->io.ordered) {
+		r->ordered = req;
+		r->ordered_waiting = r->inflight > 0;
+		if (r->ordered_waiting)
+			return;
+	}
+	if (req->io.ordered && cache)
+		req->steps[req->nr_steps++] = STORAGE_FLUSH;
+	if (req->io.nr_segs)
+		req->steps[req->nr_steps++] = req->io.write ? STORAGE_WRITE : STORAGE_READ;
+	if (req->io.ordered && cache && req->io.nr_segs)
+		req->steps[req->nr_steps++] = STORAGE_FLUSH;
+	r->inflight++;
+	if (!req->nr_steps) {		/* an ordering point with nothing to do */
+		req->nr_steps = 1;
+		req_finish(req);
+		return;
+	}
+	req->sio.done = req_step_done;
+	req_submit_step(req);
+}
+
+/* Stop serving a ring whose frontend broke the ring protocol. */
+static void ring_halt(struct blk_ring *r, RING_IDX prod)
+{
+	log_err("%s: frontend's request producer %u is more than %u ahead of our %u: "
+		"ring halted; the guest must reconnect the disk", r->cfg.name, prod,
+		r->size, r->rings.native.rsp_prod_pvt);
+	r->halted = true;
+}
+
+/* May the loop consume requests now? */
+static bool ring_can_consume(const struct blk_ring *r)
+{
+	return !r->halted && !r->stopping && !r->ordered &&
+	       !RING_REQUEST_CONS_OVERFLOW(&r->rings.native, r->rings.native.req_cons);
+}
+
+/* Consume every available request, map their grants in one batch, dispatch. */
+static void ring_sweep(struct blk_ring *r)
+{
+	struct blk_req *batch[64], *reads[64], *writes[64];
+	unsigned int n = 0, nr = 0, nw = 0, i;
+	RING_IDX rc, rp;
+
+	if (!ring_can_consume(r))
+		return;
+	rc = r->rings.native.req_cons;
+	rp = r->rings.native.sring->req_prod;
+	xen_rmb();	/* read requests only after seeing the producer index */
+	if (RING_REQUEST_PROD_OVERFLOW(&r->rings.native, rp)) {
+		ring_halt(r, rp);
+		return;
+	}
+	while (rc != rp && !RING_REQUEST_CONS_OVERFLOW(&r->rings.native, rc) && n < 64) {
+		blkif_request_t copy;
+		struct blk_req *req = req_get(r);
+		const char *why;
+
+		blkif_copy_request(&r->rings, r->cfg.abi, rc, &copy);
+		r->rings.native.req_cons = ++rc;
+		req->err = blkif_parse(&copy, &r->cfg.lim, &req->io, &why);
+		if (req->err) {
+			log_debug(LOG_IO, "%s: rejected request id %" PRIu64 " op %u: %s",
+				  r->cfg.name, req->io.id, req->io.op, why);
+			req_finish(req);
+			continue;
+		}
+		batch[n++] = req;
+		if (req->io.write)
+			writes[nw++] = req;
+		else if (req->io.nr_segs)
+			reads[nr++] = req;
+		if (req->io.ordered)
+			break;
+	}
+	log_debug(LOG_RING, "%s: sweep took %u requests (%u reads, %u writes)",
+		  r->cfg.name, n, nr, nw);
+	grant_map_reqs(r->xgt, r->cfg.domid, reads, nr, true, &r->stats.grants);
+	grant_map_reqs(r->xgt, r->cfg.domid, writes, nw, false, &r->stats.grants);
+	for (i = 0; i < n; i++) {
+		if (batch[i]->err)
+			req_finish(batch[i]);
+		else
+			req_dispatch(batch[i]);
+	}
+}
+
+/* Publish responses and notify the frontend if it asked to be. */
+static void ring_push(struct blk_ring *r)
+{
+	int notify;
+
+	if (r->rings.native.rsp_prod_pvt == r->rings.native.sring->rsp_prod)
+		return;
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->rings.native, notify);
+	if (notify) {
+		r->stats.notifies++;
+		if (xenevtchn_notify(r->xce, r->port))
+			log_err("%s: event channel notify failed: %s", r->cfg.name, strerror(errno));
+	}
+}
+
+/* The ring's thread: sleep on the event channel, work, repeat. */
+static void *ring_thread(void *arg)
+{
+	struct blk_ring *r = arg;
+	struct storage *disk = r->cfg.disk;
+	struct pollfd pfd[3] = {
+		{ .fd = xenevtchn_fd(r->xce), .events = POLLIN },
+		{ .fd = r->stop_fd, .events = POLLIN },
+		{ .fd = disk->ops->event_fd ? disk->ops->event_fd(disk) : -1, .events = POLLIN },
+	};
+
+	for (;;) {
+		int more = 0;
+
+		ring_sweep(r);
+		ring_push(r);
+		if (r->stopping && !r->inflight)
+			break;
+		if (ring_can_consume(r)) {
+			/* Re-arm req_event, then look once more before sleeping. */
+			RING_FINAL_CHECK_FOR_REQUESTS(&r->rings.native, more);
+			if (more)
+				continue;
+		}
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("%s: poll failed: %s; ring stopped", r->cfg.name, strerror(errno));
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			xenevtchn_port_or_error_t port = xenevtchn_pending(r->xce);
+
+			if (port >= 0 && xenevtchn_unmask(r->xce, port))
+				log_err("%s: event channel unmask failed: %s", r->cfg.name,
+					strerror(errno));
+		}
+		if (pfd[1].revents & POLLIN)
+			r->stopping = true;
+		if (pfd[2].revents & POLLIN)
+			disk->ops->reap(disk);
+	}
+	return NULL;
+}
+
+/* Map the ring, bind the event channel and start serving it. */
+int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
+{
+	struct blk_ring *r = calloc(1, sizeof(*r));
+	xenevtchn_port_or_error_t port;
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	r->cfg = *cfg;
+	r->stop_fd = -1;
+	r->xgt = xengnttab_open(NULL, 0);
+	r->xce = xenevtchn_open(NULL, 0);
+	if (!r->xgt || !r->xce) {
+		err = -errno;
+		log_err("%s: cannot open the grant or event channel device: %s "
+			"(is xen-gntdev/xen-evtchn loaded?)", cfg->name, strerror(errno));
+		goto fail;
+	}
+	r->sring = xengnttab_map_grant_ref(r->xgt, cfg->domid, cfg->ring_ref,
+					   PROT_READ | PROT_WRITE);
+	if (!r->sring) {
+		err = -errno;
+		log_err("%s: cannot map ring-ref %u of domain %u: %s", cfg->name,
+			cfg->ring_ref, cfg->domid, strerror(errno));
+		goto fail;
+	}
+	blkif_ring_init(&r->rings, cfg->abi, r->sring, 1);
+	r->size = blkif_ring_size(&r->rings, cfg->abi);
+	r->reqs = calloc(r->size, sizeof(*r->reqs));
+	if (!r->reqs) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned int i = 0; i < r->size; i++) {
+		r->reqs[i].next_free = r->free;
+		r->free = &r->reqs[i];
+	}
+	port = xenevtchn_bind_interdomain(r->xce, cfg->domid, cfg->remote_port);
+	if (port < 0) {
+		err = -errno;
+		log_err("%s: cannot bind event channel %u of domain %u: %s", cfg->name,
+			cfg->remote_port, cfg->domid, strerror(errno));
+		goto fail;
+	}
+	r->port = port;
+	r->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (r->stop_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = -pthread_create(&r->thread, NULL, ring_thread, r);
+	if (err)
+		goto fail;
+	r->started = true;
+	log_debug(LOG_RING, "%s: ring-ref %u, %u entries, %s ABI, event channel %u (local %u)",
+		  cfg->name, cfg->ring_ref, r->size, blkif_abi_name(cfg->abi),
+		  cfg->remote_port, r->port);
+	*ringp = r;
+	return 0;
+fail:
+	blk_ring_stop(r);
+	return err;
+}
+
+/* Stop serving: answer what is in flight, then unmap and unbind. */
+void blk_ring_stop(struct blk_ring *r)
+{
+	if (!r)
+		return;
+	if (r->started) {
+		uint64_t one = 1;
+
+		if (write(r->stop_fd, &one, sizeof(one)) != sizeof(one))
+			log_err("%s: cannot signal the ring thread: %s", r->cfg.name, strerror(errno));
+		pthread_join(r->thread, NULL);
+		log_debug(LOG_RING, "%s: ring stopped: %" PRIu64 " reads, %" PRIu64 " writes, %"
+			  PRIu64 " flushes, %" PRIu64 " errors, %" PRIu64 " grant pages mapped in %"
+			  PRIu64 " batches", r->cfg.name, r->stats.rd_req, r->stats.wr_req,
+			  r->stats.f_req, r->stats.err_req, r->stats.grants.maps,
+			  r->stats.grants.map_calls);
+	}
+	if (r->port && r->xce)
+		xenevtchn_unbind(r->xce, r->port);
+	if (r->sring)
+		xengnttab_unmap(r->xgt, r->sring, 1);
+	if (r->xce)
+		xenevtchn_close(r->xce);
+	if (r->xgt)
+		xengnttab_close(r->xgt);
+	if (r->stop_fd >= 0)
+		close(r->stop_fd);
+	free(r->reqs);
+	free(r);
+}
+
+/* A snapshot of the ring's counters (approximate while the ring runs). */
+void blk_ring_get_stats(const struct blk_ring *r, struct blk_ring_stats *st)
+{
+	*st = r->stats;
+}

@@ -1,0 +1,192 @@
+/* Engine table, spec parsing and the checked entry points into an engine. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage.h"
+
+static const struct storage_ops *const engines[] = {
+	&storage_mem_ops,
+};
+
+#define N_ENGINES (sizeof(engines) / sizeof(engines[0]))
+
+/* Find an engine by name; NULL if there is none. */
+const struct storage_ops *storage_engine(const char *name)
+{
+	for (size_t i = 0; i < N_ENGINES; i++)
+		if (!strcmp(engines[i]->name, name))
+			return engines[i];
+	return NULL;
+}
+
+/* Append the accepted forms of every engine to a message. */
+static void append_usage(char *err, size_t errlen)
+{
+	size_t len = strlen(err);
+
+	snprintf(err + len, errlen - len, "; accepted forms:");
+	for (size_t i = 0; i < N_ENGINES; i++) {
+		len = strlen(err);
+		snprintf(err + len, errlen - len, " %s", engines[i]->usage);
+	}
+}
+
+/* Parse a size with an optional K/M/G/T suffix (powers of 1024). */
+int storage_parse_size(const char *s, uint64_t *bytes)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end == 'i' || *end == 'B')		/* accept 64MiB and 64MB as 64M */
+		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Apply one key[=value] option to the spec. */
+static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t errlen)
+{
+	char *val = strchr(opt, '=');
+
+	if (val)
+		*val++ = '\0';
+	if (!strcmp(opt, "ro") && !val) {
+		spec->readonly = true;
+	} else if (!strcmp(opt, "size") && val && spec->engine == &storage_mem_ops) {
+		if (storage_parse_size(val, &spec->size) || !spec->size || spec->size % 512) {
+			snprintf(err, errlen, "bad size '%s': give a non-zero multiple of 512 "
+				 "bytes, with an optional K, M, G or T suffix (e.g. size=64M)", val);
+			return -EINVAL;
+		}
+	} else if (!strcmp(opt, "name") && val && *val && spec->engine == &storage_mem_ops) {
+		if (strcspn(val, "/ \t") != strlen(val)) {
+			snprintf(err, errlen, "bad ramdisk name '%s': no '/' or spaces", val);
+			return -EINVAL;
+		}
+		free(spec->name);
+		spec->name = strdup(val);
+		if (!spec->name)
+			return -ENOMEM;
+	} else {
+		snprintf(err, errlen, "unknown or malformed option '%s%s%s' for engine '%s'",
+			 opt, val ? "=" : "", val ? val : "", spec->engine->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parse a spec: ENGINE:[PATH][,key=value...]. */
+int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, size_t errlen)
+{
+	char *copy = strdup(text), *colon, *opt, *save = NULL;
+	int ret = -EINVAL;
+
+	memset(spec, 0, sizeof(*spec));
+	if (!copy)
+		return -ENOMEM;
+	colon = strchr(copy, ':');
+	if (colon)
+		*colon = '\0';
+	spec->engine = storage_engine(copy);
+	if (!spec->engine || !colon) {
+		snprintf(err, errlen, "bad disk spec '%s': %s '%s'", text,
+			 colon ? "unknown storage engine" : "no engine prefix, as in", copy);
+		append_usage(err, errlen);
+		goto out;
+	}
+	for (opt = strtok_r(colon + 1, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		ret = spec_option(spec, opt, err, errlen);
+		if (ret)
+			goto out;
+	}
+	ret = -EINVAL;
+	if (spec->engine == &storage_mem_ops && !spec->size && !spec->name) {
+		snprintf(err, errlen, "bad disk spec '%s': a ramdisk needs size=SIZE "
+			 "(accepted form: %s)", text, spec->engine->usage);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret) {
+		if (ret != -EINVAL)
+			snprintf(err, errlen, "%s", strerror(-ret));
+		storage_spec_free(spec);
+	}
+	free(copy);
+	return ret;
+}
+
+/* Free what storage_spec_parse allocated; idempotent. */
+void storage_spec_free(struct storage_spec *spec)
+{
+	free(spec->path);
+	free(spec->name);
+	spec->path = spec->name = NULL;
+}
+
+/* Open a disk from a parsed spec; on error a message goes into err. */
+int storage_open(const struct storage_spec *spec, struct storage **diskp, char *err, size_t errlen)
+{
+	struct storage *disk = calloc(1, sizeof(*disk));
+	int ret;
+
+	if (!disk)
+		return -ENOMEM;
+	disk->ops = spec->engine;
+	disk->readonly = spec->readonly;
+	disk->caps.sector_size = disk->caps.physical_sector_size = 512;
+	err[0] = '\0';
+	ret = disk->ops->open(disk, spec, err, errlen);
+	if (ret) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot open %s disk: %s", disk->ops->name,
+				 strerror(-ret));
+		free(disk);
+		return ret;
+	}
+	*diskp = disk;
+	return 0;
+}
+
+/* Close a disk; NULL is fine. */
+void storage_close(struct storage *disk)
+{
+	if (!disk)
+		return;
+	disk->ops->close(disk);
+	free(disk);
+}
+
+/* Submit an I/O after asserting the engine contract: the parser guaranteed it. */
+void storage_submit(struct storage *disk, struct storage_io *io)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < io->iovcnt; i++)
+		sum += io->iov[i].iov_len;
+	assert(io->done);
+	assert(io->op == STORAGE_FLUSH || (io->len && sum == io->len));
+	assert(io->offset <= disk->size && io->len <= disk->size - io->offset);
+	assert(io->op != STORAGE_WRITE || !disk->readonly);
+	disk->ops->submit(disk, io);
+}

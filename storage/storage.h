@@ -1,0 +1,91 @@
+/* The storage engine interface: what the protocol engine asks of a disk. */
+#ifndef STORAGE_H
+#define STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* A parsed disk spec: ENGINE:[PATH][,key=value...], e.g. "mem:size=64M,name=scratch". */
+struct storage_spec {
+	const struct storage_ops *engine;
+	char *path;		/* file/uring: the file or block device */
+	char *name;		/* mem: a named ramdisk that outlives detach */
+	uint64_t size;		/* mem: bytes; 0 when not given */
+	bool readonly;		/* "ro" */
+};
+
+/* What a disk can do, declared once at open; the core turns it into xenstore features. */
+struct storage_caps {
+	bool flush;		/* has a volatile write cache: FLUSH makes data durable */
+	uint32_t sector_size;		/* logical, bytes */
+	uint32_t physical_sector_size;	/* bytes */
+};
+
+enum storage_op { STORAGE_READ, STORAGE_WRITE, STORAGE_FLUSH };
+
+/* One I/O handed to an engine. The core owns it until done() is called. */
+struct storage_io {
+	enum storage_op op;
+	uint64_t offset;		/* bytes; with len, within the disk */
+	uint64_t len;			/* bytes; the sum of the iov lengths */
+	const struct iovec *iov;
+	int iovcnt;
+	/* Called exactly once, with len on success or -errno. */
+	void (*done)(struct storage_io *io, int64_t result);
+};
+
+struct storage {
+	const struct storage_ops *ops;
+	uint64_t size;			/* bytes */
+	bool readonly;
+	struct storage_caps caps;
+	void *priv;			/* the engine's */
+};
+
+struct storage_ops {
+	const char *name;
+	const char *usage;		/* the accepted form, for error messages */
+	/* Open the disk the spec names; fill size, caps and priv. May explain an error in err. */
+	int (*open)(struct storage *disk, const struct storage_spec *spec, char *err, size_t errlen);
+	/* Release everything open acquired. */
+	void (*close)(struct storage *disk);
+	/*
+	 * Start an I/O. The engine calls io->done, inline (before submit
+	 * returns) or later from reap, always on the calling queue's thread.
+	 */
+	void (*submit)(struct storage *disk, struct storage_io *io);
+	/* Optional, for engines that complete later: an fd that polls readable ... */
+	int (*event_fd)(struct storage *disk);
+	/* ... and the call that then runs the completions. */
+	void (*reap)(struct storage *disk);
+};
+
+extern const struct storage_ops storage_mem_ops;
+
+/* Find an engine by name; NULL if there is none. */
+const struct storage_ops *storage_engine(const char *name);
+
+/*
+ * Parse a spec. On error returns -EINVAL and writes a message naming the bad
+ * field and the accepted forms into err.
+ */
+int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, size_t errlen);
+
+/* Free what storage_spec_parse allocated; idempotent. */
+void storage_spec_free(struct storage_spec *spec);
+
+/* Parse a size with an optional K/M/G/T suffix (powers of 1024). */
+int storage_parse_size(const char *s, uint64_t *bytes);
+
+/* Open a disk from a parsed spec; on error a message goes into err. */
+int storage_open(const struct storage_spec *spec, struct storage **diskp, char *err, size_t errlen);
+
+/* Close a disk; NULL is fine. */
+void storage_close(struct storage *disk);
+
+/* Submit an I/O after asserting the engine contract. */
+void storage_submit(struct storage *disk, struct storage_io *io);
+
+#endif

@@ -1,0 +1,502 @@
+/* blkbackctl: attach, detach and list the disks blkbackd serves. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xenstore.h>
+
+#include "../blkback/vdev.h"
+#include "../blkback/xenio.h"
+#include "../blkback/xs.h"
+#include "../storage/storage.h"
+#include "pidfile.h"
+
+struct ctl {
+	struct xs_handle *xs;
+	const char *kind;
+	unsigned int self;		/* the backend domain: ours */
+	char root[96];			/* /local/domain/<self>/backend/<kind> */
+	int timeout;			/* seconds */
+};
+
+/* Print an error and exit 1. */
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("blkbackctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Print usage to f. */
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: blkbackctl [--kind KIND] COMMAND ...\n"
+		"\n"
+		"  attach DOMAIN SPEC [--vdev NAME] [--ro] [--timeout SECONDS]\n"
+		"      serve SPEC to DOMAIN (a name or a domid) and wait until it is connected.\n"
+		"      SPEC: mem:size=SIZE[,name=NAME][,ro]   (SIZE: 64M, 1G, ...)\n"
+		"      NAME keeps a ramdisk alive across detach, for as long as blkbackd runs.\n"
+		"  detach DOMAIN VDEV [--timeout SECONDS] [--force]\n"
+		"      close the disk in the guest and remove it.\n"
+		"  list\n"
+		"      the disks blkbackd serves, with their states.\n"
+		"\n"
+		"  --kind KIND   backend kind blkbackd serves (default vbd3)\n");
+}
+
+/* Connect to xenstore and find our own domid. */
+static void ctl_open(struct ctl *c)
+{
+	uint64_t self = 0;
+
+	c->xs = xs_open(0);
+	if (!c->xs)
+		die("cannot connect to xenstore: %s; run as root in dom0 with xenstored running",
+		    strerror(errno));
+	bxs_read_uint(c->xs, XBT_NULL, "domid", UINT16_MAX, &self);
+	c->self = (unsigned int)self;
+	snprintf(c->root, sizeof(c->root), "/local/domain/%u/backend/%s", c->self, c->kind);
+}
+
+/* Refuse to go on when no daemon serves our kind. */
+static void need_daemon(const struct ctl *c)
+{
+	char path[256];
+
+	pidfile_path(c->kind, path, sizeof(path));
+	if (!pidfile_owner(path))
+		die("no blkbackd is running for kind %s (no live %s): start it with "
+		    "'blkbackd --daemon', then try again", c->kind, path);
+}
+
+/* Resolve a domain name or id; die with advice if there is no such domain. */
+static unsigned int domain_id(const struct ctl *c, const char *arg)
+{
+	unsigned int n, found = UINT32_MAX;
+	char **doms;
+	uint64_t id;
+
+	if (!parse_uint(arg, UINT16_MAX, &id)) {
+		char *dir = bxs_read(c->xs, XBT_NULL, "/local/domain/%" PRIu64, id);
+
+		if (!dir)
+			die("there is no domain %" PRIu64 " ('xl list' shows the running domains)", id);
+		free(dir);
+		return (unsigned int)id;
+	}
+	doms = xs_directory(c->xs, XBT_NULL, "/local/domain", &n);
+	for (unsigned int i = 0; doms && i < n && found == UINT32_MAX; i++) {
+		char *name = bxs_read(c->xs, XBT_NULL, "/local/domain/%s/name", doms[i]);
+
+		if (name && !strcmp(name, arg) && !parse_uint(doms[i], UINT16_MAX, &id))
+			found = (unsigned int)id;
+		free(name);
+	}
+	free(doms);
+	if (found == UINT32_MAX)
+		die("there is no domain named '%s' ('xl list' shows the running domains)", arg);
+	return found;
+}
+
+/* The name of a domain, or "?" (caller frees). */
+static char *domain_name(const struct ctl *c, unsigned int domid)
+{
+	char *name = bxs_read(c->xs, XBT_NULL, "/local/domain/%u/name", domid);
+
+	return name ? name : strdup("?");
+}
+
+/* Read a node as an int; dflt if absent or malformed. */
+static int read_int(const struct ctl *c, const char *path, int dflt)
+{
+	uint64_t v;
+
+	return bxs_read_uint(c->xs, XBT_NULL, path, INT32_MAX, &v) ? dflt : (int)v;
+}
+
+/* Does path exist? */
+static bool exists(const struct ctl *c, const char *path)
+{
+	char *s = bxs_read(c->xs, XBT_NULL, "%s", path);
+
+	free(s);
+	return s != NULL;
+}
+
+/* Pick the first xvd name that is free in the guest. */
+static uint32_t free_vdev(const struct ctl *c, unsigned int domid)
+{
+	char name[16], path[128];
+	uint32_t devid;
+
+	for (unsigned int i = 0; i < 26; i++) {
+		snprintf(name, sizeof(name), "xvd%c", 'a' + i);
+		vdev_number(name, &devid);
+		snprintf(path, sizeof(path), "/local/domain/%u/device/vbd/%u", domid, devid);
+		if (!exists(c, path))
+			return devid;
+	}
+	die("domain %u has no free disk name between xvda and xvdz: give one with --vdev", domid);
+}
+
+/* Set owner and reader of a node in a transaction. */
+static bool set_perms(const struct ctl *c, xs_transaction_t t, const char *path,
+		      unsigned int owner, unsigned int reader)
+{
+	struct xs_permissions p[2] = {
+		{ .id = owner, .perms = XS_PERM_NONE },
+		{ .id = reader, .perms = XS_PERM_READ },
+	};
+
+	return xs_mkdir(c->xs, t, path) && xs_set_permissions(c->xs, t, path, p, 2);
+}
+
+/* Write the backend and frontend nodes of a new disk in one transaction. */
+static void write_nodes(const struct ctl *c, unsigned int domid, uint32_t devid,
+			const char *spec, bool ro, const char *be, const char *fe)
+{
+	char vdev[16];
+
+	vdev_name(devid, vdev, sizeof(vdev));
+	for (;;) {
+		xs_transaction_t t = xs_transaction_start(c->xs);
+		bool ok;
+
+		if (t == XBT_NULL)
+			die("cannot start a xenstore transaction: %s", strerror(errno));
+		if (exists(c, be) || exists(c, fe)) {
+			xs_transaction_end(c->xs, t, true);
+			die("%s is already in use on domain %u: detach it first, or pick another "
+			    "name with --vdev", vdev, domid);
+		}
+		/* Nodes created below a directory inherit its permissions. */
+		ok = set_perms(c, t, be, c->self, domid) &&
+		     !bxs_printf(c->xs, t, be, "frontend", "%s", fe) &&
+		     !bxs_printf(c->xs, t, be, "frontend-id", "%u", domid) &&
+		     !bxs_printf(c->xs, t, be, "online", "1") &&
+		     !bxs_printf(c->xs, t, be, "removable", "0") &&
+		     !bxs_printf(c->xs, t, be, "bootable", "0") &&
+		     !bxs_printf(c->xs, t, be, "mode", "%s", ro ? "r" : "w") &&
+		     !bxs_printf(c->xs, t, be, "device-type", "disk") &&
+		     !bxs_printf(c->xs, t, be, "dev", "%s", vdev) &&
+		     !bxs_printf(c->xs, t, be, "params", "%s", spec) &&
+		     !bxs_printf(c->xs, t, be, "state", "%d", XenbusStateInitialising) &&
+		     set_perms(c, t, fe, domid, c->self) &&
+		     !bxs_printf(c->xs, t, fe, "backend", "%s", be) &&
+		     !bxs_printf(c->xs, t, fe, "backend-id", "%u", c->self) &&
+		     !bxs_printf(c->xs, t, fe, "virtual-device", "%u", devid) &&
+		     !bxs_printf(c->xs, t, fe, "device-type", "disk") &&
+		     !bxs_printf(c->xs, t, fe, "state", "%d", XenbusStateInitialising);
+		if (!ok) {
+			int err = errno;
+
+			xs_transaction_end(c->xs, t, true);
+			die("cannot write the xenstore nodes of %s: %s", be, strerror(err));
+		}
+		if (xs_transaction_end(c->xs, t, false))
+			return;
+		if (errno != EAGAIN)
+			die("cannot commit the xenstore nodes of %s: %s", be, strerror(errno));
+	}
+}
+
+/* Remove a disk's frontend and backend nodes, and an emptied domain directory. */
+static void remove_nodes(const struct ctl *c, unsigned int domid, const char *be, const char *fe)
+{
+	char parent[128];
+	unsigned int n = 0;
+	char **left;
+
+	xs_rm(c->xs, XBT_NULL, fe);
+	xs_rm(c->xs, XBT_NULL, be);
+	snprintf(parent, sizeof(parent), "%s/%u", c->root, domid);
+	left = xs_directory(c->xs, XBT_NULL, parent, &n);
+	if (left && !n)
+		xs_rm(c->xs, XBT_NULL, parent);
+	free(left);
+}
+
+/* Seconds on the monotonic clock. */
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Wait until done(c, arg) is true, re-checking whenever something under
+ * watch_path changes. Returns false on timeout.
+ */
+static bool wait_until(const struct ctl *c, const char *watch_path,
+		       bool (*done)(const struct ctl *c, void *arg), void *arg)
+{
+	double deadline = now() + c->timeout;
+	struct pollfd pfd = { .fd = xs_fileno(c->xs), .events = POLLIN };
+	bool ok = false;
+
+	if (!xs_watch(c->xs, watch_path, "wait"))
+		die("cannot watch %s: %s", watch_path, strerror(errno));
+	for (;;) {
+		char **w;
+		double left;
+
+		while ((w = xs_check_watch(c->xs)))
+			free(w);
+		if ((ok = done(c, arg)))
+			break;
+		left = deadline - now();
+		if (left <= 0)
+			break;
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+	}
+	xs_unwatch(c->xs, watch_path, "wait");
+	return ok;
+}
+
+struct attach_wait {
+	char be[128];
+	char *error;	/* the backend's error node, once it appears */
+};
+
+/* Is the backend Connected, or has it given up with an error? */
+static bool attach_done(const struct ctl *c, void *arg)
+{
+	struct attach_wait *w = arg;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/error", w->be);
+	free(w->error);
+	w->error = bxs_read(c->xs, XBT_NULL, "%s", path);
+	snprintf(path, sizeof(path), "%s/state", w->be);
+	return w->error || read_int(c, path, 0) == XenbusStateConnected;
+}
+
+/* blkbackctl attach DOMAIN SPEC [--vdev NAME] [--ro] */
+static int cmd_attach(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vdev", required_argument, NULL, 'v' }, { "ro", no_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' }, { 0 },
+	};
+	struct storage_spec spec;
+	struct attach_wait w = { .error = NULL };
+	const char *vdev_arg = NULL;
+	char fe[128], err[512], vdev[16], path[200], *name;
+	unsigned int domid;
+	uint32_t devid;
+	bool ro = false;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "v:rt:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'v': vdev_arg = optarg; break;
+		case 'r': ro = true; break;
+		case 't': c->timeout = atoi(optarg); break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "blkbackctl attach: give DOMAIN and SPEC, e.g. "
+			"'blkbackctl attach guest1 mem:size=64M'\n");
+		return 2;
+	}
+	if (storage_spec_parse(argv[optind + 1], &spec, err, sizeof(err)))
+		die("%s", err);
+	ro |= spec.readonly;
+	storage_spec_free(&spec);
+	if (vdev_arg && vdev_number(vdev_arg, &devid))
+		die("bad --vdev '%s': give a disk name such as xvdb", vdev_arg);
+	ctl_open(c);
+	need_daemon(c);
+	domid = domain_id(c, argv[optind]);
+	if (domid == c->self)
+		die("domain %u is the backend domain itself; attach to a guest", domid);
+	if (!vdev_arg)
+		devid = free_vdev(c, domid);
+	vdev_name(devid, vdev, sizeof(vdev));
+	snprintf(w.be, sizeof(w.be), "%s/%u/%u", c->root, domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", domid, devid);
+	write_nodes(c, domid, devid, argv[optind + 1], ro, w.be, fe);
+
+	name = domain_name(c, domid);
+	if (!wait_until(c, w.be, attach_done, &w)) {
+		snprintf(path, sizeof(path), "%s/state", w.be);
+		int bs = read_int(c, path, 0);
+		snprintf(path, sizeof(path), "%s/state", fe);
+		int fs = read_int(c, path, 0);
+		die("%s on domain %u (%s) is not connected after %d s: backend %s, frontend %s. %s "
+		    "The disk stays attached and connects when the guest is ready; "
+		    "'blkbackctl detach %u %s' removes it.", vdev, domid, name, c->timeout,
+		    xenbus_state_name(bs), xenbus_state_name(fs),
+		    bs == XenbusStateInitialising ? "blkbackd has not picked it up: is it serving "
+		    "this kind (--kind)?" : fs <= XenbusStateInitialising ? "The guest has not "
+		    "answered: is xen-blkfront loaded in it?" : "", domid, vdev);
+	}
+	if (w.error) {
+		remove_nodes(c, domid, w.be, fe);
+		die("blkbackd could not serve %s to domain %u (%s): %s", vdev, domid, name, w.error);
+	}
+	snprintf(path, sizeof(path), "%s/sectors", w.be);
+	printf("attached %s to domain %u (%s) as %s: %" PRIu64 " MiB%s\n", argv[optind + 1],
+	       domid, name, vdev, (uint64_t)read_int(c, path, 0) >> 11, ro ? ", read-only" : "");
+	free(name);
+	free(w.error);
+	return 0;
+}
+
+/* Has the backend reached Closed, or gone? */
+static bool detach_done(const struct ctl *c, void *arg)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/state", (const char *)arg);
+	return read_int(c, path, XenbusStateClosed) == XenbusStateClosed;
+}
+
+/* blkbackctl detach DOMAIN VDEV [--force] */
+static int cmd_detach(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' }, { "timeout", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	char be[128], fe[128], path[160], vdev[16];
+	unsigned int domid;
+	uint32_t devid;
+	bool force = false;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "ft:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f': force = true; break;
+		case 't': c->timeout = atoi(optarg); break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "blkbackctl detach: give DOMAIN and VDEV, e.g. "
+			"'blkbackctl detach guest1 xvdb'\n");
+		return 2;
+	}
+	if (vdev_number(argv[optind + 1], &devid))
+		die("bad disk name '%s': give one such as xvdb", argv[optind + 1]);
+	ctl_open(c);
+	domid = domain_id(c, argv[optind]);
+	vdev_name(devid, vdev, sizeof(vdev));
+	snprintf(be, sizeof(be), "%s/%u/%u", c->root, domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", domid, devid);
+	if (!exists(c, be))
+		die("domain %u has no %s served by blkbackd ('blkbackctl list' shows the "
+		    "attached disks)", domid, vdev);
+	if (!force)
+		need_daemon(c);
+	snprintf(path, sizeof(path), "%s/online", be);
+	if (!xs_write(c->xs, XBT_NULL, path, "0", 1))
+		die("cannot write %s: %s", path, strerror(errno));
+	if (!wait_until(c, be, detach_done, be) && !force)
+		die("domain %u did not release %s within %d s (is it still mounted in the guest?); "
+		    "unmount it and retry, or use --force to remove it anyway", domid, vdev,
+		    c->timeout);
+	remove_nodes(c, domid, be, fe);
+	printf("detached %s from domain %u\n", vdev, domid);
+	return 0;
+}
+
+/* blkbackctl list */
+static int cmd_list(struct ctl *c)
+{
+	unsigned int nd = 0, nv;
+	char **doms, **vdevs;
+
+	ctl_open(c);
+	printf("%-20s %-8s %-13s %-13s %10s  %s\n", "DOMAIN", "VDEV", "BACKEND", "FRONTEND",
+	       "SIZE", "SPEC");
+	doms = xs_directory(c->xs, XBT_NULL, c->root, &nd);
+	for (unsigned int i = 0; doms && i < nd; i++) {
+		char path[200], dom[40], vdev[16], *name, *params, *fe;
+		uint64_t domid, devid, sectors;
+
+		if (parse_uint(doms[i], UINT16_MAX, &domid))
+			continue;
+		name = domain_name(c, (unsigned int)domid);
+		snprintf(dom, sizeof(dom), "%.24s (%" PRIu64 ")", name, domid);
+		snprintf(path, sizeof(path), "%s/%s", c->root, doms[i]);
+		vdevs = xs_directory(c->xs, XBT_NULL, path, &nv);
+		for (unsigned int k = 0; vdevs && k < nv; k++) {
+			char size[24] = "-";
+
+			if (parse_uint(vdevs[k], UINT32_MAX, &devid))
+				continue;
+			vdev_name((uint32_t)devid, vdev, sizeof(vdev));
+			params = bxs_read(c->xs, XBT_NULL, "%s/%s/params", path, vdevs[k]);
+			fe = bxs_read(c->xs, XBT_NULL, "%s/%s/frontend", path, vdevs[k]);
+			snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s/sectors",
+				 vdevs[k]);
+			if (!bxs_read_uint(c->xs, XBT_NULL, path, UINT64_MAX, &sectors))
+				snprintf(size, sizeof(size), "%" PRIu64 "M", sectors >> 11);
+			snprintf(path, sizeof(path), "%s/%s/%s/state", c->root, doms[i], vdevs[k]);
+			int bs = read_int(c, path, 0);
+			snprintf(path, sizeof(path), "%s/state", fe ? fe : "/nonexistent");
+			int fs = read_int(c, path, 0);
+			printf("%-20s %-8s %-13s %-13s %10s  %s\n", dom, vdev, xenbus_state_name(bs),
+			       xenbus_state_name(fs), size, params ? params : "?");
+			snprintf(path, sizeof(path), "%s/%s", c->root, doms[i]);
+			free(params);
+			free(fe);
+		}
+		free(vdevs);
+		free(name);
+	}
+	free(doms);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { .kind = "vbd3", .timeout = 30 };
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "--kind") && i + 1 < argc) {
+			c.kind = argv[i + 1];
+			i += 2;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "blkbackctl: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[i], "attach"))
+		return cmd_attach(&c, argc - i, argv + i);
+	if (!strcmp(argv[i], "detach"))
+		return cmd_detach(&c, argc - i, argv + i);
+	if (!strcmp(argv[i], "list"))
+		return cmd_list(&c);
+	fprintf(stderr, "blkbackctl: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,144 @@
+/* blkbackd: serve Xen virtual disks from userspace. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "../blkback/backend.h"
+#include "../blkback/log.h"
+#include "pidfile.h"
+
+/* Print usage to f. */
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: blkbackd [options]\n"
+		"Serve the Xen virtual disks listed under /local/domain/<self>/backend/<kind>.\n"
+		"\n"
+		"  -k, --kind KIND     backend kind to serve (default vbd3; the kernel blkback\n"
+		"                      owns vbd)\n"
+		"  -d, --debug FLAGS   debug logs: ring,io,xs or all\n"
+		"  -D, --daemon        detach from the terminal and log to syslog\n"
+		"  -p, --pidfile PATH  pidfile (default /run/blkbackd/KIND.pid)\n"
+		"  -h, --help          this text\n");
+}
+
+/* Wait for watch events and signals until SIGTERM or SIGINT. */
+static int serve(struct blk_backend *be, int sfd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = backend_fd(be), .events = POLLIN },
+		{ .fd = sfd, .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll failed: %s", strerror(errno));
+			return 1;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+			backend_process(be);
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("signal %s: closing every disk and exiting",
+					 strsignal((int)si.ssi_signo));
+				return 0;
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kind", required_argument, NULL, 'k' },
+		{ "debug", required_argument, NULL, 'd' },
+		{ "daemon", no_argument, NULL, 'D' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *kind = "vbd3", *pidfile = NULL;
+	char pidbuf[256];
+	bool daemonize = false;
+	struct blk_backend be = { 0 };
+	sigset_t sigs;
+	pid_t owner = 0;
+	int c, sfd, err, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "k:d:Dp:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			if (!*optarg || strlen(optarg) >= sizeof(be.kind) || strchr(optarg, '/')) {
+				fprintf(stderr, "blkbackd: bad --kind '%s': give a name such as vbd3\n",
+					optarg);
+				return 2;
+			}
+			kind = optarg;
+			break;
+		case 'd':
+			if (log_parse_mask(optarg, &log_mask)) {
+				fprintf(stderr, "blkbackd: bad --debug '%s': give a comma-separated "
+					"list of ring, io, xs, or all\n", optarg);
+				return 2;
+			}
+			break;
+		case 'D': daemonize = true; break;
+		case 'p': pidfile = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "blkbackd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!pidfile) {
+		pidfile_path(kind, pidbuf, sizeof(pidbuf));
+		pidfile = pidbuf;
+	}
+	if (daemonize) {
+		if (daemon(0, 0)) {
+			perror("blkbackd: daemon");
+			return 1;
+		}
+		log_use_syslog("blkbackd");
+	}
+	err = pidfile_claim(pidfile, &owner);
+	if (err == -EBUSY) {
+		log_err("another blkbackd (pid %ld) already serves kind %s; stop it first, or "
+			"serve another kind with --kind", (long)owner, kind);
+		return 1;
+	} else if (err) {
+		log_err("cannot create pidfile %s: %s", pidfile, strerror(-err));
+		return 1;
+	}
+	/* Block the signals in every thread; the main loop reads them from a signalfd. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		goto out;
+	}
+	if (backend_open(&be, kind))
+		goto out;
+	ret = serve(&be, sfd);
+out:
+	backend_close(&be);
+	unlink(pidfile);
+	return ret;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what building and testing blkbackd needs on Debian 12, saying what.
+set -euo pipefail
+
+# Build: compiler, pkg-config and the Xen and io_uring development files.
+# Real-Xen bench: QEMU, static busybox and cpio to build the boot images,
+# xz/python3 to unpack the guest kernel, e2fsprogs for the guest's mkfs.
+pkgs=(gcc make pkg-config libxen-dev liburing-dev
+      qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: need root to run apt-get; run: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

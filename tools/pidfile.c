@@ -1,0 +1,75 @@
+/* Pidfiles held with flock, so a stale file from a crashed daemon never counts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pidfile.h"
+
+/* Default pidfile for a kind. */
+void pidfile_path(const char *kind, char *buf, size_t len)
+{
+	const char *dir = getenv("BLKBACKD_RUNDIR");
+
+	snprintf(buf, len, "%s/%s.pid", dir && *dir ? dir : "/run/blkbackd", kind);
+}
+
+/* Read the pid written in an open pidfile. */
+static pid_t read_pid(int fd)
+{
+	char buf[24] = "";
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	return n > 0 ? (pid_t)atol(buf) : 0;
+}
+
+/* Create and lock the pidfile; -EBUSY (with *owner set) if a live daemon holds it. */
+int pidfile_claim(const char *path, pid_t *owner)
+{
+	char dir[256], *slash, buf[24];
+	int fd, len;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);	/* kept open: it holds the lock */
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		*owner = read_pid(fd);
+		close(fd);
+		return err;
+	}
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)len, 0) != len) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return 0;
+}
+
+/* The pid of the live daemon holding path, or 0 if none. */
+pid_t pidfile_owner(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	pid_t pid = 0;
+
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK)
+		pid = read_pid(fd);
+	close(fd);
+	return pid;
+}

@@ -1,0 +1,17 @@
+/* The pidfile that says a blkbackd serves a backend kind, held with a lock. */
+#ifndef TOOLS_PIDFILE_H
+#define TOOLS_PIDFILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Default pidfile for a kind: $BLKBACKD_RUNDIR (or /run/blkbackd)/<kind>.pid. */
+void pidfile_path(const char *kind, char *buf, size_t len);
+
+/* Create and lock the pidfile; -EBUSY (with *owner set) if a live daemon holds it. */
+int pidfile_claim(const char *path, pid_t *owner);
+
+/* The pid of the live daemon holding path, or 0 if none. */
+pid_t pidfile_owner(const char *path);
+
+#endif
