@@ -263,8 +263,10 @@ static void *ring_thread(void *arg)
 				log_err("%s: event channel unmask failed: %s", r->cfg.name,
 					strerror(errno));
 		}
-		if (pfd[1].revents & POLLIN)
-			r->stopping = true;
+		if (pfd[1].revents & POLLIN) {
+			r->stopping = true;	/* drain what is in flight, then leave */
+			pfd[1].fd = -1;
+		}
 		if (pfd[2].revents & POLLIN)
 			disk->ops->reap(disk);
 	}

@@ -81,6 +81,16 @@ static void need_daemon(const struct ctl *c)
 		    "'blkbackd --daemon', then try again", c->kind, path);
 }
 
+/* Parse a --timeout value in seconds. */
+static int parse_timeout(const char *s)
+{
+	uint64_t v;
+
+	if (parse_uint(s, 86400, &v) || !v)
+		die("bad --timeout '%s': give a number of seconds between 1 and 86400", s);
+	return (int)v;
+}
+
 /* Resolve a domain name or id; die with advice if there is no such domain. */
 static unsigned int domain_id(const struct ctl *c, const char *arg)
 {
@@ -307,7 +317,7 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 		switch (opt) {
 		case 'v': vdev_arg = optarg; break;
 		case 'r': ro = true; break;
-		case 't': c->timeout = atoi(optarg); break;
+		case 't': c->timeout = parse_timeout(optarg); break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -322,8 +332,8 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 	storage_spec_free(&spec);
 	if (vdev_arg && vdev_number(vdev_arg, &devid))
 		die("bad --vdev '%s': give a disk name such as xvdb", vdev_arg);
-	ctl_open(c);
 	need_daemon(c);
+	ctl_open(c);
 	domid = domain_id(c, argv[optind]);
 	if (domid == c->self)
 		die("domain %u is the backend domain itself; attach to a guest", domid);
@@ -386,7 +396,7 @@ static int cmd_detach(struct ctl *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "ft:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': force = true; break;
-		case 't': c->timeout = atoi(optarg); break;
+		case 't': c->timeout = parse_timeout(optarg); break;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -1,0 +1,28 @@
+# Shared by the shell tests: sourced, never run.
+# requires CMD... : skip (exit 77) with the reason when a command is missing.
+# cleanup_add CMD : run CMD at exit, last added first.
+# fail MSG        : print and exit 1.   expect_fail CMD... : CMD must exit non-zero.
+set -u
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BLKBACK_BUILD:-$REPO/build}
+_cleanups=()
+
+requires() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || { echo "skipped: $c is not installed"; exit 77; }
+	done
+}
+
+cleanup_add() { _cleanups=("$1" "${_cleanups[@]}"); }
+_run_cleanups() { for c in "${_cleanups[@]}"; do eval "$c" || true; done; }
+trap _run_cleanups EXIT
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# Run a command that must fail; its output lands in $OUT.
+expect_fail() {
+	if OUT=$("$@" 2>&1); then fail "'$*' succeeded: $OUT"; fi
+}
+
+# $OUT must contain the text $1.
+expect_out() { [[ $OUT == *"$1"* ]] || fail "expected '$1' in: $OUT"; }
