@@ -13,9 +13,11 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-	  -D_GNU_SOURCE -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -pthread $(PKG_CFLAGS)
-LDLIBS += $(PKG_LIBS) -pthread
+# The project's own flags stay in force when CFLAGS is given on the command line.
+WFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	  -D_GNU_SOURCE -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -pthread
+ALL_CFLAGS = $(WFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+LIBS = $(PKG_LIBS) -pthread $(LDLIBS)
 
 ifeq ($(V),1)
 Q :=
@@ -37,7 +39,7 @@ all: $(TOOLS)
 $(B)/%.o: %.c
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/libblkback.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -45,15 +47,15 @@ $(B)/libblkback.a: $(LIB_OBJS)
 
 $(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/libblkback.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/blkbackctl: $(B)/tools/blkbackctl.o $(B)/tools/pidfile.o $(B)/libblkback.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libblkback.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # Install what the build and the tests need (Debian 12), saying what.
 deps:

@@ -22,7 +22,7 @@ int vdev_number(const char *name, uint32_t *devid)
 		*devid = (uint32_t)num;
 		return 0;
 	}
-	if (strncmp(name, "xvd", 3) || !name[3] || strlen(name) > 7)
+	if (strncmp(name, "xvd", 3) || !name[3] || strlen(name) > 8)
 		return -EINVAL;
 	/* Bijective base 26, as Linux names disks: a..z, aa..zz, aaa.. */
 	for (p = name + 3; *p; p++) {
@@ -43,12 +43,13 @@ int vdev_number(const char *name, uint32_t *devid)
 /* Name of a device number: "xvdb", or the number itself for other schemes. */
 void vdev_name(uint32_t devid, char *buf, size_t len)
 {
-	char letters[8];
+	char letters[8];	/* index < 2^20 needs at most 5 */
 	uint32_t index;
 	int n = 0;
 
 	if (devid & EXTENDED) {
-		if (devid & 0xff || devid >> 29) {
+		/* The extended scheme names only disks the classic one cannot. */
+		if (devid & 0xff || devid >> 29 || ((devid >> 8) & MAX_INDEX) < 16) {
 			snprintf(buf, len, "%u", devid);
 			return;
 		}

@@ -55,8 +55,8 @@ int storage_parse_size(const char *s, uint64_t *bytes)
 	case 't': case 'T': shift = 40; end++; break;
 	default: return -EINVAL;
 	}
-	if (*end == 'i' || *end == 'B')		/* accept 64MiB and 64MB as 64M */
-		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+	if (shift && !strcmp(end, "iB"))	/* 64MiB means 64M */
+		end += 2;
 	if (*end || (shift && v > (UINT64_MAX >> shift)))
 		return -EINVAL;
 	*bytes = (uint64_t)v << shift;
@@ -108,9 +108,14 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 	if (colon)
 		*colon = '\0';
 	spec->engine = storage_engine(copy);
-	if (!spec->engine || !colon) {
-		snprintf(err, errlen, "bad disk spec '%s': %s '%s'", text,
-			 colon ? "unknown storage engine" : "no engine prefix, as in", copy);
+	if (!colon) {
+		snprintf(err, errlen, "bad disk spec '%s': it must start with an engine "
+			 "name and a colon", text);
+		append_usage(err, errlen);
+		goto out;
+	}
+	if (!spec->engine) {
+		snprintf(err, errlen, "bad disk spec '%s': unknown storage engine '%s'", text, copy);
 		append_usage(err, errlen);
 		goto out;
 	}

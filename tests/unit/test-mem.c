@@ -1,0 +1,444 @@
+/* Unit test: the mem storage engine through storage_open/submit/close. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../storage/storage.h"
+#include "check.h"
+
+#define MiB (1ull << 20)
+#define GiB (1ull << 30)
+
+/* Never a real disk: a failed open must leave the caller's pointer at it. */
+static struct storage sentinel;
+
+/* One I/O and what its completion reported. */
+struct op {
+	struct storage_io io;
+	int calls;
+	int64_t result;
+};
+
+/* Completion callback: record the result and count the calls. */
+static void op_done(struct storage_io *io, int64_t result)
+{
+	struct op *op = (struct op *)((char *)io - offsetof(struct op, io));
+
+	op->calls++;
+	op->result = result;
+}
+
+/* Run one I/O to completion and check done was called exactly once with want. */
+static int64_t run_io(struct storage *disk, enum storage_op kind, uint64_t offset,
+		      const struct iovec *iov, int iovcnt, const char *what)
+{
+	struct op op;
+	uint64_t len = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	memset(&op, 0, sizeof(op));
+	op.io.op = kind;
+	op.io.offset = offset;
+	op.io.len = len;
+	op.io.iov = iov;
+	op.io.iovcnt = iovcnt;
+	op.io.done = op_done;
+	op.result = INT64_MIN;
+	storage_submit(disk, &op.io);
+	/* The mem engine has no reap: completion is inline. */
+	CHECK(op.calls == 1, "%s: done called %d times, want once", what, op.calls);
+	CHECK(op.result == (int64_t)len, "%s: result %lld, want %llu", what,
+	      (long long)op.result, (unsigned long long)len);
+	return op.result;
+}
+
+/* Parse a spec and open it; returns the open result, err holds any message. */
+static int open_spec(const char *text, struct storage **disk, char *err, size_t errlen)
+{
+	struct storage_spec spec;
+	int ret;
+
+	ret = storage_spec_parse(text, &spec, err, errlen);
+	CHECK(ret == 0, "spec '%s' refused: %s", text, err);
+	if (ret)
+		return ret;
+	ret = storage_open(&spec, disk, err, errlen);
+	storage_spec_free(&spec);
+	return ret;
+}
+
+/* Open a spec that must open. */
+static struct storage *must_open(const char *text)
+{
+	struct storage *disk = NULL;
+	char err[256] = "";
+	int ret = open_spec(text, &disk, err, sizeof(err));
+
+	CHECK(ret == 0 && disk, "open '%s': %d: %s", text, ret, err);
+	return ret ? NULL : disk;
+}
+
+/* A deterministic pseudo-random sequence (xorshift64). */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Fill a buffer with bytes derived from a seed. */
+static void fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(rnd(&seed) >> 24);
+}
+
+/* Split len bytes of buf into up to max iovecs of pseudo-random lengths; returns the count. */
+static int split(uint8_t *buf, size_t len, struct iovec *iov, int max, uint64_t *s)
+{
+	int n = 0;
+
+	while (len && n < max - 1) {
+		size_t l = 1 + rnd(s) % len;
+
+		iov[n].iov_base = buf;
+		iov[n].iov_len = l;
+		buf += l;
+		len -= l;
+		n++;
+	}
+	if (len) {
+		iov[n].iov_base = buf;
+		iov[n].iov_len = len;
+		n++;
+	}
+	return n;
+}
+
+/* Whether n bytes at p are all zero. */
+static int all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* Read the whole disk and compare with the model. */
+static void check_against_model(struct storage *disk, const uint8_t *model, size_t size,
+				const char *what)
+{
+	uint8_t *buf = malloc(size);
+	struct iovec iov[3];
+
+	CHECK(buf != NULL, "malloc");
+	if (!buf)
+		return;
+	memset(buf, 0x5c, size);
+	iov[0] = (struct iovec){ buf, 512 };
+	iov[1] = (struct iovec){ buf + 512, size / 2 - 512 };
+	iov[2] = (struct iovec){ buf + size / 2, size / 2 };
+	run_io(disk, STORAGE_READ, 0, iov, 3, what);
+	for (size_t i = 0; i < size; i++)
+		if (buf[i] != model[i]) {
+			CHECK(0, "%s: byte %zu is 0x%02x, want 0x%02x", what, i, buf[i], model[i]);
+			break;
+		}
+	free(buf);
+}
+
+/* A fresh ramdisk has the declared size and caps, and reads as zeroes. */
+static void test_fresh(void)
+{
+	struct storage *disk = must_open("mem:size=1M");
+	uint8_t *buf = malloc(MiB);
+	struct iovec iov;
+
+	if (!disk || !buf)
+		goto out;
+	CHECK_U64(disk->size, MiB, "size");
+	CHECK(!disk->readonly, "readonly");
+	CHECK_INT(disk->caps.sector_size, 512, "sector_size");
+	CHECK_INT(disk->caps.physical_sector_size, 512, "physical_sector_size");
+	CHECK(!disk->caps.flush, "a ramdisk has no volatile cache");
+	CHECK(disk->ops == &storage_mem_ops, "ops");
+	memset(buf, 0xff, MiB);
+	iov = (struct iovec){ buf, MiB };
+	run_io(disk, STORAGE_READ, 0, &iov, 1, "read whole fresh disk");
+	CHECK(all_zero(buf, MiB), "a fresh ramdisk does not read as zeroes");
+out:
+	free(buf);
+	storage_close(disk);
+}
+
+/* Writes of many shapes read back equal; everything else stays zero. */
+static void test_patterns(void)
+{
+	const size_t size = 4 * MiB;
+	struct storage *disk = must_open("mem:size=4M");
+	uint8_t *model = calloc(1, size), *wbuf = malloc(64 * 1024), *rbuf = malloc(64 * 1024);
+	struct iovec iov[16];
+	uint64_t s = 0x9e3779b97f4a7c15ull;
+	char what[96];
+
+	if (!disk || !model || !wbuf || !rbuf)
+		goto out;
+
+	/* Fixed edges: first sector, a 4 KiB page crossing, the last 4 KiB, the last sector. */
+	static const struct { uint64_t off; size_t len; } edges[] = {
+		{ 0, 512 }, { 4096 - 512, 1024 }, { 4 * MiB - 4096, 4096 }, { 4 * MiB - 512, 512 },
+		{ 1 * MiB + 512, 45056 },
+	};
+	for (size_t e = 0; e < sizeof(edges) / sizeof(edges[0]); e++) {
+		int n;
+
+		fill(wbuf, edges[e].len, 1000 + e);
+		memcpy(model + edges[e].off, wbuf, edges[e].len);
+		n = split(wbuf, edges[e].len, iov, 4, &s);
+		snprintf(what, sizeof(what), "write %zu at %llu", edges[e].len,
+			 (unsigned long long)edges[e].off);
+		run_io(disk, STORAGE_WRITE, edges[e].off, iov, n, what);
+		memset(rbuf, 0xee, edges[e].len);
+		n = split(rbuf, edges[e].len, iov, 5, &s);
+		run_io(disk, STORAGE_READ, edges[e].off, iov, n, what);
+		CHECK(!memcmp(rbuf, wbuf, edges[e].len), "%s: read back differs", what);
+	}
+
+	/* Many pseudo-random writes, 512-byte aligned like the core sends them. */
+	for (int k = 0; k < 300; k++) {
+		size_t len = 512 * (1 + rnd(&s) % 88);		/* up to 11 pages */
+		uint64_t off = 512 * (rnd(&s) % ((size - len) / 512 + 1));
+		int n;
+
+		fill(wbuf, len, (uint64_t)k * 7919 + 1);
+		memcpy(model + off, wbuf, len);
+		n = split(wbuf, len, iov, 1 + (int)(rnd(&s) % 11), &s);
+		snprintf(what, sizeof(what), "random write %d (%zu at %llu, %d iovecs)", k, len,
+			 (unsigned long long)off, n);
+		run_io(disk, STORAGE_WRITE, off, iov, n, what);
+		if (k % 10 == 0) {
+			/* Read back an overlapping window against the model. */
+			uint64_t roff = off >= 8192 ? off - 8192 : 0;
+			size_t rlen = 16384 + len;
+
+			if (roff + rlen > size)
+				rlen = size - roff;
+			n = split(rbuf, rlen, iov, 16, &s);
+			run_io(disk, STORAGE_READ, roff, iov, n, what);
+			CHECK(!memcmp(rbuf, model + roff, rlen), "%s: window read differs", what);
+		}
+	}
+	check_against_model(disk, model, size, "whole disk after random writes");
+out:
+	free(model);
+	free(wbuf);
+	free(rbuf);
+	storage_close(disk);
+}
+
+/* A flush completes at once with 0. */
+static void test_flush(void)
+{
+	struct storage *disk = must_open("mem:size=64K");
+
+	if (!disk)
+		return;
+	CHECK_INT(run_io(disk, STORAGE_FLUSH, 0, NULL, 0, "flush"), 0, "flush result");
+	storage_close(disk);
+}
+
+/* A read-only ramdisk says so and still reads. */
+static void test_readonly(void)
+{
+	struct storage *disk = must_open("mem:size=64K,ro");
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+
+	if (!disk)
+		return;
+	CHECK(disk->readonly, "ro spec gave a writable disk");
+	memset(buf, 1, sizeof(buf));
+	run_io(disk, STORAGE_READ, 60 * 1024, &iov, 1, "read on read-only");
+	CHECK(all_zero(buf, sizeof(buf)), "read-only read not zero");
+	storage_close(disk);
+}
+
+/* Resident set size of this process in bytes, or 0 if /proc is unreadable. */
+static uint64_t rss_bytes(void)
+{
+	unsigned long long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%llu %llu", &size, &resident);
+	fclose(f);
+	return n == 2 ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* A huge ramdisk costs only the pages written to it. */
+static void test_sparse(void)
+{
+	static const char *const specs[] = { "mem:size=64G", "mem:size=1G" };
+	struct storage *disk = NULL;
+	uint8_t wbuf[4096], rbuf[4096];
+	struct iovec iov;
+	uint64_t before, after;
+	char err[256];
+	int ret = -1;
+
+	before = rss_bytes();
+	CHECK(before != 0, "cannot read the RSS from /proc/self/statm");
+	for (size_t i = 0; i < 2 && ret; i++) {
+		ret = open_spec(specs[i], &disk, err, sizeof(err));
+		if (ret)
+			fprintf(stderr, "note: '%s' did not open (%s); trying smaller\n",
+				specs[i], err);
+	}
+	CHECK(ret == 0, "no sparse ramdisk opened: %s", err);
+	if (ret)
+		return;
+	CHECK(disk->size >= GiB, "size %llu", (unsigned long long)disk->size);
+
+	const uint64_t offs[] = { 0, disk->size / 2 + 4096, disk->size - 4096 };
+	for (size_t i = 0; i < 3; i++) {
+		fill(wbuf, sizeof(wbuf), 77 + i);
+		iov = (struct iovec){ wbuf, sizeof(wbuf) };
+		run_io(disk, STORAGE_WRITE, offs[i], &iov, 1, "sparse write");
+		memset(rbuf, 0, sizeof(rbuf));
+		iov = (struct iovec){ rbuf, sizeof(rbuf) };
+		run_io(disk, STORAGE_READ, offs[i], &iov, 1, "sparse read");
+		CHECK(!memcmp(rbuf, wbuf, sizeof(wbuf)), "sparse read-back at %llu differs",
+		      (unsigned long long)offs[i]);
+	}
+	/* Unwritten space between the written pages reads as zeroes. */
+	memset(rbuf, 0xff, sizeof(rbuf));
+	iov = (struct iovec){ rbuf, sizeof(rbuf) };
+	run_io(disk, STORAGE_READ, disk->size / 4, &iov, 1, "sparse read of a hole");
+	CHECK(all_zero(rbuf, sizeof(rbuf)), "a hole in the sparse disk is not zero");
+
+	after = rss_bytes();
+	CHECK(after != 0 && after < before + 16 * MiB,
+	      "RSS grew from %llu to %llu bytes for a %llu-byte ramdisk with 12 KiB written",
+	      (unsigned long long)before, (unsigned long long)after,
+	      (unsigned long long)disk->size);
+	storage_close(disk);
+}
+
+/* Named ramdisks outlive close, are exclusive while open, and keep their size. */
+static void test_named(void)
+{
+	struct storage *disk, *other;
+	uint8_t wbuf[8192], rbuf[8192];
+	struct iovec iov[2];
+	char err[256];
+	int ret;
+
+	disk = must_open("mem:size=1M,name=t1");
+	if (!disk)
+		return;
+	fill(wbuf, sizeof(wbuf), 4242);
+	iov[0] = (struct iovec){ wbuf, 1000 };
+	iov[1] = (struct iovec){ wbuf + 1000, sizeof(wbuf) - 1000 };
+	run_io(disk, STORAGE_WRITE, 12288, iov, 2, "write to t1");
+
+	/* Exclusive while attached, with or without a size. */
+	strcpy(err, "stale");
+	other = &sentinel;
+	ret = open_spec("mem:size=1M,name=t1", &other, err, sizeof(err));
+	CHECK_INT(ret, -EBUSY, "second open of t1");
+	CHECK(strstr(err, "t1") != NULL, "EBUSY message does not name the ramdisk: '%s'", err);
+	CHECK(other == &sentinel, "disk pointer written by a failed open");
+	strcpy(err, "stale");
+	ret = open_spec("mem:name=t1", &other, err, sizeof(err));
+	CHECK_INT(ret, -EBUSY, "second open of t1 without size");
+	CHECK(strstr(err, "t1") != NULL, "EBUSY message does not name the ramdisk: '%s'", err);
+
+	/* Another name is another disk. */
+	other = must_open("mem:size=1M,name=t2");
+	if (other) {
+		memset(rbuf, 0xff, sizeof(rbuf));
+		iov[0] = (struct iovec){ rbuf, sizeof(rbuf) };
+		run_io(other, STORAGE_READ, 12288, iov, 1, "read t2");
+		CHECK(all_zero(rbuf, sizeof(rbuf)), "t2 sees t1's data");
+		storage_close(other);
+	}
+	storage_close(disk);
+
+	/* Reopen without a size: same size, same bytes. */
+	disk = must_open("mem:name=t1");
+	if (disk) {
+		CHECK_U64(disk->size, MiB, "reopened t1 size");
+		memset(rbuf, 0, sizeof(rbuf));
+		iov[0] = (struct iovec){ rbuf, 4096 };
+		iov[1] = (struct iovec){ rbuf + 4096, 4096 };
+		run_io(disk, STORAGE_READ, 12288, iov, 2, "read reopened t1");
+		CHECK(!memcmp(rbuf, wbuf, sizeof(wbuf)), "t1 lost its data across close/open");
+		storage_close(disk);
+	}
+
+	/* A different size is refused and named; the same size is fine. */
+	strcpy(err, "stale");
+	ret = open_spec("mem:size=2M,name=t1", &other, err, sizeof(err));
+	CHECK(ret < 0, "reopen of t1 with another size succeeded");
+	CHECK(strstr(err, "t1") != NULL, "size-mismatch message does not name it: '%s'", err);
+	if (!ret)
+		storage_close(other);
+	disk = must_open("mem:size=1M,name=t1,ro");
+	if (disk) {
+		CHECK(disk->readonly, "t1 reopened ro is not read-only");
+		memset(rbuf, 0, sizeof(rbuf));
+		iov[0] = (struct iovec){ rbuf, sizeof(rbuf) };
+		run_io(disk, STORAGE_READ, 12288, iov, 1, "read t1 reopened with its size");
+		CHECK(!memcmp(rbuf, wbuf, sizeof(wbuf)), "t1 lost its data (reopened with size)");
+		storage_close(disk);
+	}
+
+	/* A name that was never created, with no size to create it. */
+	strcpy(err, "stale");
+	other = &sentinel;
+	ret = open_spec("mem:name=unknown", &other, err, sizeof(err));
+	CHECK(ret < 0, "opening a ramdisk that does not exist succeeded");
+	CHECK(strstr(err, "unknown") != NULL, "message does not name the ramdisk: '%s'", err);
+	CHECK(other == &sentinel, "disk pointer written by a failed open");
+	if (!ret)
+		storage_close(other);
+}
+
+/* An open that fails in the engine still leaves a message. */
+static void test_open_error(void)
+{
+	struct storage *disk = &sentinel;
+	char err[256];
+	int ret;
+
+	strcpy(err, "stale");
+	/* 2^62 bytes: more than any x86-64 or arm64 address space can map. */
+	ret = open_spec("mem:size=4194304T", &disk, err, sizeof(err));
+	CHECK(ret < 0, "a 4 EiB ramdisk opened");
+	CHECK(err[0] != '\0' && strcmp(err, "stale"), "no message for a failed open: '%s'", err);
+	CHECK(disk == &sentinel, "disk pointer written by a failed open");
+	if (!ret)
+		storage_close(disk);
+	storage_close(NULL);	/* NULL is fine */
+}
+
+/* Run every case. */
+int main(void)
+{
+	test_fresh();
+	test_patterns();
+	test_flush();
+	test_readonly();
+	test_sparse();
+	test_named();
+	test_open_error();
+	return check_done("test-mem");
+}
