@@ -59,12 +59,15 @@ void log_msg(int prio, const char *fmt, ...)
 		vsyslog(prio, fmt, ap);
 	} else {
 		struct timespec ts;
-		char line[1024];
+		struct tm tm;
+		char line[1024], when[16];
 
 		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		vsnprintf(line, sizeof(line), fmt, ap);
-		fprintf(stderr, "%lld.%03ld blkbackd %s: %s\n", (long long)ts.tv_sec,
-			ts.tv_nsec / 1000000, level[prio & 7], line);
+		fprintf(stderr, "%s.%03ld blkbackd %s: %s\n", when, ts.tv_nsec / 1000000,
+			level[prio & 7], line);
 	}
 	va_end(ap);
 	errno = saved;
