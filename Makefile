@@ -6,6 +6,7 @@ BINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 B := build
+SUITE := unit
 
 PKGS := xenstore xengnttab xenevtchn liburing
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -33,7 +34,7 @@ LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
-.PHONY: all check check-unit check-xen demo deps install uninstall clean
+.PHONY: all check check-unit check-unit-asan check-xen demo deps install uninstall clean
 all: $(TOOLS)
 
 $(B)/%.o: %.c
@@ -61,10 +62,16 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libblkback.a
 deps:
 	$(Q)tools/install-deps.sh
 
-check: check-unit check-xen
+check: check-unit check-unit-asan check-xen
 
 check-unit: deps $(UNIT_TESTS) $(TOOLS)
-	$(Q)tests/run.sh unit $(UNIT_TESTS) tests/unit/*.sh
+	$(Q)BLKBACK_BUILD=$(B) tests/run.sh $(SUITE) $(UNIT_TESTS) tests/unit/*.sh
+
+# The unit suite again, built with AddressSanitizer and UBSan; any report fails it.
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+check-unit-asan: deps
+	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" \
+		LDFLAGS="$(SAN)" SUITE=unit-asan check-unit
 
 check-xen: deps $(TOOLS)
 	$(Q)tests/xen/run.sh check
@@ -83,5 +90,7 @@ uninstall:
 
 clean:
 	rm -rf $(B)
+
+.SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
