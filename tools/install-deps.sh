@@ -13,6 +13,12 @@ for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
+# The bench downloads Xen and a kernel with apt-get download: it needs package lists.
+if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+	[ "$(id -u)" -eq 0 ] || { echo "install-deps: no apt package lists; run: sudo apt-get update" >&2; exit 1; }
+	echo "install-deps: fetching the apt package lists (apt-get update)"
+	apt-get update -qq
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"

@@ -1,0 +1,181 @@
+#!/bin/bash
+# The check scenario (runs in dom0): blkbackd serves ramdisks to stock Linux PV guests through
+# attach, I/O, mkfs, detach/re-attach, read-only, guest shutdown and SIGTERM. Each step prints
+# one PASS or FAIL line; the guest's side of each step is in guest.sh (run_check1, run_check2).
+set -euo pipefail
+. /bench/lib.sh
+
+VDEV=xvdb
+DEVID=51728     # xvdb: 202 << 8 | 16
+
+# Attach to guest $2 as xvdb (blkbackctl attach arguments $3...); print PASS or FAIL $1.
+attach_step() {
+    local step=$1 guest=$2
+    shift 2
+    if ctl attach "$guest" "$@" --vdev "$VDEV"; then pass "$step"; else fail "$step" "$(oneline /tmp/ctl.out)"; fi
+}
+
+# Detach xvdb from guest $1 and wait for the guest to report it gone with marker $2.
+detach_and_wait() {
+    ctl detach "$1" "$VDEV" || return 1
+    wait_mark "$1" "$2" 60 && [ "$(guest_mark "$1" "$2")" = ok ]
+}
+
+# Succeed if "blkbackctl list" shows guest $1's xvdb as Connected (the table goes to the log).
+list_shows() {
+    ctl list || return 1
+    grep -E "(^|[[:space:]])($1|$2)[[:space:]]" /tmp/ctl.out | grep -w "$VDEV" | grep -qw Connected
+}
+
+# Succeed if the daemon log, from line $1 on, has "d$2 xvdb: backend Connected -> Closing"
+# followed later by "... Closing -> Closed".
+log_shows_close() {
+    tail -n "+$1" "$DAEMON_LOG" | grep -n "d$2 $VDEV: backend" > /tmp/close.lines || return 1
+    local a b
+    a=$(grep -m1 'Connected -> Closing' /tmp/close.lines | cut -d: -f1)
+    b=$(grep 'Closing -> Closed' /tmp/close.lines | tail -n1 | cut -d: -f1)
+    [ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ]
+}
+
+# Succeed if the frontend state of domain $1's xvdb reads 5 (Closing) or 6 (Closed).
+frontend_closed() {
+    case $(xenstore-read "$(frontend_dir "$1" "$DEVID")/state" 2>/dev/null) in 5 | 6) return 0 ;; esac
+    return 1
+}
+
+# Succeed if blkbackd runs, guest1's xvdb is Connected and read fine after the refused write.
+still_serving() {
+    daemon_alive && [[ $(guest_mark guest1 roread2) == ok* ]] &&
+        [ "$(xenstore-read "$(backend_dir "$D1" $DEVID)/state" 2>/dev/null)" = 4 ]
+}
+
+# Steps 0-3: daemon and guest1 up; attach a named 64 MiB ramdisk; raw I/O; ext4.
+steps_first_attach() {
+    if start_daemon && start_guest guest1 check1; then pass setup; else
+        fail setup "blkbackd did not write its pidfile or xl create failed: $(oneline /tmp/guest1.create.log)"
+    fi
+    D1=$(xl domid guest1 2>/dev/null || echo none)
+    attach_step attach guest1 mem:size=64M,name=disk1
+    wait_mark guest1 size1 60 || true
+    check guest-sees-disk-size "guest1 reports size '$(guest_mark guest1 size1)', want 131072" \
+        [ "$(guest_mark guest1 size1)" = 131072 ]
+    expect_ok raw-write-read-checksum guest1 raw1 120
+    expect_ok mkfs-mount-fsck guest1 fs 180
+}
+
+# Steps 4-5: list; detach; re-attach the same named ramdisk and find the files intact.
+steps_list_detach_reattach() {
+    wait_mark guest1 release1 30 || true
+    check list-shows-device "no Connected $VDEV row for guest1 in blkbackctl list" list_shows guest1 "$D1"
+    if detach_and_wait guest1 gone1; then pass detach; else
+        fail detach "detach failed or guest1 still sees $VDEV: $(oneline /tmp/ctl.out)"
+    fi
+    if ctl attach guest1 mem:size=64M,name=disk1 --vdev "$VDEV"; then
+        expect_ok reattach-data-intact guest1 reattach 120
+    else
+        fail reattach-data-intact "re-attach failed: $(oneline /tmp/ctl.out)"
+    fi
+}
+
+# Step 6: detach, attach read-only; reads match, writes are refused, the daemon keeps serving.
+steps_readonly() {
+    local w f
+    wait_mark guest1 release2 120 || true
+    detach_and_wait guest1 gone2 || echo "note: detach before the read-only attach failed: $(oneline /tmp/ctl.out)"
+    ctl attach guest1 mem:size=64M,name=disk1 --vdev "$VDEV" --ro || echo "note: read-only attach failed: $(oneline /tmp/ctl.out)"
+    CLOSE_FROM=$(($(wc -l < "$DAEMON_LOG") + 1))
+    expect_ok readonly-read-ok guest1 roread 120
+    wait_mark guest1 roread2 120 || true
+    w=$(guest_mark guest1 rowrite)
+    f=$(guest_mark guest1 roflush)
+    echo "note: read-only disk: direct write -> '$w'; flush -> '$f'; disk unchanged after: '$(guest_mark guest1 roread2)'"
+    if [[ $w != refused* ]]; then
+        fail readonly-write-refused "a direct write to the read-only disk ${w:-was not reported}"
+    elif [[ $f != refused-by-backend && $f != unsupported && $f != not-offered ]]; then
+        fail readonly-write-refused "the backend accepted a flush on a read-only disk (${f:-no report})"
+    elif [[ $(guest_mark guest1 roread2) != ok* ]]; then
+        fail readonly-write-refused "the disk changed after the refused write"
+    else
+        pass readonly-write-refused
+    fi
+    wait_mark guest1 ready-for-shutdown 60 || true
+    check daemon-alive-after-ro "blkbackd died, or the read-only disk is no longer Connected or readable" \
+        still_serving
+}
+
+# Step 7: guest1 is asked to power off; the daemon closes its disk cleanly.
+step_guest_shutdown() {
+    echo "dom0# xl shutdown guest1"
+    xl shutdown guest1 || echo "note: xl shutdown guest1 failed"
+    if ! wait_for 60 guest_gone guest1; then
+        fail guest-shutdown-clean "guest1 still exists 60 s after it began to power off"
+    elif ! wait_for 20 log_shows_close "$CLOSE_FROM" "$D1"; then
+        fail guest-shutdown-clean "blkbackd log lacks 'd$D1 $VDEV: backend Connected -> Closing' then 'Closing -> Closed'"
+    elif grep -q 'timeout closing device' "$(guest_log guest1)"; then
+        fail guest-shutdown-clean "guest1 console: $(grep -m1 'timeout closing device' "$(guest_log guest1)")"
+    else
+        pass guest-shutdown-clean
+    fi
+}
+
+# Step 8: a second guest gets a fresh anonymous ramdisk and does I/O on it.
+step_next_guest() {
+    start_guest guest2 check2 || echo "note: xl create guest2 failed: $(oneline /tmp/guest2.create.log)"
+    D2=$(xl domid guest2 2>/dev/null || echo none)
+    if ctl attach guest2 mem:size=32M --vdev "$VDEV"; then
+        expect_ok next-guest-served guest2 raw 120
+    else
+        fail next-guest-served "attach to guest2 failed: $(oneline /tmp/ctl.out)"
+    fi
+}
+
+# Step 9: SIGTERM while guest2's disk is connected: exit 0, backend Closing, frontend closing.
+step_sigterm() {
+    local rc=0 be
+    wait_mark guest2 idle 30 || true
+    kill -TERM "$DAEMON_PID"
+    if ! wait_for 30 daemon_gone; then
+        fail sigterm-clean "blkbackd still running 30 s after SIGTERM"
+        kill -KILL "$DAEMON_PID"
+        return
+    fi
+    wait "$DAEMON_PID" || rc=$?
+    be=$(xenstore-read "$(backend_dir "$D2" $DEVID)/state" 2>/dev/null || echo missing)
+    if [ "$rc" != 0 ]; then
+        fail sigterm-clean "blkbackd exited with status $rc"
+    elif [ "$be" != 5 ]; then
+        fail sigterm-clean "backend state is '$be', want 5 (Closing)"
+    elif ! wait_for 20 frontend_closed "$D2"; then
+        fail sigterm-clean "guest2 frontend state is '$(xenstore-read "$(frontend_dir "$D2" $DEVID)/state" 2>&1)', want 5 or 6"
+    else
+        pass sigterm-clean
+    fi
+}
+
+# Print the daemon log, and the guests' consoles if anything failed.
+show_logs() {
+    echo "---- blkbackd log ----"
+    show "$DAEMON_LOG" "  blkbackd"
+    [ "$FAILED" = 0 ] && return
+    echo "---- guest1 console ----"
+    show "$(guest_log guest1)" "  guest1"
+    echo "---- guest2 console ----"
+    show "$(guest_log guest2)" "  guest2"
+}
+
+main() {
+    local t0
+    t0=$(date +%s)
+    steps_first_attach
+    steps_list_detach_reattach
+    steps_readonly
+    step_guest_shutdown
+    step_next_guest
+    step_sigterm
+    xl destroy guest2 2>/dev/null || true
+    show_logs
+    echo "check: scenario took $(($(date +%s) - t0)) s in dom0"
+    echo "BENCH-DONE check"
+}
+
+main "$@"

@@ -1,0 +1,189 @@
+#!/bin/sh
+# Guest /init (busybox sh): load blkfront, then run the step list named by "bench=" on the kernel
+# command line. Results go to the console (hvc0) as "@@ KEY VALUE" lines that dom0 reads from
+# the console log; the guest and dom0 take turns by watching /sys/block/xvdb appear and vanish,
+# and dom0 ends a guest with "xl shutdown". No "set -e": /init must never exit.
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+DISK=/dev/xvdb
+SYS=/sys/block/xvdb
+
+# Print a marker line for dom0.
+mark() { echo "@@ $*"; }
+
+# Print /tmp/err (the last command's errors) on one line.
+err() { tr -s '\n\t' '  ' < /tmp/err; }
+
+# Print a command as the user would type it, then run it (for the demo).
+say_run() { echo "guest# $*"; "$@"; }
+
+# Wait up to $1 seconds for command $2... to succeed, polling every 0.1 s.
+wait_for() {
+    n=$(($1 * 10)); shift
+    until "$@"; do
+        n=$((n - 1)); [ "$n" -gt 0 ] || return 1
+        sleep 0.1
+    done
+}
+
+# Succeed when xvdb is present, with its device node.
+disk_present() { [ -e "$SYS" ] && [ -b "$DISK" ]; }
+
+# Succeed when xvdb is gone.
+disk_absent() { [ ! -e "$SYS" ]; }
+
+# Wait for xvdb to appear and report marker $1 with its size in sectors (or "timeout").
+await_disk() { if wait_for 120 disk_present; then mark "$1" "$(cat $SYS/size)"; else mark "$1" timeout; fi; }
+
+# Wait for xvdb to vanish and report marker $1.
+await_gone() { if wait_for 120 disk_absent; then mark "$1" ok; else mark "$1" timeout; fi; }
+
+# Print the md5 of the first $1 MiB of xvdb (the whole disk without $1), read with O_DIRECT.
+disk_md5() { dd if=$DISK bs=1M ${1:+count=$1} iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
+
+# Write 16 MiB of random data, read it back past the page cache, report marker $1.
+raw_test() {
+    dd if=/dev/urandom of=/tmp/rand bs=1M count=16 2>/dev/null
+    want=$(md5sum < /tmp/rand | cut -d' ' -f1)
+    if ! dd if=/tmp/rand of=$DISK bs=1M oflag=direct 2>/tmp/err; then
+        mark "$1" bad write failed: "$(err)"; return
+    fi
+    rm -f /tmp/rand
+    echo 3 > /proc/sys/vm/drop_caches
+    got=$(disk_md5 16)
+    if [ "$want" = "$got" ]; then mark "$1" ok "$got"; else mark "$1" bad wrote "$want" read "$got"; fi
+}
+
+# mkfs.ext4, mount, write files (md5s kept in /tmp/files.md5), umount, fsck -fn; marker fs.
+fs_test() {
+    mkfs.ext4 -q -F $DISK >/tmp/err 2>&1 || { mark fs bad mkfs.ext4: "$(err)"; return; }
+    mount -t ext4 $DISK /mnt 2>/tmp/err || { mark fs bad mount: "$(err)"; return; }
+    for i in 1 2 3; do dd if=/dev/urandom of=/mnt/file$i bs=64k count=$((i * 8)) 2>/dev/null; done
+    mkdir -p /mnt/dir && echo "hello from blkbackd" > /mnt/dir/hello.txt
+    (cd /mnt && md5sum file1 file2 file3 dir/hello.txt) > /tmp/files.md5
+    umount /mnt 2>/tmp/err || { mark fs bad umount: "$(err)"; return; }
+    fsck.ext4 -fn $DISK >/tmp/err 2>&1 || { mark fs bad fsck.ext4: "$(err)"; return; }
+    mark fs ok
+}
+
+# Mount xvdb again and check the files written by fs_test; marker reattach.
+reattach_test() {
+    mount -t ext4 $DISK /mnt 2>/tmp/err || { mark reattach bad mount: "$(err)"; return; }
+    if (cd /mnt && md5sum -c /tmp/files.md5) >/tmp/err 2>&1; then r=ok; else r="bad $(err)"; fi
+    umount /mnt || r="bad umount failed"
+    mark reattach "$r"
+}
+
+# Send the one write-class request Linux still passes to a read-only disk, an empty flush
+# (fsync), and report what the backend did with it; marker roflush.
+flush_test() {
+    if [ "$(cat $SYS/queue/write_cache)" != "write back" ]; then mark roflush not-offered; return; fi
+    dmesg -c >/dev/null
+    dd if=/dev/null of=$DISK conv=notrunc,fsync 2>/dev/null
+    # blkfront turns a refused empty flush into "flush not supported" and logs it
+    if dmesg | grep -q "xvdb: empty flush op failed"; then mark roflush refused-by-backend
+    elif [ "$(cat $SYS/queue/write_cache)" != "write back" ]; then mark roflush unsupported
+    else mark roflush accepted; fi
+}
+
+# On a read-only xvdb: the whole disk reads as before the detach (/tmp/disk.md5), a direct
+# write after blockdev --setrw fails, a flush is not accepted, and the disk still reads the same.
+# Markers rosys, roread, rowrite, roflush, roread2.
+readonly_test() {
+    mark rosys "$(cat $SYS/ro)"
+    got=$(disk_md5)
+    if [ "$got" = "$(cat /tmp/disk.md5)" ]; then mark roread ok; else mark roread bad "$got"; fi
+    blockdev --setrw $DISK 2>/tmp/err || echo "blockdev --setrw: $(err)"
+    # Linux 6.1 keeps the disk-level read-only flag after --setrw: its block layer answers EPERM
+    # itself; an EIO would be the backend's answer
+    if dd if=/dev/zero of=$DISK bs=4k count=1 oflag=direct 2>/tmp/err; then
+        mark rowrite accepted
+    else
+        mark rowrite refused "$(grep -v records /tmp/err | sed 's/.*: //' | head -n1)"
+    fi
+    flush_test
+    got=$(disk_md5)
+    if [ "$got" = "$(cat /tmp/disk.md5)" ]; then mark roread2 ok; else mark roread2 bad "$got"; fi
+}
+
+# Let kernel info messages reach the console, then power off (blkfront closes its disks).
+shutdown_now() {
+    mark shutdown
+    echo 7 > /proc/sys/kernel/printk
+    poweroff -f
+}
+
+# Wait until dom0 asks for a power-off ("xl shutdown": the kernel runs poweroff_cmd), then do it.
+await_poweroff_request() {
+    mark ready-for-shutdown
+    wait_for 600 test -e /tmp/poweroff-requested
+    shutdown_now
+}
+
+# The check scenario's first guest: see the step list in dom0-check.sh.
+run_check1() {
+    await_disk size1
+    raw_test raw1
+    fs_test
+    mark release1
+    await_gone gone1
+    await_disk size2
+    reattach_test
+    disk_md5 > /tmp/disk.md5
+    mark release2
+    await_gone gone2
+    await_disk size3
+    readonly_test
+    await_poweroff_request
+}
+
+# The check scenario's second guest: write and read back, see the disk go, idle until destroyed.
+run_check2() {
+    await_disk size
+    raw_test raw
+    mark idle
+    await_gone gone
+    while :; do sleep 60; done
+}
+
+# The demo: use the disk the way a user would, narrating each command.
+run_demo() {
+    await_disk size
+    echo "guest: xvdb appeared ($(cat $SYS/size) sectors of 512 bytes)"
+    say_run cat /proc/partitions
+    say_run mkfs.ext4 -F $DISK
+    say_run mount -t ext4 $DISK /mnt
+    echo "guest# echo 'Hello from a disk served by blkbackd' > /mnt/hello.txt"
+    echo 'Hello from a disk served by blkbackd' > /mnt/hello.txt
+    say_run df -h /mnt
+    say_run ls -l /mnt
+    say_run cat /mnt/hello.txt
+    say_run umount /mnt
+    if fsck.ext4 -fn $DISK >/dev/null 2>&1; then mark demo ok; else mark demo bad fsck.ext4 found errors; fi
+    await_gone gone
+    shutdown_now
+}
+
+# The smoke test: no disk, just prove the guest runs.
+run_smoke() {
+    echo "guest: hello from $(uname -r), up $(cut -d' ' -f1 /proc/uptime) s"
+    mark smoke ok
+    poweroff -f
+}
+
+main() {
+    mount -t proc proc /proc
+    mount -t sysfs sysfs /sys
+    mount -t devtmpfs devtmpfs /dev
+    printf '#!/bin/sh\n: > /tmp/poweroff-requested\n' > /sbin/request-poweroff
+    chmod 755 /sbin/request-poweroff
+    echo /sbin/request-poweroff > /proc/sys/kernel/poweroff_cmd
+    while read -r m; do insmod "/lib/modules/$(uname -r)/$m"; done < /etc/bench-modules
+    bench=$(sed -n 's/.*\bbench=\([^ ]*\).*/\1/p' /proc/cmdline)
+    case $bench in
+    check1 | check2 | demo | smoke) "run_$bench" ;;
+    *) echo "guest: unknown bench=$bench" ;;
+    esac
+    poweroff -f
+}
+
+main

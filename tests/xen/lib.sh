@@ -1,0 +1,115 @@
+# Helpers for the dom0 side of the bench (sourced by dom0-init.sh and the dom0-*.sh scenarios).
+CONSOLE_DIR=/var/log/xen/console
+DAEMON_LOG=/tmp/blkbackd.log
+KIND=vbd3
+FAILED=0
+
+# Print a PASS line.
+pass() { echo "PASS $1"; }
+
+# Print a FAIL line with its reason and remember that something failed.
+fail() {
+    echo "FAIL $1 ${*:2}"
+    FAILED=$((FAILED + 1))
+}
+
+# Print PASS $1 if command $3... succeeds, else FAIL $1 with reason $2.
+check() {
+    local name=$1 why=$2
+    shift 2
+    if "$@"; then pass "$name"; else fail "$name" "$why"; fi
+}
+
+# Wait up to $1 seconds for command $2... to succeed, polling every 0.2 s.
+wait_for() {
+    local end=$(($(date +%s) + $1))
+    shift
+    until "$@"; do
+        [ "$(date +%s)" -lt "$end" ] || return 1
+        sleep 0.2
+    done
+}
+
+# Print a file's lines, each prefixed with $2 (for showing logs without faking PASS lines).
+show() { [ -f "$1" ] && tr -d '\r' < "$1" | sed "s/^/$2| /"; return 0; }
+
+# Print a file squeezed onto one line (for FAIL reasons).
+oneline() { tr -s '\r\n\t' '   ' < "$1" | cut -c1-300; }
+
+# Write an xl config for PV guest $1 whose /init runs the step list $2, and start it.
+start_guest() {
+    cat > "/tmp/$1.cfg" <<EOF
+name = "$1"
+type = "pv"
+kernel = "/boot/guest/vmlinux"
+ramdisk = "/boot/guest/initrd.cpio"
+extra = "console=hvc0 quiet bench=$2"
+memory = 128
+vcpus = 1
+on_poweroff = "destroy"
+on_crash = "destroy"
+EOF
+    xl create -q "/tmp/$1.cfg" > "/tmp/$1.create.log" 2>&1
+}
+
+# Succeed while domain $1 exists.
+guest_exists() { xl domid "$1" >/dev/null 2>&1; }
+
+# Succeed once domain $1 is gone.
+guest_gone() { ! guest_exists "$1"; }
+
+# The console log file of guest $1 (written by xenconsoled).
+guest_log() { echo "$CONSOLE_DIR/guest-$1.log"; }
+
+# Print what follows the last "@@ $2" marker line in guest $1's console (empty if none).
+guest_mark() { tr -d '\r' < "$(guest_log "$1")" 2>/dev/null | sed -n "s/^@@ $2\( \|\$\)//p" | tail -n1; }
+
+# Succeed if guest $1 printed marker $2.
+has_mark() { tr -d '\r' < "$(guest_log "$1")" 2>/dev/null | grep -q "^@@ $2\( \|\$\)"; }
+
+# Succeed if guest $1 printed marker $2 or no longer exists.
+mark_or_gone() { has_mark "$1" "$2" || guest_gone "$1"; }
+
+# Wait up to $3 seconds for marker $2 from guest $1; fail early if the guest went away.
+wait_mark() { wait_for "$3" mark_or_gone "$1" "$2" && has_mark "$1" "$2"; }
+
+# Print PASS $1 if guest $2's marker $3 (waited for up to $4 s) says "ok", else FAIL with it.
+expect_ok() {
+    local val
+    if wait_mark "$2" "$3" "$4"; then
+        val=$(guest_mark "$2" "$3")
+        case $val in ok*) pass "$1" ;; *) fail "$1" "guest $2 reports: $3 $val" ;; esac
+    elif guest_gone "$2"; then
+        fail "$1" "guest $2 is gone before reporting '$3'"
+    else
+        fail "$1" "no '$3' report from guest $2 within $4 s"
+    fi
+}
+
+# Start blkbackd in the background (extra args $@), logging to $DAEMON_LOG; wait for its pidfile.
+start_daemon() {
+    blkbackd --kind "$KIND" "$@" > "$DAEMON_LOG" 2>&1 &
+    DAEMON_PID=$!
+    wait_for 10 test -s "/run/blkbackd/$KIND.pid"
+}
+
+# Succeed while the blkbackd we started runs.
+daemon_alive() { kill -0 "$DAEMON_PID" 2>/dev/null; }
+
+# Succeed once the blkbackd we started has exited.
+daemon_gone() { ! daemon_alive; }
+
+# Print the xenstore backend directory of domain $1's disk $2 (e.g. xvdb = 51728).
+backend_dir() { echo "/local/domain/0/backend/$KIND/$1/$2"; }
+
+# Print the xenstore frontend directory of domain $1's disk $2.
+frontend_dir() { echo "/local/domain/$1/device/vbd/$2"; }
+
+# Run blkbackctl with args $@, showing its output; on failure leave it in /tmp/ctl.out too.
+ctl() {
+    echo "dom0# blkbackctl $*"
+    local rc=0
+    blkbackctl "$@" > /tmp/ctl.out 2>&1 || rc=$?
+    show /tmp/ctl.out "  blkbackctl"
+    return $rc
+}

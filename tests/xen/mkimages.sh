@@ -1,0 +1,174 @@
+#!/bin/bash
+# Build what the bench boots into $CACHE/build: xen, vmlinuz (dom0), vmlinux (guest),
+# guest.cpio (guest initramfs) and dom0.cpio (dom0 initramfs with the guest images inside).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+BLKBACK_BUILD=${BLKBACK_BUILD:-$REPO/build}
+DEBLIBS=$ROOT/usr/lib/x86_64-linux-gnu
+GUEST_MODULES=(xen-blkfront ext4 crc32c_generic)
+DOM0_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs)
+XENBIN=/usr/lib/xen-$XEN_VER/bin
+DOM0_XEN_TOOLS=(xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper)
+
+# Copy file $2 into staging tree $1 as path $3 (following symlinks in the source; an existing
+# destination, e.g. a busybox applet link, is replaced, never written through).
+put() {
+    mkdir -p "$1/$(dirname "$3")"
+    rm -f "$1/$3"
+    cp -L "$2" "$1/$3"
+}
+
+# Copy the shared libraries and loader that the binaries $2... need into staging tree $1.
+put_libs() {
+    local stage=$1 line lib
+    shift
+    while read -r line; do
+        case $line in
+        *"not found"*) die "a binary needs ${line%% *}, which is neither in the debs nor on the host" ;;
+        *"=> /"*) lib=${line#*=> }; put "$stage" "$lib" "lib/x86_64-linux-gnu/${lib##*/}" ;;
+        /*ld-linux*) put "$stage" "$line" lib64/ld-linux-x86-64.so.2 ;;
+        esac
+    done < <(for bin; do LD_LIBRARY_PATH=$DEBLIBS ldd "$bin" 2>/dev/null || true; done |
+        sed 's/ (0x[0-9a-f]*)$//' | sort -u)
+}
+
+# Install static busybox and its applet links into staging tree $1 (the link tree is made once).
+put_busybox() {
+    local tree=$BUILD/busybox.d applet
+    if [ ! -d "$tree" ] || [ "$(command -v busybox)" -nt "$tree" ]; then
+        rm -rf "$tree.tmp" && mkdir -p "$tree.tmp/bin"
+        cp "$(command -v busybox)" "$tree.tmp/bin/busybox"
+        for applet in $("$tree.tmp/bin/busybox" --list-full); do
+            [ -e "$tree.tmp/$applet" ] || { mkdir -p "$tree.tmp/${applet%/*}"; ln -s /bin/busybox "$tree.tmp/$applet"; }
+        done
+        rm -rf "$tree" && mv "$tree.tmp" "$tree"
+    fi
+    cp -a "$tree/." "$1/"
+}
+
+# Print the module files (relative to the modules dir) for modules $@, dependencies first.
+module_files() {
+    local name line dep
+    for name; do
+        line=$(grep -m1 -E "(^|/)$name\.ko:" "$MODDIR/modules.dep") || die "module $name not found in $MODDIR"
+        for dep in ${line#*:}; do module_files "$(basename "$dep" .ko)"; done
+        echo "${line%%:*}"
+    done
+}
+
+# Copy modules $2... with their dependencies into staging tree $1 and list them in load order.
+put_modules() {
+    local stage=$1 rel
+    shift
+    mkdir -p "$stage/etc"
+    module_files "$@" | awk '!seen[$0]++' > "$stage/etc/bench-modules"
+    while read -r rel; do put "$stage" "$MODDIR/$rel" "lib/modules/$KVER/$rel"; done < "$stage/etc/bench-modules"
+}
+
+# Write staging tree $1 as an uncompressed newc cpio archive $2.
+mkcpio() {
+    (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$2.tmp"
+    mv "$2.tmp" "$2"
+}
+
+# Extract the ELF vmlinux from the XZ payload of bzImage $1 into $2 (python3 lzma, else xz).
+extract_vmlinux() {
+    local off
+    if command -v python3 >/dev/null && python3 -c 'import lzma' 2>/dev/null; then
+        python3 - "$1" "$2.tmp" <<'PY'
+import lzma, sys
+data = open(sys.argv[1], "rb").read()
+off = data.find(b"\xfd7zXZ\x00")
+if off < 0:
+    sys.exit("no XZ payload in " + sys.argv[1])
+open(sys.argv[2], "wb").write(lzma.LZMADecompressor(lzma.FORMAT_XZ).decompress(data[off:]))
+PY
+    else
+        command -v xz >/dev/null || die "need python3 (with lzma) or xz to unpack the guest kernel"
+        off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$1" | head -n1 | cut -d: -f1)
+        [ -n "$off" ] || die "no XZ payload in $1"
+        # xz stops after the stream: read from a process substitution so tail's SIGPIPE is moot
+        xz -dc --single-stream < <(tail -c +$((off + 1)) "$1") > "$2.tmp"
+    fi
+    [ "$(head -c4 "$2.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || die "unpacked guest kernel is not an ELF file"
+    mv "$2.tmp" "$2"
+}
+
+# Build the guest initramfs: busybox, blkfront + ext4 modules, e2fsprogs, /init = guest.sh.
+build_guest() {
+    local stage=$BUILD/guest.d tool
+    rm -rf "$stage" && mkdir -p "$stage"/{dev,proc,sys,tmp,mnt,etc}
+    put_busybox "$stage"
+    put_modules "$stage" "${GUEST_MODULES[@]}"
+    for tool in mke2fs e2fsck; do
+        put "$stage" "$(PATH=/usr/sbin:/sbin:$PATH command -v $tool)" "sbin/$tool" ||
+            die "e2fsprogs not found on the host: apt-get install e2fsprogs"
+    done
+    ln -sfn mke2fs "$stage/sbin/mkfs.ext4"
+    ln -sfn e2fsck "$stage/sbin/fsck.ext4"
+    put_libs "$stage" "$stage/sbin/mke2fs" "$stage/sbin/e2fsck"
+    [ -f /etc/mke2fs.conf ] && put "$stage" /etc/mke2fs.conf etc/mke2fs.conf
+    put "$stage" "$XEN_DIR/guest.sh" init
+    chmod 755 "$stage/init"
+    mkcpio "$stage" "$BUILD/guest.cpio"
+}
+
+# Build the dom0 initramfs: Xen userspace, blkbackd/blkbackctl, guest images, bench scripts.
+build_dom0() {
+    local stage=$BUILD/dom0.d t f bins=()
+    rm -rf "$stage" && mkdir -p "$stage"/{dev,proc,sys,tmp,run,var/lib/xen,var/log/xen/console}
+    ln -s ../run "$stage/var/run"
+    put_busybox "$stage"
+    put_modules "$stage" "${DOM0_MODULES[@]}"
+    put "$stage" "$(command -v bash)" bin/bash
+    put "$stage" "$(command -v flock)" usr/bin/flock
+    bins+=("$stage/bin/bash" "$stage/usr/bin/flock")
+    for t in "${DOM0_XEN_TOOLS[@]}"; do
+        put "$stage" "$ROOT$XENBIN/$t" "$XENBIN/$t"
+        bins+=("$stage$XENBIN/$t")
+    done
+    for f in "$ROOT"/usr/bin/xenstore*; do
+        [ -L "$f" ] && continue                       # xen-utils-wrapper links
+        put "$stage" "$f" "usr/bin/${f##*/}"
+        bins+=("$stage/usr/bin/${f##*/}")
+    done
+    cp -a "$ROOT/etc/xen" "$stage/etc/xen"
+    for t in blkbackd blkbackctl; do
+        if [ -x "$BLKBACK_BUILD/$t" ]; then
+            put "$stage" "$BLKBACK_BUILD/$t" "usr/sbin/$t"
+            bins+=("$stage/usr/sbin/$t")
+        else
+            say "note: $BLKBACK_BUILD/$t not built; the image has no $t"
+        fi
+    done
+    put_libs "$stage" "${bins[@]}"
+    # glibc dlopens libgcc_s for pthread_cancel; ldd does not list it and xl aborts without it
+    put "$stage" /lib/x86_64-linux-gnu/libgcc_s.so.1 lib/x86_64-linux-gnu/libgcc_s.so.1
+    mkdir -p "$stage/boot/guest"                       # hard links: these are big
+    ln "$BUILD/vmlinux" "$stage/boot/guest/vmlinux"
+    ln "$BUILD/guest.cpio" "$stage/boot/guest/initrd.cpio"
+    put "$stage" "$XEN_DIR/dom0-init.sh" init
+    for f in "$XEN_DIR"/lib.sh "$XEN_DIR"/dom0-*.sh; do put "$stage" "$f" "bench/${f##*/}"; done
+    chmod 755 "$stage/init" "$stage"/bench/*.sh
+    mkcpio "$stage" "$BUILD/dom0.cpio"
+}
+
+main() {
+    [ -d "$ROOT" ] || die "$ROOT missing: run tests/xen/fetch.sh first"
+    MODDIR=$(echo "$ROOT"/lib/modules/*)
+    KVER=${MODDIR##*/}
+    [ -f "$MODDIR/modules.dep" ] || die "$MODDIR/modules.dep missing: rm $CACHE/fetch.stamp; tests/xen/fetch.sh"
+    command -v busybox >/dev/null || die "busybox not found: apt-get install busybox-static"
+    command -v cpio >/dev/null || die "cpio not found: apt-get install cpio"
+    mkdir -p "$BUILD"
+    [ "$BUILD/xen" -nt "$ROOT/boot/xen-$XEN_VER-amd64.gz" ] ||
+        gunzip -c "$ROOT/boot/xen-$XEN_VER-amd64.gz" > "$BUILD/xen"
+    cp -u "$ROOT/boot/vmlinuz-$KVER" "$BUILD/vmlinuz"
+    [ "$BUILD/vmlinux" -nt "$BUILD/vmlinuz" ] || { say "unpacking guest kernel"; extract_vmlinux "$BUILD/vmlinuz" "$BUILD/vmlinux"; }
+    build_guest
+    build_dom0
+    say "images ready in $BUILD (kernel $KVER; dom0.cpio $(du -m "$BUILD/dom0.cpio" | cut -f1) MB)"
+}
+
+main "$@"
