@@ -70,15 +70,19 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 
 	if (val)
 		*val++ = '\0';
+	bool path = spec->engine->needs_path;
+
 	if (!strcmp(opt, "ro") && !val) {
 		spec->readonly = true;
-	} else if (!strcmp(opt, "size") && val && spec->engine == &storage_mem_ops) {
+	} else if (!strcmp(opt, "direct") && !val && path) {
+		spec->direct = true;
+	} else if (!strcmp(opt, "size") && val && !path) {
 		if (storage_parse_size(val, &spec->size) || !spec->size || spec->size % 512) {
 			snprintf(err, errlen, "bad size '%s': give a non-zero multiple of 512 "
 				 "bytes, with an optional K, M, G or T suffix (e.g. size=64M)", val);
 			return -EINVAL;
 		}
-	} else if (!strcmp(opt, "name") && val && *val && spec->engine == &storage_mem_ops) {
+	} else if (!strcmp(opt, "name") && val && *val && !path) {
 		if (strcspn(val, "/ \t") != strlen(val)) {
 			snprintf(err, errlen, "bad ramdisk name '%s': no '/' or spaces", val);
 			return -EINVAL;
@@ -119,13 +123,32 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 		append_usage(err, errlen);
 		goto out;
 	}
-	for (opt = strtok_r(colon + 1, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+	opt = colon + 1;
+	if (spec->engine->needs_path) {
+		char *comma = strchr(opt, ',');
+
+		if (comma)
+			*comma = '\0';
+		/* The daemon runs from /: a relative path would name some other file. */
+		if (opt[0] != '/') {
+			snprintf(err, errlen, "bad disk spec '%s': give the absolute path of a file or "
+				 "block device (accepted form: %s)", text, spec->engine->usage);
+			goto out;
+		}
+		spec->path = strdup(opt);
+		if (!spec->path) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		opt = comma ? comma + 1 : opt + strlen(opt);
+	}
+	for (opt = strtok_r(opt, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
 		ret = spec_option(spec, opt, err, errlen);
 		if (ret)
 			goto out;
 	}
 	ret = -EINVAL;
-	if (spec->engine == &storage_mem_ops && !spec->size && !spec->name) {
+	if (!spec->engine->needs_path && !spec->size && !spec->name) {
 		snprintf(err, errlen, "bad disk spec '%s': a ramdisk needs size=SIZE "
 			 "(accepted form: %s)", text, spec->engine->usage);
 		goto out;
@@ -190,8 +213,11 @@ void storage_submit(struct storage *disk, struct storage_io *io)
 	for (int i = 0; i < io->iovcnt; i++)
 		sum += io->iov[i].iov_len;
 	assert(io->done);
-	assert(io->op == STORAGE_FLUSH || (io->len && sum == io->len));
+	assert(io->op == STORAGE_FLUSH || io->len);
+	assert((io->op != STORAGE_READ && io->op != STORAGE_WRITE) || sum == io->len);
+	assert(io->op != STORAGE_DISCARD || (disk->caps.discard && (!io->secure ||
+						disk->caps.secure_discard)));
 	assert(io->offset <= disk->size && io->len <= disk->size - io->offset);
-	assert(io->op != STORAGE_WRITE || !disk->readonly);
+	assert(io->op == STORAGE_READ || !disk->readonly);
 	disk->ops->submit(disk, io);
 }

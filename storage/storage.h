@@ -7,32 +7,42 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-/* A parsed disk spec: ENGINE:[PATH][,key=value...], e.g. "mem:size=64M,name=scratch". */
+/*
+ * A parsed disk spec: ENGINE:[PATH][,key=value...], e.g. "mem:size=64M,name=scratch",
+ * "file:/srv/disk.img,direct", "uring:/dev/vg/guest1,ro".
+ */
 struct storage_spec {
 	const struct storage_ops *engine;
 	char *path;		/* file/uring: the file or block device */
 	char *name;		/* mem: a named ramdisk that outlives detach */
 	uint64_t size;		/* mem: bytes; 0 when not given */
 	bool readonly;		/* "ro" */
+	bool direct;		/* file/uring: "direct", O_DIRECT */
 };
 
 /* What a disk can do, declared once at open; the core turns it into xenstore features. */
 struct storage_caps {
 	bool flush;		/* has a volatile write cache: FLUSH makes data durable */
+	bool discard;		/* DISCARD frees the range */
+	bool discard_zeroes;	/* ... and it then reads back as zeroes */
+	bool secure_discard;	/* DISCARD with secure set erases for good */
+	uint32_t discard_granularity;	/* bytes; 0 means sector_size */
+	uint32_t discard_alignment;	/* bytes: offset of the first discard extent */
 	uint32_t sector_size;		/* logical, bytes */
 	uint32_t physical_sector_size;	/* bytes */
 };
 
-enum storage_op { STORAGE_READ, STORAGE_WRITE, STORAGE_FLUSH };
+enum storage_op { STORAGE_READ, STORAGE_WRITE, STORAGE_FLUSH, STORAGE_DISCARD };
 
 /* One I/O handed to an engine. The core owns it until done() is called. */
 struct storage_io {
 	enum storage_op op;
 	uint64_t offset;		/* bytes; with len, within the disk */
-	uint64_t len;			/* bytes; the sum of the iov lengths */
-	const struct iovec *iov;
+	uint64_t len;			/* bytes; for READ/WRITE the sum of the iov lengths */
+	const struct iovec *iov;	/* READ/WRITE only */
 	int iovcnt;
-	/* Called exactly once, with len on success or -errno. */
+	bool secure;			/* DISCARD only, and only if caps.secure_discard */
+	/* Called exactly once, with len on success (0 for FLUSH) or -errno. */
 	void (*done)(struct storage_io *io, int64_t result);
 };
 
@@ -47,6 +57,7 @@ struct storage {
 struct storage_ops {
 	const char *name;
 	const char *usage;		/* the accepted form, for error messages */
+	bool needs_path;		/* the spec's first field is a file or device path */
 	/* Open the disk the spec names; fill size, caps and priv. May explain an error in err. */
 	int (*open)(struct storage *disk, const struct storage_spec *spec, char *err, size_t errlen);
 	/* Release everything open acquired. */
@@ -56,6 +67,8 @@ struct storage_ops {
 	 * returns) or later from reap, always on the calling queue's thread.
 	 */
 	void (*submit)(struct storage *disk, struct storage_io *io);
+	/* Optional: start what submit queued; called once after each ring sweep. */
+	void (*kick)(struct storage *disk);
 	/* Optional, for engines that complete later: an fd that polls readable ... */
 	int (*event_fd)(struct storage *disk);
 	/* ... and the call that then runs the completions. */
@@ -63,6 +76,8 @@ struct storage_ops {
 };
 
 extern const struct storage_ops storage_mem_ops;
+extern const struct storage_ops storage_file_ops;
+extern const struct storage_ops storage_uring_ops;
 
 /* Find an engine by name; NULL if there is none. */
 const struct storage_ops *storage_engine(const char *name);
