@@ -77,10 +77,37 @@ unsigned int blkif_ring_size(const union blkif_back_rings *r, enum blkif_abi abi
 	memcpy((dst)->seg, (src)->seg, n_ * sizeof((dst)->seg[0]));		\
 } while (0)
 
+/* Copy the fields of a guest-layout discard request into the native one. */
+#define TRANSLATE_DISCARD(dst, src) do {					\
+	(dst)->operation = (src)->operation;					\
+	(dst)->flag = (src)->flag;						\
+	(dst)->handle = (src)->handle;						\
+	(dst)->id = (src)->id;							\
+	(dst)->sector_number = (src)->sector_number;				\
+	(dst)->nr_sectors = (src)->nr_sectors;					\
+} while (0)
+
 /* Same, from a raw request slot in the given layout. */
 void blkif_translate_request(enum blkif_abi abi, const void *slot, blkif_request_t *out)
 {
+	blkif_request_discard_t *d = (blkif_request_discard_t *)out;
+
 	memset(out, 0, sizeof(*out));
+	/* The operation byte is at offset 0 in every layout. */
+	if (*(const uint8_t *)slot == BLKIF_OP_DISCARD) {
+		switch (abi) {
+		case BLKIF_ABI_NATIVE:
+			TRANSLATE_DISCARD(d, (const blkif_request_discard_t *)slot);
+			break;
+		case BLKIF_ABI_X86_32:
+			TRANSLATE_DISCARD(d, (const struct blkif_x86_32_request_discard *)slot);
+			break;
+		case BLKIF_ABI_X86_64:
+			TRANSLATE_DISCARD(d, (const struct blkif_x86_64_request_discard *)slot);
+			break;
+		}
+		return;
+	}
 	switch (abi) {
 	case BLKIF_ABI_NATIVE:
 		TRANSLATE(out, (const blkif_request_t *)slot);

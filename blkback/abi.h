@@ -23,6 +23,14 @@ struct blkif_x86_32_request {
 	blkif_sector_t sector_number;
 	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 };
+struct blkif_x86_32_request_discard {
+	uint8_t operation;
+	uint8_t flag;
+	blkif_vdev_t handle;
+	uint64_t id;
+	blkif_sector_t sector_number;
+	uint64_t nr_sectors;
+};
 struct blkif_x86_32_response {
 	uint64_t id;
 	uint8_t operation;
@@ -37,6 +45,14 @@ struct blkif_x86_64_request {
 	uint64_t __attribute__((__aligned__(8))) id;
 	blkif_sector_t sector_number;
 	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+};
+struct blkif_x86_64_request_discard {
+	uint8_t operation;
+	uint8_t flag;
+	blkif_vdev_t handle;
+	uint64_t __attribute__((__aligned__(8))) id;
+	blkif_sector_t sector_number;
+	uint64_t nr_sectors;
 };
 struct blkif_x86_64_response {
 	uint64_t __attribute__((__aligned__(8))) id;
@@ -70,7 +86,8 @@ unsigned int blkif_ring_size(const union blkif_back_rings *r, enum blkif_abi abi
 /*
  * Copy the request at index idx off the shared ring, once, into a private
  * native request. Segments beyond the 11 a request can hold are not copied;
- * the parser rejects such a request by its nr_segments.
+ * the parser rejects such a request by its nr_segments. A discard request
+ * comes out in the native blkif_request_discard layout, in the same storage.
  */
 void blkif_copy_request(const union blkif_back_rings *r, enum blkif_abi abi,
 			RING_IDX idx, blkif_request_t *out);

@@ -158,6 +158,9 @@ static int write_connect_nodes(struct blk_dev *d, int old)
 {
 	struct xs_handle *xs = d->be->xs;
 	const struct storage *disk = d->disk;
+	/* A read-only disk refuses flushes and discards: offering them invites errors. */
+	bool flush = disk->caps.flush && !d->readonly;
+	bool discard = disk->caps.discard && !d->readonly;
 	int err;
 
 	for (;;) {
@@ -173,10 +176,19 @@ static int write_connect_nodes(struct blk_dev *d, int old)
 					     disk->caps.sector_size);
 		err = err ? err : bxs_printf(xs, t, d->bepath, "physical-sector-size", "%u",
 					     disk->caps.physical_sector_size);
-		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-flush-cache", "%d",
-					     disk->caps.flush);
-		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-barrier", "%d",
-					     disk->caps.flush);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-flush-cache", "%d", flush);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-barrier", "%d", flush);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-discard", "%d", discard);
+		if (discard) {
+			err = err ? err : bxs_printf(xs, t, d->bepath, "discard-granularity", "%u",
+						     disk->caps.discard_granularity ?
+						     disk->caps.discard_granularity :
+						     disk->caps.sector_size);
+			err = err ? err : bxs_printf(xs, t, d->bepath, "discard-alignment", "%u",
+						     disk->caps.discard_alignment);
+			err = err ? err : bxs_printf(xs, t, d->bepath, "discard-secure", "%d",
+						     disk->caps.secure_discard);
+		}
 		err = err ? err : bxs_printf(xs, t, d->bepath, "state", "%d", XenbusStateConnected);
 		if (err) {
 			xs_transaction_end(xs, t, true);
@@ -230,6 +242,8 @@ static void device_connect(struct blk_dev *d, int old)
 	cfg.lim.nr_sectors = d->disk->size >> SECTOR_SHIFT;
 	cfg.lim.sector_size = d->disk->caps.sector_size;
 	cfg.lim.readonly = d->readonly;
+	cfg.lim.discard = d->disk->caps.discard && !d->readonly;
+	cfg.lim.secure_discard = cfg.lim.discard && d->disk->caps.secure_discard;
 	err = blk_ring_start(&cfg, &d->ring);
 	if (err) {
 		device_error(d, "cannot attach to the frontend's ring: %s", strerror(-err));

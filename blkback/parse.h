@@ -11,6 +11,8 @@ struct blk_limits {
 	uint64_t nr_sectors;	/* disk size, in 512-byte sectors */
 	uint32_t sector_size;	/* logical sector size in bytes: 512, 1024, ... 4096 */
 	bool readonly;
+	bool discard;		/* feature-discard was offered */
+	bool secure_discard;	/* discard-secure was offered */
 };
 
 /* One validated segment: a byte range inside one granted page. */
@@ -23,10 +25,12 @@ struct blk_seg {
 /* A validated request. */
 struct blk_io {
 	uint64_t id;
-	uint8_t op;		/* BLKIF_OP_READ, _WRITE, _FLUSH_DISKCACHE, _WRITE_BARRIER */
-	uint8_t nr_segs;	/* 0 only for a pure flush or barrier */
+	uint8_t op;		/* BLKIF_OP_READ, _WRITE, _FLUSH_DISKCACHE, _WRITE_BARRIER, _DISCARD */
+	uint8_t nr_segs;	/* 0 only for a pure flush or barrier, and a discard */
 	bool write;		/* data flows guest -> disk (a write, or a flush/barrier with data) */
 	bool ordered;		/* flush or barrier: an ordering point for the queue */
+	bool discard;		/* a discard of nr_sectors from sector */
+	bool secure;		/* a secure discard (only when offered) */
 	uint64_t sector;	/* first 512-byte sector */
 	uint64_t nr_sectors;	/* total length, in 512-byte sectors */
 	struct blk_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];

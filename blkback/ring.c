@@ -52,7 +52,10 @@ static void req_account(struct blk_ring *r, const struct blk_req *req)
 	}
 	if (req->io.ordered)
 		r->stats.f_req++;
-	if (req->io.write) {
+	if (req->io.discard) {
+		r->stats.ds_req++;
+		r->stats.ds_sect += req->io.nr_sectors;
+	} else if (req->io.write) {
 		r->stats.wr_req += !req->io.ordered;
 		r->stats.wr_sect += req->io.nr_sectors;
 	} else if (req->io.nr_segs) {
@@ -89,11 +92,14 @@ static void req_submit_step(struct blk_req *req)
 	struct storage_io *sio = &req->sio;
 	enum storage_op op = req->steps[req->step];
 
+	bool data = op == STORAGE_READ || op == STORAGE_WRITE;
+
 	sio->op = op;
 	sio->offset = req->io.sector << SECTOR_SHIFT;
 	sio->len = op == STORAGE_FLUSH ? 0 : req->io.nr_sectors << SECTOR_SHIFT;
-	sio->iov = req->iov;
-	sio->iovcnt = op == STORAGE_FLUSH ? 0 : req->io.nr_segs;
+	sio->iov = data ? req->iov : NULL;
+	sio->iovcnt = data ? req->io.nr_segs : 0;
+	sio->secure = req->io.secure;
 	storage_submit(req->ring->cfg.disk, sio);
 }
 
@@ -131,12 +137,14 @@ static void req_dispatch(struct blk_req *req)
 	}
 	if (req->io.ordered && cache)
 		req->steps[req->nr_steps++] = STORAGE_FLUSH;
+	if (req->io.discard && req->io.nr_sectors)
+		req->steps[req->nr_steps++] = STORAGE_DISCARD;
 	if (req->io.nr_segs)
 		req->steps[req->nr_steps++] = req->io.write ? STORAGE_WRITE : STORAGE_READ;
 	if (req->io.ordered && cache && req->io.nr_segs)
 		req->steps[req->nr_steps++] = STORAGE_FLUSH;
 	r->inflight++;
-	if (!req->nr_steps) {		/* an ordering point with nothing to do */
+	if (!req->nr_steps) {		/* an empty ordering point or discard */
 		req->nr_steps = 1;
 		req_finish(req);
 		return;
@@ -211,6 +219,15 @@ static void ring_sweep(struct blk_ring *r)
 	}
 }
 
+/* Let the engine start what the sweep or the completions queued. */
+static void ring_kick(struct blk_ring *r)
+{
+	struct storage *disk = r->cfg.disk;
+
+	if (disk->ops->kick)
+		disk->ops->kick(disk);
+}
+
 /* Publish responses and notify the frontend if it asked to be. */
 static void ring_push(struct blk_ring *r)
 {
@@ -241,6 +258,7 @@ static void *ring_thread(void *arg)
 		int more = 0;
 
 		ring_sweep(r);
+		ring_kick(r);
 		ring_push(r);
 		if (r->stopping && !r->inflight)
 			break;
@@ -350,10 +368,10 @@ void blk_ring_stop(struct blk_ring *r)
 			log_err("%s: cannot signal the ring thread: %s", r->cfg.name, strerror(errno));
 		pthread_join(r->thread, NULL);
 		log_debug(LOG_RING, "%s: ring stopped: %" PRIu64 " reads, %" PRIu64 " writes, %"
-			  PRIu64 " flushes, %" PRIu64 " errors, %" PRIu64 " grant pages mapped in %"
-			  PRIu64 " batches", r->cfg.name, r->stats.rd_req, r->stats.wr_req,
-			  r->stats.f_req, r->stats.err_req, r->stats.grants.maps,
-			  r->stats.grants.map_calls);
+			  PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64 " errors, %" PRIu64
+			  " grant pages mapped in %" PRIu64 " batches", r->cfg.name, r->stats.rd_req,
+			  r->stats.wr_req, r->stats.f_req, r->stats.ds_req, r->stats.err_req,
+			  r->stats.grants.maps, r->stats.grants.map_calls);
 	}
 	if (r->port && r->xce)
 		xenevtchn_unbind(r->xce, r->port);

@@ -20,8 +20,8 @@ struct blk_ring_config {
 
 /* Counters in the style of the kernel blkback's statistics. */
 struct blk_ring_stats {
-	uint64_t rd_req, wr_req, f_req, oo_req, err_req;
-	uint64_t rd_sect, wr_sect;
+	uint64_t rd_req, wr_req, f_req, ds_req, oo_req, err_req;
+	uint64_t rd_sect, wr_sect, ds_sect;
 	uint64_t notifies;
 	struct grant_counters grants;
 };

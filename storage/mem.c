@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "storage.h"
 
@@ -112,6 +113,9 @@ static int mem_open(struct storage *disk, const struct storage_spec *spec, char 
 		return ret;
 	disk->size = rd->size;
 	disk->caps.flush = false;	/* no volatile cache: nothing to flush */
+	disk->caps.discard = true;
+	disk->caps.discard_zeroes = true;
+	disk->caps.discard_granularity = (uint32_t)sysconf(_SC_PAGESIZE);
 	disk->priv = rd;
 	return 0;
 }
@@ -130,12 +134,37 @@ static void mem_close(struct storage *disk)
 	}
 }
 
+/* Zero a range; the whole pages inside it go back to the kernel. */
+static int mem_discard(struct ramdisk *rd, uint64_t offset, uint64_t len)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t start = (offset + page - 1) & ~(page - 1);
+	uint64_t end = (offset + len) & ~(page - 1);
+
+	if (start >= end) {
+		memset(rd->base + offset, 0, len);
+		return 0;
+	}
+	memset(rd->base + offset, 0, start - offset);
+	memset(rd->base + end, 0, offset + len - end);
+	/* A private anonymous mapping reads as zeroes after MADV_DONTNEED. */
+	if (madvise(rd->base + start, end - start, MADV_DONTNEED))
+		return -errno;
+	return 0;
+}
+
 /* Copy between the iovecs and the ramdisk; completes inline. */
 static void mem_submit(struct storage *disk, struct storage_io *io)
 {
 	struct ramdisk *rd = disk->priv;
 	uint8_t *p = rd->base + io->offset;
 
+	if (io->op == STORAGE_DISCARD) {
+		int err = mem_discard(rd, io->offset, io->len);
+
+		io->done(io, err ? err : (int64_t)io->len);
+		return;
+	}
 	for (int i = 0; i < io->iovcnt; i++) {
 		if (io->op == STORAGE_READ)
 			memcpy(io->iov[i].iov_base, p, io->iov[i].iov_len);

@@ -438,9 +438,46 @@ static void test_ring_round_trip(const struct layout *l)
 }
 
 /* Run every case for every layout. */
+/* Discard requests: hand-encode each layout (id, sector, nr_sectors) and translate. */
+static void test_translate_discard(void)
+{
+	static const struct { const char *name; enum blkif_abi abi; size_t id, sector, nr; } l[] = {
+		{ "x86_32", BLKIF_ABI_X86_32, 4, 12, 20 },
+		{ "x86_64", BLKIF_ABI_X86_64, 8, 16, 24 },
+		{ "native", BLKIF_ABI_NATIVE, offsetof(blkif_request_discard_t, id),
+		  offsetof(blkif_request_discard_t, sector_number),
+		  offsetof(blkif_request_discard_t, nr_sectors) },
+	};
+
+	CHECK_U64(sizeof(struct blkif_x86_32_request_discard), 28, "x86_32 discard size");
+	CHECK_U64(sizeof(struct blkif_x86_64_request_discard), 32, "x86_64 discard size");
+	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+		uint8_t slot[112];
+		blkif_request_t out;
+		const blkif_request_discard_t *d = (const blkif_request_discard_t *)&out;
+
+		memset(slot, 0xee, sizeof(slot));
+		slot[0] = BLKIF_OP_DISCARD;
+		slot[1] = BLKIF_DISCARD_SECURE;
+		put_le(slot + 2, 51728, 2);
+		put_le(slot + l[i].id, 0x1122334455667788ull, 8);
+		put_le(slot + l[i].sector, 0x0102030405060708ull, 8);
+		put_le(slot + l[i].nr, 0x0a0b0c0d0e0f1011ull, 8);
+		blkif_translate_request(l[i].abi, slot, &out);
+		CHECK_INT(d->operation, BLKIF_OP_DISCARD, l[i].name);
+		CHECK_INT(d->flag, BLKIF_DISCARD_SECURE, l[i].name);
+		CHECK_INT(d->handle, 51728, l[i].name);
+		CHECK_U64(d->id, 0x1122334455667788ull, l[i].name);
+		CHECK_U64(d->sector_number, 0x0102030405060708ull, l[i].name);
+		CHECK_U64(d->nr_sectors, 0x0a0b0c0d0e0f1011ull, l[i].name);
+	}
+}
+
 int main(void)
 {
 	const struct layout native = native_layout();
+
+	test_translate_discard();
 	const struct layout *layouts[] = { &x86_32, &x86_64, &native };
 
 	test_layouts();

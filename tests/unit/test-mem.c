@@ -431,8 +431,62 @@ static void test_open_error(void)
 }
 
 /* Run every case. */
+/* Discard one range; done must be called once with its length. */
+static void run_discard(struct storage *disk, uint64_t offset, uint64_t len, const char *what)
+{
+	struct op op;
+
+	memset(&op, 0, sizeof(op));
+	op.io.op = STORAGE_DISCARD;
+	op.io.offset = offset;
+	op.io.len = len;
+	op.io.done = op_done;
+	op.result = INT64_MIN;
+	storage_submit(disk, &op.io);
+	CHECK(op.calls == 1, "%s: done called %d times, want once", what, op.calls);
+	CHECK(op.result == (int64_t)len, "%s: result %lld, want %llu", what,
+	      (long long)op.result, (unsigned long long)len);
+}
+
+/* Discard zeroes the range (partial pages too), leaves the rest, and gives memory back. */
+static void test_discard(void)
+{
+	const size_t size = 64u << 20;
+	struct storage *disk = must_open("mem:size=64M");
+	uint8_t *model = calloc(1, size), *buf = malloc(1u << 20);
+	struct iovec iov;
+	uint64_t before, after;
+
+	CHECK(disk->caps.discard && disk->caps.discard_zeroes, "a ramdisk offers discard");
+	CHECK(disk->caps.discard_granularity >= 512, "discard granularity %u",
+	      disk->caps.discard_granularity);
+	for (size_t off = 0; off < size; off += 1u << 20) {
+		fill(buf, 1u << 20, off);
+		memcpy(model + off, buf, 1u << 20);
+		iov.iov_base = buf;
+		iov.iov_len = 1u << 20;
+		run_io(disk, STORAGE_WRITE, off, &iov, 1, "fill before discard");
+	}
+	before = rss_bytes();
+	/* Unaligned at both ends: 512 bytes into a page to 1536 bytes into another. */
+	run_discard(disk, 4096 + 512, (48u << 20) + 1024, "discard 48 MiB");
+	memset(model + 4096 + 512, 0, (48u << 20) + 1024);
+	run_discard(disk, size - 512, 512, "discard the last sector");
+	memset(model + size - 512, 0, 512);
+	run_discard(disk, 1024, 1024, "discard inside one page");
+	memset(model + 1024, 0, 1024);
+	after = rss_bytes();
+	CHECK(after + (40u << 20) < before, "RSS went from %llu to %llu: discard freed nothing",
+	      (unsigned long long)before, (unsigned long long)after);
+	check_against_model(disk, model, size, "after discards");
+	storage_close(disk);
+	free(model);
+	free(buf);
+}
+
 int main(void)
 {
+	test_discard();
 	test_fresh();
 	test_patterns();
 	test_flush();

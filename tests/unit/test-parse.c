@@ -353,9 +353,67 @@ static void test_status(void)
 	CHECK_INT(blkif_status(-ENOSPC), BLKIF_RSP_ERROR, "status(-ENOSPC)");
 }
 
+/* Build a discard request of nr sectors from sector. */
+static blkif_request_t mkdiscard(uint64_t id, uint64_t sector, uint64_t nr, uint8_t flag)
+{
+	blkif_request_t req;
+	blkif_request_discard_t *d = (blkif_request_discard_t *)&req;
+
+	memset(&req, 0, sizeof(req));
+	d->operation = BLKIF_OP_DISCARD;
+	d->flag = flag;
+	d->id = id;
+	d->sector_number = sector;
+	d->nr_sectors = nr;
+	return req;
+}
+
+/* Discard: offered or not, read-only, range, wrap-around, alignment, the secure flag. */
+static void test_discard(void)
+{
+	struct blk_limits lim = disk512, sec = disk512, ro = disk_ro, l4k = disk4k;
+	blkif_request_t req;
+	struct blk_io io;
+
+	lim.discard = sec.discard = ro.discard = l4k.discard = true;
+	sec.secure_discard = true;
+	req = mkdiscard(1, 0, 8, 0);
+	expect_reject("discard not offered", &req, &disk512, -EOPNOTSUPP);
+	expect_reject("discard on read-only", &req, &ro, -EROFS);
+	req = mkdiscard(2, DISK_SECTORS - 8, 9, 0);
+	expect_reject("discard one past the end", &req, &lim, -EINVAL);
+	req = mkdiscard(3, DISK_SECTORS + 1, 0, 0);
+	expect_reject("empty discard past the end", &req, &lim, -EINVAL);
+	req = mkdiscard(4, 8, UINT64_MAX - 7, 0);
+	expect_reject("discard wrapping around", &req, &lim, -EINVAL);
+	req = mkdiscard(5, UINT64_MAX, 1, 0);
+	expect_reject("discard at sector 2^64-1", &req, &lim, -EINVAL);
+	req = mkdiscard(6, 4, 8, 0);
+	expect_reject("discard at an unaligned sector on a 4K disk", &req, &l4k, -EINVAL);
+	req = mkdiscard(7, 8, 4, 0);
+	expect_reject("discard of an unaligned length on a 4K disk", &req, &l4k, -EINVAL);
+
+	req = mkdiscard(10, 0, DISK_SECTORS, BLKIF_DISCARD_SECURE);
+	io = expect_accept("discard of the whole disk, secure not offered", &req, &lim);
+	check_io("whole-disk discard", &io, 10, BLKIF_OP_DISCARD, 0, false, false, 0, DISK_SECTORS);
+	CHECK(io.discard && !io.secure, "whole-disk discard: discard %d secure %d", io.discard,
+	      io.secure);
+	io = expect_accept("secure discard where offered", &req, &sec);
+	CHECK(io.discard && io.secure, "secure discard: discard %d secure %d", io.discard, io.secure);
+	req = mkdiscard(11, DISK_SECTORS - 8, 8, 0x80);
+	io = expect_accept("discard of the last 8 sectors, unknown flag bits", &req, &l4k);
+	check_io("last-sectors discard", &io, 11, BLKIF_OP_DISCARD, 0, false, false,
+		 DISK_SECTORS - 8, 8);
+	CHECK(!io.secure, "unknown flag bits made the discard secure");
+	req = mkdiscard(12, DISK_SECTORS, 0, 0);
+	io = expect_accept("empty discard at the end", &req, &lim);
+	CHECK_U64(io.nr_sectors, 0, "empty discard");
+}
+
 /* Run every case. */
 int main(void)
 {
+	test_discard();
 	test_unsupported_ops();
 	test_segment_counts();
 	test_segment_bounds();
