@@ -344,6 +344,79 @@ void device_update(struct blk_dev *d)
 	}
 }
 
+/* Change the disk's size under a running guest; Linux blkfront re-reads sectors on a state write. */
+int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
+{
+	struct xs_handle *xs = d->be->xs;
+	int ret, state = be_state(d);
+
+	if (!d->disk) {
+		snprintf(err, errlen, "%s has no open disk to resize", d->name);
+		return -ENODEV;
+	}
+	if (!d->disk->ops->resize) {
+		snprintf(err, errlen, "%s: the %s engine cannot resize", d->name, d->disk->ops->name);
+		return -EOPNOTSUPP;
+	}
+	if (!bytes || bytes % d->disk->caps.sector_size) {
+		snprintf(err, errlen, "%s: size %" PRIu64 " is not a non-zero multiple of the "
+			 "%u-byte sector size", d->name, bytes, d->disk->caps.sector_size);
+		return -EINVAL;
+	}
+	if (d->ring)
+		blk_ring_pause(d->ring);	/* nothing in flight while the disk changes */
+	ret = d->disk->ops->resize(d->disk, bytes, err, errlen);
+	if (d->ring)
+		blk_ring_resume(d->ring, d->disk->size >> SECTOR_SHIFT);
+	if (ret)
+		return ret;
+	log_info("%s: resized to %" PRIu64 " bytes", d->name, d->disk->size);
+	if (state != XenbusStateConnected)
+		return 0;	/* the frontend reads sectors when it connects */
+	/* Rewrite sectors, then state: the state write is what tells blkfront to look. */
+	for (;;) {
+		xs_transaction_t t = xs_transaction_start(xs);
+
+		if (t == XBT_NULL)
+			break;
+		ret = bxs_printf(xs, t, d->bepath, "sectors", "%" PRIu64,
+				 d->disk->size >> SECTOR_SHIFT);
+		ret = ret ? ret : bxs_printf(xs, t, d->bepath, "state", "%d", state);
+		if (ret) {
+			xs_transaction_end(xs, t, true);
+			break;
+		}
+		if (xs_transaction_end(xs, t, false))
+			return 0;
+		if (errno != EAGAIN)
+			break;
+	}
+	snprintf(err, errlen, "%s: resized, but cannot tell the guest through xenstore: %s",
+		 d->name, strerror(errno));
+	return -EIO;
+}
+
+/* One line of statistics: key=value pairs, for blkbackctl stats. */
+void device_stats(const struct blk_dev *d, FILE *out)
+{
+	struct blk_ring_stats st = { 0 };
+
+	if (d->ring)
+		blk_ring_get_stats(d->ring, &st);
+	fprintf(out, "disk domid=%u devid=%u engine=%s size=%" PRIu64 " connected=%d"
+		" rd_req=%" PRIu64 " wr_req=%" PRIu64 " f_req=%" PRIu64 " ds_req=%" PRIu64
+		" oo_req=%" PRIu64 " err_req=%" PRIu64 " rd_sect=%" PRIu64 " wr_sect=%" PRIu64
+		" ds_sect=%" PRIu64 " inflight=%" PRIu64 " notifies=%" PRIu64
+		" grant_maps=%" PRIu64 " grant_map_calls=%" PRIu64 " grant_unmaps=%" PRIu64 " lat_us=",
+		d->domid, d->devid, d->disk ? d->disk->ops->name : "-",
+		d->disk ? d->disk->size : 0, d->ring != NULL, st.rd_req, st.wr_req, st.f_req,
+		st.ds_req, st.oo_req, st.err_req, st.rd_sect, st.wr_sect, st.ds_sect, st.inflight,
+		st.notifies, st.grants.maps, st.grants.map_calls, st.grants.unmaps);
+	for (unsigned int b = 0; b < LAT_BUCKETS; b++)
+		fprintf(out, "%s%" PRIu64, b ? "," : "", st.lat[b]);
+	fputc('\n', out);
+}
+
 /* Close the device for a daemon shutdown: the guest sees Closing. */
 void device_shutdown(struct blk_dev *d)
 {

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "backend.h"
 
@@ -28,6 +29,12 @@ struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devi
 
 /* Run the state machine after any change to the device's nodes. */
 void device_update(struct blk_dev *d);
+
+/* Change the disk's size under a running guest; on error a message goes into err. */
+int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen);
+
+/* One line of statistics: key=value pairs, for blkbackctl stats. */
+void device_stats(const struct blk_dev *d, FILE *out);
 
 /* Close the device for a daemon shutdown: the guest sees Closing. */
 void device_shutdown(struct blk_dev *d);

@@ -5,6 +5,7 @@
 
 #include "grant.h"
 #include "log.h"
+#include "stats.h"
 
 /* One batched mapping, shared by the requests of a sweep. */
 struct grant_map {
@@ -40,7 +41,7 @@ static int map_range(xengnttab_handle *xgt, uint32_t domid, struct blk_req **req
 	gm = malloc(sizeof(*gm));
 	if (!gm)
 		return -ENOMEM;
-	c->map_calls++;
+	stat_add(&c->map_calls, 1);
 	gm->addr = xengnttab_map_domain_grant_refs(xgt, count, domid, refs, prot);
 	if (!gm->addr) {
 		int err = -errno;
@@ -48,7 +49,7 @@ static int map_range(xengnttab_handle *xgt, uint32_t domid, struct blk_req **req
 		free(gm);
 		return err ? err : -EFAULT;
 	}
-	c->maps += count;
+	stat_add(&c->maps, count);
 	gm->count = count;
 	gm->users = n;
 	for (i = 0, count = 0; i < n; i++) {
@@ -99,6 +100,6 @@ void grant_release(xengnttab_handle *xgt, struct blk_req *req, struct grant_coun
 		return;
 	if (xengnttab_unmap(xgt, gm->addr, gm->count))
 		log_err("grant unmap of %u pages failed: %s", gm->count, strerror(errno));
-	c->unmaps += gm->count;
+	stat_add(&c->unmaps, gm->count);
 	free(gm);
 }

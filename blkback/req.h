@@ -21,6 +21,7 @@ struct blk_req {
 	enum storage_op steps[REQ_MAX_STEPS];
 	unsigned int nr_steps, step;
 	int err;				/* the first error wins */
+	uint64_t start_ns;			/* taken off the ring at, for latency */
 	struct blk_req *next_free;
 };
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -20,17 +21,30 @@ struct blk_ring {
 	union blkif_back_rings rings;	/* .native is the common view of the indices */
 	unsigned int size;
 	struct blk_req *reqs, *free;
-	unsigned int inflight;		/* dispatched to storage, not yet answered */
+	unsigned int in_storage;	/* dispatched to storage, not yet answered */
 	struct blk_req *ordered;	/* a flush/barrier running or waiting for a drain */
 	bool ordered_waiting;
 	bool halted, stopping;
-	int stop_fd;
+	int wake_fd;			/* the main thread's doorbell: stop or pause */
+	bool stop_req, pause_req;	/* set by the main thread, read atomically */
+	bool paused;			/* under lock: the thread is holding still */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	pthread_t thread;
 	bool started;
 	struct blk_ring_stats stats;
 };
 
 static void req_dispatch(struct blk_req *req);
+
+/* Nanoseconds on the monotonic clock. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Take a free request slot; the consumer bound guarantees one. */
 static struct blk_req *req_get(struct blk_ring *r)
@@ -40,27 +54,32 @@ static struct blk_req *req_get(struct blk_ring *r)
 	r->free = req->next_free;
 	memset(req, 0, sizeof(*req));
 	req->ring = r;
+	req->start_ns = now_ns();
+	stat_add(&r->stats.inflight, 1);
 	return req;
 }
 
-/* Count a finished request the way the kernel blkback does. */
+/* Count a finished request the way the kernel blkback does, and its latency. */
 static void req_account(struct blk_ring *r, const struct blk_req *req)
 {
+	struct blk_ring_stats *st = &r->stats;
+
+	stat_add(&st->lat[lat_bucket((now_ns() - req->start_ns) / 1000)], 1);
 	if (req->err) {
-		r->stats.err_req++;
+		stat_add(&st->err_req, 1);
 		return;
 	}
 	if (req->io.ordered)
-		r->stats.f_req++;
+		stat_add(&st->f_req, 1);
 	if (req->io.discard) {
-		r->stats.ds_req++;
-		r->stats.ds_sect += req->io.nr_sectors;
+		stat_add(&st->ds_req, 1);
+		stat_add(&st->ds_sect, req->io.nr_sectors);
 	} else if (req->io.write) {
-		r->stats.wr_req += !req->io.ordered;
-		r->stats.wr_sect += req->io.nr_sectors;
+		stat_add(&st->wr_req, !req->io.ordered);
+		stat_add(&st->wr_sect, req->io.nr_sectors);
 	} else if (req->io.nr_segs) {
-		r->stats.rd_req++;
-		r->stats.rd_sect += req->io.nr_sectors;
+		stat_add(&st->rd_req, 1);
+		stat_add(&st->rd_sect, req->io.nr_sectors);
 	}
 }
 
@@ -78,11 +97,12 @@ static void req_finish(struct blk_req *req)
 	grant_release(r->xgt, req, &r->stats.grants);
 	req->next_free = r->free;
 	r->free = req;
+	stat_add(&r->stats.inflight, (uint64_t)-1);
 	if (dispatched)
-		r->inflight--;
+		r->in_storage--;
 	if (req == r->ordered)
 		r->ordered = NULL;
-	if (r->ordered && r->ordered_waiting && !r->inflight)
+	if (r->ordered && r->ordered_waiting && !r->in_storage)
 		req_dispatch(r->ordered);
 }
 
@@ -131,7 +151,7 @@ static void req_dispatch(struct blk_req *req)
 
 	if (req->io.ordered) {
 		r->ordered = req;
-		r->ordered_waiting = r->inflight > 0;
+		r->ordered_waiting = r->in_storage > 0;
 		if (r->ordered_waiting)
 			return;
 	}
@@ -143,7 +163,7 @@ static void req_dispatch(struct blk_req *req)
 		req->steps[req->nr_steps++] = req->io.write ? STORAGE_WRITE : STORAGE_READ;
 	if (req->io.ordered && cache && req->io.nr_segs)
 		req->steps[req->nr_steps++] = STORAGE_FLUSH;
-	r->inflight++;
+	r->in_storage++;
 	if (!req->nr_steps) {		/* an empty ordering point or discard */
 		req->nr_steps = 1;
 		req_finish(req);
@@ -166,6 +186,7 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
 static bool ring_can_consume(const struct blk_ring *r)
 {
 	return !r->halted && !r->stopping && !r->ordered &&
+	       !__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) &&
 	       !RING_REQUEST_CONS_OVERFLOW(&r->rings.native, r->rings.native.req_cons);
 }
 
@@ -237,10 +258,31 @@ static void ring_push(struct blk_ring *r)
 		return;
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->rings.native, notify);
 	if (notify) {
-		r->stats.notifies++;
+		stat_add(&r->stats.notifies, 1);
 		if (xenevtchn_notify(r->xce, r->port))
 			log_err("%s: event channel notify failed: %s", r->cfg.name, strerror(errno));
 	}
+}
+
+/* Paused by the main thread with nothing in storage: wait until it lets go. */
+static void ring_hold_still(struct blk_ring *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->paused = true;
+	pthread_cond_broadcast(&r->cond);
+	while (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&r->cond, &r->lock);
+	r->paused = false;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Ring the ring thread's doorbell. */
+static void ring_wake(struct blk_ring *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->wake_fd, &one, sizeof(one)) != sizeof(one))
+		log_err("%s: cannot wake the ring thread: %s", r->cfg.name, strerror(errno));
 }
 
 /* The ring's thread: sleep on the event channel, work, repeat. */
@@ -250,23 +292,28 @@ static void *ring_thread(void *arg)
 	struct storage *disk = r->cfg.disk;
 	struct pollfd pfd[3] = {
 		{ .fd = xenevtchn_fd(r->xce), .events = POLLIN },
-		{ .fd = r->stop_fd, .events = POLLIN },
+		{ .fd = r->wake_fd, .events = POLLIN },
 		{ .fd = disk->ops->event_fd ? disk->ops->event_fd(disk) : -1, .events = POLLIN },
 	};
 
 	for (;;) {
 		int more = 0;
 
+		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage)
+			ring_hold_still(r);
 		ring_sweep(r);
 		ring_kick(r);
 		ring_push(r);
-		if (r->stopping && !r->inflight)
+		if (r->stopping && !r->in_storage)
 			break;
 		if (ring_can_consume(r)) {
 			/* Re-arm req_event, then look once more before sleeping. */
 			RING_FINAL_CHECK_FOR_REQUESTS(&r->rings.native, more);
 			if (more)
 				continue;
+		} else if (!r->halted && !r->stopping &&
+			   RING_HAS_UNCONSUMED_REQUESTS(&r->rings.native)) {
+			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}
 		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
@@ -282,8 +329,12 @@ static void *ring_thread(void *arg)
 					strerror(errno));
 		}
 		if (pfd[1].revents & POLLIN) {
-			r->stopping = true;	/* drain what is in flight, then leave */
-			pfd[1].fd = -1;
+			uint64_t n;
+
+			if (read(r->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+				log_err("%s: reading the wake fd: %s", r->cfg.name, strerror(errno));
+			/* Stop: drain what is in flight, then leave. */
+			r->stopping = __atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE);
 		}
 		if (pfd[2].revents & POLLIN)
 			disk->ops->reap(disk);
@@ -301,7 +352,9 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 	if (!r)
 		return -ENOMEM;
 	r->cfg = *cfg;
-	r->stop_fd = -1;
+	r->wake_fd = -1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
 	r->xgt = xengnttab_open(NULL, 0);
 	r->xce = xenevtchn_open(NULL, 0);
 	if (!r->xgt || !r->xce) {
@@ -337,8 +390,8 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 		goto fail;
 	}
 	r->port = port;
-	r->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (r->stop_fd < 0) {
+	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->wake_fd < 0) {
 		err = -errno;
 		goto fail;
 	}
@@ -362,10 +415,8 @@ void blk_ring_stop(struct blk_ring *r)
 	if (!r)
 		return;
 	if (r->started) {
-		uint64_t one = 1;
-
-		if (write(r->stop_fd, &one, sizeof(one)) != sizeof(one))
-			log_err("%s: cannot signal the ring thread: %s", r->cfg.name, strerror(errno));
+		__atomic_store_n(&r->stop_req, true, __ATOMIC_RELEASE);
+		ring_wake(r);
 		pthread_join(r->thread, NULL);
 		log_debug(LOG_RING, "%s: ring stopped: %" PRIu64 " reads, %" PRIu64 " writes, %"
 			  PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64 " errors, %" PRIu64
@@ -381,14 +432,44 @@ void blk_ring_stop(struct blk_ring *r)
 		xenevtchn_close(r->xce);
 	if (r->xgt)
 		xengnttab_close(r->xgt);
-	if (r->stop_fd >= 0)
-		close(r->stop_fd);
+	if (r->wake_fd >= 0)
+		close(r->wake_fd);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
 	free(r->reqs);
 	free(r);
 }
 
-/* A snapshot of the ring's counters (approximate while the ring runs). */
+/* Hold the ring still: nothing in storage and nothing consumed until blk_ring_resume. */
+void blk_ring_pause(struct blk_ring *r)
+{
+	__atomic_store_n(&r->pause_req, true, __ATOMIC_RELEASE);
+	ring_wake(r);
+	pthread_mutex_lock(&r->lock);
+	while (!r->paused)
+		pthread_cond_wait(&r->cond, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Let a paused ring go on, with a new disk size (in 512-byte sectors). */
+void blk_ring_resume(struct blk_ring *r, uint64_t nr_sectors)
+{
+	pthread_mutex_lock(&r->lock);
+	r->cfg.lim.nr_sectors = nr_sectors;
+	__atomic_store_n(&r->pause_req, false, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	ring_wake(r);	/* requests may have queued up meanwhile */
+}
+
+/* A snapshot of the ring's counters, each read whole while the ring runs. */
 void blk_ring_get_stats(const struct blk_ring *r, struct blk_ring_stats *st)
 {
-	*st = r->stats;
+	const uint64_t *src = (const uint64_t *)&r->stats;
+	uint64_t *dst = (uint64_t *)st;
+
+	/* The struct is nothing but uint64_t counters. */
+	_Static_assert(sizeof(*st) % sizeof(uint64_t) == 0, "stats are uint64_t only");
+	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] = stat_read(&src[i]);
 }

@@ -6,6 +6,7 @@
 
 #include "abi.h"
 #include "grant.h"
+#include "stats.h"
 
 /* What the xenbus side negotiated for a ring. */
 struct blk_ring_config {
@@ -18,11 +19,14 @@ struct blk_ring_config {
 	struct storage *disk;
 };
 
-/* Counters in the style of the kernel blkback's statistics. */
+/* Counters in the style of the kernel blkback's statistics (see stats.h for access). */
 struct blk_ring_stats {
-	uint64_t rd_req, wr_req, f_req, ds_req, oo_req, err_req;
+	uint64_t rd_req, wr_req, f_req, ds_req, err_req;
+	uint64_t oo_req;		/* sweeps held back by a full ring or an ordering point */
 	uint64_t rd_sect, wr_sect, ds_sect;
 	uint64_t notifies;
+	uint64_t inflight;		/* requests taken off the ring, not yet answered */
+	uint64_t lat[LAT_BUCKETS];	/* completion latency histogram, see lat_bucket() */
 	struct grant_counters grants;
 };
 
@@ -34,7 +38,16 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp);
 /* Stop serving: answer what is in flight, then unmap and unbind. NULL is fine. */
 void blk_ring_stop(struct blk_ring *ring);
 
-/* A snapshot of the ring's counters (approximate while the ring runs). */
+/*
+ * Hold the ring still: wait until nothing is in storage and stop taking
+ * requests, so the disk can change under it. Only the main thread calls this.
+ */
+void blk_ring_pause(struct blk_ring *ring);
+
+/* Let a paused ring go on, with the disk's new size in 512-byte sectors. */
+void blk_ring_resume(struct blk_ring *ring, uint64_t nr_sectors);
+
+/* A snapshot of the ring's counters, each read whole while the ring runs. */
 void blk_ring_get_stats(const struct blk_ring *ring, struct blk_ring_stats *st);
 
 #endif

@@ -175,10 +175,30 @@ static void mem_submit(struct storage *disk, struct storage_io *io)
 	io->done(io, (int64_t)io->len);
 }
 
+/* Grow or shrink the ramdisk; grown space reads as zeroes and costs nothing yet. */
+static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t errlen)
+{
+	struct ramdisk *rd = disk->priv;
+	void *base = mremap(rd->base, rd->size, size, MREMAP_MAYMOVE);
+
+	if (base == MAP_FAILED) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "cannot resize the ramdisk to %llu bytes: %s",
+			 (unsigned long long)size, strerror(errno));
+		return ret;
+	}
+	rd->base = base;
+	rd->size = size;
+	disk->size = size;
+	return 0;
+}
+
 const struct storage_ops storage_mem_ops = {
 	.name = "mem",
 	.usage = "mem:size=SIZE[,name=NAME][,ro]",
 	.open = mem_open,
 	.close = mem_close,
 	.submit = mem_submit,
+	.resize = mem_resize,
 };

@@ -67,6 +67,11 @@ struct storage_ops {
 	 * returns) or later from reap, always on the calling queue's thread.
 	 */
 	void (*submit)(struct storage *disk, struct storage_io *io);
+	/*
+	 * Optional: change the disk's size to size bytes (a multiple of 512), with
+	 * nothing in flight. Shrinking drops the data past the new end.
+	 */
+	int (*resize)(struct storage *disk, uint64_t size, char *err, size_t errlen);
 	/* Optional: start what submit queued; called once after each ring sweep. */
 	void (*kick)(struct storage *disk);
 	/* Optional, for engines that complete later: an fd that polls readable ... */

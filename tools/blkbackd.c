@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../blkback/backend.h"
+#include "../blkback/control.h"
 #include "../blkback/log.h"
 #include "pidfile.h"
 
@@ -28,16 +29,17 @@ static void usage(FILE *f)
 		"  -h, --help          this text\n");
 }
 
-/* Wait for watch events and signals until SIGTERM or SIGINT. */
-static int serve(struct blk_backend *be, int sfd)
+/* Wait for watch events, control requests and signals until SIGTERM or SIGINT. */
+static int serve(struct blk_backend *be, int sfd, int cfd)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = backend_fd(be), .events = POLLIN },
 		{ .fd = sfd, .events = POLLIN },
+		{ .fd = cfd, .events = POLLIN },
 	};
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll failed: %s", strerror(errno));
@@ -45,6 +47,8 @@ static int serve(struct blk_backend *be, int sfd)
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			backend_process(be);
+		if (pfd[2].revents & POLLIN)
+			control_serve(cfd, be);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -68,12 +72,12 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *kind = "vbd3", *pidfile = NULL;
-	char pidbuf[256];
+	char pidbuf[256], sockpath[256];
 	bool daemonize = false;
 	struct blk_backend be = { 0 };
 	sigset_t sigs;
 	pid_t owner = 0;
-	int c, sfd, err, ret = 1;
+	int c, sfd, cfd = -1, err, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "k:d:Dp:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -134,11 +138,21 @@ int main(int argc, char **argv)
 		log_err("signalfd: %s", strerror(errno));
 		goto out;
 	}
+	run_path(kind, "sock", sockpath, sizeof(sockpath));
+	cfd = control_open(sockpath);
+	if (cfd < 0) {
+		log_err("cannot listen on %s: %s", sockpath, strerror(-cfd));
+		goto out;
+	}
 	if (backend_open(&be, kind))
 		goto out;
-	ret = serve(&be, sfd);
+	ret = serve(&be, sfd, cfd);
 out:
 	backend_close(&be);
+	if (cfd >= 0) {
+		close(cfd);
+		unlink(sockpath);
+	}
 	unlink(pidfile);
 	return ret;
 }

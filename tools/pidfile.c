@@ -10,12 +10,18 @@
 
 #include "pidfile.h"
 
-/* Default pidfile for a kind. */
-void pidfile_path(const char *kind, char *buf, size_t len)
+/* A run-time file of a kind: $BLKBACKD_RUNDIR (or /run/blkbackd)/<kind>.<ext>. */
+void run_path(const char *kind, const char *ext, char *buf, size_t len)
 {
 	const char *dir = getenv("BLKBACKD_RUNDIR");
 
-	snprintf(buf, len, "%s/%s.pid", dir && *dir ? dir : "/run/blkbackd", kind);
+	snprintf(buf, len, "%s/%s.%s", dir && *dir ? dir : "/run/blkbackd", kind, ext);
+}
+
+/* Default pidfile for a kind. */
+void pidfile_path(const char *kind, char *buf, size_t len)
+{
+	run_path(kind, "pid", buf, len);
 }
 
 /* Read the pid written in an open pidfile. */

@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Default pidfile for a kind: $BLKBACKD_RUNDIR (or /run/blkbackd)/<kind>.pid. */
+/* A run-time file of a kind: $BLKBACKD_RUNDIR (or /run/blkbackd)/<kind>.<ext>. */
+void run_path(const char *kind, const char *ext, char *buf, size_t len);
+
+/* Default pidfile for a kind: run_path(kind, "pid"). */
 void pidfile_path(const char *kind, char *buf, size_t len);
 
 /* Create and lock the pidfile; -EBUSY (with *owner set) if a live daemon holds it. */

@@ -1,0 +1,120 @@
+/* The control socket: one request line per connection, answered and closed. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "device.h"
+#include "log.h"
+#include "xs.h"
+#include "../storage/storage.h"
+
+/* Listen on path (a stale socket there is replaced). */
+int control_open(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	char dir[sizeof(sa.sun_path)], *slash;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* The pidfile lock is ours, so a socket left here belongs to a dead daemon. */
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 8)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* The device for domid/devid, if the daemon serves it. */
+static struct blk_dev *find_dev(struct blk_backend *be, uint64_t domid, uint64_t devid)
+{
+	for (struct blk_dev *d = be->devs; d; d = d->next)
+		if (d->domid == domid && d->devid == devid)
+			return d;
+	return NULL;
+}
+
+/* resize DOMID DEVID BYTES [shrink] */
+static void do_resize(struct blk_backend *be, char *args, FILE *out)
+{
+	char *dom = strtok(args, " "), *dev = strtok(NULL, " "), *size = strtok(NULL, " ");
+	char *flag = strtok(NULL, " "), err[512];
+	uint64_t domid, devid, bytes;
+	struct blk_dev *d;
+
+	if (!dom || !dev || !size || parse_uint(dom, UINT16_MAX, &domid) ||
+	    parse_uint(dev, UINT32_MAX, &devid) || parse_uint(size, UINT64_MAX, &bytes) ||
+	    (flag && strcmp(flag, "shrink"))) {
+		fprintf(out, "error usage: resize DOMID DEVID BYTES [shrink]\n");
+		return;
+	}
+	d = find_dev(be, domid, devid);
+	if (!d) {
+		fprintf(out, "error blkbackd serves no disk %" PRIu64 " on domain %" PRIu64 "\n",
+			devid, domid);
+	} else if (d->disk && bytes < d->disk->size && !flag) {
+		fprintf(out, "error %s: %" PRIu64 " bytes is smaller than the disk (%" PRIu64
+			"); pass --shrink to drop the data past the new end\n", d->name, bytes,
+			d->disk->size);
+	} else if (device_resize(d, bytes, err, sizeof(err))) {
+		fprintf(out, "error %s\n", err);
+	} else {
+		fprintf(out, "ok\n");
+	}
+}
+
+/* Accept one connection on the listening fd and answer its request. */
+void control_serve(int lfd, struct blk_backend *be)
+{
+	struct timeval tv = { .tv_sec = 2 };	/* a stuck client must not stall the daemon */
+	char line[256];
+	FILE *f;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	f = fdopen(fd, "r+");
+	if (!f) {
+		close(fd);
+		return;
+	}
+	if (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		log_debug(LOG_XS, "control request: %s", line);
+		fseek(f, 0, SEEK_CUR);	/* switch the stream from reading to writing */
+		if (!strcmp(line, "stats")) {
+			for (struct blk_dev *d = be->devs; d; d = d->next)
+				device_stats(d, f);
+			fprintf(f, "ok\n");
+		} else if (!strncmp(line, "resize ", 7)) {
+			do_resize(be, line + 7, f);
+		} else {
+			fprintf(f, "error unknown request '%.64s'\n", line);
+		}
+	}
+	fclose(f);
+}

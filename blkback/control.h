@@ -1,0 +1,19 @@
+/* The daemon's control socket: blkbackctl asks for statistics and resizes through it. */
+#ifndef BLKBACK_CONTROL_H
+#define BLKBACK_CONTROL_H
+
+#include "backend.h"
+
+/*
+ * The protocol: one request line per connection, answered and closed.
+ *   stats                          -> "disk key=value ..." lines, then "ok"
+ *   resize DOMID DEVID BYTES [shrink] -> "ok" or "error MESSAGE"
+ */
+
+/* Listen on path (a stale socket there is replaced). Returns the fd or -errno. */
+int control_open(const char *path);
+
+/* Accept one connection on the listening fd and answer its request. */
+void control_serve(int lfd, struct blk_backend *be);
+
+#endif
