@@ -50,7 +50,8 @@ $(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/blkbackctl: $(B)/tools/blkbackctl.o $(B)/tools/pidfile.o $(B)/libblkback.a
+$(B)/blkbackctl: $(B)/tools/blkbackctl.o $(B)/tools/ctl-stats.o $(B)/tools/pidfile.o \
+		$(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -1,0 +1,228 @@
+/* blkbackctl stats and resize: requests to the daemon's control socket. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../blkback/stats.h"
+#include "../blkback/vdev.h"
+#include "../storage/storage.h"
+#include "ctl.h"
+#include "pidfile.h"
+
+/*
+ * Send one request line to the daemon's control socket; return its answer
+ * (caller frees), without the final "ok" line. Dies on an "error" answer.
+ */
+static char *control_request(const struct ctl *c, const char *request)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *last;
+	ssize_t n;
+	int fd;
+
+	if (!buf)
+		die("out of memory");
+	run_path(c->kind, "sock", sa.sun_path, sizeof(sa.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		die("cannot reach blkbackd at %s: %s; is it running ('blkbackd --daemon' "
+		    "starts it)?", sa.sun_path, strerror(errno));
+	if (write(fd, request, strlen(request)) < 0 || write(fd, "\n", 1) < 0)
+		die("cannot send to blkbackd: %s", strerror(errno));
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 2 && !(buf = realloc(buf, cap *= 2)))
+			die("out of memory");
+	}
+	close(fd);
+	buf[len] = '\0';
+	/* The answer's last line is "ok" or "error MESSAGE". */
+	while (len && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	last = strrchr(buf, '\n');
+	last = last ? last + 1 : buf;
+	if (!strncmp(last, "error ", 6))
+		die("%s", last + 6);
+	if (strcmp(last, "ok"))
+		die("blkbackd gave no answer to '%s' (it may have stopped)", request);
+	*last = '\0';
+	return buf;
+}
+
+/* The value of key in a "key=value key=value" line, or NULL (caller frees). */
+static char *kv(const char *line, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = line; (p = strstr(p, key)); p += klen) {
+		if ((p == line || p[-1] == ' ') && p[klen] == '=')
+			return strndup(p + klen + 1, strcspn(p + klen + 1, " "));
+	}
+	return NULL;
+}
+
+/* A numeric value of a stats line; 0 if absent. */
+static uint64_t kv_num(const char *line, const char *key)
+{
+	char *v = kv(line, key);
+	uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+
+	free(v);
+	return n;
+}
+
+/* The latency (microseconds, a bucket's upper bound) below which frac of requests fall. */
+static uint64_t lat_percentile(const char *line, double frac)
+{
+	uint64_t h[LAT_BUCKETS] = { 0 }, total = 0, seen = 0;
+	char *v = kv(line, "lat_us"), *p = v;
+
+	for (unsigned int b = 0; p && *p && b < LAT_BUCKETS; b++) {
+		h[b] = strtoull(p, &p, 10);
+		total += h[b];
+		p += *p == ',';
+	}
+	free(v);
+	for (unsigned int b = 0; total && b < LAT_BUCKETS; b++) {
+		seen += h[b];
+		if (seen >= frac * (double)total)
+			return b ? 1ull << b : 1;
+	}
+	return 0;
+}
+
+static const char *const stat_keys[] = {
+	"rd_req", "wr_req", "f_req", "ds_req", "oo_req", "err_req", "rd_sect", "wr_sect",
+	"ds_sect", "inflight", "notifies", "grant_maps", "grant_map_calls", "grant_unmaps",
+};
+
+/* Print one disk's stats line as a JSON object. */
+static void stats_json(const struct ctl *c, const char *line, bool first)
+{
+	unsigned int domid = (unsigned int)kv_num(line, "domid");
+	char vdev[16], *name = domain_name(c, domid), *engine = kv(line, "engine"),
+	     *lat = kv(line, "lat_us");
+
+	vdev_name((uint32_t)kv_num(line, "devid"), vdev, sizeof(vdev));
+	printf("%s\n  {\"domain\": \"%s\", \"domid\": %u, \"vdev\": \"%s\", \"engine\": \"%s\", "
+	       "\"size\": %" PRIu64 ", \"connected\": %s", first ? "" : ",", name, domid, vdev,
+	       engine ? engine : "-", kv_num(line, "size"),
+	       kv_num(line, "connected") ? "true" : "false");
+	for (size_t i = 0; i < sizeof(stat_keys) / sizeof(stat_keys[0]); i++)
+		printf(", \"%s\": %" PRIu64, stat_keys[i], kv_num(line, stat_keys[i]));
+	printf(", \"lat_p50_us\": %" PRIu64 ", \"lat_p99_us\": %" PRIu64
+	       ", \"lat_us_log2_histogram\": [%s]}", lat_percentile(line, 0.5),
+	       lat_percentile(line, 0.99), lat ? lat : "");
+	free(name);
+	free(engine);
+	free(lat);
+}
+
+/* blkbackctl stats [DOMAIN VDEV] [--json] */
+int cmd_stats(struct ctl *c, int argc, char **argv)
+{
+	bool json = false, first = true;
+	unsigned int domid = UINT32_MAX;
+	uint32_t devid = 0;
+	char *answer, *line, *save = NULL;
+	int nargs = 0;
+	char *args[2];
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] != '-' && nargs < 2)
+			args[nargs++] = argv[i];
+		else
+			die("stats: unexpected '%s'; usage: blkbackctl stats [DOMAIN VDEV] [--json]",
+			    argv[i]);
+	}
+	if (nargs == 1)
+		die("stats: give both DOMAIN and VDEV, or neither");
+	if (nargs == 2 && vdev_number(args[1], &devid))
+		die("bad disk name '%s': give one such as xvdb", args[1]);
+	ctl_open(c);
+	if (nargs == 2)
+		domid = domain_id(c, args[0]);
+	answer = control_request(c, "stats");
+	if (json)
+		printf("[");
+	else
+		printf("%-16s %-6s %-6s %8s %9s %9s %7s %7s %6s %5s %9s %9s %5s %8s %8s\n", "DOMAIN",
+		       "VDEV", "ENGINE", "SIZE", "RD_REQ", "WR_REQ", "F_REQ", "DS_REQ", "OO_REQ",
+		       "ERR", "RD_SECT", "WR_SECT", "INFL", "P50_US", "P99_US");
+	for (line = strtok_r(answer, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned int d = (unsigned int)kv_num(line, "domid");
+		char vdev[16], dom[40], *name, *engine;
+
+		if (domid != UINT32_MAX && (d != domid || kv_num(line, "devid") != devid))
+			continue;
+		if (json) {
+			stats_json(c, line, first);
+			first = false;
+			continue;
+		}
+		name = domain_name(c, d);
+		engine = kv(line, "engine");
+		snprintf(dom, sizeof(dom), "%.10s (%u)", name, d);
+		vdev_name((uint32_t)kv_num(line, "devid"), vdev, sizeof(vdev));
+		printf("%-16s %-6s %-6s %7" PRIu64 "M %9" PRIu64 " %9" PRIu64 " %7" PRIu64 " %7"
+		       PRIu64 " %6" PRIu64 " %5" PRIu64 " %9" PRIu64 " %9" PRIu64 " %5" PRIu64 " %8"
+		       PRIu64 " %8" PRIu64 "\n", dom, vdev, engine ? engine : "-",
+		       kv_num(line, "size") >> 20, kv_num(line, "rd_req"), kv_num(line, "wr_req"),
+		       kv_num(line, "f_req"), kv_num(line, "ds_req"), kv_num(line, "oo_req"),
+		       kv_num(line, "err_req"), kv_num(line, "rd_sect"), kv_num(line, "wr_sect"),
+		       kv_num(line, "inflight"), lat_percentile(line, 0.5),
+		       lat_percentile(line, 0.99));
+		free(name);
+		free(engine);
+	}
+	if (json)
+		printf("%s]\n", first ? "" : "\n");
+	free(answer);
+	return 0;
+}
+
+/* blkbackctl resize DOMAIN VDEV SIZE [--shrink] */
+int cmd_resize(struct ctl *c, int argc, char **argv)
+{
+	char request[128], vdev[16], *args[3];
+	bool shrink = false;
+	unsigned int domid;
+	uint64_t bytes;
+	uint32_t devid;
+	int nargs = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--shrink"))
+			shrink = true;
+		else if (argv[i][0] != '-' && nargs < 3)
+			args[nargs++] = argv[i];
+		else
+			die("resize: unexpected '%s'; usage: blkbackctl resize DOMAIN VDEV SIZE "
+			    "[--shrink]", argv[i]);
+	}
+	if (nargs != 3)
+		die("resize: give DOMAIN, VDEV and SIZE, e.g. 'blkbackctl resize guest1 xvdb 128M'");
+	if (vdev_number(args[1], &devid))
+		die("bad disk name '%s': give one such as xvdb", args[1]);
+	if (storage_parse_size(args[2], &bytes) || !bytes)
+		die("bad size '%s': give a number with an optional K, M, G or T suffix", args[2]);
+	need_daemon(c);
+	ctl_open(c);
+	domid = domain_id(c, args[0]);
+	snprintf(request, sizeof(request), "resize %u %u %" PRIu64 "%s", domid, devid, bytes,
+		 shrink ? " shrink" : "");
+	free(control_request(c, request));
+	vdev_name(devid, vdev, sizeof(vdev));
+	printf("resized %s on domain %u to %" PRIu64 " MiB\n", vdev, domid, bytes >> 20);
+	return 0;
+}
+

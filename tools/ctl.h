@@ -1,0 +1,36 @@
+/* What the blkbackctl commands share: the xenstore connection, domains, errors. */
+#ifndef TOOLS_CTL_H
+#define TOOLS_CTL_H
+
+#include <xenstore.h>
+
+struct ctl {
+	struct xs_handle *xs;
+	const char *kind;
+	unsigned int self;		/* the backend domain: ours */
+	char root[96];			/* /local/domain/<self>/backend/<kind> */
+	int timeout;			/* seconds */
+};
+
+/* Print an error and exit 1. */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Connect to xenstore and find our own domid. */
+void ctl_open(struct ctl *c);
+
+/* Refuse to go on when no daemon serves our kind. */
+void need_daemon(const struct ctl *c);
+
+/* Resolve a domain name or id; die with advice if there is no such domain. */
+unsigned int domain_id(const struct ctl *c, const char *arg);
+
+/* The name of a domain, or "?" (caller frees). */
+char *domain_name(const struct ctl *c, unsigned int domid);
+
+/* blkbackctl stats [DOMAIN VDEV] [--json] */
+int cmd_stats(struct ctl *c, int argc, char **argv);
+
+/* blkbackctl resize DOMAIN VDEV SIZE [--shrink] */
+int cmd_resize(struct ctl *c, int argc, char **argv);
+
+#endif
