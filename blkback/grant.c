@@ -12,6 +12,7 @@ struct grant_map {
 	void *addr;
 	uint32_t count;		/* pages */
 	unsigned int users;	/* requests still holding it */
+	struct blk_req *parked;	/* finished requests waiting for the unmap */
 };
 
 /* Point a mapped request's iovecs into its pages. */
@@ -52,6 +53,7 @@ static int map_range(xengnttab_handle *xgt, uint32_t domid, struct blk_req **req
 	stat_add(&c->maps, count);
 	gm->count = count;
 	gm->users = n;
+	gm->parked = NULL;
 	for (i = 0, count = 0; i < n; i++) {
 		reqs[i]->gmap = gm;
 		reqs[i]->pages = (uint8_t *)gm->addr + (size_t)count * XEN_PAGE_SIZE;
@@ -89,17 +91,25 @@ void grant_map_reqs(xengnttab_handle *xgt, uint32_t domid, struct blk_req **reqs
 		grant_map_reqs(xgt, domid, reqs + i, 1, guest_writable, c);
 }
 
-/* Drop a request's hold on its mapping; the last one out unmaps. */
-void grant_release(xengnttab_handle *xgt, struct blk_req *req, struct grant_counters *c)
+/* Let go of a finished request's mapping; see grant.h for why answers wait. */
+struct blk_req *grant_release(xengnttab_handle *xgt, struct blk_req *req, struct grant_counters *c)
 {
 	struct grant_map *gm = req->gmap;
+	struct blk_req *ready;
 
 	req->gmap = NULL;
 	req->pages = NULL;
-	if (!gm || --gm->users)
-		return;
+	req->next_free = NULL;
+	if (!gm)
+		return req;
+	req->next_free = gm->parked;
+	gm->parked = req;
+	if (--gm->users)
+		return NULL;
 	if (xengnttab_unmap(xgt, gm->addr, gm->count))
 		log_err("grant unmap of %u pages failed: %s", gm->count, strerror(errno));
 	stat_add(&c->unmaps, gm->count);
+	ready = gm->parked;
 	free(gm);
+	return ready;
 }

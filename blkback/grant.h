@@ -23,7 +23,15 @@ struct grant_counters {
 void grant_map_reqs(xengnttab_handle *xgt, uint32_t domid, struct blk_req **reqs,
 		    unsigned int n, bool guest_writable, struct grant_counters *c);
 
-/* Drop a request's hold on its mapping; the last one out unmaps. */
-void grant_release(xengnttab_handle *xgt, struct blk_req *req, struct grant_counters *c);
+/*
+ * A finished request lets go of its mapping. Its answer must wait until the
+ * mapping is gone: Linux blkfront checks, when it sees a response, that the
+ * backend no longer maps its grants, and disables the disk if one still is.
+ * So the request is parked on the mapping, and the last one out unmaps and
+ * returns every parked request, linked through next_free, to be answered.
+ * Returns NULL while others still hold the mapping; a request that had no
+ * mapping comes straight back.
+ */
+struct blk_req *grant_release(xengnttab_handle *xgt, struct blk_req *req, struct grant_counters *c);
 
 #endif

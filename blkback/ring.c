@@ -83,25 +83,33 @@ static void req_account(struct blk_ring *r, const struct blk_req *req)
 	}
 }
 
-/* Answer a request, release its pages and its slot. */
+/* Answer a request whose pages are unmapped, and free its slot. */
+static void req_respond(struct blk_ring *r, struct blk_req *req)
+{
+	blkif_put_response(&r->rings, r->cfg.abi, req->io.id, req->io.op, blkif_status(req->err));
+	req->next_free = r->free;
+	r->free = req;
+	stat_add(&r->stats.inflight, (uint64_t)-1);
+}
+
+/* A request is done with storage: count it, release its pages, answer what can be. */
 static void req_finish(struct blk_req *req)
 {
 	struct blk_ring *r = req->ring;
-	bool dispatched = req->nr_steps > 0;
+	struct blk_req *ready, *next;
 
 	log_debug(LOG_IO, "%s: id %" PRIu64 " op %u sector %" PRIu64 " +%" PRIu64 ": %s",
 		  r->cfg.name, req->io.id, req->io.op, req->io.sector, req->io.nr_sectors,
 		  req->err ? strerror(-req->err) : "ok");
 	req_account(r, req);
-	blkif_put_response(&r->rings, r->cfg.abi, req->io.id, req->io.op, blkif_status(req->err));
-	grant_release(r->xgt, req, &r->stats.grants);
-	req->next_free = r->free;
-	r->free = req;
-	stat_add(&r->stats.inflight, (uint64_t)-1);
-	if (dispatched)
+	if (req->nr_steps)		/* it was dispatched */
 		r->in_storage--;
 	if (req == r->ordered)
 		r->ordered = NULL;
+	for (ready = grant_release(r->xgt, req, &r->stats.grants); ready; ready = next) {
+		next = ready->next_free;
+		req_respond(r, ready);
+	}
 	if (r->ordered && r->ordered_waiting && !r->in_storage)
 		req_dispatch(r->ordered);
 }
