@@ -8,7 +8,7 @@
 #include "storage.h"
 
 static const struct storage_ops *const engines[] = {
-	&storage_mem_ops,
+	&storage_mem_ops, &storage_file_ops, &storage_uring_ops,
 };
 
 #define N_ENGINES (sizeof(engines) / sizeof(engines[0]))

@@ -72,7 +72,11 @@ struct storage_ops {
 	 * nothing in flight. Shrinking drops the data past the new end.
 	 */
 	int (*resize)(struct storage *disk, uint64_t size, char *err, size_t errlen);
-	/* Optional: start what submit queued; called once after each ring sweep. */
+	/*
+	 * Optional: start what submit queued. The ring thread calls it once per
+	 * turn of its loop, after the sweep, so I/O that done callbacks queued
+	 * from reap is started too.
+	 */
 	void (*kick)(struct storage *disk);
 	/* Optional, for engines that complete later: an fd that polls readable ... */
 	int (*event_fd)(struct storage *disk);

@@ -1,0 +1,372 @@
+/* The io_uring engine: a disk image file or block device driven through one io_uring per disk. */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fs.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "filecommon.h"
+#include "storage.h"
+
+/* A blkif ring holds 32 requests of at most 3 steps, one step in flight each. */
+#define URING_DEPTH 128
+
+/* From <linux/blkdev.h> (Linux 6.12); older headers lack it. */
+#ifndef BLOCK_URING_CMD_DISCARD
+#define BLOCK_URING_CMD_DISCARD _IO(0x12, 0)
+#endif
+
+/* One disk: its file or device, its ring, and the eventfd the ring signals. */
+struct uring_disk {
+	struct file_target t;
+	struct io_uring ring;
+	bool ring_ok;			/* ring initialized */
+	int efd;			/* the event_fd, registered with the ring */
+};
+
+/*
+ * The rest of a read or write that came back short, resubmitted. Rare, so
+ * allocated when needed; its user_data is its address with bit 0 set, where
+ * a first submission's is the storage_io's address.
+ */
+struct uring_rest {
+	struct storage_io *io;
+	uint64_t done;			/* bytes transferred so far */
+	struct iovec iov[];		/* what is left of io->iov */
+};
+
+/* Submit every prepared SQE; what the kernel refuses now stays queued for the next try. */
+static void uring_push(struct uring_disk *u)
+{
+	while (io_uring_sq_ready(&u->ring)) {
+		int ret = io_uring_submit(&u->ring);
+
+		/*
+		 * Submission stops early at an SQE that fails to prepare (it
+		 * completes with its error): go on with the rest. -EBUSY means
+		 * completions are waiting: the reap they cause pushes again.
+		 * -EAGAIN (no kernel memory) waits for the next kick or reap.
+		 */
+		if (ret == -EINTR)
+			continue;
+		if (ret <= 0)
+			break;
+	}
+}
+
+/* Take an SQE, submitting what is queued if the SQ is full; NULL if the kernel takes none. */
+static struct io_uring_sqe *uring_sqe(struct uring_disk *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe) {
+		uring_push(u);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	return sqe;
+}
+
+/* Prepare a discard of a block device with the block layer's URING_CMD. */
+static void prep_cmd_discard(struct io_uring_sqe *sqe, int fd, uint64_t offset, uint64_t len)
+{
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
+	sqe->addr = offset;
+	sqe->addr3 = len;
+}
+
+/* Prepare the I/O's SQE; submission waits for kick. */
+static void uring_submit(struct storage *disk, struct storage_io *io)
+{
+	struct uring_disk *u = disk->priv;
+	struct io_uring_sqe *sqe = uring_sqe(u);
+	int fd = u->t.fd;
+
+	if (!sqe) {
+		io->done(io, -EBUSY);
+		return;
+	}
+	switch (io->op) {
+	case STORAGE_READ:
+		io_uring_prep_readv(sqe, fd, io->iov, (unsigned int)io->iovcnt, io->offset);
+		break;
+	case STORAGE_WRITE:
+		io_uring_prep_writev(sqe, fd, io->iov, (unsigned int)io->iovcnt, io->offset);
+		break;
+	case STORAGE_FLUSH:
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		break;
+	case STORAGE_DISCARD:
+		/* caps.discard for a block device means open found the command works. */
+		if (u->t.blockdev)
+			prep_cmd_discard(sqe, fd, io->offset, io->len);
+		else
+			io_uring_prep_fallocate(sqe, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						(off_t)io->offset, (off_t)io->len);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, io);
+}
+
+/* Start everything submit prepared since the last kick: one io_uring_enter. */
+static void uring_kick(struct storage *disk)
+{
+	uring_push(disk->priv);
+}
+
+/* Queue what is left of a short read or write after done bytes; 0 or -errno. */
+static int uring_resubmit(struct uring_disk *u, struct storage_io *io, struct uring_rest **restp,
+			  uint64_t done)
+{
+	struct uring_rest *rest = *restp;
+	struct io_uring_sqe *sqe;
+	uint64_t skip = done;
+	int i = 0, n = 0;
+
+	if (!rest) {
+		rest = malloc(sizeof(*rest) + (size_t)io->iovcnt * sizeof(rest->iov[0]));
+		if (!rest)
+			return -ENOMEM;
+		rest->io = io;
+		*restp = rest;
+	}
+	rest->done = done;
+	while (skip >= io->iov[i].iov_len)	/* done < len: stops inside the vector */
+		skip -= io->iov[i++].iov_len;
+	for (; i < io->iovcnt; i++, skip = 0)
+		rest->iov[n++] = (struct iovec){ (char *)io->iov[i].iov_base + skip,
+						 io->iov[i].iov_len - skip };
+	sqe = uring_sqe(u);
+	if (!sqe)
+		return -EBUSY;
+	if (io->op == STORAGE_READ)
+		io_uring_prep_readv(sqe, u->t.fd, rest->iov, (unsigned int)n, io->offset + done);
+	else
+		io_uring_prep_writev(sqe, u->t.fd, rest->iov, (unsigned int)n, io->offset + done);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rest | 1);
+	return 0;
+}
+
+/* One CQE: finish its I/O, or resubmit the rest of a short transfer. */
+static void uring_complete(struct uring_disk *u, uint64_t data, int res)
+{
+	struct uring_rest *rest = (data & 1) ? (struct uring_rest *)(uintptr_t)(data & ~1ull) : NULL;
+	struct storage_io *io = rest ? rest->io : (struct storage_io *)(uintptr_t)data;
+	uint64_t done = rest ? rest->done : 0;
+	int64_t result;
+
+	if (res < 0) {
+		result = res;
+	} else if (io->op == STORAGE_FLUSH) {
+		result = 0;
+	} else if (io->op == STORAGE_DISCARD) {
+		result = (int64_t)io->len;
+	} else if (res == 0) {
+		result = -EIO;		/* end of file inside the disk: it shrank under us */
+	} else {
+		done += (uint64_t)res;
+		if (done >= io->len)
+			result = (int64_t)io->len;
+		else if (!(result = uring_resubmit(u, io, &rest, done)))
+			return;
+	}
+	free(rest);
+	io->done(io, result);
+}
+
+/* Run every completion; then submit what done() callbacks and retries queued. */
+static void uring_reap(struct storage *disk)
+{
+	struct uring_disk *u = disk->priv;
+	struct io_uring_cqe *cqe;
+	eventfd_t count;
+
+	/* Read first: a CQE posted after the drain below signals again. EAGAIN is fine. */
+	eventfd_read(u->efd, &count);
+	while (!io_uring_peek_cqe(&u->ring, &cqe)) {
+		uint64_t data = cqe->user_data;
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&u->ring, cqe);
+		if (data)		/* 0: open's discard probe */
+			uring_complete(u, data, res);
+	}
+	uring_push(u);
+}
+
+/* Change the size, with nothing in flight. */
+static int uring_resize(struct storage *disk, uint64_t size, char *err, size_t errlen)
+{
+	struct uring_disk *d = disk->priv;
+
+	return file_target_resize(&d->t, disk, size, err, errlen);
+}
+
+/* The fd the ring thread polls. */
+static int uring_event_fd(struct storage *disk)
+{
+	const struct uring_disk *u = disk->priv;
+
+	return u->efd;
+}
+
+/*
+ * Whether this kernel discards a block device with a URING_CMD (Linux 6.12).
+ * An empty range probes it: a kernel with the command refuses it with EINVAL
+ * after checking the device can discard; one without answers EOPNOTSUPP, and
+ * one without URING_CMD at all is caught by the opcode probe first. The
+ * probe's user_data is 0, which reap skips should its CQE come late.
+ */
+static bool uring_cmd_discard_works(struct uring_disk *u, const struct io_uring_probe *probe)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int res;
+
+	if (!probe || !io_uring_opcode_supported(probe, IORING_OP_URING_CMD) ||
+	    !(sqe = io_uring_get_sqe(&u->ring)))
+		return false;
+	prep_cmd_discard(sqe, u->t.fd, 0, 0);
+	io_uring_sqe_set_data64(sqe, 0);
+	if (io_uring_submit_and_wait(&u->ring, 1) != 1 || io_uring_peek_cqe(&u->ring, &cqe))
+		return false;
+	res = cqe->res;
+	io_uring_cqe_seen(&u->ring, cqe);
+	return res == -EINVAL;
+}
+
+/*
+ * Keep discard only where the ring can do it without blocking the ring
+ * thread: IORING_OP_FALLOCATE (Linux 5.6) for a file, the URING_CMD (Linux
+ * 6.12) for a block device. io_uring has no secure erase. Running BLKDISCARD
+ * synchronously instead would stall every request of the ring for as long
+ * as the device takes, so where the command is missing, discard is not
+ * offered (the file engine offers it).
+ */
+static void uring_probe_discard(struct uring_disk *u, struct storage_caps *caps)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&u->ring);
+	bool ok;
+
+	if (u->t.blockdev)
+		ok = caps->discard && uring_cmd_discard_works(u, probe);
+	else
+		ok = caps->discard && probe && io_uring_opcode_supported(probe, IORING_OP_FALLOCATE);
+	io_uring_free_probe(probe);
+	caps->secure_discard = false;
+	if (!ok) {
+		caps->discard = caps->discard_zeroes = false;
+		caps->discard_granularity = caps->discard_alignment = 0;
+	}
+}
+
+/* Explain why io_uring_queue_init failed, and name the engine that works without it. */
+static void uring_unavailable(const struct storage_spec *spec, int e, char *err, size_t errlen)
+{
+	const char *why = "";
+	char sysctl[96];
+	FILE *f;
+	int disabled = 0;
+
+	switch (e) {
+	case ENOSYS:
+		why = ": this kernel was built without io_uring";
+		break;
+	case EPERM:
+	case EACCES:
+		f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
+		if (f) {
+			if (fscanf(f, "%d", &disabled) != 1)
+				disabled = 0;
+			fclose(f);
+		}
+		if (disabled) {
+			snprintf(sysctl, sizeof(sysctl), ": disabled by kernel.io_uring_disabled=%d",
+				 disabled);
+			why = sysctl;
+		} else {
+			why = ": refused by seccomp or a security module";
+		}
+		break;
+	case ENOMEM:
+		why = ": RLIMIT_MEMLOCK may be too low for its rings";
+		break;
+	}
+	snprintf(err, errlen, "io_uring is not available for %s (%s%s); use file:%s%s%s instead",
+		 spec->path, strerror(e), why, spec->path, spec->direct ? ",direct" : "",
+		 spec->readonly ? ",ro" : "");
+}
+
+/* Release everything; idempotent, nothing may be in flight. */
+static void uring_close(struct storage *disk)
+{
+	struct uring_disk *u = disk->priv;
+
+	if (!u)
+		return;
+	if (u->ring_ok)
+		io_uring_queue_exit(&u->ring);
+	if (u->efd >= 0)
+		close(u->efd);
+	file_target_close(&u->t);
+	free(u);
+	disk->priv = NULL;
+}
+
+/* Open the file or device and set up its ring. */
+static int uring_open(struct storage *disk, const struct storage_spec *spec, char *err,
+		      size_t errlen)
+{
+	struct uring_disk *u = calloc(1, sizeof(*u));
+	int ret;
+
+	if (!u)
+		return -ENOMEM;
+	u->t.fd = -1;
+	u->efd = -1;
+	disk->priv = u;
+	ret = file_target_open(&u->t, disk, spec, err, errlen);
+	if (ret)
+		goto out;
+	ret = io_uring_queue_init(URING_DEPTH, &u->ring, 0);
+	if (ret) {
+		uring_unavailable(spec, -ret, err, errlen);
+		goto out;
+	}
+	u->ring_ok = true;
+	uring_probe_discard(u, &disk->caps);
+	u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (u->efd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create an eventfd for %s: %s", spec->path,
+			 strerror(-ret));
+		goto out;
+	}
+	ret = io_uring_register_eventfd(&u->ring, u->efd);
+	if (ret)
+		snprintf(err, errlen, "cannot register an eventfd with the io_uring of %s: %s",
+			 spec->path, strerror(-ret));
+out:
+	if (ret)
+		uring_close(disk);
+	return ret;
+}
+
+const struct storage_ops storage_uring_ops = {
+	.name = "uring",
+	.usage = "uring:PATH[,direct][,ro]",
+	.needs_path = true,
+	.open = uring_open,
+	.close = uring_close,
+	.submit = uring_submit,
+	.resize = uring_resize,
+	.kick = uring_kick,
+	.event_fd = uring_event_fd,
+	.reap = uring_reap,
+};
