@@ -136,6 +136,47 @@ run_check1() {
     await_poweroff_request
 }
 
+# Succeed when xvdb has $1 sectors.
+size_is() { [ "$(cat $SYS/size)" = "$1" ]; }
+
+# One engine round on a fresh 64 MiB xvdb (marker prefix $1): write 16 MiB at 0 and at 32 MiB,
+# read back; wait for dom0 to grow the disk to 128 MiB; sync; discard 32..48 MiB and read
+# zeroes there; report the md5 of the first 16 MiB; wait for the disk to go.
+engine_round() {
+    e=$1
+    await_disk "${e}size"
+    dd if=/dev/urandom of=/tmp/rand bs=1M count=16 2>/dev/null
+    want=$(md5sum < /tmp/rand | cut -d' ' -f1)
+    if dd if=/tmp/rand of=$DISK bs=1M oflag=direct 2>/tmp/err &&
+        dd if=/tmp/rand of=$DISK bs=1M seek=32 oflag=direct 2>>/tmp/err; then
+        got=$(disk_md5 16)
+        if [ "$got" = "$want" ]; then mark "${e}rw" ok "$got"; else mark "${e}rw" bad read "$got"; fi
+    else
+        mark "${e}rw" bad write failed: "$(err)"
+    fi
+    rm -f /tmp/rand
+    if wait_for 60 size_is 262144; then mark "${e}resize" ok
+    else mark "${e}resize" bad size "$(cat $SYS/size)"; fi
+    mark "${e}cache" "$(cat $SYS/queue/write_cache)"
+    sync; dd if=/dev/null of=$DISK conv=notrunc,fsync 2>/dev/null
+    mark "${e}sync" done
+    if blkdiscard -o $((32 << 20)) -l $((16 << 20)) $DISK 2>/tmp/err; then
+        z=$(dd if=$DISK bs=1M skip=32 count=16 iflag=direct 2>/dev/null | tr -d '\000' | wc -c)
+        if [ "$z" = 0 ]; then mark "${e}discard" ok; else mark "${e}discard" bad "$z non-zero bytes"; fi
+    else
+        mark "${e}discard" bad blkdiscard: "$(err)"
+    fi
+    mark "${e}md5" "$(disk_md5 16)"
+    await_gone "${e}gone"
+}
+
+# The check scenario's third guest: a file-backed disk, then a uring-backed one with O_DIRECT.
+run_check3() {
+    engine_round file
+    engine_round uring
+    await_poweroff_request
+}
+
 # The check scenario's second guest: write and read back, see the disk go, idle until destroyed.
 run_check2() {
     await_disk size
@@ -180,7 +221,7 @@ main() {
     while read -r m; do insmod "/lib/modules/$(uname -r)/$m"; done < /etc/bench-modules
     bench=$(sed -n 's/.*\bbench=\([^ ]*\).*/\1/p' /proc/cmdline)
     case $bench in
-    check1 | check2 | demo | smoke) "run_$bench" ;;
+    check1 | check2 | check3 | demo | smoke) "run_$bench" ;;
     *) echo "guest: unknown bench=$bench" ;;
     esac
     poweroff -f

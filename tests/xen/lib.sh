@@ -86,9 +86,9 @@ expect_ok() {
     fi
 }
 
-# Start blkbackd in the background (extra args $@), logging to $DAEMON_LOG; wait for its pidfile.
+# Start blkbackd in the background (extra args $@), appending to $DAEMON_LOG; wait for its pidfile.
 start_daemon() {
-    blkbackd --kind "$KIND" "$@" > "$DAEMON_LOG" 2>&1 &
+    blkbackd --kind "$KIND" "$@" >> "$DAEMON_LOG" 2>&1 &
     DAEMON_PID=$!
     wait_for 10 test -s "/run/blkbackd/$KIND.pid"
 }

@@ -7,7 +7,7 @@ set -euo pipefail
 BLKBACK_BUILD=${BLKBACK_BUILD:-$REPO/build}
 DEBLIBS=$ROOT/usr/lib/x86_64-linux-gnu
 GUEST_MODULES=(xen-blkfront ext4 crc32c_generic)
-DOM0_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs)
+DOM0_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs loop ext4 crc32c_generic)
 XENBIN=/usr/lib/xen-$XEN_VER/bin
 DOM0_XEN_TOOLS=(xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper)
 
@@ -134,6 +134,10 @@ build_dom0() {
         bins+=("$stage/usr/bin/${f##*/}")
     done
     cp -a "$ROOT/etc/xen" "$stage/etc/xen"
+    # mkfs.ext4 for the disk images' file system (tmpfs has no O_DIRECT on 6.1)
+    put "$stage" "$(PATH=/usr/sbin:/sbin:$PATH command -v mke2fs)" sbin/mke2fs
+    bins+=("$stage/sbin/mke2fs")
+    [ -f /etc/mke2fs.conf ] && put "$stage" /etc/mke2fs.conf etc/mke2fs.conf
     for t in blkbackd blkbackctl; do
         if [ -x "$BLKBACK_BUILD/$t" ]; then
             put "$stage" "$BLKBACK_BUILD/$t" "usr/sbin/$t"
