@@ -29,7 +29,7 @@ msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 BLKBACK := abi parse grant ring xs vdev device backend control log
-STORAGE := storage mem filecommon file uring
+STORAGE := storage mem filecommon file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))

@@ -63,6 +63,33 @@ int storage_parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
+/* Parse fault=START+COUNT[:eio|enospc] (sectors of 512 bytes). */
+static int spec_fault(struct storage_spec *spec, char *val, char *err, size_t errlen)
+{
+	char *plus = strchr(val, '+'), *colon = strchr(val, ':');
+	uint64_t start, count;
+
+	if (colon)
+		*colon++ = '\0';
+	if (plus)
+		*plus++ = '\0';
+	spec->fault_error = -EIO;
+	if (colon && !strcmp(colon, "enospc"))
+		spec->fault_error = -ENOSPC;
+	else if (colon && strcmp(colon, "eio"))
+		goto bad;
+	if (!plus || storage_parse_size(val, &start) || storage_parse_size(plus, &count) ||
+	    !count || start > (UINT64_MAX >> 9) - count)
+		goto bad;
+	spec->fault_start = start;
+	spec->fault_count = count;
+	return 0;
+bad:
+	snprintf(err, errlen, "bad fault option: give fault=START+COUNT[:eio|enospc], in "
+		 "512-byte sectors (e.g. fault=2048+8)");
+	return -EINVAL;
+}
+
 /* Apply one key[=value] option to the spec. */
 static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t errlen)
 {
@@ -82,6 +109,8 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 				 "bytes, with an optional K, M, G or T suffix (e.g. size=64M)", val);
 			return -EINVAL;
 		}
+	} else if (!strcmp(opt, "fault") && val) {
+		return spec_fault(spec, val, err, errlen);
 	} else if (!strcmp(opt, "name") && val && *val && !path) {
 		if (strcspn(val, "/ \t") != strlen(val)) {
 			snprintf(err, errlen, "bad ramdisk name '%s': no '/' or spaces", val);
@@ -191,6 +220,14 @@ int storage_open(const struct storage_spec *spec, struct storage **diskp, char *
 				 strerror(-ret));
 		free(disk);
 		return ret;
+	}
+	if (spec->fault_count) {
+		ret = storage_fault_wrap(disk, spec);
+		if (ret) {
+			snprintf(err, errlen, "cannot set up fault injection: %s", strerror(-ret));
+			storage_close(disk);
+			return ret;
+		}
 	}
 	*diskp = disk;
 	return 0;

@@ -18,6 +18,9 @@ struct storage_spec {
 	uint64_t size;		/* mem: bytes; 0 when not given */
 	bool readonly;		/* "ro" */
 	bool direct;		/* file/uring: "direct", O_DIRECT */
+	uint64_t fault_start;	/* "fault=START+COUNT[:eio|enospc]": I/O touching these */
+	uint64_t fault_count;	/* 512-byte sectors fails with fault_error */
+	int fault_error;	/* a negative errno */
 };
 
 /* What a disk can do, declared once at open; the core turns it into xenstore features. */
@@ -105,6 +108,9 @@ int storage_parse_size(const char *s, uint64_t *bytes);
 
 /* Open a disk from a parsed spec; on error a message goes into err. */
 int storage_open(const struct storage_spec *spec, struct storage **diskp, char *err, size_t errlen);
+
+/* Put the fault-injection wrapper in front of an open disk (spec->fault_count > 0). */
+int storage_fault_wrap(struct storage *disk, const struct storage_spec *spec);
 
 /* Close a disk; NULL is fine. */
 void storage_close(struct storage *disk);

@@ -122,8 +122,15 @@ step_guest_shutdown() {
 step_next_guest() {
     start_guest guest2 check2 || echo "note: xl create guest2 failed: $(oneline /tmp/guest2.create.log)"
     D2=$(xl domid guest2 2>/dev/null || echo none)
-    if ctl attach guest2 mem:size=32M --vdev "$VDEV"; then
+    # sectors 49152..49159 (24 MiB in) fail with EIO: fault injection, clear of the raw test
+    if ctl attach guest2 mem:size=32M,fault=49152+8 --vdev "$VDEV"; then
         expect_ok next-guest-served guest2 raw 120
+        expect_ok fault-fails-that-request-only guest2 fault 120
+        local e
+        e=$(stat_of guest2 err_req)
+        check fault-counted-and-disk-serving "err_req '${e:-none}', backend state $(xenstore-read \
+            "$(backend_dir "$D2" $DEVID)/state" 2>&1)" \
+            [ "${e:-0}" -ge 1 -a "$(xenstore-read "$(backend_dir "$D2" $DEVID)/state")" = 4 ]
     else
         fail next-guest-served "attach to guest2 failed: $(oneline /tmp/ctl.out)"
     fi

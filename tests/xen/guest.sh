@@ -50,6 +50,7 @@ raw_test() {
     rm -f /tmp/rand
     echo 3 > /proc/sys/vm/drop_caches
     got=$(disk_md5 16)
+    echo "$got" > "/tmp/$1.md5"
     if [ "$want" = "$got" ]; then mark "$1" ok "$got"; else mark "$1" bad wrote "$want" read "$got"; fi
 }
 
@@ -177,10 +178,25 @@ run_check3() {
     await_poweroff_request
 }
 
+# xvdb fails sectors 49152..49159 (fault=49152+8, at 24 MiB): reading them must fail with an
+# I/O error, the sectors around them must read, and the disk must go on working; marker fault.
+fault_test() {
+    if dd if=$DISK of=/dev/null bs=4k skip=6144 count=1 iflag=direct 2>/tmp/err; then
+        mark fault bad a read of the failing sectors succeeded; return
+    fi
+    grep -qi "input/output error\|I/O error" /tmp/err || { mark fault bad "$(err)"; return; }
+    dd if=$DISK of=/dev/null bs=4k skip=6143 count=1 iflag=direct 2>/dev/null &&
+        dd if=$DISK of=/dev/null bs=4k skip=6145 count=1 iflag=direct 2>/dev/null ||
+        { mark fault bad the sectors next to the failing ones did not read; return; }
+    got=$(disk_md5 16)
+    if [ "$got" = "$(cat /tmp/raw.md5)" ]; then mark fault ok; else mark fault bad after: "$got"; fi
+}
+
 # The check scenario's second guest: write and read back, see the disk go, idle until destroyed.
 run_check2() {
     await_disk size
     raw_test raw
+    fault_test
     mark idle
     await_gone gone
     while :; do sleep 60; done

@@ -1,0 +1,102 @@
+/* Unit test: fault=START+COUNT fails exactly the I/O touching those sectors, on any engine. */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "engine-harness.h"
+
+#define SIZE (1u << 20)
+
+/* Open a spec, or fail the test. */
+static struct storage *open_spec(const char *text)
+{
+	struct storage_spec spec;
+	struct storage *disk = NULL;
+	char err[512];
+
+	if (storage_spec_parse(text, &spec, err, sizeof(err)) ||
+	    storage_open(&spec, &disk, err, sizeof(err))) {
+		CHECK(0, "%s: %s", text, err);
+		disk = NULL;
+	}
+	storage_spec_free(&spec);
+	return disk;
+}
+
+/* Set slot s to op over len bytes at sector sec. */
+static void set(struct h_slot *s, enum storage_op op, uint64_t sec, uint64_t len, bool fails)
+{
+	s->io.op = op;
+	s->io.offset = sec << 9;
+	s->want_error = fails;
+	if (op == STORAGE_READ || op == STORAGE_WRITE) {
+		h_layout_pages(s, len);
+	} else {
+		s->io.iov = NULL;
+		s->io.iovcnt = 0;
+		s->io.len = len;
+	}
+}
+
+/* Sectors 16..23 fail with want; the rest of the disk works, and failed writes change nothing. */
+static void run(const char *text, int64_t want)
+{
+	struct h_disk h;
+
+	if (h_init(&h, text, SIZE, 7))
+		return;
+	h.disk = open_spec(text);
+	if (!h.disk) {
+		h_free(&h);
+		return;
+	}
+	set(&h.slot[0], STORAGE_WRITE, 0, 8192, false);		/* sectors 0..15 */
+	h_fill(&h, &h.slot[0]);
+	h_run(&h, 1);
+	set(&h.slot[0], STORAGE_WRITE, 12, 4096, true);		/* 12..19: touches the range */
+	memset(h.slot[0].pages, 0xee, 4096);
+	set(&h.slot[1], STORAGE_READ, 24, 4096, false);		/* 24..31: just after it */
+	set(&h.slot[2], STORAGE_READ, 16, 512, true);		/* its first sector */
+	set(&h.slot[3], STORAGE_READ, 23, 512, true);		/* its last sector */
+	set(&h.slot[4], STORAGE_READ, 15, 512, false);		/* just before it */
+	set(&h.slot[5], STORAGE_FLUSH, 0, 0, false);		/* flushes do not touch sectors */
+	h_run(&h, 6);
+	CHECK(h.slot[0].result == want, "%s: failed write gave %" PRId64 ", want %" PRId64, text,
+	      h.slot[0].result, want);
+	CHECK(h.slot[2].result == want, "%s: failed read gave %" PRId64, text, h.slot[2].result);
+	if (h.disk->caps.discard) {
+		set(&h.slot[0], STORAGE_DISCARD, 20, 4096, true);
+		set(&h.slot[1], STORAGE_DISCARD, 32, 4096, false);
+		h_run(&h, 2);
+		memset(h.model + (32 << 9), 0, 4096);
+	}
+	for (int i = 0; i < 6; i++)
+		h.slot[i].want_error = false;
+	h_verify(&h, 0, 16 << 9);	/* the refused write left sectors 12..15 as they were */
+	h_verify(&h, 24 << 9, SIZE - (24 << 9));
+	storage_close(h.disk);
+	h_free(&h);
+}
+
+int main(void)
+{
+	char dir[] = "/var/tmp/blkback-fault-XXXXXX", path[64], spec[128];
+	int fd;
+
+	h_thread = pthread_self();
+	run("mem:size=1M,fault=16+8", -EIO);
+	if (!mkdtemp(dir)) {
+		printf("cannot make a scratch directory under /var/tmp\n");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/disk.img", dir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	CHECK(fd >= 0 && !ftruncate(fd, SIZE), "cannot make %s", path);
+	close(fd);
+	snprintf(spec, sizeof(spec), "file:%s,fault=16+8:enospc", path);
+	run(spec, -ENOSPC);
+	snprintf(spec, sizeof(spec), "uring:%s,fault=16+8:eio", path);
+	run(spec, -EIO);
+	unlink(path);
+	rmdir(dir);
+	return check_done("test-fault");
+}
