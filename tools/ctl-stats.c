@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -34,6 +35,9 @@ static char *control_request(const struct ctl *c, const char *request)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		die("cannot reach blkbackd at %s: %s; is it running ('blkbackd --daemon' "
 		    "starts it)?", sa.sun_path, strerror(errno));
+	/* A resize waits for the disk's requests in flight; give slow storage time. */
+	struct timeval tv = { .tv_sec = c->timeout };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (write(fd, request, strlen(request)) < 0 || write(fd, "\n", 1) < 0)
 		die("cannot send to blkbackd: %s", strerror(errno));
 	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
@@ -41,6 +45,10 @@ static char *control_request(const struct ctl *c, const char *request)
 		if (cap - len < 2 && !(buf = realloc(buf, cap *= 2)))
 			die("out of memory");
 	}
+	if (n < 0)
+		die("blkbackd did not answer '%s' within %d s: %s (is a disk's storage hanging? "
+		    "'blkbackctl stats' shows requests in flight)", request, c->timeout,
+		    strerror(errno));
 	close(fd);
 	buf[len] = '\0';
 	/* The answer's last line is "ok" or "error MESSAGE". */
