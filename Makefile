@@ -59,6 +59,11 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# test-ring links the in-process fake of libxengnttab/libxenevtchn instead of the real ones.
+$(B)/tests/test-ring: $(B)/tests/unit/test-ring.o $(B)/tests/unit/fake-xen.o $(B)/libblkback.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore liburing) -pthread $(LDLIBS)
+
 # Install what the build and the tests need (Debian 12), saying what.
 deps:
 	$(Q)tools/install-deps.sh
