@@ -153,55 +153,36 @@ static int fe_uint(struct blk_dev *d, const char *node, uint64_t max, uint64_t *
 	return bxs_read_uint(d->be->xs, XBT_NULL, path, max, v);
 }
 
-/* Write the nodes the frontend reads on connect, and state Connected, atomically. */
-static int write_connect_nodes(struct blk_dev *d, int old)
+/* The nodes the frontend reads on connect, and state Connected, in transaction t. */
+static int connect_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
-	struct xs_handle *xs = d->be->xs;
+	const struct blk_dev *d = arg;
 	const struct storage *disk = d->disk;
 	/* A read-only disk refuses flushes and discards: offering them invites errors. */
 	bool flush = disk->caps.flush && !d->readonly;
 	bool discard = disk->caps.discard && !d->readonly;
 	int err;
 
-	for (;;) {
-		xs_transaction_t t = xs_transaction_start(xs);
-
-		if (t == XBT_NULL)
-			return -errno;
-		/* Linux blkfront reads sectors in 512-byte units whatever sector-size says. */
-		err = bxs_printf(xs, t, d->bepath, "sectors", "%" PRIu64, disk->size >> SECTOR_SHIFT);
-		err = err ? err : bxs_printf(xs, t, d->bepath, "info", "%u",
-					     d->readonly ? VDISK_READONLY : 0);
-		err = err ? err : bxs_printf(xs, t, d->bepath, "sector-size", "%u",
-					     disk->caps.sector_size);
-		err = err ? err : bxs_printf(xs, t, d->bepath, "physical-sector-size", "%u",
-					     disk->caps.physical_sector_size);
-		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-flush-cache", "%d", flush);
-		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-barrier", "%d", flush);
-		err = err ? err : bxs_printf(xs, t, d->bepath, "feature-discard", "%d", discard);
-		if (discard) {
-			err = err ? err : bxs_printf(xs, t, d->bepath, "discard-granularity", "%u",
-						     disk->caps.discard_granularity ?
-						     disk->caps.discard_granularity :
-						     disk->caps.sector_size);
-			err = err ? err : bxs_printf(xs, t, d->bepath, "discard-alignment", "%u",
-						     disk->caps.discard_alignment);
-			err = err ? err : bxs_printf(xs, t, d->bepath, "discard-secure", "%d",
-						     disk->caps.secure_discard);
-		}
-		err = err ? err : bxs_printf(xs, t, d->bepath, "state", "%d", XenbusStateConnected);
-		if (err) {
-			xs_transaction_end(xs, t, true);
-			return err;
-		}
-		if (xs_transaction_end(xs, t, false))
-			break;
-		if (errno != EAGAIN)
-			return -errno;
+	/* Linux blkfront reads sectors in 512-byte units whatever sector-size says. */
+	err = bxs_printf(xs, t, d->bepath, "sectors", "%" PRIu64, disk->size >> SECTOR_SHIFT);
+	err = err ? err : bxs_printf(xs, t, d->bepath, "info", "%u",
+				     d->readonly ? VDISK_READONLY : 0);
+	err = err ? err : bxs_printf(xs, t, d->bepath, "sector-size", "%u", disk->caps.sector_size);
+	err = err ? err : bxs_printf(xs, t, d->bepath, "physical-sector-size", "%u",
+				     disk->caps.physical_sector_size);
+	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-flush-cache", "%d", flush);
+	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-barrier", "%d", flush);
+	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-discard", "%d", discard);
+	if (discard) {
+		err = err ? err : bxs_printf(xs, t, d->bepath, "discard-granularity", "%u",
+					     disk->caps.discard_granularity ?
+					     disk->caps.discard_granularity : disk->caps.sector_size);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "discard-alignment", "%u",
+					     disk->caps.discard_alignment);
+		err = err ? err : bxs_printf(xs, t, d->bepath, "discard-secure", "%d",
+					     disk->caps.secure_discard);
 	}
-	log_info("%s: backend %s -> %s", d->name, xenbus_state_name(old),
-		 xenbus_state_name(XenbusStateConnected));
-	return 0;
+	return err ? err : bxs_printf(xs, t, d->bepath, "state", "%d", XenbusStateConnected);
 }
 
 /* Read what the frontend published, start the ring and announce the disk. */
@@ -249,11 +230,13 @@ static void device_connect(struct blk_dev *d, int old)
 		device_error(d, "cannot attach to the frontend's ring: %s", strerror(-err));
 		goto fail;
 	}
-	err = write_connect_nodes(d, old);
+	err = bxs_transact(d->be->xs, connect_nodes, d);
 	if (err) {
 		device_error(d, "cannot write the connect nodes: %s", strerror(-err));
 		goto fail;
 	}
+	log_info("%s: backend %s -> %s", d->name, xenbus_state_name(old),
+		 xenbus_state_name(XenbusStateConnected));
 	return;
 fail:
 	blk_ring_stop(d->ring);
@@ -344,10 +327,18 @@ void device_update(struct blk_dev *d)
 	}
 }
 
+/* Rewrite sectors, then state, in transaction t: the state write is what tells blkfront to look. */
+static int resize_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	const struct blk_dev *d = arg;
+	int err = bxs_printf(xs, t, d->bepath, "sectors", "%" PRIu64, d->disk->size >> SECTOR_SHIFT);
+
+	return err ? err : bxs_printf(xs, t, d->bepath, "state", "%d", XenbusStateConnected);
+}
+
 /* Change the disk's size under a running guest; Linux blkfront re-reads sectors on a state write. */
 int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
 {
-	struct xs_handle *xs = d->be->xs;
 	int ret, state = be_state(d);
 
 	if (!d->disk) {
@@ -373,27 +364,11 @@ int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
 	log_info("%s: resized to %" PRIu64 " bytes", d->name, d->disk->size);
 	if (state != XenbusStateConnected)
 		return 0;	/* the frontend reads sectors when it connects */
-	/* Rewrite sectors, then state: the state write is what tells blkfront to look. */
-	for (;;) {
-		xs_transaction_t t = xs_transaction_start(xs);
-
-		if (t == XBT_NULL)
-			break;
-		ret = bxs_printf(xs, t, d->bepath, "sectors", "%" PRIu64,
-				 d->disk->size >> SECTOR_SHIFT);
-		ret = ret ? ret : bxs_printf(xs, t, d->bepath, "state", "%d", state);
-		if (ret) {
-			xs_transaction_end(xs, t, true);
-			break;
-		}
-		if (xs_transaction_end(xs, t, false))
-			return 0;
-		if (errno != EAGAIN)
-			break;
-	}
-	snprintf(err, errlen, "%s: resized, but cannot tell the guest through xenstore: %s",
-		 d->name, strerror(errno));
-	return -EIO;
+	ret = bxs_transact(d->be->xs, resize_nodes, d);
+	if (ret)
+		snprintf(err, errlen, "%s: resized, but cannot tell the guest through xenstore: %s",
+			 d->name, strerror(-ret));
+	return ret;
 }
 
 /* One line of statistics: key=value pairs, for blkbackctl stats. */

@@ -68,6 +68,28 @@ int bxs_printf(struct xs_handle *xs, xs_transaction_t t, const char *dir, const 
 	return 0;
 }
 
+/* Run body inside a transaction, retried while the commit conflicts. */
+int bxs_transact(struct xs_handle *xs, int (*body)(struct xs_handle *xs, xs_transaction_t t,
+						   void *arg), void *arg)
+{
+	for (;;) {
+		xs_transaction_t t = xs_transaction_start(xs);
+		int err;
+
+		if (t == XBT_NULL)
+			return -errno;
+		err = body(xs, t, arg);
+		if (err) {
+			xs_transaction_end(xs, t, true);
+			return err;
+		}
+		if (xs_transaction_end(xs, t, false))
+			return 0;
+		if (errno != EAGAIN)
+			return -errno;
+	}
+}
+
 /* Name of a xenbus state, for logs and tables. */
 const char *xenbus_state_name(int state)
 {

@@ -21,6 +21,13 @@ int bxs_read_uint(struct xs_handle *xs, xs_transaction_t t, const char *path,
 int bxs_printf(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *node,
 	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/*
+ * Run body inside a transaction, again from the start while the commit
+ * conflicts (EAGAIN). An error from body aborts it. Returns 0 or -errno.
+ */
+int bxs_transact(struct xs_handle *xs, int (*body)(struct xs_handle *xs, xs_transaction_t t,
+						   void *arg), void *arg);
+
 /* Parse a whole string as a decimal number no larger than max. */
 int parse_uint(const char *s, uint64_t max, uint64_t *val);
 

@@ -134,10 +134,11 @@ static int read_int(const struct ctl *c, const char *path, int dflt)
 	return bxs_read_uint(c->xs, XBT_NULL, path, INT32_MAX, &v) ? dflt : (int)v;
 }
 
-/* Does path exist? */
-static bool exists(const struct ctl *c, const char *path)
+/* Does path exist, as transaction t sees it? */
+static bool exists_in(const struct ctl *c, xs_transaction_t t, const char *path)
 {
-	char *s = bxs_read(c->xs, XBT_NULL, "%s", path);
+	unsigned int len;
+	char *s = xs_read(c->xs, t, path, &len);
 
 	free(s);
 	return s != NULL;
@@ -153,7 +154,7 @@ static uint32_t free_vdev(const struct ctl *c, unsigned int domid)
 		snprintf(name, sizeof(name), "xvd%c", 'a' + i);
 		vdev_number(name, &devid);
 		snprintf(path, sizeof(path), "/local/domain/%u/device/vbd/%u", domid, devid);
-		if (!exists(c, path))
+		if (!exists_in(c, XBT_NULL, path))
 			return devid;
 	}
 	die("domain %u has no free disk name between xvda and xvdz: give one with --vdev", domid);
@@ -171,53 +172,62 @@ static bool set_perms(const struct ctl *c, xs_transaction_t t, const char *path,
 	return xs_mkdir(c->xs, t, path) && xs_set_permissions(c->xs, t, path, p, 2);
 }
 
+/* What attach writes: a new disk's backend and frontend nodes. */
+struct new_disk {
+	const struct ctl *c;
+	unsigned int domid;
+	uint32_t devid;
+	char vdev[16];
+	const char *spec, *be, *fe;
+	bool ro;
+};
+
+/* The nodes of a new disk, in transaction t; -EEXIST if the name is taken. */
+static int disk_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	const struct new_disk *n = arg;
+	const struct ctl *c = n->c;
+	const char *be = n->be, *fe = n->fe;
+	bool ok;
+
+	if (exists_in(c, t, be) || exists_in(c, t, fe))
+		return -EEXIST;
+	/* Nodes created below a directory inherit its permissions. */
+	ok = set_perms(c, t, be, c->self, n->domid) &&
+	     !bxs_printf(xs, t, be, "frontend", "%s", fe) &&
+	     !bxs_printf(xs, t, be, "frontend-id", "%u", n->domid) &&
+	     !bxs_printf(xs, t, be, "online", "1") &&
+	     !bxs_printf(xs, t, be, "removable", "0") &&
+	     !bxs_printf(xs, t, be, "bootable", "0") &&
+	     !bxs_printf(xs, t, be, "mode", "%s", n->ro ? "r" : "w") &&
+	     !bxs_printf(xs, t, be, "device-type", "disk") &&
+	     !bxs_printf(xs, t, be, "dev", "%s", n->vdev) &&
+	     !bxs_printf(xs, t, be, "params", "%s", n->spec) &&
+	     !bxs_printf(xs, t, be, "state", "%d", XenbusStateInitialising) &&
+	     set_perms(c, t, fe, n->domid, c->self) &&
+	     !bxs_printf(xs, t, fe, "backend", "%s", be) &&
+	     !bxs_printf(xs, t, fe, "backend-id", "%u", c->self) &&
+	     !bxs_printf(xs, t, fe, "virtual-device", "%u", n->devid) &&
+	     !bxs_printf(xs, t, fe, "device-type", "disk") &&
+	     !bxs_printf(xs, t, fe, "state", "%d", XenbusStateInitialising);
+	return ok ? 0 : (errno ? -errno : -EIO);
+}
+
 /* Write the backend and frontend nodes of a new disk in one transaction. */
 static void write_nodes(const struct ctl *c, unsigned int domid, uint32_t devid,
 			const char *spec, bool ro, const char *be, const char *fe)
 {
-	char vdev[16];
+	struct new_disk n = { .c = c, .domid = domid, .devid = devid, .spec = spec,
+			      .be = be, .fe = fe, .ro = ro };
+	int err;
 
-	vdev_name(devid, vdev, sizeof(vdev));
-	for (;;) {
-		xs_transaction_t t = xs_transaction_start(c->xs);
-		bool ok;
-
-		if (t == XBT_NULL)
-			die("cannot start a xenstore transaction: %s", strerror(errno));
-		if (exists(c, be) || exists(c, fe)) {
-			xs_transaction_end(c->xs, t, true);
-			die("%s is already in use on domain %u: detach it first, or pick another "
-			    "name with --vdev", vdev, domid);
-		}
-		/* Nodes created below a directory inherit its permissions. */
-		ok = set_perms(c, t, be, c->self, domid) &&
-		     !bxs_printf(c->xs, t, be, "frontend", "%s", fe) &&
-		     !bxs_printf(c->xs, t, be, "frontend-id", "%u", domid) &&
-		     !bxs_printf(c->xs, t, be, "online", "1") &&
-		     !bxs_printf(c->xs, t, be, "removable", "0") &&
-		     !bxs_printf(c->xs, t, be, "bootable", "0") &&
-		     !bxs_printf(c->xs, t, be, "mode", "%s", ro ? "r" : "w") &&
-		     !bxs_printf(c->xs, t, be, "device-type", "disk") &&
-		     !bxs_printf(c->xs, t, be, "dev", "%s", vdev) &&
-		     !bxs_printf(c->xs, t, be, "params", "%s", spec) &&
-		     !bxs_printf(c->xs, t, be, "state", "%d", XenbusStateInitialising) &&
-		     set_perms(c, t, fe, domid, c->self) &&
-		     !bxs_printf(c->xs, t, fe, "backend", "%s", be) &&
-		     !bxs_printf(c->xs, t, fe, "backend-id", "%u", c->self) &&
-		     !bxs_printf(c->xs, t, fe, "virtual-device", "%u", devid) &&
-		     !bxs_printf(c->xs, t, fe, "device-type", "disk") &&
-		     !bxs_printf(c->xs, t, fe, "state", "%d", XenbusStateInitialising);
-		if (!ok) {
-			int err = errno;
-
-			xs_transaction_end(c->xs, t, true);
-			die("cannot write the xenstore nodes of %s: %s", be, strerror(err));
-		}
-		if (xs_transaction_end(c->xs, t, false))
-			return;
-		if (errno != EAGAIN)
-			die("cannot commit the xenstore nodes of %s: %s", be, strerror(errno));
-	}
+	vdev_name(devid, n.vdev, sizeof(n.vdev));
+	err = bxs_transact(c->xs, disk_nodes, &n);
+	if (err == -EEXIST)
+		die("%s is already in use on domain %u: detach it first, or pick another "
+		    "name with --vdev", n.vdev, domid);
+	if (err)
+		die("cannot write the xenstore nodes of %s: %s", be, strerror(-err));
 }
 
 /* Remove a disk's frontend and backend nodes, and an emptied domain directory. */
@@ -410,7 +420,7 @@ static int cmd_detach(struct ctl *c, int argc, char **argv)
 	vdev_name(devid, vdev, sizeof(vdev));
 	snprintf(be, sizeof(be), "%s/%u/%u", c->root, domid, devid);
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", domid, devid);
-	if (!exists(c, be))
+	if (!exists_in(c, XBT_NULL, be))
 		die("domain %u has no %s served by blkbackd ('blkbackctl list' shows the "
 		    "attached disks)", domid, vdev);
 	if (!force)
