@@ -32,15 +32,12 @@ static void op_done(struct storage_io *io, int64_t result)
 	op->result = result;
 }
 
-/* Run one I/O to completion and check done was called exactly once with want. */
-static int64_t run_io(struct storage *disk, enum storage_op kind, uint64_t offset,
+/* Run one I/O of len bytes to completion and check done was called exactly once with len. */
+static int64_t run_op(struct storage *disk, enum storage_op kind, uint64_t offset, uint64_t len,
 		      const struct iovec *iov, int iovcnt, const char *what)
 {
 	struct op op;
-	uint64_t len = 0;
 
-	for (int i = 0; i < iovcnt; i++)
-		len += iov[i].iov_len;
 	memset(&op, 0, sizeof(op));
 	op.io.op = kind;
 	op.io.offset = offset;
@@ -55,6 +52,17 @@ static int64_t run_io(struct storage *disk, enum storage_op kind, uint64_t offse
 	CHECK(op.result == (int64_t)len, "%s: result %lld, want %llu", what,
 	      (long long)op.result, (unsigned long long)len);
 	return op.result;
+}
+
+/* Run one read or write over the iovecs (a flush with none). */
+static int64_t run_io(struct storage *disk, enum storage_op kind, uint64_t offset,
+		      const struct iovec *iov, int iovcnt, const char *what)
+{
+	uint64_t len = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	return run_op(disk, kind, offset, len, iov, iovcnt, what);
 }
 
 /* Parse a spec and open it; returns the open result, err holds any message. */
@@ -434,18 +442,7 @@ static void test_open_error(void)
 /* Discard one range; done must be called once with its length. */
 static void run_discard(struct storage *disk, uint64_t offset, uint64_t len, const char *what)
 {
-	struct op op;
-
-	memset(&op, 0, sizeof(op));
-	op.io.op = STORAGE_DISCARD;
-	op.io.offset = offset;
-	op.io.len = len;
-	op.io.done = op_done;
-	op.result = INT64_MIN;
-	storage_submit(disk, &op.io);
-	CHECK(op.calls == 1, "%s: done called %d times, want once", what, op.calls);
-	CHECK(op.result == (int64_t)len, "%s: result %lld, want %llu", what,
-	      (long long)op.result, (unsigned long long)len);
+	run_op(disk, STORAGE_DISCARD, offset, len, NULL, 0, what);
 }
 
 /* Discard zeroes the range (partial pages too), leaves the rest, and gives memory back. */
