@@ -47,15 +47,6 @@ int control_open(const char *path)
 	return fd;
 }
 
-/* The device for domid/devid, if the daemon serves it. */
-static struct blk_dev *find_dev(struct blk_backend *be, uint64_t domid, uint64_t devid)
-{
-	for (struct blk_dev *d = be->devs; d; d = d->next)
-		if (d->domid == domid && d->devid == devid)
-			return d;
-	return NULL;
-}
-
 /* resize DOMID DEVID BYTES [shrink] */
 static void do_resize(struct blk_backend *be, char *args, FILE *out)
 {
@@ -70,7 +61,7 @@ static void do_resize(struct blk_backend *be, char *args, FILE *out)
 		fprintf(out, "error usage: resize DOMID DEVID BYTES [shrink]\n");
 		return;
 	}
-	d = find_dev(be, domid, devid);
+	d = device_find(be, (uint32_t)domid, (uint32_t)devid);
 	if (!d) {
 		fprintf(out, "error blkbackd serves no disk %" PRIu64 " on domain %" PRIu64 "\n",
 			devid, domid);

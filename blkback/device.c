@@ -54,15 +54,23 @@ static void device_error(struct blk_dev *d, const char *fmt, ...)
 	bxs_printf(d->be->xs, XBT_NULL, d->bepath, "error", "%s", msg);
 }
 
+/* The device for domid/devid, if the daemon serves it. */
+struct blk_dev *device_find(struct blk_backend *be, uint32_t domid, uint32_t devid)
+{
+	for (struct blk_dev *d = be->devs; d; d = d->next)
+		if (d->domid == domid && d->devid == devid)
+			return d;
+	return NULL;
+}
+
 /* Find the device for domid/devid, creating it if its backend directory exists. */
 struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devid)
 {
-	struct blk_dev *d;
+	struct blk_dev *d = device_find(be, domid, devid);
 	char vdev[16], *dir;
 
-	for (d = be->devs; d; d = d->next)
-		if (d->domid == domid && d->devid == devid)
-			return d;
+	if (d)
+		return d;
 	dir = bxs_read(be->xs, XBT_NULL, "%s/%u/%u", be->root, domid, devid);
 	if (!dir)
 		return NULL;

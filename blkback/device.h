@@ -24,6 +24,9 @@ struct blk_dev {
 	struct blk_dev *next;
 };
 
+/* The device for domid/devid, if the daemon serves it. */
+struct blk_dev *device_find(struct blk_backend *be, uint32_t domid, uint32_t devid);
+
 /* Find the device for domid/devid, creating it if its backend directory exists. */
 struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devid);
 

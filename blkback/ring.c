@@ -119,7 +119,6 @@ static void req_submit_step(struct blk_req *req)
 {
 	struct storage_io *sio = &req->sio;
 	enum storage_op op = req->steps[req->step];
-
 	bool data = op == STORAGE_READ || op == STORAGE_WRITE;
 
 	sio->op = op;
