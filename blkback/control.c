@@ -16,24 +16,15 @@
 #include "xs.h"
 #include "../storage/storage.h"
 
-/* Listen on path (a stale socket there is replaced). */
+/* Listen on path (a stale socket there is replaced); its directory must exist. */
 int control_open(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, err;
 
-	char dir[sizeof(sa.sun_path)], *slash;
-
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
-	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;

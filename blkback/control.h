@@ -10,7 +10,7 @@
  *   resize DOMID DEVID BYTES [shrink] -> "ok" or "error MESSAGE"
  */
 
-/* Listen on path (a stale socket there is replaced). Returns the fd or -errno. */
+/* Listen on path (a stale socket there is replaced; its directory must exist). Returns the fd or -errno. */
 int control_open(const char *path);
 
 /* Accept one connection on the listening fd and answer its request. */

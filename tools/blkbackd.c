@@ -139,7 +139,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	run_path(kind, "sock", sockpath, sizeof(sockpath));
-	cfd = control_open(sockpath);
+	err = make_parent_dir(sockpath);	/* the pidfile may live elsewhere (--pidfile) */
+	cfd = err ? err : control_open(sockpath);
 	if (cfd < 0) {
 		log_err("cannot listen on %s: %s", sockpath, strerror(-cfd));
 		goto out;

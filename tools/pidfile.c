@@ -33,11 +33,10 @@ static pid_t read_pid(int fd)
 	return n > 0 ? (pid_t)atol(buf) : 0;
 }
 
-/* Create and lock the pidfile; -EBUSY (with *owner set) if a live daemon holds it. */
-int pidfile_claim(const char *path, pid_t *owner)
+/* Create the directory path lives in, if missing (one level, mode 0755). */
+int make_parent_dir(const char *path)
 {
-	char dir[256], *slash, buf[24];
-	int fd, len;
+	char dir[256], *slash;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
@@ -46,20 +45,29 @@ int pidfile_claim(const char *path, pid_t *owner)
 		if (mkdir(dir, 0755) && errno != EEXIST)
 			return -errno;
 	}
+	return 0;
+}
+
+/* Create and lock the pidfile; -EBUSY (with *owner set) if a live daemon holds it. */
+int pidfile_claim(const char *path, pid_t *owner)
+{
+	char buf[24];
+	int fd, len, err = make_parent_dir(path);
+
+	if (err)
+		return err;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);	/* kept open: it holds the lock */
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		*owner = read_pid(fd);
 		close(fd);
 		return err;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)len, 0) != len) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		return err;
 	}

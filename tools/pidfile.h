@@ -11,6 +11,9 @@ void run_path(const char *kind, const char *ext, char *buf, size_t len);
 /* Default pidfile for a kind: run_path(kind, "pid"). */
 void pidfile_path(const char *kind, char *buf, size_t len);
 
+/* Create the directory path lives in, if missing (one level, mode 0755). */
+int make_parent_dir(const char *path);
+
 /* Create and lock the pidfile; -EBUSY (with *owner set) if a live daemon holds it. */
 int pidfile_claim(const char *path, pid_t *owner);
 
