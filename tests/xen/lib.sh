@@ -55,8 +55,18 @@ EOF
 # Succeed while domain $1 exists.
 guest_exists() { xl domid "$1" >/dev/null 2>&1; }
 
-# Succeed once domain $1 is gone.
-guest_gone() { ! guest_exists "$1"; }
+# Succeed if xenstore lists a domain named $1.
+xenstore_has_domain() {
+    local d
+    for d in $(xenstore-list /local/domain 2>/dev/null); do
+        [ "$(xenstore-read "/local/domain/$d/name" 2>/dev/null)" = "$1" ] && return 0
+    done
+    return 1
+}
+
+# Succeed once domain $1 is gone: xl and xenstore must both say so (one xl call that
+# failed while the guest ran once cut a marker wait short).
+guest_gone() { ! guest_exists "$1" && ! xenstore_has_domain "$1"; }
 
 # The console log file of guest $1 (written by xenconsoled).
 guest_log() { echo "$CONSOLE_DIR/guest-$1.log"; }
