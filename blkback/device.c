@@ -193,6 +193,13 @@ static int connect_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	return err ? err : bxs_printf(xs, t, d->bepath, "state", "%d", XenbusStateConnected);
 }
 
+/* Stop serving the ring, answering what is in flight first; its counters go to d->past. */
+static void device_disconnect(struct blk_dev *d)
+{
+	blk_ring_stop(d->ring, &d->past);
+	d->ring = NULL;
+}
+
 /* Read what the frontend published, start the ring and announce the disk. */
 static void device_connect(struct blk_dev *d, int old)
 {
@@ -201,8 +208,7 @@ static void device_connect(struct blk_dev *d, int old)
 	uint64_t ref, port, v;
 	int err;
 
-	blk_ring_stop(d->ring);		/* a frontend that reconnects without closing */
-	d->ring = NULL;
+	device_disconnect(d);		/* a frontend that reconnects without closing */
 	if (!fe_uint(d, "ring-page-order", 16, &v) && v != 0) {
 		device_error(d, "frontend asks for ring-page-order %" PRIu64 "; this backend "
 			     "offers single-page rings only", v);
@@ -247,16 +253,8 @@ static void device_connect(struct blk_dev *d, int old)
 		 xenbus_state_name(XenbusStateConnected));
 	return;
 fail:
-	blk_ring_stop(d->ring);
-	d->ring = NULL;
+	device_disconnect(d);
 	set_state(d, old, XenbusStateClosing);
-}
-
-/* Stop serving the ring, answering what is in flight first. */
-static void device_disconnect(struct blk_dev *d)
-{
-	blk_ring_stop(d->ring);
-	d->ring = NULL;
 }
 
 /*
@@ -386,6 +384,7 @@ void device_stats(const struct blk_dev *d, FILE *out)
 
 	if (d->ring)
 		blk_ring_get_stats(d->ring, &st);
+	blk_ring_stats_add(&st, &d->past);	/* the guest's earlier connections */
 	fprintf(out, "disk domid=%u devid=%u engine=%s size=%" PRIu64 " connected=%d"
 		" rd_req=%" PRIu64 " wr_req=%" PRIu64 " f_req=%" PRIu64 " ds_req=%" PRIu64
 		" oo_req=%" PRIu64 " err_req=%" PRIu64 " rd_sect=%" PRIu64 " wr_sect=%" PRIu64

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "backend.h"
+#include "ring.h"
 
 struct blk_dev {
 	struct blk_backend *be;
@@ -21,6 +22,7 @@ struct blk_dev {
 	struct storage *disk;
 	bool readonly;
 	struct blk_ring *ring;
+	struct blk_ring_stats past;	/* counters of the rings served before this one */
 	struct blk_dev *next;
 };
 

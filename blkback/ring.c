@@ -412,12 +412,12 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 	*ringp = r;
 	return 0;
 fail:
-	blk_ring_stop(r);
+	blk_ring_stop(r, NULL);
 	return err;
 }
 
 /* Stop serving: answer what is in flight, then unmap and unbind. */
-void blk_ring_stop(struct blk_ring *r)
+void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 {
 	if (!r)
 		return;
@@ -431,6 +431,8 @@ void blk_ring_stop(struct blk_ring *r)
 			  r->stats.wr_req, r->stats.f_req, r->stats.ds_req, r->stats.err_req,
 			  r->stats.grants.maps, r->stats.grants.map_calls);
 	}
+	if (final)	/* inflight is 0 once stopped */
+		blk_ring_stats_add(final, &r->stats);
 	if (r->port && r->xce)
 		xenevtchn_unbind(r->xce, r->port);
 	if (r->sring)

@@ -30,13 +30,25 @@ struct blk_ring_stats {
 	struct grant_counters grants;
 };
 
+/* Add every counter of src to dst (all fields are uint64_t counts). */
+static inline void blk_ring_stats_add(struct blk_ring_stats *dst, const struct blk_ring_stats *src)
+{
+	uint64_t *d = (uint64_t *)dst;
+	const uint64_t *s = (const uint64_t *)src;
+
+	_Static_assert(sizeof(*dst) % sizeof(uint64_t) == 0, "stats are uint64_t only");
+	for (size_t i = 0; i < sizeof(*dst) / sizeof(uint64_t); i++)
+		d[i] += s[i];
+}
+
 struct blk_ring;
 
 /* Map the ring, bind the event channel and start serving it. */
 int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp);
 
-/* Stop serving: answer what is in flight, then unmap and unbind. NULL is fine. */
-void blk_ring_stop(struct blk_ring *ring);
+/* Stop serving: answer what is in flight, then unmap and unbind. NULL is fine.
+ * If final is not NULL, the ring's last counters are added to it. */
+void blk_ring_stop(struct blk_ring *ring, struct blk_ring_stats *final);
 
 /*
  * Hold the ring still: wait until nothing is in storage and stop taking

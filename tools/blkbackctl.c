@@ -36,8 +36,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: blkbackctl [--kind KIND] COMMAND ...\n"
 		"\n"
-		"  attach DOMAIN SPEC [--vdev NAME] [--ro] [--timeout SECONDS]\n"
-		"      serve SPEC to DOMAIN (a name or a domid) and wait until it is connected.\n"
+		"  attach DOMAIN SPEC [--vdev NAME] [--ro] [--timeout SECONDS] [--nowait]\n"
+		"      serve SPEC to DOMAIN (a name or a domid) and wait until it is connected\n"
+		"      (with --nowait, only until blkbackd has opened it).\n"
 		"      SPEC: mem:size=SIZE[,name=NAME][,ro]   a ramdisk (SIZE: 64M, 1G, ...);\n"
 		"                NAME keeps it alive across detach while blkbackd runs\n"
 		"            file:PATH[,direct][,ro]         a file or block device\n"
@@ -289,6 +290,7 @@ static bool wait_until(const struct ctl *c, const char *watch_path,
 struct attach_wait {
 	char be[128];
 	char *error;	/* the backend's error node, once it appears */
+	int want;	/* the backend state that ends the wait */
 };
 
 /* Is the backend Connected, or has it given up with an error? */
@@ -301,7 +303,7 @@ static bool attach_done(const struct ctl *c, void *arg)
 	free(w->error);
 	w->error = bxs_read(c->xs, XBT_NULL, "%s", path);
 	snprintf(path, sizeof(path), "%s/state", w->be);
-	return w->error || read_int(c, path, 0) == XenbusStateConnected;
+	return w->error || read_int(c, path, 0) >= w->want;
 }
 
 /* blkbackctl attach DOMAIN SPEC [--vdev NAME] [--ro] */
@@ -309,10 +311,11 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "vdev", required_argument, NULL, 'v' }, { "ro", no_argument, NULL, 'r' },
-		{ "timeout", required_argument, NULL, 't' }, { 0 },
+		{ "timeout", required_argument, NULL, 't' }, { "nowait", no_argument, NULL, 'n' },
+		{ 0 },
 	};
 	struct storage_spec spec;
-	struct attach_wait w = { .error = NULL };
+	struct attach_wait w = { .error = NULL, .want = XenbusStateConnected };
 	const char *vdev_arg = NULL;
 	char fe[128], err[512], vdev[16], path[200], *name;
 	unsigned int domid;
@@ -321,10 +324,11 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "v:rt:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "v:rt:n", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'v': vdev_arg = optarg; break;
 		case 'r': ro = true; break;
+		case 'n': w.want = XenbusStateInitWait; break;
 		case 't': c->timeout = parse_timeout(optarg); break;
 		default: usage(stderr); return 2;
 		}
@@ -370,9 +374,16 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 		remove_nodes(c, domid, w.be, fe);
 		die("blkbackd could not serve %s to domain %u (%s): %s", vdev, domid, name, w.error);
 	}
+	if (w.want == XenbusStateInitWait) {
+		printf("attached %s to domain %u (%s) as %s%s: blkbackd is ready, the guest's "
+		       "frontend connects when it starts\n", argv[optind + 1], domid, name, vdev,
+		       ro ? ", read-only" : "");
+		goto out;
+	}
 	snprintf(path, sizeof(path), "%s/sectors", w.be);
 	printf("attached %s to domain %u (%s) as %s: %" PRIu64 " MiB%s\n", argv[optind + 1],
 	       domid, name, vdev, (uint64_t)read_int(c, path, 0) >> 11, ro ? ", read-only" : "");
+out:
 	free(name);
 	free(w.error);
 	return 0;

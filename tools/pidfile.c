@@ -10,12 +10,17 @@
 
 #include "pidfile.h"
 
-/* A run-time file of a kind: $BLKBACKD_RUNDIR (or /run/blkbackd)/<kind>.<ext>. */
+/* A run-time file of a kind: <run dir>/<kind>.<ext>; see blkbackd(8), ENVIRONMENT. */
 void run_path(const char *kind, const char *ext, char *buf, size_t len)
 {
-	const char *dir = getenv("BLKBACKD_RUNDIR");
+	const char *dir = getenv("BLKBACKD_RUNDIR"), *xdg = getenv("XDG_RUNTIME_DIR");
 
-	snprintf(buf, len, "%s/%s.%s", dir && *dir ? dir : "/run/blkbackd", kind, ext);
+	if (dir && *dir)
+		snprintf(buf, len, "%s/%s.%s", dir, kind, ext);
+	else if (geteuid() == 0 || !xdg || !*xdg)
+		snprintf(buf, len, "/run/blkbackd/%s.%s", kind, ext);
+	else	/* an ordinary user, e.g. in the simulator: the user's runtime directory */
+		snprintf(buf, len, "%s/blkbackd/%s.%s", xdg, kind, ext);
 }
 
 /* Default pidfile for a kind. */

@@ -206,7 +206,7 @@ static void world_start(struct world *w)
 /* Thread body: blk_ring_stop, so that a hang in it can be timed out. */
 static void *stop_thread(void *arg)
 {
-	blk_ring_stop(arg);
+	blk_ring_stop(arg, NULL);
 	return NULL;
 }
 
