@@ -32,10 +32,21 @@ BLKBACK := abi parse grant ring xs vdev device backend control log
 STORAGE := storage mem filecommon file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
+# The simulator (daemon + drop-in libraries) and the userspace frontend.
+SIMLIB := $(B)/sim/lib
+SIM := $(B)/xensim $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 $(B)/blkfront
+objs = $(patsubst %.c,$(B)/%.o,$(1))
+XENSIM_OBJS := $(call objs,$(wildcard tools/xensim/*.c))
+SIMLIB_COMMON := $(call objs,$(wildcard tools/xensim/lib/common*.c))
+GNTTAB_OBJS := $(call objs,$(wildcard tools/xensim/lib/gnt*.c)) $(SIMLIB_COMMON)
+EVTCHN_OBJS := $(call objs,$(wildcard tools/xensim/lib/evtchn*.c)) $(SIMLIB_COMMON)
+BLKFRONT_LIB_OBJS := $(call objs,$(filter-out tools/blkfront/blkfront.c,$(wildcard tools/blkfront/*.c)))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
-.PHONY: all check check-unit check-unit-asan check-xen demo deps install uninstall clean
-all: $(TOOLS)
+.PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo deps install \
+	uninstall clean
+all: $(TOOLS) $(SIM)
+sim: $(SIM)
 
 $(B)/%.o: %.c
 	$(call msg,CC,$<)
@@ -59,16 +70,54 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(B)/xensim: $(XENSIM_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread $(LDLIBS)
+
+# The drop-in libraries: position independent, only the versioned public symbols exported.
+$(B)/tools/xensim/lib/%.o: ALL_CFLAGS += -fPIC -fvisibility=hidden
+$(SIMLIB)/libxengnttab.so.1: $(GNTTAB_OBJS) tools/xensim/lib/libxengnttab.map
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libxengnttab.so.1 \
+		-Wl,--version-script=tools/xensim/lib/libxengnttab.map -o $@ $(GNTTAB_OBJS) -pthread
+
+$(SIMLIB)/libxenevtchn.so.1: $(EVTCHN_OBJS) tools/xensim/lib/libxenevtchn.map
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libxenevtchn.so.1 \
+		-Wl,--version-script=tools/xensim/lib/libxenevtchn.map -o $@ $(EVTCHN_OBJS) -pthread
+
+$(B)/libblkfront.a: $(BLKFRONT_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(B)/blkfront: $(B)/tools/blkfront/blkfront.o $(B)/libblkfront.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
+		-pthread $(LDLIBS)
+
 # test-ring links the in-process fake of libxengnttab/libxenevtchn instead of the real ones.
 $(B)/tests/test-ring: $(B)/tests/unit/test-ring.o $(B)/tests/unit/fake-xen.o $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore liburing) -pthread $(LDLIBS)
 
+# The blkfront unit tests test libblkfront.a's pure parts (no Xen calls are reached).
+$(B)/tests/test-blkfront-%: $(B)/tests/unit/test-blkfront-%.o $(B)/libblkfront.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm $(LDLIBS)
+
+# C tests of the simulated hypervisor (tests/sim/hv-*.c), written on the real Xen API.
+SIM_TESTS := $(patsubst tests/sim/%.c,$(B)/tests/sim/%,$(wildcard tests/sim/hv-*.c))
+$(B)/tests/sim/hv-%: $(B)/tests/sim/hv-%.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xengnttab xenevtchn) -pthread $(LDLIBS)
+
 # Install what the build and the tests need (Debian 12), saying what.
 deps:
 	$(Q)tools/install-deps.sh
 
-check: check-unit check-unit-asan check-xen
+check: check-unit check-unit-asan check-sim check-xen
 
 check-unit: deps $(UNIT_TESTS) $(TOOLS)
 	$(Q)BLKBACK_BUILD=$(B) tests/run.sh $(SUITE) $(UNIT_TESTS) tests/unit/*.sh
@@ -78,6 +127,15 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 check-unit-asan: deps
 	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" \
 		LDFLAGS="$(SAN)" SUITE=unit-asan check-unit
+
+# The simulator suites (fidelity proof + end to end), everything built with ASan and UBSan.
+check-sim: deps
+	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" \
+		LDFLAGS="$(SAN)" SUITE=sim run-sim
+
+run-sim: $(TOOLS) $(SIM) $(SIM_TESTS)
+	$(Q)BLKBACK_BUILD=$(B) BLKBACK_SAN="$(SAN)" tests/run.sh $(SUITE) \
+		$(filter-out tests/sim/lib%.sh tests/sim/fetch.sh,$(wildcard tests/sim/*.sh))
 
 check-xen: deps $(TOOLS)
 	$(Q)tests/xen/run.sh check

@@ -26,3 +26,21 @@ expect_fail() {
 
 # $OUT must contain the text $1.
 expect_out() { [[ $OUT == *"$1"* ]] || fail "expected '$1' in: $OUT"; }
+
+# Wait up to $1 seconds for command $2... to succeed, re-checking every 0.1 s.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# Fail if log file $1 holds a sanitizer report ($2 names it in the message).
+no_sanitizer_reports() {
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" 2>/dev/null; then
+		grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" | head -40
+		fail "sanitizer report in $2 ($1)"
+	fi
+}

@@ -1,0 +1,185 @@
+/*
+ * blkfront.h: a userspace Xen block frontend, written only on the real Xen interfaces
+ * (libxenstore, xengntshr_* from libxengnttab, libxenevtchn, xen/io/blkif.h). It runs in a
+ * Linux domU (gntalloc) and, unchanged, in a xensim domain through the drop-in libraries.
+ *
+ * Three layers:
+ *   - connect/disconnect: the xenbus handshake with the backend, as Linux xen-blkfront does;
+ *   - I/O: request slots, each owning pages of a data pool shared once to the backend;
+ *   - the low-level ring: put any request on the ring, push with or without notify, set
+ *     req_prod directly, read responses raw (for hostile-frontend tests).
+ * Functions return 0 (or a count) or -errno; a message for a person goes to the err buffer.
+ */
+#ifndef BLKFRONT_H
+#define BLKFRONT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * ring.h uses xen_mb/xen_rmb/xen_wmb, which libxenctrl normally supplies. The ring is
+ * shared with another CPU, so these are real fences; the Makefile sets
+ * __XEN_INTERFACE_VERSION__ so ring.h leaves them to us.
+ */
+#ifndef xen_mb
+#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+#include <xen/grant_table.h>
+#include <xen/io/ring.h>
+#include <xen/io/blkif.h>
+
+#define BLKFRONT_PAGE_SIZE 4096u
+#define BLKFRONT_SECTOR 512u
+#define BLKFRONT_MAX_RING_ORDER 4	/* what we accept of max-ring-page-order */
+#define BLKFRONT_MAX_SLOTS 256		/* request slots (and pool size / 11 pages) at most */
+#define BLKFRONT_SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
+/* The largest request without indirect descriptors: 11 full pages. */
+#define BLKFRONT_MAX_REQ_BYTES (BLKFRONT_SEGS * BLKFRONT_PAGE_SIZE)
+
+struct blkfront;
+
+/* How to connect. Zeroed fields take the defaults. */
+struct blkfront_opts {
+	const char *vdev;		/* "xvdb", "51728" */
+	unsigned int timeout_ms;	/* each wait for the backend; default 10 s */
+	int max_ring_order;		/* -1 or unset (0 means order 0): see blkfront_opts_init */
+	unsigned int slots;		/* request slots; 0: the ring size, capped */
+	bool no_persistent;		/* do not write feature-persistent=1 */
+	bool no_reset;			/* fail instead of resetting a stale connection */
+};
+
+/*
+ * Every feature node of the protocol, in one place: what the backend offers and what we
+ * picked. negotiate.c alone reads and writes them.
+ */
+struct blkfront_features {
+	/* offered at InitWait */
+	unsigned int max_ring_order;	/* max-ring-page-order, 0 if absent */
+	unsigned int max_queues;	/* multi-queue-max-queues, 1 if absent */
+	/* offered at Connected */
+	bool flush;			/* feature-flush-cache */
+	bool barrier;			/* feature-barrier */
+	bool discard;			/* feature-discard */
+	bool discard_secure;		/* discard-secure */
+	uint32_t discard_granularity;	/* bytes */
+	uint32_t discard_alignment;	/* bytes */
+	bool persistent;		/* feature-persistent (the backend's) */
+	unsigned int max_indirect;	/* feature-max-indirect-segments, 0 if absent */
+	/* what we picked */
+	unsigned int ring_order;	/* ring-page-order written (0: ring-ref only) */
+	unsigned int nr_queues;		/* always 1 today */
+	bool use_persistent;		/* both sides said feature-persistent=1 */
+	unsigned int indirect_segs;	/* 0: we send direct requests only */
+};
+
+/* The disk as the backend describes it when Connected. */
+struct blkfront_disk {
+	uint64_t sectors;		/* in 512-byte units, whatever sector-size is */
+	uint32_t info;			/* VDISK_* bits */
+	uint32_t sector_size;
+	uint32_t physical_sector_size;
+	bool readonly;
+};
+
+/* Fill opts with the defaults. */
+void blkfront_opts_init(struct blkfront_opts *opts);
+
+/*
+ * Connect to device/vbd/<vdev> of this domain: wait for backend InitWait, share the ring
+ * and data pool, bind the event channel, publish, wait for backend Connected, go Connected.
+ * On error *bfp is NULL and err says what failed and what to do.
+ */
+int blkfront_connect(const struct blkfront_opts *opts, struct blkfront **bfp,
+		     char *err, size_t errlen);
+
+/* Closing, wait for the backend to let go, Closed, then unshare and unbind; frees bf.
+ * Returns the first error of the handshake (the resources are released anyway). */
+int blkfront_disconnect(struct blkfront *bf, char *err, size_t errlen);
+
+const struct blkfront_features *blkfront_features(const struct blkfront *bf);
+const struct blkfront_disk *blkfront_disk(const struct blkfront *bf);
+/* This domain's id, the backend's domain id, our device number. */
+unsigned int blkfront_domid(const struct blkfront *bf);
+unsigned int blkfront_backend_id(const struct blkfront *bf);
+uint32_t blkfront_devid(const struct blkfront *bf);
+const char *blkfront_backend_path(const struct blkfront *bf);
+/* Disk size in bytes. */
+uint64_t blkfront_size(const struct blkfront *bf);
+
+/* ---- I/O layer ---- */
+
+/* One request slot: id = slot index; buf = its BLKFRONT_SEGS pages, contiguous. */
+struct blkfront_req {
+	unsigned int id;
+	uint8_t op;			/* BLKIF_OP_* */
+	uint64_t offset;		/* bytes */
+	uint32_t len;			/* bytes */
+	void *buf;
+	int16_t status;			/* BLKIF_RSP_*, once complete */
+	uint64_t submit_ns, complete_ns;
+	void *user;			/* the caller's */
+	bool inflight;
+	struct blkfront_req *next_free;
+};
+
+/* Number of request slots (the deepest queue possible). */
+unsigned int blkfront_slots(const struct blkfront *bf);
+/* A free slot, or NULL when every slot is in flight or held. */
+struct blkfront_req *blkfront_req_get(struct blkfront *bf);
+/* Give a completed (or never submitted) slot back. */
+void blkfront_req_put(struct blkfront *bf, struct blkfront_req *req);
+
+/*
+ * Put a request on the ring (not yet pushed): op READ/WRITE (len bytes at offset, data in
+ * req->buf, len <= BLKFRONT_MAX_REQ_BYTES), FLUSH_DISKCACHE/WRITE_BARRIER (len 0), or
+ * DISCARD (any len). Offsets and lengths must be multiples of the sector size.
+ */
+int blkfront_submit(struct blkfront *bf, struct blkfront_req *req, uint8_t op,
+		    uint64_t offset, uint32_t len);
+/* Push what was submitted, notifying the backend only if it asked to be. */
+int blkfront_kick(struct blkfront *bf);
+/*
+ * Collect up to max completed requests into done[]; waits up to timeout_ms (-1: forever)
+ * for the first one when none is ready. Returns the count, 0 on timeout, -ESHUTDOWN when
+ * the backend closed the device, -EPROTO when it answered an id not in flight.
+ */
+int blkfront_reap(struct blkfront *bf, struct blkfront_req **done, unsigned int max,
+		  int timeout_ms);
+/* Requests submitted and not yet reaped. */
+unsigned int blkfront_inflight(const struct blkfront *bf);
+/* Submit one request and wait for it: the sync path of read/write; status as -errno. */
+int blkfront_sync_io(struct blkfront *bf, uint8_t op, uint64_t offset, uint32_t len,
+		     void *data, int timeout_ms);
+/* Notifications we sent and event-channel wakeups we took. */
+void blkfront_io_counts(const struct blkfront *bf, uint64_t *notifies, uint64_t *wakeups);
+
+/* ---- low-level ring: for tests that play a hostile frontend ---- */
+
+blkif_front_ring_t *blkfront_ring(struct blkfront *bf);
+/* Copy req into the slot at req_prod_pvt and advance it; -ENOSPC if the ring is full and
+ * force is false (with force the slot is overwritten anyway). */
+int blkfront_ring_put(struct blkfront *bf, const blkif_request_t *req, bool force);
+enum blkfront_notify { BLKFRONT_NOTIFY_NEVER, BLKFRONT_NOTIFY_IF_ASKED, BLKFRONT_NOTIFY_ALWAYS };
+/* Publish req_prod_pvt as req_prod, then notify as asked. */
+int blkfront_ring_push(struct blkfront *bf, enum blkfront_notify how);
+/* Write the shared req_prod directly (any value), without notifying. */
+void blkfront_ring_set_req_prod(struct blkfront *bf, RING_IDX prod);
+/* Send an event to the backend. */
+int blkfront_ring_notify(struct blkfront *bf);
+/* Take the next unconsumed response off the ring as it is: 1, or 0 if none. */
+int blkfront_ring_get_response(struct blkfront *bf, blkif_response_t *rsp);
+/* Wait up to timeout_ms for an event from the backend or a xenstore change: 1 when woken,
+ * 0 on timeout, -ESHUTDOWN once the backend left Connected. */
+int blkfront_ring_wait(struct blkfront *bf, int timeout_ms);
+/* The grant ref and address of data pool page i (slot s owns pages s*11 .. s*11+10). */
+unsigned int blkfront_pool_pages(const struct blkfront *bf);
+grant_ref_t blkfront_pool_gref(const struct blkfront *bf, unsigned int page);
+void *blkfront_pool_page(const struct blkfront *bf, unsigned int page);
+
+/* Debug messages to stderr when set (-v). */
+extern int blkfront_verbose;
+
+#endif

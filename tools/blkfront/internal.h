@@ -1,0 +1,89 @@
+/* internal.h: the frontend's state, shared by the library's files only. */
+#ifndef BLKFRONT_INTERNAL_H
+#define BLKFRONT_INTERNAL_H
+
+#include <stdarg.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#include <xenstore.h>
+
+#include "bfutil.h"
+#include "blkfront.h"
+
+struct blkfront {
+	struct blkfront_opts opts;
+	struct xs_handle *xs;
+	xengntshr_handle *xgs;
+	xenevtchn_handle *xce;
+	unsigned int self;		/* our domid */
+	unsigned int backend_id;
+	uint32_t devid;
+	char vdev[16];			/* as the user named it */
+	char fepath[96];		/* /local/domain/<self>/device/vbd/<devid> */
+	char *bepath;			/* from the frontend's backend node */
+	char be_state_path[160];
+	bool watching;
+	int state;			/* our xenbus state, as last written */
+	struct blkfront_features feat;
+	struct blkfront_disk disk;
+
+	/* ring (ring.c) */
+	void *sring;
+	unsigned int ring_pages;
+	grant_ref_t ring_refs[1u << BLKFRONT_MAX_RING_ORDER];
+	blkif_front_ring_t ring;
+	evtchn_port_t port;		/* ours; the backend binds to it */
+	bool port_bound;
+	uint64_t notifies, wakeups;
+
+	/* data pool and request slots (io.c) */
+	void *pool;
+	unsigned int pool_pages;
+	grant_ref_t *pool_refs;
+	struct blkfront_req *reqs;
+	unsigned int slots;
+	struct blkfront_req *free;
+	unsigned int inflight;
+	bool backend_gone;		/* the backend left Connected while we were */
+};
+
+/* Write a message for a person into err (printf-style). */
+void bf_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A debug line to stderr when blkfront_verbose is set. */
+void bf_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* xenbus.c */
+/* Read path into a malloc'd string, NULL if absent. */
+char *bf_xs_read(struct blkfront *bf, xs_transaction_t t, const char *path);
+/* Read dir/node as a number no larger than max: 0, -ENOENT, -EINVAL. */
+int bf_xs_uint(struct blkfront *bf, xs_transaction_t t, const char *dir, const char *node,
+	       uint64_t max, uint64_t *v);
+/* Write a printf-formatted value to dir/node: 0 or -errno. */
+int bf_xs_printf(struct blkfront *bf, xs_transaction_t t, const char *dir, const char *node,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The backend's state, XenbusStateUnknown if unreadable. */
+int bf_backend_state(struct blkfront *bf);
+/* Handle pending xenstore watch events: note a backend that left Connected. */
+void bf_watch_events(struct blkfront *bf);
+
+/* negotiate.c */
+/* Read what the backend offers at InitWait and pick ring order and queues. */
+void bf_negotiate_initwait(struct blkfront *bf);
+/* Write ring-ref(s), event-channel, protocol and our features in transaction t. */
+int bf_publish(struct blkfront *bf, xs_transaction_t t);
+/* Read the disk and the features the backend offers once Connected, and pick. */
+int bf_negotiate_connected(struct blkfront *bf, char *err, size_t errlen);
+
+/* ring.c */
+/* Share the ring pages and bind an unbound event channel for the backend. */
+int bf_ring_setup(struct blkfront *bf, char *err, size_t errlen);
+/* Unshare the ring and unbind the event channel; idempotent. */
+void bf_ring_teardown(struct blkfront *bf);
+
+/* io.c */
+/* Share the data pool and set up the request slots. */
+int bf_io_setup(struct blkfront *bf, char *err, size_t errlen);
+/* Unshare the pool and free the slots; idempotent. */
+void bf_io_teardown(struct blkfront *bf);
+
+#endif
