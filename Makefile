@@ -3,6 +3,9 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/sbin
+USRBINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+XENSIM_LIBDIR ?= $(LIBDIR)/xensim
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 B := build
@@ -57,7 +60,7 @@ $(B)/libblkback.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/libblkback.a
+$(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/tools/detach.o $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -73,6 +76,9 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libblkback.a
 $(B)/xensim: $(XENSIM_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread $(LDLIBS)
+
+# Where an installed xensim finds its drop-in libraries.
+$(B)/tools/xensim/xensim.o: ALL_CFLAGS += -DXENSIM_LIBDIR='"$(XENSIM_LIBDIR)"'
 
 # The drop-in libraries: position independent, only the versioned public symbols exported.
 $(B)/tools/xensim/lib/%.o: ALL_CFLAGS += -fPIC -fvisibility=hidden
@@ -108,10 +114,16 @@ $(B)/tests/test-blkfront-%: $(B)/tests/unit/test-blkfront-%.o $(B)/libblkfront.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm $(LDLIBS)
 
 # C tests of the simulated hypervisor (tests/sim/hv-*.c), written on the real Xen API.
-SIM_TESTS := $(patsubst tests/sim/%.c,$(B)/tests/sim/%,$(wildcard tests/sim/hv-*.c))
+SIM_TESTS := $(patsubst tests/sim/%.c,$(B)/tests/sim/%,\
+	$(filter-out %-xcstub.c,$(wildcard tests/sim/hv-*.c))) $(B)/tests/sim/hv-xcstub.so
 $(B)/tests/sim/hv-%: $(B)/tests/sim/hv-%.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xengnttab xenevtchn) -pthread $(LDLIBS)
+
+$(B)/tests/sim/hv-xcstub.so: tests/sim/hv-xcstub.c
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
 # Install what the build and the tests need (Debian 12), saying what.
 deps:
@@ -143,14 +155,24 @@ check-xen: deps $(TOOLS)
 demo: deps $(TOOLS)
 	$(Q)tests/xen/run.sh demo
 
-install: $(TOOLS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+install: $(TOOLS) $(SIM)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(USRBINDIR) $(DESTDIR)$(XENSIM_LIBDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(B)/xensim $(B)/blkfront $(DESTDIR)$(USRBINDIR)/
+	install -m 644 $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 \
+		$(DESTDIR)$(XENSIM_LIBDIR)/
 	install -m 644 docs/blkbackd.8 docs/blkbackctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 docs/xensim.1 docs/blkfront.1 $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/blkbackd $(DESTDIR)$(BINDIR)/blkbackctl \
-	      $(DESTDIR)$(MANDIR)/man8/blkbackd.8 $(DESTDIR)$(MANDIR)/man8/blkbackctl.8
+	      $(DESTDIR)$(USRBINDIR)/xensim $(DESTDIR)$(USRBINDIR)/blkfront \
+	      $(DESTDIR)$(XENSIM_LIBDIR)/libxengnttab.so.1 \
+	      $(DESTDIR)$(XENSIM_LIBDIR)/libxenevtchn.so.1 \
+	      $(DESTDIR)$(MANDIR)/man8/blkbackd.8 $(DESTDIR)$(MANDIR)/man8/blkbackctl.8 \
+	      $(DESTDIR)$(MANDIR)/man1/xensim.1 $(DESTDIR)$(MANDIR)/man1/blkfront.1
+	-rmdir $(DESTDIR)$(XENSIM_LIBDIR)
 
 clean:
 	rm -rf $(B)

@@ -12,6 +12,7 @@
 #include "../blkback/backend.h"
 #include "../blkback/control.h"
 #include "../blkback/log.h"
+#include "detach.h"
 #include "pidfile.h"
 
 /* Print usage to f. */
@@ -24,7 +25,7 @@ static void usage(FILE *f)
 		"  -k, --kind KIND     backend kind to serve (default vbd3; the kernel blkback\n"
 		"                      owns vbd)\n"
 		"  -d, --debug FLAGS   debug logs: ring,io,xs or all\n"
-		"  -D, --daemon        detach from the terminal and log to syslog\n"
+		"  -D, --daemon        detach from the terminal once serving, then log to syslog\n"
 		"  -p, --pidfile PATH  pidfile (default /run/blkbackd/KIND.pid)\n"
 		"  -h, --help          this text\n");
 }
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
 	struct blk_backend be = { 0 };
 	sigset_t sigs;
 	pid_t owner = 0;
-	int c, sfd, cfd = -1, err, ret = 1;
+	int c, sfd, cfd = -1, err, ret = 1, ready_fd = -1;
 
 	while ((c = getopt_long(argc, argv, "k:d:Dp:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -111,12 +112,10 @@ int main(int argc, char **argv)
 		pidfile_path(kind, pidbuf, sizeof(pidbuf));
 		pidfile = pidbuf;
 	}
-	if (daemonize) {
-		if (daemon(0, 0)) {
-			perror("blkbackd: daemon");
-			return 1;
-		}
-		log_use_syslog("blkbackd");
+	/* Until it serves, a detaching daemon still reports on the terminal. */
+	if (daemonize && (err = detach_start(&ready_fd))) {
+		fprintf(stderr, "blkbackd: cannot fork: %s\n", strerror(-err));
+		return 1;
 	}
 	err = pidfile_claim(pidfile, &owner);
 	if (err == -EBUSY) {
@@ -147,6 +146,10 @@ int main(int argc, char **argv)
 	}
 	if (backend_open(&be, kind))
 		goto out;
+	if (daemonize) {
+		log_use_syslog("blkbackd");
+		detach_ready(ready_fd);
+	}
 	ret = serve(&be, sfd, cfd);
 out:
 	backend_close(&be);
