@@ -14,10 +14,25 @@ requires() {
 }
 
 cleanup_add() { _cleanups=("$1" "${_cleanups[@]}"); }
-_run_cleanups() { for c in "${_cleanups[@]}"; do eval "$c" || true; done; }
+# Every cleanup runs, even after one fails; a failure in one still fails the test.
+_run_cleanups() {
+	local rc=$? c
+	_cleaning=1
+	for c in "${_cleanups[@]}"; do eval "$c" || true; done
+	[ -z "${_cleanup_failed:-}" ] || rc=1
+	exit "$rc"
+}
 trap _run_cleanups EXIT
 
-fail() { echo "FAIL: $*"; exit 1; }
+# Print and fail the test: exit 1, or inside a cleanup, return 1 and fail at the end.
+fail() {
+	echo "FAIL: $*"
+	if [ -n "${_cleaning:-}" ]; then
+		_cleanup_failed=1
+		return 1
+	fi
+	exit 1
+}
 
 # Run a command that must fail; its output lands in $OUT.
 expect_fail() {

@@ -74,8 +74,11 @@ static void test_refusals(xenevtchn_handle *x0, xenevtchn_handle *x1)
 	int p = xenevtchn_bind_unbound_port(x1, 0), q;
 
 	CHECK(x2 && xr && p > 0, "setup");
-	if (!x2 || !xr)
+	if (!x2 || !xr) {
+		xenevtchn_close(x2);
+		xenevtchn_close(xr);
 		return;
+	}
 	CHECK(xenevtchn_bind_interdomain(x2, 1, (evtchn_port_t)p) == -1 && errno == EINVAL,
 	      "a port offered to dom0 refuses dom2");
 	CHECK(xenevtchn_bind_interdomain(x0, 999, 1) == -1 && errno == ESRCH,
@@ -140,11 +143,14 @@ static void test_rebind(xenevtchn_handle *x1)
 static int fdopen_child(int fd, int port)
 {
 	xenevtchn_handle *x = xenevtchn_fdopen(NULL, fd, 0);
+	int ret = 1;
 
-	if (!x || next(x, 5000) != port)
-		return 1;
-	xenevtchn_unmask(x, (evtchn_port_t)port);
-	return xenevtchn_notify(x, (evtchn_port_t)port) ? 1 : 0;
+	if (x && next(x, 5000) == port) {
+		xenevtchn_unmask(x, (evtchn_port_t)port);
+		ret = xenevtchn_notify(x, (evtchn_port_t)port) ? 1 : 0;
+	}
+	xenevtchn_close(x);
+	return ret;
 }
 
 /* A handle opened with XENEVTCHN_NO_CLOEXEC survives exec and xenevtchn_fdopen. */

@@ -45,7 +45,7 @@ struct blkfront;
 struct blkfront_opts {
 	const char *vdev;		/* "xvdb", "51728" */
 	unsigned int timeout_ms;	/* each wait for the backend; default 10 s */
-	int max_ring_order;		/* -1 or unset (0 means order 0): see blkfront_opts_init */
+	int max_ring_order;		/* largest ring-page-order to accept; -1: up to 4 */
 	unsigned int slots;		/* request slots; 0: the ring size, capped */
 	bool no_persistent;		/* do not write feature-persistent=1 */
 	bool no_reset;			/* fail instead of resetting a stale connection */

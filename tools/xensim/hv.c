@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +401,16 @@ fail:
 	}
 	dom_free(d);
 	return ret;
+}
+
+/* SIGKILL the processes acting as domain domid through its hv socket: its vCPUs stop. */
+void hv_domain_kill(unsigned int domid)
+{
+	struct hv_dom *d = domid <= XENSIM_MAX_DOMID ? doms[domid] : NULL;
+
+	for (struct hv_conn *c = d ? d->conns : NULL; c; c = c->next)
+		if (c->pid > 0 && c->pid != getpid() && !kill(c->pid, SIGKILL))
+			sim_log("hv: dom%u destroyed: killed pid %d", domid, (int)c->pid);
 }
 
 /* Tear domain domid down as Xen does; idempotent. */

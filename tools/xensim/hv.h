@@ -13,6 +13,9 @@ int hv_init(const char *dir);
 /* Give domain domid its memory, grant table, port space and the listening socket
  * $dir/dom<domid>/hv (the directory exists already). */
 int hv_domain_create(unsigned int domid);
+/* SIGKILL the processes connected to the domain's hv socket (added by the hypervisor side:
+ * call it before hv_domain_destroy when a domain is destroyed, not at shutdown). */
+void hv_domain_kill(unsigned int domid);
 /* Tear the domain down as Xen does: its grants are revoked, its event channels closed
  * (their peers' ports become unbound), its connections closed, and pages that another
  * domain still maps stay alive until unmapped. Idempotent. */

@@ -24,7 +24,7 @@ static const char usage[] =
 	"usage: xensim [--dir DIR] COMMAND [ARGS]\n"
 	"  start [--foreground] [-d] [--log FILE]  start the daemon (dom0 exists at once)\n"
 	"  stop                                    destroy every domain, stop the daemon\n"
-	"  create NAME [--memory MiB]              create a domain, print its id\n"
+	"  create NAME                             create a domain, print its id\n"
 	"  destroy NAME|ID                         destroy a domain (its processes are killed)\n"
 	"  list                                    id and name of every domain\n"
 	"  env NAME|ID                             the environment of a process in that domain\n"
@@ -346,8 +346,6 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->dir = argv[++i];
 		} else if (!strcmp(a, "--log") && i + 1 < argc) {
 			o->log = argv[++i];
-		} else if (!strcmp(a, "--memory") && i + 1 < argc) {
-			i++; /* accepted; the simulator gives memory on demand */
 		} else if (!strcmp(a, "--foreground")) {
 			o->foreground = true;
 		} else if (!strcmp(a, "-d")) {

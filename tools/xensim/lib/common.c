@@ -43,10 +43,10 @@ int hvc_open(struct hvc *c, const char *lib, bool cloexec)
 	c->fd = -1;
 	c->cloexec = cloexec;
 	if (!path || !*path) {
-		fprintf(stderr, "%s: error: XENSIM_HV is not set. This is the xensim drop-in %s: "
+		fprintf(stderr, "%s: error: XENSIM_HV is not set. This is xensim's drop-in lib%s: "
 			"run the program inside a simulated domain ('xensim run DOMAIN -- CMD'), "
-			"or drop the xensim directory from LD_LIBRARY_PATH to use Xen's\n",
-			lib, lib);
+			"or take xensim's directory out of LD_LIBRARY_PATH to use Xen's own\n",
+			lib, strncmp(lib, "xengnt", 6) ? lib : "xengnttab");
 		return -ENOENT;
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {

@@ -1,42 +1,90 @@
 /*
  * gntcopy.c: xensim's drop-in xengnttab_grant_copy. One round trip per chunk of segments:
  * the daemon checks every grant side as Xen does (GNTST_* per segment, counted) and names
- * the frames; the bytes then move here with pread/pwrite on the granter's memfd, without
- * mapping anything. As with the Linux gntdev: a segment with no grant side, or a grant
- * side that crosses its page, fails the whole call with EINVAL before anything is copied
- * (gntdev may have copied earlier segments by then); a bad local buffer gives EFAULT.
+ * the frames; the bytes then move here with preadv/pwritev on the granter's memfd, one call
+ * per run of segments that follow each other there, without mapping anything.
+ * As with the Linux gntdev: a segment with no grant side, or a grant side that crosses its
+ * page, fails the whole call with EINVAL before anything is copied (gntdev may have copied
+ * earlier segments by then); a bad local buffer gives EFAULT.
  */
 #include "gnt.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <xengnttab.h>
 
-/* Move the bytes of one checked segment; 0 or -errno. */
-static int copy_seg(struct xengntdev_handle *h, xengnttab_grant_copy_segment_t *s,
-		    const struct hv_copied *src, const struct hv_copied *dst)
+#define RUN_IOV 64
+
+/* Consecutive segments whose grant sides follow each other in one memfd: one preadv or
+ * pwritev instead of a syscall per segment. */
+struct run {
+	int fd, n;
+	bool write;
+	off_t off, end;
+	size_t bytes;
+	struct iovec iov[RUN_IOV];
+};
+
+/* Move the bytes of the run; a short transfer means a bad local buffer (EFAULT). */
+static int run_flush(struct run *r)
+{
+	ssize_t n;
+
+	if (!r->n)
+		return 0;
+	n = r->write ? pwritev(r->fd, r->iov, r->n, r->off) : preadv(r->fd, r->iov, r->n, r->off);
+	r->n = 0;
+	if (n < 0)
+		return -errno;
+	return (size_t)n == r->bytes ? 0 : -EFAULT;
+}
+
+/* Add len bytes at off of fd, from or to buf, to the run (flushing it if they do not
+ * follow). */
+static int run_add(struct run *r, int fd, bool write, off_t off, void *buf, size_t len)
+{
+	int ret = 0;
+
+	if (r->n && (r->fd != fd || r->write != write || r->end != off || r->n == RUN_IOV))
+		ret = run_flush(r);
+	if (ret)
+		return ret;
+	if (!r->n)
+		*r = (struct run){ .fd = fd, .write = write, .off = off, .end = off };
+	r->iov[r->n++] = (struct iovec){ buf, len };
+	r->end += (off_t)len;
+	r->bytes += len;
+	return 0;
+}
+
+/* Move the bytes of one checked segment (through the run when one side is local). */
+static int copy_seg(struct xengntdev_handle *h, struct run *run,
+		    xengnttab_grant_copy_segment_t *s, const struct hv_copied *src,
+		    const struct hv_copied *dst)
 {
 	char bounce[HV_PAGE_SIZE];
 	off_t so = src ? (off_t)src->frame * HV_PAGE_SIZE + s->source.foreign.offset : 0;
 	off_t dof = dst ? (off_t)dst->frame * HV_PAGE_SIZE + s->dest.foreign.offset : 0;
 	int sfd = src ? h->memfd[src->domid][1] : -1, dfd = dst ? h->memfd[dst->domid][0] : -1;
-	void *from = src ? bounce : s->source.virt;
-	ssize_t n;
+	int ret;
 
 	if ((src && sfd < 0) || (dst && dfd < 0))
 		return -EPROTO;
-	if (src) {
-		n = pread(sfd, dst ? bounce : s->dest.virt, s->len, so);
-		if (n != s->len)
-			return n < 0 ? -errno : -EFAULT;
-		if (!dst)
-			return 0;
-	}
-	n = pwrite(dfd, from, s->len, dof);
-	if (n != s->len)
-		return n < 0 ? -errno : -EFAULT;
-	return 0;
+	if (!dst)
+		return run_add(run, sfd, false, so, s->dest.virt, s->len);
+	if (!src)
+		return run_add(run, dfd, true, dof, s->source.virt, s->len);
+	/* Grant to grant: through a bounce buffer, in order with the rest. */
+	ret = run_flush(run);
+	if (!ret)
+		ret = run_add(run, sfd, false, so, bounce, s->len);
+	if (!ret)
+		ret = run_flush(run);
+	if (!ret)
+		ret = run_add(run, dfd, true, dof, bounce, s->len);
+	return ret ? ret : run_flush(run);
 }
 
 /* Check and copy segments [0, n) whose grant sides are side[0, nsides). */
@@ -46,9 +94,13 @@ static int copy_chunk(struct xengntdev_handle *h, xengnttab_grant_copy_segment_t
 	struct hv_req q = { .op = HV_COPY, .count = nsides, .a = more };
 	const struct hv_copied *st;
 	struct hvc_reply r;
+	struct run *run = malloc(sizeof(*run));
 	uint32_t k = 0;
 	int ret;
 
+	if (!run)
+		return -ENOMEM;
+	run->n = 0;
 	ret = hvc_call(&h->hv, &q, side, nsides * sizeof(*side),
 		       nsides * sizeof(struct hv_copied), &r);
 	gnt_take_memfds(h, &r);
@@ -71,9 +123,12 @@ static int copy_chunk(struct xengntdev_handle *h, xengnttab_grant_copy_segment_t
 		else if (dst && dst->status != GNTST_okay)
 			s->status = (int16_t)dst->status;
 		else
-			ret = copy_seg(h, s, src, dst);
+			ret = copy_seg(h, run, s, src, dst);
 	}
+	if (!ret)
+		ret = run_flush(run);
 	hvc_reply_free(&r);
+	free(run);
 	return ret;
 }
 
