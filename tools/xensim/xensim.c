@@ -364,6 +364,24 @@ static void parse(int argc, char **argv, struct opts *o)
 	}
 }
 
+/* Say what is wrong with the command line: an unknown command, or the command's usage. */
+static void bad_command_line(const char *c)
+{
+	char key[32];
+	const char *line, *end;
+
+	snprintf(key, sizeof(key), "\n  %.20s ", c);
+	line = strstr(usage, key);
+	if (!line) {
+		fprintf(stderr, "xensim: unknown command '%s'\n%s", c, usage);
+		return;
+	}
+	line += 3;
+	end = strstr(line, "  ");	/* the synopsis ends where its description column starts */
+	fprintf(stderr, "xensim: %s: wrong arguments; usage: xensim %.*s\n", c,
+		(int)(end ? end - line : (ptrdiff_t)strcspn(line, "\n")), line);
+}
+
 /* Entry point: dispatch the command. */
 int main(int argc, char **argv)
 {
@@ -425,6 +443,6 @@ int main(int argc, char **argv)
 		execvp(o.cmd[0], o.cmd);
 		die("cannot run %s: %s", o.cmd[0], strerror(errno));
 	}
-	fprintf(stderr, "xensim: bad command line\n%s", usage);
+	bad_command_line(c);
 	return 2;
 }
