@@ -98,7 +98,7 @@ $(B)/libblkfront.a: $(BLKFRONT_LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(B)/blkfront: $(B)/tools/blkfront/blkfront.o $(B)/libblkfront.a
+$(B)/blkfront: $(B)/tools/blkfront/blkfront.o $(B)/libblkfront.a $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
 		-pthread $(LDLIBS)

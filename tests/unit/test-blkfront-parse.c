@@ -50,36 +50,6 @@ static void test_numbers(void)
 	CHECK_INT(bf_parse_seconds("1s", 10, &ms), -EINVAL, "suffix");
 }
 
-/* Device names in the Linux scheme, both ways. */
-static void test_vdev(void)
-{
-	static const struct { const char *name; uint32_t devid; } cases[] = {
-		{ "xvda", 51712 }, { "xvdb", 51728 }, { "xvdp", 51952 },
-		{ "xvdq", (1u << 28) | (16u << 8) }, { "xvdz", (1u << 28) | (25u << 8) },
-		{ "xvdaa", (1u << 28) | (26u << 8) },
-	};
-	uint32_t d;
-	char buf[16];
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		CHECK_INT(bf_vdev_number(cases[i].name, &d), 0, cases[i].name);
-		CHECK_U64(d, cases[i].devid, cases[i].name);
-		bf_vdev_name(cases[i].devid, buf, sizeof(buf));
-		CHECK(!strcmp(buf, cases[i].name), "name of %u: %s", cases[i].devid, buf);
-	}
-	CHECK_INT(bf_vdev_number("51728", &d), 0, "number");
-	CHECK_U64(d, 51728, "number");
-	CHECK_INT(bf_vdev_number("0", &d), -EINVAL, "zero");
-	CHECK_INT(bf_vdev_number("xvd", &d), -EINVAL, "no letters");
-	CHECK_INT(bf_vdev_number("xvdB", &d), -EINVAL, "capital");
-	CHECK_INT(bf_vdev_number("sda", &d), -EINVAL, "sd");
-	CHECK_INT(bf_vdev_number("xvdb1", &d), -EINVAL, "partition");
-	bf_vdev_name(768, buf, sizeof(buf));
-	CHECK(!strcmp(buf, "768"), "a hd number stays a number: %s", buf);
-	bf_vdev_name(51728, buf, 4);
-	CHECK(!strcmp(buf, "517"), "short buffer truncates the number: %s", buf);
-}
-
 /* Size formatting and the PRNG's range. */
 static void test_misc(void)
 {
@@ -111,7 +81,6 @@ int main(void)
 {
 	test_sizes();
 	test_numbers();
-	test_vdev();
 	test_misc();
 	return check_done("test-blkfront-parse");
 }

@@ -10,13 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- vdev.c: Linux xen-blkfront device names ---- */
-
-/* Number of a whole-disk name (xvda.., xvdaa..) or of a plain number; -EINVAL otherwise. */
-int bf_vdev_number(const char *name, uint32_t *devid);
-/* Name of a device number: "xvdb", or the number itself for other schemes. */
-void bf_vdev_name(uint32_t devid, char *buf, size_t len);
-
 /* ---- parse.c: numbers from the command line ---- */
 
 /* A byte count: digits with an optional k/K, m/M, g/G, t/T suffix (powers of 1024,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <xen/io/xenbus.h>
 
+#include "../../blkback/vdev.h"
 #include "bfutil.h"
 #include "internal.h"
 
@@ -183,7 +184,7 @@ static int find_vbd(struct blkfront *bf, char *err, size_t errlen)
 	bf->self = (unsigned int)v;
 	snprintf(bf->fepath, sizeof(bf->fepath), "/local/domain/%u/device/vbd/%u", bf->self,
 		 bf->devid);
-	bf_vdev_name(bf->devid, name, sizeof(name));
+	vdev_name(bf->devid, name, sizeof(name));
 	snprintf(path, sizeof(path), "%s/backend", bf->fepath);
 	bf->bepath = bf_xs_read(bf, XBT_NULL, path);
 	if (!bf->bepath) {
@@ -321,7 +322,7 @@ int blkfront_connect(const struct blkfront_opts *opts, struct blkfront **bfp,
 	if (!bf->opts.timeout_ms)
 		bf->opts.timeout_ms = DEFAULT_TIMEOUT_MS;
 	snprintf(bf->vdev, sizeof(bf->vdev), "%s", opts->vdev ? opts->vdev : "");
-	ret = bf_vdev_number(bf->vdev, &bf->devid);
+	ret = vdev_number(bf->vdev, &bf->devid);
 	if (ret) {
 		bf_errf(err, errlen, "bad device '%s': give a disk name such as xvdb, or its "
 			"number (51728)", bf->vdev);
