@@ -9,10 +9,7 @@ source "$here/lib.sh"
 source "$here/lib-blkback.sh"
 requires python3
 
-sim_start
-xensim create victim >/dev/null
-xensim create bystander >/dev/null
-bk_start
+bk_sim victim bystander
 fds0=$(fd_count "$BK_PID")
 
 bk_ctl attach bystander mem:size=64M --vdev xvdb --nowait

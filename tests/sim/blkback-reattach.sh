@@ -9,9 +9,7 @@ source "$here/lib.sh"
 source "$here/lib-blkback.sh"
 requires python3 cmp
 
-sim_start
-xensim create guest1 >/dev/null
-bk_start
+bk_sim guest1
 
 # Named ramdisk: data survives detach and re-attach.
 bk_ctl attach guest1 mem:size=32M,name=keep --vdev xvdb --nowait

@@ -8,9 +8,7 @@ source "$here/lib.sh"
 source "$here/lib-blkback.sh"
 requires python3
 
-sim_start
-xensim create guest1 >/dev/null
-bk_start
+bk_sim guest1
 bk_ctl attach guest1 mem:size=64M --vdev xvdb --nowait
 fe_bg "$XENSIM_DIR/bench.log" guest1 bench xvdb --rw randrw --iodepth 16 --runtime 60
 front=$FE_PID

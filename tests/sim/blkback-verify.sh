@@ -9,10 +9,7 @@ source "$here/lib.sh"
 source "$here/lib-blkback.sh"
 requires python3
 
-sim_start
-xensim create guest1 >/dev/null
-xensim create guest2 >/dev/null
-bk_start
+bk_sim guest1 guest2
 img=$XENSIM_DIR/images
 mkdir -p "$img"
 truncate -s 48M "$img/file.img" "$img/uring.img"

@@ -10,9 +10,7 @@ source "$here/lib.sh"
 source "$here/lib-blkback.sh"
 requires python3
 
-sim_start
-xensim create guest1 >/dev/null
-bk_start
+bk_sim guest1
 bk_ctl attach guest1 mem:size=256M --vdev xvdb --nowait
 fe guest1 bench xvdb --rw randread --bs 4k --iodepth 32 --runtime 2 --json \
 	>"$XENSIM_DIR/bench.json" || fail "bench failed"

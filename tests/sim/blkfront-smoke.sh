@@ -13,9 +13,7 @@ requires python3 cmp
 fe_rc() { RC=0; OUT=$(fe guest1 "$@" 2>&1) || RC=$?; }
 expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit $1, got $RC: $OUT"; }
 
-sim_start
-xensim create guest1 >/dev/null
-bk_start
+bk_sim guest1
 
 # No vbd yet: say so, and how to get one; exit 2. A bad command line exits 3.
 fe_rc info xvdb

@@ -1,5 +1,6 @@
 # Sourced by the simulator suites that run blkbackd, after tests/helpers.sh and
 # tests/sim/lib.sh (sim_start has run: XENSIM_DIR is set and the simulator is up).
+#   bk_sim GUEST...    sim_start, create the guests, bk_start: the usual opening
 #   bk_start [ARGS]    blkbackd in dom0, returns once it serves; stopped and checked at exit
 #   bk_ctl ARGS        blkbackctl in dom0
 #   fe GUEST ARGS      the userspace blkfront in domain GUEST
@@ -16,6 +17,14 @@ fe_bg() {
 	shift 2
 	"$BUILD/xensim" run "$g" -- "$BUILD/blkfront" "$@" >"$log" 2>&1 &
 	FE_PID=$!
+}
+
+# Start the simulator with guests $@ and blkbackd serving them.
+bk_sim() {
+	local g
+	sim_start
+	for g in "$@"; do xensim create "$g" >/dev/null || fail "cannot create $g"; done
+	bk_start
 }
 
 # Start blkbackd as dom0's disk backend, logging to $BK_LOG.
