@@ -7,6 +7,7 @@ set -euo pipefail
 
 VDEV=xvdb
 DEVID=51728     # xvdb: 202 << 8 | 16
+UVDEV=xvdc      # the userspace blkfront's disk in guest2
 
 # Attach to guest $2 as xvdb (blkbackctl attach arguments $3...); print PASS or FAIL $1.
 attach_step() {
@@ -136,6 +137,38 @@ step_next_guest() {
     fi
 }
 
+# Steps 8b: the userspace blkfront in guest2 (guest.sh ufront_test) on a 32 MiB xvdc, next to
+# the kernel blkfront's xvdb. A userspace frontend cannot connect while blkbackctl waits for it,
+# hence --nowait.
+steps_userspace_frontend() {
+    local sectors r w t0
+    wait_mark guest2 ufront-ready 120 || true
+    t0=$(date +%s)
+    if ! ctl attach guest2 mem:size=32M --vdev "$UVDEV" --nowait; then
+        fail ufront-info "attach of $UVDEV to guest2 failed: $(oneline /tmp/ctl.out)"
+        return
+    fi
+    wait_mark guest2 ufront-info 120 || true
+    sectors=$(guest_mark guest2 ufront-info)
+    check ufront-info "guest2's 'blkfront info $UVDEV' reports '$sectors' sectors, want 65536" \
+        [ "$sectors" = 65536 ]
+    echo "note: guest2 blkfront info $UVDEV: $(guest_mark guest2 ufront-features)"
+    expect_ok ufront-verify guest2 ufront-verify 180
+    echo "note: guest2 blkfront verify $UVDEV: $(guest_mark guest2 ufront-passes)"
+    r=$(stat_of guest2 rd_sect "$UVDEV")
+    w=$(stat_of guest2 wr_sect "$UVDEV")
+    echo "note: blkbackctl stats guest2 $UVDEV: rd_sect ${r:-none}, wr_sect ${w:-none}"
+    check ufront-stats "blkbackctl stats shows rd_sect '${r:-none}', wr_sect '${w:-none}' for $UVDEV, want >= 65536 each" \
+        [ "${r:-0}" -ge 65536 -a "${w:-0}" -ge 65536 ]
+    expect_ok ufront-alongside guest2 ufront-alongside 60
+    if ctl detach guest2 "$UVDEV"; then
+        expect_ok ufront-detach guest2 ufront-gone 60
+    else
+        fail ufront-detach "$(oneline /tmp/ctl.out)"
+    fi
+    echo "note: the userspace frontend's steps took $(($(date +%s) - t0)) s"
+}
+
 # Step 9: SIGTERM while guest2's disk is connected: exit 0, backend Closing, frontend closing.
 step_sigterm() {
     local rc=0 be
@@ -171,9 +204,9 @@ setup_srv() {
     return $rc
 }
 
-# A counter from "blkbackctl stats DOMAIN xvdb --json": $1 domain, $2 key.
+# A counter from "blkbackctl stats DOMAIN VDEV --json": $1 domain, $2 key, $3 vdev (xvdb).
 stat_of() {
-    blkbackctl stats "$1" "$VDEV" --json | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"
+    blkbackctl stats "$1" "${3:-$VDEV}" --json | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"
 }
 
 # Allocated 512-byte blocks of file $1.
@@ -252,6 +285,7 @@ main() {
     steps_readonly
     step_guest_shutdown
     step_next_guest
+    steps_userspace_frontend
     step_sigterm
     xl destroy guest2 2>/dev/null || true
     steps_engines

@@ -192,11 +192,74 @@ fault_test() {
     if [ "$got" = "$(cat /tmp/raw.md5)" ]; then mark fault ok; else mark fault bad after: "$got"; fi
 }
 
-# The check scenario's second guest: write and read back, see the disk go, idle until destroyed.
+# The userspace blkfront's disk: xvdc, whose xenbus device the kernel's blkfront must not take.
+UDEV=xvdc
+USYS=/sys/bus/xen/devices/vbd-51744
+AUTOPROBE=/sys/bus/xen/drivers_autoprobe
+
+# Read xvdb's first 16 MiB over and over until /tmp/ufront-done exists; print how many reads
+# started and how many differed from /tmp/raw.md5 (what raw_test wrote).
+read_xvdb_until_done() {
+    n=0 bad=0
+    while [ ! -e /tmp/ufront-done ]; do
+        [ "$(disk_md5 16)" = "$(cat /tmp/raw.md5)" ] || bad=$((bad + 1))
+        n=$((n + 1))
+    done
+    echo "$n $bad"
+}
+
+# The userspace frontend (blkfront, through /dev/xen/gntalloc, evtchn and xenbus) on xvdc,
+# while the kernel's xen-blkfront keeps serving xvdb. New xen bus devices are left unbound
+# (drivers_autoprobe 0), or the kernel blkfront would answer xvdc's backend before blkfront
+# does. Markers ufront-info (sectors), ufront-verify, ufront-alongside, ufront-gone.
+ufront_test() {
+    echo 0 > $AUTOPROBE
+    mark ufront-ready
+    if ! wait_for 120 test -e $USYS; then ufront_skip "timeout: no $UDEV"; return; fi
+    if [ -e $USYS/driver ]; then ufront_skip "the kernel blkfront took $UDEV"; return; fi
+    if blkfront info $UDEV >/tmp/info 2>/tmp/err; then
+        sed 's/^/guest: blkfront info: /' /tmp/info
+        mark ufront-features "$(grep -E '^(persistent|indirect-segments|ring):' /tmp/info | tr '\n' ';')"
+        mark ufront-info "$(sed -n 's/^size: .*, \([0-9]*\) 512-byte sectors$/\1/p' /tmp/info)"
+    else
+        mark ufront-info bad "$(err)"
+    fi
+    rm -f /tmp/ufront-done
+    read_xvdb_until_done > /tmp/alongside &
+    blkfront verify $UDEV --iodepth 8 >/tmp/verify 2>&1
+    rc=$?
+    : > /tmp/ufront-done
+    wait
+    sed 's/^/guest: blkfront verify: /' /tmp/verify
+    mark ufront-passes "$(grep '^pass ' /tmp/verify | tr '\n' ';')"
+    if [ "$rc" = 0 ]; then mark ufront-verify ok; else mark ufront-verify bad exit $rc: "$(tr -s '\n' ' ' < /tmp/verify | cut -c1-200)"; fi
+    set -- $(cat /tmp/alongside)
+    if [ "${1:-0}" = 0 ]; then mark ufront-alongside bad no read of xvdb ran beside blkfront
+    elif [ "$2" = 0 ]; then mark ufront-alongside ok "$1 reads of xvdb"
+    else mark ufront-alongside bad "$2 of $1 reads of xvdb differed from what was written"; fi
+    await_gone_node ufront-gone
+    echo 1 > $AUTOPROBE
+}
+
+# Report every ufront marker as failed with reason $1 (so dom0 does not wait), then the rest.
+ufront_skip() {
+    mark ufront-info bad "$1"
+    mark ufront-verify bad skipped
+    mark ufront-alongside bad skipped
+    await_gone_node ufront-gone
+    echo 1 > $AUTOPROBE
+}
+
+# Wait for xvdc's xen bus device to go (dom0 detached it) and report marker $1.
+await_gone_node() { if wait_for 120 test ! -e $USYS; then mark "$1" ok; else mark "$1" timeout; fi; }
+
+# The check scenario's second guest: write and read back, a failing sector, the userspace
+# frontend beside the kernel's, see the disk go, idle until destroyed.
 run_check2() {
     await_disk size
     raw_test raw
     fault_test
+    ufront_test
     mark idle
     await_gone gone
     while :; do sleep 60; done

@@ -6,7 +6,9 @@ set -euo pipefail
 
 BLKBACK_BUILD=${BLKBACK_BUILD:-$REPO/build}
 DEBLIBS=$ROOT/usr/lib/x86_64-linux-gnu
-GUEST_MODULES=(xen-blkfront ext4 crc32c_generic)
+# xen-gntalloc and xen-evtchn give the userspace blkfront /dev/xen/gntalloc and /dev/xen/evtchn;
+# /dev/xen/xenbus (libxenstore's way in from a domU) is built in, so the guest needs no xenfs
+GUEST_MODULES=(xen-blkfront xen-gntalloc xen-evtchn ext4 crc32c_generic)
 DOM0_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs loop ext4 crc32c_generic)
 XENBIN=/usr/lib/xen-$XEN_VER/bin
 DOM0_XEN_TOOLS=(xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper)
@@ -19,7 +21,10 @@ put() {
     cp -L "$2" "$1/$3"
 }
 
-# Copy the shared libraries and loader that the binaries $2... need into staging tree $1.
+# Copy the shared libraries and loader that the binaries $2... need into staging tree $1, and
+# libgcc_s: glibc dlopens it for pthread_cancel and ldd does not list it (xl aborts without it,
+# and so does anything closing a libxenstore handle that has a watch: xs_close cancels the
+# handle's reader thread).
 put_libs() {
     local stage=$1 line lib
     shift
@@ -31,6 +36,7 @@ put_libs() {
         esac
     done < <(for bin; do LD_LIBRARY_PATH=$DEBLIBS ldd "$bin" 2>/dev/null || true; done |
         sed 's/ (0x[0-9a-f]*)$//' | sort -u)
+    put "$stage" /lib/x86_64-linux-gnu/libgcc_s.so.1 lib/x86_64-linux-gnu/libgcc_s.so.1
 }
 
 # Install static busybox and its applet links into staging tree $1 (the link tree is made once).
@@ -95,9 +101,10 @@ PY
     mv "$2.tmp" "$2"
 }
 
-# Build the guest initramfs: busybox, blkfront + ext4 modules, e2fsprogs, /init = guest.sh.
+# Build the guest initramfs: busybox, the modules, e2fsprogs, the userspace blkfront with the
+# Debian Xen libraries (not the simulator's), /init = guest.sh.
 build_guest() {
-    local stage=$BUILD/guest.d tool
+    local stage=$BUILD/guest.d tool bins=()
     rm -rf "$stage" && mkdir -p "$stage"/{dev,proc,sys,tmp,mnt,etc}
     put_busybox "$stage"
     put_modules "$stage" "${GUEST_MODULES[@]}"
@@ -107,7 +114,14 @@ build_guest() {
     done
     ln -sfn mke2fs "$stage/sbin/mkfs.ext4"
     ln -sfn e2fsck "$stage/sbin/fsck.ext4"
-    put_libs "$stage" "$stage/sbin/mke2fs" "$stage/sbin/e2fsck"
+    bins+=("$stage/sbin/mke2fs" "$stage/sbin/e2fsck")
+    if [ -x "$BLKBACK_BUILD/blkfront" ]; then
+        put "$stage" "$BLKBACK_BUILD/blkfront" usr/bin/blkfront
+        bins+=("$stage/usr/bin/blkfront")
+    else
+        say "note: $BLKBACK_BUILD/blkfront not built; the guest image has no blkfront"
+    fi
+    put_libs "$stage" "${bins[@]}"
     [ -f /etc/mke2fs.conf ] && put "$stage" /etc/mke2fs.conf etc/mke2fs.conf
     put "$stage" "$XEN_DIR/guest.sh" init
     chmod 755 "$stage/init"
@@ -147,8 +161,6 @@ build_dom0() {
         fi
     done
     put_libs "$stage" "${bins[@]}"
-    # glibc dlopens libgcc_s for pthread_cancel; ldd does not list it and xl aborts without it
-    put "$stage" /lib/x86_64-linux-gnu/libgcc_s.so.1 lib/x86_64-linux-gnu/libgcc_s.so.1
     mkdir -p "$stage/boot/guest"                       # hard links: these are big
     ln "$BUILD/vmlinux" "$stage/boot/guest/vmlinux"
     ln "$BUILD/guest.cpio" "$stage/boot/guest/initrd.cpio"

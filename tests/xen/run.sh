@@ -40,7 +40,7 @@ why_incomplete() {
 
 main() {
     case $SCENARIO in
-    check | demo) for t in blkbackd blkbackctl; do
+    check | demo) for t in blkbackd blkbackctl $([ "$SCENARIO" = check ] && echo blkfront); do
             [ -x "$BLKBACK_BUILD/$t" ] || die "$BLKBACK_BUILD/$t is missing: run make first"
         done ;;
     smoke) ;;
