@@ -16,7 +16,6 @@ source "$here/lib.sh"
 requires python3 bc
 VCHAN=$(xen_tool vchan-socket-proxy) || exit 77
 XS=$(xen_tool xenstore-exists) || exit 77
-XSW=$(dirname "$XS")/xenstore-write
 MIB=${VCHAN_MIB:-6}
 node=/local/domain/1/data/vchan-test
 
@@ -69,10 +68,6 @@ exists() { sim_run Domain-0 "$XS" "$node/event-channel"; }
 sim_start
 g1=$(xensim create guest1) || fail "xensim create guest1 failed"
 [ "$g1" = 1 ] || fail "guest1 has domid $g1, expected 1"
-# Made beforehand so that libxenvchan's transaction only creates leaves: see the lead's
-# report on xsd-txn.c (a transaction creating a directory and then touching it again
-# commits with EAGAIN forever). Harmless once that is fixed.
-sim_run guest1 "$XSW" "$node" "" || fail "xenstore-write $node failed"
 
 echo "== $MIB MiB each way between guest1 (server) and dom0 (client)"
 a=$((MIB * 1048576)) b=$((MIB * 1048576 - 12345))
@@ -109,8 +104,6 @@ mkfifo "$fifo" || fail "mkfifo failed"
 exec 7<>"$fifo"
 maps() { xensim counters Domain-0 | awk 'NR == 2 { print $4 }'; }
 maps0=$(maps)
-# The first server removed the node when it ended; made again for the same reason as above.
-sim_run guest1 "$XSW" "$node" "" || fail "xenstore-write $node failed"
 # exec all the way down: $! is the proxy itself (xensim run and env exec their command).
 (exec "$BUILD/xensim" run guest1 -- "${proxy[@]}" -m server 0 "$node" - <"$fifo" >/dev/null) &
 srv=$!

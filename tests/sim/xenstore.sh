@@ -21,6 +21,10 @@ g2=$(xensim create guest2) || fail "xensim create guest2 failed"
 [ "$g1" = 1 ] && [ "$g2" = 2 ] || fail "domids $g1 $g2, expected 1 2"
 
 echo "== Xen's test-xenstore, in dom0 and in guest1"
+# It works in its home's xenstore-test, which a libxl guest may not create itself: dom0
+# makes it the guest's first (the test removes it when it is done).
+x Domain-0 write "/local/domain/$g1/xenstore-test" "" &&
+	x Domain-0 chmod "/local/domain/$g1/xenstore-test" "n$g1" || fail "cannot prepare guest1"
 for d in Domain-0 guest1; do
 	OUT=$(sim_run "$d" "$T" 2>&1) || { echo "$OUT"; fail "test-xenstore failed in $d"; }
 	echo "$OUT" | sed "s/^/  $d: /"
@@ -36,9 +40,13 @@ echo "== xenstore-write, -read, -ls -p"
 x Domain-0 write /local/domain/0/pub hello || fail "xenstore-write in dom0 failed"
 OUT=$(x Domain-0 read /local/domain/0/pub) && [ "$OUT" = hello ] || fail "read back '$OUT'"
 OUT=$(x Domain-0 ls -p /local/domain)
-echo "$OUT" | grep -qE "^$g1 = \"\" .*\(n$g1\)$" || fail "guest1's home not owned by it: $OUT"
-echo "$OUT" | grep -qE "^ name = \"guest1\" .*\(n$g1\)$" || fail "no name for guest1: $OUT"
+# As libxl makes them: the home, name and domid are dom0's, readable by the guest.
+echo "$OUT" | grep -qE "^$g1 = \"\" .*\(n0,r$g1\)$" || fail "guest1's home not n0,r$g1: $OUT"
+echo "$OUT" | grep -qE "^ name = \"guest1\" .*\(n0,r$g1\)$" || fail "no name for guest1: $OUT"
+echo "$OUT" | grep -qE "^ data = \"\" .*\(n$g1\)$" || fail "guest1's data not its own: $OUT"
 echo "$OUT" | grep -qE "^ domid = \"$g2\"" || fail "no domid for guest2: $OUT"
+wire guest1 home || fail "home directory checks failed"
+expect_fail x guest1 write name guest2
 
 echo "== permissions: a guest cannot read dom0's nodes until dom0 allows it"
 expect_fail x guest1 ls /local/domain/0
@@ -75,7 +83,18 @@ echo "== protocol: errors, watches, transactions (raw xs_wire client)"
 wire Domain-0 protocol || fail "protocol checks failed"
 wire guest1 watch || fail "watch checks failed"
 wire guest1 txn || fail "transaction checks failed"
+wire guest1 txnnew || fail "transactions creating directories failed"
 wire guest2 events || fail "watch event permission checks failed"
+
+echo "== quotas per domain: connections, transactions, watches; nodes at commit"
+wire Domain-0 bigstore || fail "cannot fill the store"
+xensim create limits >/dev/null || fail "xensim create limits failed"
+wire limits conns || fail "per-domain limit checks failed"
+grep -q "at most 8 xenstore connections" "$SIM_LOG" || fail "no log line for the refused connection"
+xensim create txnq >/dev/null || fail "xensim create txnq failed"
+wire txnq txnquota || fail "the node quota does not hold at commit"
+xensim create paused >/dev/null || fail "xensim create paused failed"
+wire paused unpause || fail "a paused connection stalled"
 
 echo "== quotas: a guest over its quota fails alone"
 xensim create hog >/dev/null || fail "xensim create hog failed"
@@ -99,7 +118,7 @@ wait "$fpid" || fail "the flooding client failed: $(cat "$XENSIM_DIR/flood.out")
 echo "== create fires @introduceDomain, destroy fires @releaseDomain and kills the domain"
 x Domain-0 watch -n 2 @introduceDomain >"$XENSIM_DIR/intro.out" 2>&1 &
 ipid=$!
-x Domain-0 watch -n 2 @releaseDomain >"$XENSIM_DIR/release.out" 2>&1 &
+x Domain-0 watch -n 3 @releaseDomain >"$XENSIM_DIR/release.out" 2>&1 &
 rpid=$!
 wait_for 10 grep -q @introduceDomain "$XENSIM_DIR/intro.out" || fail "no initial @introduceDomain"
 wait_for 10 grep -q @releaseDomain "$XENSIM_DIR/release.out" || fail "no initial @releaseDomain"
@@ -112,8 +131,13 @@ xensim destroy doomed || fail "xensim destroy failed"
 wait "$dpid"
 rc=$?
 [ "$rc" -eq 137 ] || fail "a process of the destroyed domain exited with $rc, not SIGKILL"
+# Fired for a destroyed domain whatever the store holds (here: no home at all).
+gb=$(xensim create bare) || fail "xensim create bare failed"
+x Domain-0 rm "/local/domain/$gb" || fail "dom0 cannot remove /local/domain/$gb"
+xensim destroy bare || fail "xensim destroy bare failed"
 wait "$rpid" || fail "no @releaseDomain event: $(cat "$XENSIM_DIR/release.out")"
-[ "$(grep -c @releaseDomain "$XENSIM_DIR/release.out")" -eq 2 ] || fail "@releaseDomain not fired"
+[ "$(grep -c @releaseDomain "$XENSIM_DIR/release.out")" -eq 3 ] ||
+	fail "@releaseDomain not fired for each destroyed domain: $(cat "$XENSIM_DIR/release.out")"
 expect_fail x Domain-0 read "/local/domain/$gd/name"
 [[ $(xensim list) != *doomed* ]] || fail "doomed is still listed"
 [ ! -e "$XENSIM_DIR/dom$gd" ] || fail "dom$gd's directory is left behind"
@@ -123,4 +147,37 @@ expect_out "already exists"
 expect_fail xensim destroy Domain-0
 
 sim_stop
+
+echo "== destroy kills the process that connected, never one that got its pid since"
+# In a pid namespace of our own, where ns_last_pid hands a chosen pid to the next process.
+if ! unshare -Urpf --mount-proc true 2>/dev/null; then
+	echo "skipped: cannot make a pid namespace (unshare -Urpf)"
+else
+	OUT=$(XENSIM=$BUILD/xensim HOLDER=$here/xenstore-wire.py unshare -Urpf --mount-proc \
+		bash -c "$(cat <<'INNER'
+set -u
+d=$(mktemp -d /tmp/xensim-pid.XXXXXX)
+export XENSIM_DIR=$d
+trap '"$XENSIM" stop >/dev/null 2>&1; rm -rf "$d"' EXIT
+"$XENSIM" start --log "$d/log" || { echo "FAIL: xensim start"; exit 1; }
+"$XENSIM" create victim >/dev/null || { echo "FAIL: create"; exit 1; }
+# The holder connects as the guest and exits; a child it forked keeps the connection.
+"$XENSIM" run victim -- python3 "$HOLDER" holder >"$d/pids" || { echo "FAIL: holder"; exit 1; }
+read -r p child <"$d/pids"
+echo $((p - 1)) >/proc/sys/kernel/ns_last_pid
+sleep 1000 &
+v=$!
+[ "$v" = "$p" ] || { echo "SKIP: pid $p not reused ($v)"; kill "$v" "$child"; exit 0; }
+"$XENSIM" destroy victim || { echo "FAIL: destroy"; exit 1; }
+if kill -0 "$v" 2>/dev/null; then echo "OK: pid $p survived"; else echo "FAIL: pid $p killed"; fi
+kill "$v" "$child" 2>/dev/null
+"$XENSIM" stop >/dev/null 2>&1
+grep -E -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" "$d/log" && echo "FAIL: sanitizer report"
+exit 0
+INNER
+)" 2>&1)
+	echo "  $OUT"
+	[[ $OUT == *OK:* || $OUT == *SKIP:* ]] && [[ $OUT != *FAIL* ]] ||
+		fail "xensim destroy killed a process that reused the guest's pid: $OUT"
+fi
 echo "xenstore: all checks passed"

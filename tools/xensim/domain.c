@@ -148,6 +148,8 @@ static void destroy(unsigned int id, bool kill)
 
 	if (!d)
 		return;
+	if (kill)	/* also the processes that only hold grants or ports */
+		hv_domain_kill(id);
 	hv_domain_destroy(id);
 	xsd_domain_remove(id, kill);
 	if (!sim_dom_path(path, sizeof(path), id, "hv"))

@@ -9,8 +9,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
 
 #define HDR sizeof(struct xsd_sockmsg)
 #define IN_SIZE (HDR + XENSTORE_PAYLOAD_MAX + 1)
@@ -20,6 +25,7 @@ struct xsd_conn *xsd_conns;
 struct listener {
 	int fd;
 	unsigned int domid;
+	unsigned long refused; /* connections over XSD_QUOTA_CONNS */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 static struct listener *listeners[XENSIM_MAX_DOMID + 1];
@@ -30,12 +36,27 @@ size_t conn_backlog(const struct xsd_conn *c)
 	return c->out_len - c->out_off;
 }
 
-/* Set the epoll events of c from its state. */
+/* What the connections of domain domid hold. */
+void conn_dom_usage(unsigned int domid, unsigned int *ntxn, unsigned int *nwatch)
+{
+	*ntxn = *nwatch = 0;
+	for (const struct xsd_conn *c = xsd_conns; c; c = c->next)
+		if (c->domid == domid) {
+			*ntxn += c->ntxn;
+			*nwatch += c->nwatch;
+		}
+}
+
+/* Set the epoll events of c from its state. A paused connection keeps EPOLLOUT even with
+ * nothing queued: wherever its queue drains (conn_send too), the next EPOLLOUT unpauses it
+ * from the loop, where serving the requests it held back is safe. */
 static void conn_arm(struct xsd_conn *c)
 {
-	uint32_t ev = (c->paused ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0);
+	uint32_t ev = (c->paused ? 0 : EPOLLIN) |
+		      (c->paused || conn_backlog(c) ? EPOLLOUT : 0);
 
-	loop_mod(c->fd, ev);
+	if (ev != c->armed && !loop_mod(c->fd, ev))
+		c->armed = ev;
 }
 
 /* Write what the socket takes; 0, or -errno when the client is gone. */
@@ -64,7 +85,6 @@ void conn_send(struct xsd_conn *c, uint32_t type, uint32_t req_id, uint32_t tx_i
 	struct xsd_sockmsg h = { .type = type, .req_id = req_id, .tx_id = tx_id,
 				 .len = (uint32_t)(alen + blen) };
 	size_t need = HDR + alen + blen;
-	bool was_out = c->want_out;
 
 	if (c->out_off && c->out_len + need > c->out_cap) {
 		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
@@ -92,10 +112,8 @@ void conn_send(struct xsd_conn *c, uint32_t type, uint32_t req_id, uint32_t tx_i
 		memcpy(c->out + c->out_len + HDR + alen, b, blen);
 	c->out_len += need;
 	/* A dead peer is noticed by its own read callback (EPOLLHUP). */
-	if (conn_flush(c) == 0)
-		c->want_out = conn_backlog(c) > 0;
-	if (was_out != c->want_out)
-		conn_arm(c);
+	conn_flush(c);
+	conn_arm(c);
 }
 
 /* Close connection c: its watches and transactions go with it. */
@@ -109,6 +127,8 @@ void conn_close(struct xsd_conn *c)
 	sim_dbg("xenstore: dom%u connection from pid %d closed", c->domid, (int)c->pid);
 	loop_del(c->fd);
 	close(c->fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	watch_del_all(c);
 	txn_del_all(c);
 	free(c->in);
@@ -165,7 +185,6 @@ static void conn_event(void *arg, uint32_t events)
 			conn_close(c);
 			return;
 		}
-		c->want_out = conn_backlog(c) > 0;
 		if (c->paused && conn_backlog(c) <= XSD_OUT_PAUSE / 2) {
 			c->paused = false;
 			/* Requests that waited in the buffer run now. */
@@ -191,6 +210,36 @@ static void conn_event(void *arg, uint32_t events)
 	}
 }
 
+/* A pidfd of the peer of socket fd (pid from SO_PEERCRED), or -1: the process itself, so
+ * that killing it later cannot hit another process that got its pid. */
+static int peer_pidfd(int fd, pid_t pid)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+		return pidfd;
+#ifdef SYS_pidfd_open
+	/* Before Linux 6.5: the pid could only be reused between connect and here. */
+	if (pid > 0) {
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pidfd >= 0)
+			return pidfd;
+	}
+#endif
+	return -1;
+}
+
+/* Connections of domain domid. */
+static unsigned int dom_conns(unsigned int domid)
+{
+	unsigned int n = 0;
+
+	for (const struct xsd_conn *c = xsd_conns; c; c = c->next)
+		n += c->domid == domid;
+	return n;
+}
+
 /* epoll callback of a domain's listening socket: accept a client of that domain. */
 static void listener_event(void *arg, uint32_t events)
 {
@@ -205,7 +254,18 @@ static void listener_event(void *arg, uint32_t events)
 	fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
+	if (l->domid != 0 && dom_conns(l->domid) >= XSD_QUOTA_CONNS) {
+		/* Logged the first time and then every 1000th: a loop of connects floods no log. */
+		if (l->refused++ % 1000 == 0)
+			sim_log("xenstore: dom%u: connection refused: a guest may have at most %u "
+				"xenstore connections (XSD_QUOTA_CONNS); %lu refused so far",
+				l->domid, XSD_QUOTA_CONNS, l->refused);
+		close(fd);
+		return;
+	}
 	c = calloc(1, sizeof(*c));
+	if (c)
+		c->pidfd = -1;
 	if (!c || !(c->in = malloc(IN_SIZE)))
 		goto fail;
 	c->fd = fd;
@@ -213,6 +273,8 @@ static void listener_event(void *arg, uint32_t events)
 	c->caller = (struct xsd_caller){ .domid = l->domid, .target = d ? d->target : -1 };
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
 		c->pid = cred.pid;
+	c->pidfd = peer_pidfd(fd, c->pid);
+	c->armed = EPOLLIN;
 	if (loop_add(fd, EPOLLIN, conn_event, c))
 		goto fail;
 	c->next = xsd_conns;
@@ -221,8 +283,11 @@ static void listener_event(void *arg, uint32_t events)
 	return;
 fail:
 	sim_log("xenstore: dom%u: cannot accept a connection: out of memory", l->domid);
-	if (c)
+	if (c) {
 		free(c->in);
+		if (c->pidfd >= 0)
+			close(c->pidfd);
+	}
 	free(c);
 	close(fd);
 }
@@ -268,6 +333,27 @@ fail:
 	return ret;
 }
 
+/* SIGKILL the process of connection c: through its pidfd, which a process that got the
+ * same pid since cannot match; by pid only where pidfds are missing (Linux < 5.3). */
+static void kill_client(const struct xsd_conn *c)
+{
+	if (c->pidfd >= 0) {
+#ifdef SYS_pidfd_send_signal
+		if (syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) == 0)
+			sim_log("xenstore: dom%u destroyed: killed pid %d", c->domid, (int)c->pid);
+		else if (errno == ESRCH)
+			sim_dbg("xenstore: dom%u destroyed: pid %d already gone", c->domid,
+				(int)c->pid);
+		else
+			sim_log("xenstore: dom%u destroyed: cannot kill pid %d: %s", c->domid,
+				(int)c->pid, strerror(errno));
+		return;
+#endif
+	}
+	sim_log("xenstore: dom%u destroyed: killing pid %d", c->domid, (int)c->pid);
+	kill(c->pid, SIGKILL);
+}
+
 /* Stop listening for domain id, close its connections, SIGKILL their processes if kill. */
 void xsd_unlisten(unsigned int id, bool kill_clients)
 {
@@ -286,10 +372,8 @@ void xsd_unlisten(unsigned int id, bool kill_clients)
 		if (c->domid != id)
 			continue;
 		/* A destroyed domain's vCPUs stop: so do the processes acting as it. */
-		if (kill_clients && c->pid > 0 && c->pid != getpid()) {
-			sim_log("xenstore: dom%u destroyed: killing pid %d", id, (int)c->pid);
-			kill(c->pid, SIGKILL);
-		}
+		if (kill_clients && c->pid > 0 && c->pid != getpid())
+			kill_client(c);
 		conn_close(c);
 	}
 }

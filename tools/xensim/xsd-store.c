@@ -72,48 +72,6 @@ static struct xsd_node *child_of(const struct xsd_node *n, const char *name, siz
 	return NULL;
 }
 
-/* Walk path as far as it exists: the deepest existing node, *rest the part after it. */
-static struct xsd_node *walk(const struct xsd_tree *t, const char *path, const char **rest)
-{
-	struct xsd_node *n = t->root, *c;
-	const char *p = path + 1;
-
-	while (*p) {
-		const char *e = strchrnul(p, '/');
-
-		c = child_of(n, p, (size_t)(e - p));
-		if (!c)
-			break;
-		n = c;
-		p = *e ? e + 1 : e;
-	}
-	*rest = p;
-	return n;
-}
-
-/* The node at an absolute path, or NULL. */
-struct xsd_node *store_lookup(const struct xsd_tree *t, const char *path)
-{
-	const char *rest;
-	struct xsd_node *n = walk(t, path, &rest);
-
-	return *rest ? NULL : n;
-}
-
-/* xenstored's perm_for_conn: what caller c may do on a node with these perms. */
-unsigned int store_perm_for(const struct xsd_caller *c, const struct xsd_perm *p,
-			    unsigned int n)
-{
-	const unsigned int all = XS_PERM_READ | XS_PERM_WRITE | XS_PERM_OWNER;
-
-	if (xsd_priv(c) || p[0].id == c->domid || (c->target >= 0 && p[0].id == (unsigned)c->target))
-		return all;
-	for (unsigned int i = 1; i < n; i++)
-		if (p[i].id == c->domid || (c->target >= 0 && p[i].id == (unsigned)c->target))
-			return p[i].perms & (XS_PERM_READ | XS_PERM_WRITE);
-	return p[0].perms & (XS_PERM_READ | XS_PERM_WRITE);
-}
-
 /* Path of node n (malloc'ed). */
 static char *node_path(const struct xsd_node *n)
 {
@@ -138,6 +96,56 @@ static char *node_path(const struct xsd_node *n)
 		*--e = '/';
 	}
 	return s;
+}
+
+static void expand(struct xsd_tree *t, struct xsd_node *n);
+static struct xsd_node *source_of(struct xsd_tree *t, const struct xsd_node *n);
+
+/* Walk path as far as it exists: the deepest existing node, *rest the part after it. In a
+ * transaction copy every node reached has its children copied. */
+static struct xsd_node *walk(struct xsd_tree *t, const char *path, const char **rest)
+{
+	struct xsd_node *n = t->root, *c;
+	const char *p = path + 1;
+
+	for (;;) {
+		const char *e;
+
+		expand(t, n);
+		if (!*p)
+			break;
+		e = strchrnul(p, '/');
+		c = child_of(n, p, (size_t)(e - p));
+		if (!c)
+			break;
+		n = c;
+		p = *e ? e + 1 : e;
+	}
+	*rest = p;
+	return n;
+}
+
+/* The node at an absolute path, or NULL. */
+struct xsd_node *store_lookup(struct xsd_tree *t, const char *path)
+{
+	const char *rest;
+	struct xsd_node *n = walk(t, path, &rest);
+
+	return *rest ? NULL : n;
+}
+
+/* xenstored's perm_for_conn: what caller c may do on a node with these perms. */
+unsigned int store_perm_for(const struct xsd_caller *c, const struct xsd_perm *p,
+			    unsigned int n)
+{
+	const unsigned int all = XS_PERM_READ | XS_PERM_WRITE | XS_PERM_OWNER;
+
+	if (xsd_priv(c) || p[0].id == c->domid || (c->target >= 0 && p[0].id == (unsigned)c->target))
+		return all;
+	for (unsigned int i = 1; i < n; i++)
+		if (p[i].id == c->domid || (c->target >= 0 && p[i].id == (unsigned)c->target))
+			return p[i].perms & (XS_PERM_READ | XS_PERM_WRITE);
+	return p[0].perms & (XS_PERM_READ | XS_PERM_WRITE);
 }
 
 /* Tell a transaction copy that node n (at path, NULL: compute) is looked at. */
@@ -188,6 +196,13 @@ static size_t node_size(const struct xsd_node *n)
 	return s;
 }
 
+/* Take node n out of t's count of nodes per owner. */
+static void uncount(struct xsd_tree *t, const struct xsd_node *n)
+{
+	if (n->nperm && n->perm[0].id <= XENSIM_MAX_DOMID && t->owned[n->perm[0].id])
+		t->owned[n->perm[0].id]--;
+}
+
 /* Free node n and its subtree, uncounting their owners. */
 static void node_free(struct xsd_tree *t, struct xsd_node *n)
 {
@@ -195,8 +210,8 @@ static void node_free(struct xsd_tree *t, struct xsd_node *n)
 		return;
 	for (unsigned int i = 0; i < n->nchild; i++)
 		node_free(t, n->child[i]);
-	if (t && n->nperm && n->perm[0].id <= XENSIM_MAX_DOMID && t->owned[n->perm[0].id])
-		t->owned[n->perm[0].id]--;
+	if (t)
+		uncount(t, n);
 	free(n->child);
 	free(n->name);
 	free(n->data);
@@ -272,7 +287,7 @@ static int set_data(struct xsd_node *n, const char *data, unsigned int len)
 
 /* Create the missing part rest of path below anc; the new leaf in *leaf. */
 static int create(struct xsd_tree *t, const struct xsd_caller *c, struct xsd_node *anc,
-		  const char *rest, int flags, unsigned int datalen, struct xsd_node **leaf)
+		  const char *rest, unsigned int datalen, struct xsd_node **leaf)
 {
 	unsigned int nnew = 1;
 	struct xsd_node *n = anc, *first = NULL;
@@ -281,7 +296,7 @@ static int create(struct xsd_tree *t, const struct xsd_caller *c, struct xsd_nod
 
 	for (p = rest; *p; p++)
 		nnew += *p == '/';
-	if (!xsd_priv(c) && !(flags & STORE_NOQUOTA)) {
+	if (!xsd_priv(c)) {
 		const char *e = strchrnul(rest, '/');
 
 		if (t->owned[c->domid] + nnew > XSD_QUOTA_NODES)
@@ -307,6 +322,8 @@ static int create(struct xsd_tree *t, const struct xsd_caller *c, struct xsd_nod
 			goto fail;
 		}
 		t->owned[m->perm[0].id]++;
+		/* Absent from the real store when the transaction looked (see txn.c). */
+		m->fresh = t->src != NULL;
 		if (!first)
 			first = m;
 		n = m;
@@ -337,8 +354,7 @@ int store_write(struct xsd_tree *t, const struct xsd_caller *c, const char *path
 			return -EACCES;
 		if (flags & STORE_MKDIR)
 			return 0;
-		if (!xsd_priv(c) && !(flags & STORE_NOQUOTA) &&
-		    node_size(n) - n->len + len > XSD_QUOTA_NODE_SIZE)
+		if (!xsd_priv(c) && node_size(n) - n->len + len > XSD_QUOTA_NODE_SIZE)
 			return -ENOSPC;
 		ret = set_data(n, data, len);
 		if (ret)
@@ -351,7 +367,7 @@ int store_write(struct xsd_tree *t, const struct xsd_caller *c, const char *path
 		note(t, NULL, anc);
 		if (!(store_perm_for(c, anc->perm, anc->nperm) & XS_PERM_WRITE))
 			return -EACCES;
-		ret = create(t, c, anc, rest, flags, (flags & STORE_MKDIR) ? 0 : len, &n);
+		ret = create(t, c, anc, rest, (flags & STORE_MKDIR) ? 0 : len, &n);
 		if (ret)
 			return ret;
 		if (!(flags & STORE_MKDIR) && set_data(n, data, len)) {
@@ -360,7 +376,7 @@ int store_write(struct xsd_tree *t, const struct xsd_caller *c, const char *path
 		}
 	}
 	if (t->live)
-		watch_fire(path, n->perm, n->nperm, false);
+		watch_fire(path, n->perm, n->nperm, NULL, 0, false);
 	return 0;
 }
 
@@ -376,9 +392,33 @@ static void fire_subtree(const struct xsd_node *n, char *path, size_t len, size_
 		path[len] = '/';
 		memcpy(path + len + 1, ch->name, l + 1);
 		fire_subtree(ch, path, len + l + 1, size);
-		watch_fire(path, ch->perm, ch->nperm, true);
+		watch_fire(path, ch->perm, ch->nperm, NULL, 0, true);
 		path[len] = 0;
 	}
+}
+
+/* Uncount the nodes of the real store below s (their copies never made, then dropped). */
+static void uncount_source(struct xsd_tree *t, const struct xsd_node *s)
+{
+	for (unsigned int i = 0; i < s->nchild; i++) {
+		uncount_source(t, s->child[i]);
+		uncount(t, s->child[i]);
+	}
+}
+
+/* Before transaction node n goes: uncount what its uncopied descendants stand for. */
+static void uncount_lazy(struct xsd_tree *t, struct xsd_node *n)
+{
+	const struct xsd_node *s;
+
+	if (!n->lazy) {
+		for (unsigned int i = 0; i < n->nchild; i++)
+			uncount_lazy(t, n->child[i]);
+		return;
+	}
+	s = source_of(t, n);
+	if (s)
+		uncount_source(t, s);
 }
 
 /* Remove the node at absolute path and everything below it. */
@@ -404,6 +444,8 @@ int store_rm(struct xsd_tree *t, const struct xsd_caller *c, const char *path)
 	if (ret)
 		return ret;
 	note(t, NULL, n->parent);
+	if (t->src)
+		uncount_lazy(t, n);
 	n->parent->gen = store_next_gen();
 	remove_child(n);
 	if (t->live) {
@@ -414,7 +456,7 @@ int store_rm(struct xsd_tree *t, const struct xsd_caller *c, const char *path)
 			memcpy(buf, path, len + 1);
 			fire_subtree(n, buf, len, sizeof(buf));
 		}
-		watch_fire(path, n->perm, n->nperm, false);
+		watch_fire(path, n->perm, n->nperm, NULL, 0, false);
 	}
 	node_free(t, n);
 	return 0;
@@ -425,7 +467,8 @@ int store_set_perms(struct xsd_tree *t, const struct xsd_caller *c, const char *
 		    const struct xsd_perm *p, unsigned int np)
 {
 	struct xsd_node *n;
-	struct xsd_perm *copy;
+	struct xsd_perm *copy, *old;
+	unsigned int nold;
 	int ret = store_get(t, c, path, XS_PERM_WRITE | XS_PERM_OWNER, &n);
 
 	if (ret)
@@ -442,12 +485,15 @@ int store_set_perms(struct xsd_tree *t, const struct xsd_caller *c, const char *
 	if (t->owned[n->perm[0].id])
 		t->owned[n->perm[0].id]--;
 	t->owned[copy[0].id]++;
-	free(n->perm);
+	old = n->perm;
+	nold = n->nperm;
 	n->perm = copy;
 	n->nperm = np;
 	n->gen = store_next_gen();
+	/* As xenstored: who could read the node before is told too (it may not be now). */
 	if (t->live)
-		watch_fire(path, n->perm, n->nperm, false);
+		watch_fire(path, n->perm, n->nperm, old, nold, false);
+	free(old);
 	return 0;
 }
 
@@ -500,43 +546,94 @@ int store_init(struct xsd_tree *t)
 	return 0;
 }
 
-/* Deep copy of node n. */
-static struct xsd_node *node_clone(const struct xsd_node *n)
+/* A copy of store node n without its data and children, which expand() copies when the
+ * transaction reaches the node: a big directory walked through costs names, not data. */
+static struct xsd_node *node_copy(const struct xsd_node *n)
 {
 	struct xsd_node *m = node_new(n->name, strlen(n->name), n->perm, n->nperm);
 
 	if (!m)
 		return NULL;
 	m->gen = n->gen;
-	if (n->data && set_data(m, n->data, n->len))
-		goto fail;
-	if (n->nchild) {
-		m->child = malloc(n->nchild * sizeof(*m->child));
-		if (!m->child)
-			goto fail;
-		m->cap = n->nchild;
-	}
-	for (unsigned int i = 0; i < n->nchild; i++) {
-		struct xsd_node *c = node_clone(n->child[i]);
-
-		if (!c)
-			goto fail;
-		c->parent = m;
-		m->child[m->nchild++] = c;
-	}
+	m->len = n->len;
+	m->lazy = m->lazy_data = true;
 	return m;
-fail:
-	node_free(NULL, m);
-	return NULL;
 }
 
-/* A private copy of src for a transaction (not live). */
-int store_clone(const struct xsd_tree *src, struct xsd_tree *dst)
+/* The node of the real store that transaction node n copies, or NULL (also when out of
+ * memory: then t->oom is set). */
+static struct xsd_node *source_of(struct xsd_tree *t, const struct xsd_node *n)
+{
+	struct xsd_node *s;
+	char *p = node_path(n);
+
+	if (!p) {
+		t->oom = true;
+		return NULL;
+	}
+	s = store_lookup(t->src, p);
+	free(p);
+	return s;
+}
+
+/* Copy the children of transaction node n from the real store, the first time they are
+ * needed. Out of memory sets t->oom and leaves n without children. */
+static void expand(struct xsd_tree *t, struct xsd_node *n)
+{
+	const struct xsd_node *s;
+
+	if (!n->lazy && !n->lazy_data)
+		return;
+	s = source_of(t, n);
+	if (t->oom)
+		return;
+	/* A node removed from the store since it was copied: its copy has no data nor
+	 * children. A transaction that uses it notes it, so its commit conflicts. */
+	if (n->lazy_data) {
+		if (s && s->data && set_data(n, s->data, s->len)) {
+			t->oom = true;
+			return;
+		}
+		if (!s || !s->data)
+			n->len = 0;
+		n->lazy_data = false;
+	}
+	if (!n->lazy)
+		return;
+	if (s && s->nchild) {
+		n->child = calloc(s->nchild, sizeof(*n->child));
+		if (!n->child)
+			goto oom;
+		n->cap = s->nchild;
+		for (unsigned int i = 0; i < s->nchild; i++) {
+			struct xsd_node *m = node_copy(s->child[i]);
+
+			if (!m)
+				goto oom;
+			m->parent = n;
+			n->child[n->nchild++] = m;
+		}
+	}
+	n->lazy = false;
+	return;
+oom:
+	t->oom = true;
+	for (unsigned int i = 0; i < n->nchild; i++)
+		node_free(NULL, n->child[i]);
+	free(n->child);
+	n->child = NULL;
+	n->nchild = n->cap = 0;
+}
+
+/* A transaction's copy of src: the root now, the rest as the transaction walks to it. */
+int store_clone(struct xsd_tree *src, struct xsd_tree *dst)
 {
 	memcpy(dst->owned, src->owned, sizeof(dst->owned));
 	dst->live = false;
 	dst->access = NULL;
-	dst->root = node_clone(src->root);
+	dst->src = src;
+	dst->oom = false;
+	dst->root = node_copy(src->root);
 	return dst->root ? 0 : -ENOMEM;
 }
 

@@ -1,7 +1,8 @@
 /*
- * xsd-txn.c: transactions. Each one works on a private copy of the store and records the
- * generation of every node it looked at; commit fails with EAGAIN if any of them changed
- * since, else replays the transaction's changes on the real store (firing the watches).
+ * xsd-txn.c: transactions. Each one works on a private copy-on-read copy of the store and
+ * records the generation of every node it looked at; commit fails with EAGAIN if any of
+ * them changed since, with ENOSPC if the domain's node quota no longer holds it, else
+ * replays the transaction's changes on the real store (firing the watches).
  */
 #include "xsd.h"
 #include "xensim.h"
@@ -33,6 +34,7 @@ struct xsd_txn {
 	unsigned int nacc, acc_cap;
 	struct op *ops;
 	unsigned int nops, ops_cap;
+	unsigned int base, peak; /* nodes the caller owned at start; most it owned inside */
 	bool oom;
 };
 
@@ -53,7 +55,9 @@ static int grow(void **v, unsigned int n, unsigned int *cap, size_t sz)
 	return 0;
 }
 
-/* The store copy looked at path: remember the generation the first time. */
+/* The store copy looked at path: remember the generation the first time. A node the
+ * transaction created itself is absent from the real store: commit conflicts only if
+ * somebody else created it meanwhile. */
 static void on_access(void *arg, const char *path, const struct xsd_node *n)
 {
 	struct xsd_txn *t = arg;
@@ -66,7 +70,7 @@ static void on_access(void *arg, const char *path, const struct xsd_node *n)
 		t->oom = true;
 		return;
 	}
-	t->acc[t->nacc++].gen = n ? n->gen : 0;
+	t->acc[t->nacc++].gen = n && !n->fresh ? n->gen : 0;
 }
 
 /* Free transaction t (already unlinked). */
@@ -89,8 +93,11 @@ static void txn_free(struct xsd_txn *t)
 int txn_start(struct xsd_conn *c, uint32_t *id)
 {
 	struct xsd_txn *t;
+	unsigned int ntxn, nwatch;
 
-	if (!xsd_priv(&c->caller) && c->ntxn >= XSD_QUOTA_TXNS)
+	/* Per domain, as in xenstored where a guest has a single connection. */
+	conn_dom_usage(c->domid, &ntxn, &nwatch);
+	if (!xsd_priv(&c->caller) && ntxn >= XSD_QUOTA_TXNS)
 		return -ENOSPC;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -102,6 +109,7 @@ int txn_start(struct xsd_conn *c, uint32_t *id)
 	t->tree.access = on_access;
 	t->tree.access_arg = t;
 	t->conn = c;
+	t->base = t->peak = xsd_main.owned[c->domid];
 	/* Ids are never 0 (XBT_NULL) and not reused soon. */
 	do
 		t->id = ++c->next_txid;
@@ -160,6 +168,8 @@ int txn_log(struct xsd_txn *t, int type, const char *path, const void *data, uns
 		memcpy(o->perm, perm, nperm * sizeof(*perm));
 	}
 	t->nops++;
+	if (t->tree.owned[t->conn->domid] > t->peak)
+		t->peak = t->tree.owned[t->conn->domid];
 	return 0;
 oom_op:
 	free(o->path);
@@ -181,7 +191,19 @@ static bool conflicts(const struct xsd_txn *t)
 	return false;
 }
 
-/* Replay t's changes on the real store; they cannot fail but for memory. */
+/* Would replaying t take an unprivileged caller over its node quota? The transaction was
+ * checked against the counts of its start: other transactions (or plain writes) may have
+ * used the room since. The peak counts, so that the replay cannot fail half-way. */
+static bool over_quota(const struct xsd_txn *t)
+{
+	const struct xsd_caller *c = &t->conn->caller;
+
+	return !xsd_priv(c) && t->peak > t->base &&
+	       xsd_main.owned[c->domid] + (t->peak - t->base) > XSD_QUOTA_NODES;
+}
+
+/* Replay t's changes on the real store, with the quotas of an unprivileged caller checked
+ * again; they fail only for memory, or when the store changed where t did not look. */
 static int replay(const struct xsd_txn *t)
 {
 	const struct xsd_caller *c = &t->conn->caller;
@@ -192,11 +214,10 @@ static int replay(const struct xsd_txn *t)
 
 		switch (o->type) {
 		case TXN_WRITE:
-			ret = store_write(&xsd_main, c, o->path, o->data, o->len, STORE_NOQUOTA);
+			ret = store_write(&xsd_main, c, o->path, o->data, o->len, 0);
 			break;
 		case TXN_MKDIR:
-			ret = store_write(&xsd_main, c, o->path, NULL, 0,
-					  STORE_MKDIR | STORE_NOQUOTA);
+			ret = store_write(&xsd_main, c, o->path, NULL, 0, STORE_MKDIR);
 			break;
 		case TXN_RM:
 			ret = store_rm(&xsd_main, c, o->path);
@@ -224,10 +245,12 @@ int txn_end(struct xsd_conn *c, struct xsd_txn *t, bool commit)
 			break;
 		}
 	if (commit) {
-		if (t->oom)
+		if (t->oom || t->tree.oom)
 			ret = -ENOMEM;
 		else if (conflicts(t))
 			ret = -EAGAIN;
+		else if (over_quota(t))
+			ret = -ENOSPC;
 		else
 			ret = replay(t);
 	}

@@ -57,11 +57,14 @@ static void send_event(struct xsd_conn *c, const struct xsd_watch *w, const char
 		  strlen(w->token) + 1);
 }
 
-/* Fire the watches on path (and, unless exact, on its ancestors) for readers of perm. */
-void watch_fire(const char *path, const struct xsd_perm *perm, unsigned int nperm, bool exact)
+/* Fire the watches on path (and, unless exact, on its ancestors) for readers of perm, or
+ * of old when given. */
+void watch_fire(const char *path, const struct xsd_perm *perm, unsigned int nperm,
+		const struct xsd_perm *old, unsigned int nold, bool exact)
 {
 	for (struct xsd_conn *c = xsd_conns; c; c = c->next) {
-		if (!(store_perm_for(&c->caller, perm, nperm) & XS_PERM_READ))
+		if (!(store_perm_for(&c->caller, perm, nperm) & XS_PERM_READ) &&
+		    !(old && (store_perm_for(&c->caller, old, nold) & XS_PERM_READ)))
 			continue;
 		for (struct xsd_watch *w = c->watches; w; w = w->next)
 			if (exact ? !strcmp(path, w->path) : is_child(path, w->path))
@@ -76,13 +79,14 @@ void watch_fire_special(const char *name)
 	const struct xsd_perm *p = watch_special_perms(name, &np);
 
 	if (p)
-		watch_fire(name, p, *np, true);
+		watch_fire(name, p, *np, NULL, 0, true);
 }
 
 /* Add watch (path, token) to c and fire it once, as xenstored does. */
 int watch_add(struct xsd_conn *c, const char *path, const char *token)
 {
 	struct xsd_watch *w;
+	unsigned int ntxn, nwatch;
 	char *abs;
 
 	if (path[0] == '@') {
@@ -101,7 +105,9 @@ int watch_add(struct xsd_conn *c, const char *path, const char *token)
 			free(abs);
 			return -EEXIST;
 		}
-	if (!xsd_priv(&c->caller) && c->nwatch >= XSD_QUOTA_WATCHES) {
+	/* Per domain, as in xenstored where a guest has a single connection. */
+	conn_dom_usage(c->domid, &ntxn, &nwatch);
+	if (!xsd_priv(&c->caller) && nwatch >= XSD_QUOTA_WATCHES) {
 		free(abs);
 		return -E2BIG;
 	}

@@ -31,11 +31,14 @@ void xsd_fini(void);
 
 /* xenstored's default quotas (xenstored_core.c, Xen 4.17); dom0 is exempt. */
 #define XSD_QUOTA_NODES 1000      /* nodes owned by one domain: ENOSPC */
-#define XSD_QUOTA_WATCHES 128     /* watches per connection: E2BIG */
+#define XSD_QUOTA_WATCHES 128     /* watches per domain: E2BIG */
 #define XSD_QUOTA_NODE_SIZE 2048  /* data + perms + children names of one node: ENOSPC */
-#define XSD_QUOTA_TXNS 10         /* open transactions per connection: ENOSPC */
+#define XSD_QUOTA_TXNS 10         /* open transactions per domain: ENOSPC */
 #define XSD_QUOTA_PERMS 5         /* permission entries per node: ENOSPC */
 #define XSD_QUOTA_TXN_NODES 1024  /* nodes one transaction touches: ENOSPC */
+/* A real guest has one xenstore connection (its ring); a simulated one may open a few, but
+ * not enough to multiply the per-domain quotas' cost. More are refused at accept. */
+#define XSD_QUOTA_CONNS 8
 /* Output backlog past which a connection's requests are not read any more, and past which
  * an unprivileged connection's watch events are dropped: a client that does not read its
  * replies stalls only itself. */
@@ -57,6 +60,9 @@ struct xsd_node {
 	struct xsd_perm *perm;     /* perm[0]: owner and everybody's default */
 	unsigned int nperm;
 	uint64_t gen;              /* bumped on each change of this node */
+	bool fresh;                /* transaction copy: created by the transaction */
+	bool lazy;                 /* transaction copy: children not copied from the store yet */
+	bool lazy_data;            /* transaction copy: data not copied from the store yet */
 };
 
 /* Called with each node a transaction looks at, before it changes it (node NULL: absent). */
@@ -66,6 +72,10 @@ struct xsd_tree {
 	struct xsd_node *root;
 	unsigned int owned[XENSIM_MAX_DOMID + 1]; /* nodes owned by each domain */
 	bool live;                 /* the real store: changes fire watches */
+	/* Transaction copies are copy-on-read: a node's children are copied from src when the
+	 * transaction first walks through it, so a transaction costs what it touches. */
+	struct xsd_tree *src;
+	bool oom;                  /* a copy failed: the transaction cannot commit */
 	xsd_access_fn *access;     /* transaction copies: note what was looked at */
 	void *access_arg;
 };
@@ -84,20 +94,20 @@ static inline bool xsd_priv(const struct xsd_caller *c)
 extern struct xsd_tree xsd_main;
 
 /* xsd-store.c */
-struct xsd_node *store_lookup(const struct xsd_tree *t, const char *path);
+struct xsd_node *store_lookup(struct xsd_tree *t, const char *path);
 unsigned int store_perm_for(const struct xsd_caller *c, const struct xsd_perm *p,
 			    unsigned int n);
 int store_get(struct xsd_tree *t, const struct xsd_caller *c, const char *path,
 	      unsigned int want, struct xsd_node **out);
 #define STORE_MKDIR 1   /* create if absent, keep the data if present */
-#define STORE_NOQUOTA 2 /* replaying a checked transaction */
 int store_write(struct xsd_tree *t, const struct xsd_caller *c, const char *path,
 		const char *data, unsigned int len, int flags);
 int store_rm(struct xsd_tree *t, const struct xsd_caller *c, const char *path);
 int store_set_perms(struct xsd_tree *t, const struct xsd_caller *c, const char *path,
 		    const struct xsd_perm *p, unsigned int n);
 int store_init(struct xsd_tree *t);
-int store_clone(const struct xsd_tree *src, struct xsd_tree *dst);
+/* A transaction's copy of src: copies nodes only as the transaction reaches them. */
+int store_clone(struct xsd_tree *src, struct xsd_tree *dst);
 void store_free(struct xsd_tree *t);
 uint64_t store_next_gen(void);
 /* Absolute, checked path for a client path of domain domid (malloc'ed), or NULL + errno. */
@@ -115,8 +125,10 @@ struct xsd_watch {
 	char *token;
 	bool relative;   /* given relative to /local/domain/<id>: events are too */
 };
-/* Fire watches for a change at path, readable per perm (exact: only watches on path). */
-void watch_fire(const char *path, const struct xsd_perm *perm, unsigned int nperm, bool exact);
+/* Fire watches for a change at path, for who may read it per perm or (old != NULL) per
+ * the permissions it had before (exact: only watches on path, not on its ancestors). */
+void watch_fire(const char *path, const struct xsd_perm *perm, unsigned int nperm,
+		const struct xsd_perm *old, unsigned int nold, bool exact);
 /* Fire the special @introduceDomain / @releaseDomain watches. */
 void watch_fire_special(const char *name);
 int watch_add(struct xsd_conn *c, const char *path, const char *token);
@@ -150,13 +162,14 @@ struct xsd_conn {
 	int fd;
 	unsigned int domid;
 	pid_t pid;               /* SO_PEERCRED at accept */
+	int pidfd;               /* that process (SO_PEERPIDFD or pidfd_open), or -1 */
 	struct xsd_caller caller;
 	unsigned char *in;       /* header + payload + NUL */
 	size_t in_len;
 	char *out;
 	size_t out_off, out_len, out_cap;
 	bool paused;             /* not reading: too much output waiting */
-	bool want_out;           /* EPOLLOUT armed */
+	uint32_t armed;          /* the epoll events set for fd */
 	struct xsd_watch *watches;
 	unsigned int nwatch;
 	struct xsd_txn *txns;
@@ -169,6 +182,8 @@ extern struct xsd_conn *xsd_conns;
 void conn_send(struct xsd_conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
 	       const void *a, size_t alen, const void *b, size_t blen);
 size_t conn_backlog(const struct xsd_conn *c);
+/* What the connections of domain domid hold: transactions and watches. */
+void conn_dom_usage(unsigned int domid, unsigned int *ntxn, unsigned int *nwatch);
 /* Listen on $XENSIM_DIR/dom<id>/xenstored for domain id. */
 int xsd_listen(unsigned int id);
 /* Stop listening for domain id and close its connections, SIGKILLing their processes. */
