@@ -233,6 +233,20 @@ static void bench(xenevtchn_handle *x0, xenevtchn_handle *x1)
 	xenevtchn_unbind(x1, (evtchn_port_t)p1);
 }
 
+/* "hold": a process of this domain that holds only an event channel port, and waits. */
+static int hold(void)
+{
+	xenevtchn_handle *x = xenevtchn_open(NULL, 0);
+
+	if (!x || xenevtchn_bind_unbound_port(x, 0) < 0) {
+		printf("FAIL: hold: cannot bind a port: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("holding\n");
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	xenevtchn_handle *x0, *x1;
@@ -240,6 +254,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (argc == 4 && !strcmp(argv[1], "fdopen-child"))
 		return fdopen_child(atoi(argv[2]), atoi(argv[3]));
+	if (argc == 2 && !strcmp(argv[1], "hold"))
+		return hold();
 	if (!getenv("XENSIM_DIR")) {
 		fprintf(stderr, "usage: XENSIM_DIR=DIR %s\n", argv[0]);
 		return 2;

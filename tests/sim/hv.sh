@@ -28,3 +28,15 @@ err=$XENSIM_DIR/hv-gnt.err
 sed 's/^/  stderr: /' "$err" | head -n 5
 no_sanitizer_reports "$err" "hv-gnt"
 xensim counters
+
+echo "== destroy stops a process that holds only a port (no xenstore connection)"
+xensim create guest3 >/dev/null || fail "xensim create guest3 failed"
+out=$XENSIM_DIR/hold.out
+"$BUILD/xensim" run guest3 -- "$BUILD/tests/sim/hv-evtchn" hold >"$out" 2>&1 &
+holder=$!
+wait_for 10 grep -q holding "$out" || { cat "$out"; fail "the holder did not bind its port"; }
+xensim destroy guest3
+rc=0
+wait "$holder" || rc=$?
+[ "$rc" -eq 137 ] || fail "the holder exited $rc, not killed (137) by the destroy"
+echo "  OK: the holder was killed"

@@ -165,7 +165,7 @@ int gnt_map(struct hv_conn *c, const struct hv_req *q, const void *pl, struct hv
 	if (bad) {
 		__atomic_fetch_add(&c->dom->cnt->map_errors, bad, __ATOMIC_RELAXED);
 		sim_dbg("hv: dom%u pid %d: map of %u pages refused: %u bad, first GNTST %d",
-			self, (int)c->pid, q->count, bad, first);
+			self, (int)c->peer.pid, q->count, bad, first);
 		goto fail;
 	}
 	id = slot((void ***)&c->maps, &c->nmaps);

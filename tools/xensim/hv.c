@@ -121,7 +121,8 @@ static void conn_close(struct hv_conn *c, bool notify)
 			*p = c->next;
 			break;
 		}
-	sim_dbg("hv: dom%u connection of pid %d closed", c->dom->id, (int)c->pid);
+	sim_dbg("hv: dom%u connection of pid %d closed", c->dom->id, (int)c->peer.pid);
+	peer_put(&c->peer);
 	free(c->maps);
 	free(c->shrs);
 	free(c);
@@ -204,7 +205,7 @@ static bool send_reply(struct hv_conn *c, struct hv_reply *r)
 	}
 	if (sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		sim_log("hv: dom%u pid %d: cannot reply: %s; closing its connection", c->dom->id,
-			(int)c->pid, strerror(errno));
+			(int)c->peer.pid, strerror(errno));
 		return false;
 	}
 	/* The memfds now belong to the connection. */
@@ -230,7 +231,7 @@ static void conn_event(void *arg, uint32_t events)
 		if (n <= 0 || (m.msg_flags & MSG_TRUNC) || (size_t)n < sizeof(struct hv_req)) {
 			if (n > 0)
 				sim_log("hv: dom%u pid %d sent a malformed request; closing it",
-					c->dom->id, (int)c->pid);
+					c->dom->id, (int)c->peer.pid);
 			conn_close(c, true);
 			return;
 		}
@@ -240,7 +241,7 @@ static void conn_event(void *arg, uint32_t events)
 		r.h.err = dispatch(c, (const struct hv_req *)inbuf, (size_t)n, &r);
 		if (r.h.err == -EPROTO) {
 			sim_log("hv: dom%u pid %d broke the protocol; closing it", c->dom->id,
-				(int)c->pid);
+				(int)c->peer.pid);
 			free(r.payload);
 			conn_close(c, true);
 			return;
@@ -258,8 +259,6 @@ static void conn_event(void *arg, uint32_t events)
 static void dom_accept(void *arg, uint32_t events)
 {
 	struct hv_dom *d = arg;
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
 	struct hv_conn *c;
 	int fd;
 
@@ -278,11 +277,10 @@ static void dom_accept(void *arg, uint32_t events)
 	c->dom = d;
 	c->max_grants = UINT32_MAX;
 	c->restrict_dom = -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
-		c->pid = cred.pid;
+	peer_get(fd, &c->peer);
 	c->next = d->conns;
 	d->conns = c;
-	sim_dbg("hv: dom%u connection from pid %d", d->id, (int)c->pid);
+	sim_dbg("hv: dom%u connection from pid %d", d->id, (int)c->peer.pid);
 }
 
 /* Create $dir/counters afresh (a new file: old clients keep the old one). */
@@ -409,8 +407,7 @@ void hv_domain_kill(unsigned int domid)
 	struct hv_dom *d = domid <= XENSIM_MAX_DOMID ? doms[domid] : NULL;
 
 	for (struct hv_conn *c = d ? d->conns : NULL; c; c = c->next)
-		if (c->pid > 0 && c->pid != getpid() && !kill(c->pid, SIGKILL))
-			sim_log("hv: dom%u destroyed: killed pid %d", domid, (int)c->pid);
+		peer_kill(&c->peer, "hv", domid);
 }
 
 /* Tear domain domid down as Xen does; idempotent. */

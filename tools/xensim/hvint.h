@@ -5,6 +5,7 @@
  */
 #ifndef XENSIM_HVINT_H
 #define XENSIM_HVINT_H
+#include "peer.h"
 #include "counters.h"
 #include "hvproto.h"
 
@@ -85,7 +86,7 @@ struct hv_conn {
 	struct hv_conn *next;
 	struct hv_dom *dom;
 	int fd;
-	pid_t pid;
+	struct sim_peer peer;    /* the process at the other end */
 	uint32_t max_grants, mapped;
 	int32_t restrict_dom;    /* -1: unrestricted */
 	uint8_t sent[(XENSIM_MAX_DOMID + 8) / 8]; /* memfds of these domains were sent */

@@ -13,10 +13,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77 /* Linux 6.5 */
-#endif
-
 #define HDR sizeof(struct xsd_sockmsg)
 #define IN_SIZE (HDR + XENSTORE_PAYLOAD_MAX + 1)
 
@@ -124,11 +120,10 @@ void conn_close(struct xsd_conn *c)
 			*p = c->next;
 			break;
 		}
-	sim_dbg("xenstore: dom%u connection from pid %d closed", c->domid, (int)c->pid);
+	sim_dbg("xenstore: dom%u connection from pid %d closed", c->domid, (int)c->peer.pid);
 	loop_del(c->fd);
 	close(c->fd);
-	if (c->pidfd >= 0)
-		close(c->pidfd);
+	peer_put(&c->peer);
 	watch_del_all(c);
 	txn_del_all(c);
 	free(c->in);
@@ -149,7 +144,7 @@ static bool conn_parse(struct xsd_conn *c)
 		if (h.len > XENSTORE_PAYLOAD_MAX) {
 			/* As xenstored: a bad length ends the connection. */
 			sim_log("xenstore: dom%u pid %d sent a %u byte payload (max %u); closing it",
-				c->domid, (int)c->pid, h.len, XENSTORE_PAYLOAD_MAX);
+				c->domid, (int)c->peer.pid, h.len, XENSTORE_PAYLOAD_MAX);
 			conn_close(c);
 			return false;
 		}
@@ -210,26 +205,6 @@ static void conn_event(void *arg, uint32_t events)
 	}
 }
 
-/* A pidfd of the peer of socket fd (pid from SO_PEERCRED), or -1: the process itself, so
- * that killing it later cannot hit another process that got its pid. */
-static int peer_pidfd(int fd, pid_t pid)
-{
-	int pidfd = -1;
-	socklen_t len = sizeof(pidfd);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
-		return pidfd;
-#ifdef SYS_pidfd_open
-	/* Before Linux 6.5: the pid could only be reused between connect and here. */
-	if (pid > 0) {
-		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (pidfd >= 0)
-			return pidfd;
-	}
-#endif
-	return -1;
-}
-
 /* Connections of domain domid. */
 static unsigned int dom_conns(unsigned int domid)
 {
@@ -245,8 +220,6 @@ static void listener_event(void *arg, uint32_t events)
 {
 	struct listener *l = arg;
 	struct xsd_conn *c;
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
 	struct sim_domain *d = dom_by_id(l->domid);
 	int fd;
 
@@ -265,28 +238,24 @@ static void listener_event(void *arg, uint32_t events)
 	}
 	c = calloc(1, sizeof(*c));
 	if (c)
-		c->pidfd = -1;
+		peer_get(fd, &c->peer);
 	if (!c || !(c->in = malloc(IN_SIZE)))
 		goto fail;
 	c->fd = fd;
 	c->domid = l->domid;
 	c->caller = (struct xsd_caller){ .domid = l->domid, .target = d ? d->target : -1 };
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
-		c->pid = cred.pid;
-	c->pidfd = peer_pidfd(fd, c->pid);
 	c->armed = EPOLLIN;
 	if (loop_add(fd, EPOLLIN, conn_event, c))
 		goto fail;
 	c->next = xsd_conns;
 	xsd_conns = c;
-	sim_dbg("xenstore: dom%u connection from pid %d", c->domid, (int)c->pid);
+	sim_dbg("xenstore: dom%u connection from pid %d", c->domid, (int)c->peer.pid);
 	return;
 fail:
 	sim_log("xenstore: dom%u: cannot accept a connection: out of memory", l->domid);
 	if (c) {
 		free(c->in);
-		if (c->pidfd >= 0)
-			close(c->pidfd);
+		peer_put(&c->peer);
 	}
 	free(c);
 	close(fd);
@@ -333,27 +302,6 @@ fail:
 	return ret;
 }
 
-/* SIGKILL the process of connection c: through its pidfd, which a process that got the
- * same pid since cannot match; by pid only where pidfds are missing (Linux < 5.3). */
-static void kill_client(const struct xsd_conn *c)
-{
-	if (c->pidfd >= 0) {
-#ifdef SYS_pidfd_send_signal
-		if (syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) == 0)
-			sim_log("xenstore: dom%u destroyed: killed pid %d", c->domid, (int)c->pid);
-		else if (errno == ESRCH)
-			sim_dbg("xenstore: dom%u destroyed: pid %d already gone", c->domid,
-				(int)c->pid);
-		else
-			sim_log("xenstore: dom%u destroyed: cannot kill pid %d: %s", c->domid,
-				(int)c->pid, strerror(errno));
-		return;
-#endif
-	}
-	sim_log("xenstore: dom%u destroyed: killing pid %d", c->domid, (int)c->pid);
-	kill(c->pid, SIGKILL);
-}
-
 /* Stop listening for domain id, close its connections, SIGKILL their processes if kill. */
 void xsd_unlisten(unsigned int id, bool kill_clients)
 {
@@ -372,8 +320,8 @@ void xsd_unlisten(unsigned int id, bool kill_clients)
 		if (c->domid != id)
 			continue;
 		/* A destroyed domain's vCPUs stop: so do the processes acting as it. */
-		if (kill_clients && c->pid > 0 && c->pid != getpid())
-			kill_client(c);
+		if (kill_clients)
+			peer_kill(&c->peer, "xenstore", id);
 		conn_close(c);
 	}
 }

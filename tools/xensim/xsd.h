@@ -13,6 +13,7 @@
 #include <xen/io/xs_wire.h>
 #include <xenstore_lib.h>
 
+#include "peer.h"
 #include "counters.h"
 
 /* ---- the interface for domain.c and daemon.c ---- */
@@ -161,8 +162,7 @@ struct xsd_conn {
 	struct xsd_conn *next;
 	int fd;
 	unsigned int domid;
-	pid_t pid;               /* SO_PEERCRED at accept */
-	int pidfd;               /* that process (SO_PEERPIDFD or pidfd_open), or -1 */
+	struct sim_peer peer;    /* the process at the other end */
 	struct xsd_caller caller;
 	unsigned char *in;       /* header + payload + NUL */
 	size_t in_len;
