@@ -17,6 +17,7 @@ struct blkfront {
 	xenevtchn_handle *xce;
 	unsigned int self;		/* our domid */
 	unsigned int backend_id;
+	int broken;			/* -EPROTO once the backend broke the protocol */
 	uint32_t devid;
 	char vdev[16];			/* as the user named it */
 	char fepath[96];		/* /local/domain/<self>/device/vbd/<devid> */

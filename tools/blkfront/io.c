@@ -198,13 +198,18 @@ int blkfront_reap(struct blkfront *bf, struct blkfront_req **done, unsigned int 
 		uint64_t now;
 		int ret;
 
+		if (bf->broken)
+			return bf->broken;
 		while (n < max && blkfront_ring_get_response(bf, &rsp) == 1) {
 			struct blkfront_req *r;
 
+			/* The requests still in flight may never be answered: their slots stay
+			 * taken, and every later call fails (after handing back what we have). */
 			if (rsp.id >= bf->slots || !bf->reqs[rsp.id].inflight) {
-				bf_debug("backend answered id %llu, which is not in flight",
-					 (unsigned long long)rsp.id);
-				return -EPROTO;
+				bf_debug("backend answered id %llu, which is not in flight: "
+				       "giving up on this disk", (unsigned long long)rsp.id);
+				bf->broken = -EPROTO;
+				return n ? (int)n : bf->broken;
 			}
 			r = &bf->reqs[rsp.id];
 			r->status = rsp.status;
@@ -240,6 +245,8 @@ int blkfront_sync_io(struct blkfront *bf, uint8_t op, uint64_t offset, uint32_t 
 	struct blkfront_req *req, *done;
 	int ret;
 
+	if (bf->broken)
+		return bf->broken;
 	if (bf->inflight)
 		return -EBUSY;
 	req = blkfront_req_get(bf);
