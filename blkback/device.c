@@ -132,6 +132,12 @@ static int device_probe(struct blk_dev *d)
 		goto out;
 	}
 	d->readonly = spec.readonly;
+	/* Offered before InitWait, which is when a frontend looks (as in Linux blkback). */
+	ret = bxs_printf(xs, XBT_NULL, d->bepath, "max-ring-page-order", "%u", BLK_RING_MAX_ORDER);
+	if (ret) {
+		device_error(d, "cannot write max-ring-page-order: %s", strerror(-ret));
+		goto out;
+	}
 	snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
 	d->fepath = fe;
 	fe = NULL;
@@ -200,27 +206,49 @@ static void device_disconnect(struct blk_dev *d)
 	d->ring = NULL;
 }
 
+/*
+ * The ring's pages, as Linux blkback reads them: without ring-page-order a single
+ * ring-ref; with it, ring-ref0 .. ring-ref<2^order - 1>. Says what is wrong if anything.
+ */
+static int read_ring_refs(struct blk_dev *d, struct blk_ring_config *cfg)
+{
+	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/ring-page-order", d->fepath);
+	uint64_t order = 0, ref;
+	char node[16];
+	int bad = s && parse_uint(s, BLK_RING_MAX_ORDER, &order);
+
+	if (bad)
+		device_error(d, "frontend asks for ring-page-order '%.20s'; this backend offers "
+			     "0 to %u (max-ring-page-order)", s, BLK_RING_MAX_ORDER);
+	cfg->ring_order = (unsigned int)order;
+	for (unsigned int i = 0; !bad && i < 1u << order; i++) {
+		snprintf(node, sizeof(node), s ? "ring-ref%u" : "ring-ref", i);
+		bad = fe_uint(d, node, UINT32_MAX, &ref);
+		if (bad)
+			device_error(d, "frontend %s has no valid %s", d->fepath, node);
+		cfg->ring_refs[i] = (grant_ref_t)ref;
+	}
+	free(s);
+	return bad ? -EINVAL : 0;
+}
+
 /* Read what the frontend published, start the ring and announce the disk. */
 static void device_connect(struct blk_dev *d, int old)
 {
 	struct blk_ring_config cfg = { .domid = d->domid, .disk = d->disk };
 	char *protocol;
-	uint64_t ref, port, v;
+	uint64_t port, v;
 	int err;
 
 	device_disconnect(d);		/* a frontend that reconnects without closing */
-	if (!fe_uint(d, "ring-page-order", 16, &v) && v != 0) {
-		device_error(d, "frontend asks for ring-page-order %" PRIu64 "; this backend "
-			     "offers single-page rings only", v);
-		goto fail;
-	}
 	if (!fe_uint(d, "multi-queue-num-queues", UINT32_MAX, &v) && v != 1) {
 		device_error(d, "frontend asks for %" PRIu64 " queues; this backend offers one", v);
 		goto fail;
 	}
-	if (fe_uint(d, "ring-ref", UINT32_MAX, &ref) ||
-	    fe_uint(d, "event-channel", UINT32_MAX, &port)) {
-		device_error(d, "frontend %s has no valid ring-ref or event-channel", d->fepath);
+	if (read_ring_refs(d, &cfg))
+		goto fail;
+	if (fe_uint(d, "event-channel", UINT32_MAX, &port)) {
+		device_error(d, "frontend %s has no valid event-channel", d->fepath);
 		goto fail;
 	}
 	protocol = bxs_read(d->be->xs, XBT_NULL, "%s/protocol", d->fepath);
@@ -232,7 +260,6 @@ static void device_connect(struct blk_dev *d, int old)
 	if (err)
 		goto fail;
 	snprintf(cfg.name, sizeof(cfg.name), "%s", d->name);
-	cfg.ring_ref = (grant_ref_t)ref;
 	cfg.remote_port = (evtchn_port_t)port;
 	cfg.lim.nr_sectors = d->disk->size >> SECTOR_SHIFT;
 	cfg.lim.sector_size = d->disk->caps.sector_size;
@@ -249,8 +276,9 @@ static void device_connect(struct blk_dev *d, int old)
 		device_error(d, "cannot write the connect nodes: %s", strerror(-err));
 		goto fail;
 	}
-	log_info("%s: backend %s -> %s", d->name, xenbus_state_name(old),
-		 xenbus_state_name(XenbusStateConnected));
+	log_info("%s: backend %s -> %s (%u-page ring, %s)", d->name, xenbus_state_name(old),
+		 xenbus_state_name(XenbusStateConnected), 1u << cfg.ring_order,
+		 blkif_abi_name(cfg.abi));
 	return;
 fail:
 	device_disconnect(d);

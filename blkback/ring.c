@@ -353,9 +353,14 @@ static void *ring_thread(void *arg)
 int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 {
 	struct blk_ring *r = calloc(1, sizeof(*r));
+	unsigned int pages = 1u << cfg->ring_order;
 	xenevtchn_port_or_error_t port;
 	int err;
 
+	if (cfg->ring_order > BLK_RING_MAX_ORDER) {	/* device.c checked it */
+		free(r);
+		return -EINVAL;
+	}
 	if (!r)
 		return -ENOMEM;
 	r->cfg = *cfg;
@@ -370,15 +375,19 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 			"(is xen-gntdev/xen-evtchn loaded?)", cfg->name, strerror(errno));
 		goto fail;
 	}
-	r->sring = xengnttab_map_grant_ref(r->xgt, cfg->domid, cfg->ring_ref,
-					   PROT_READ | PROT_WRITE);
+	/* A single page maps as rings always have; more need one contiguous mapping. */
+	r->sring = pages == 1 ?
+		xengnttab_map_grant_ref(r->xgt, cfg->domid, cfg->ring_refs[0],
+					PROT_READ | PROT_WRITE) :
+		xengnttab_map_domain_grant_refs(r->xgt, pages, cfg->domid, r->cfg.ring_refs,
+						PROT_READ | PROT_WRITE);
 	if (!r->sring) {
 		err = -errno;
-		log_err("%s: cannot map ring-ref %u of domain %u: %s", cfg->name,
-			cfg->ring_ref, cfg->domid, strerror(errno));
+		log_err("%s: cannot map the %u ring page(s) of domain %u (ring-ref %u...): %s",
+			cfg->name, pages, cfg->domid, cfg->ring_refs[0], strerror(errno));
 		goto fail;
 	}
-	blkif_ring_init(&r->rings, cfg->abi, r->sring, 1);
+	blkif_ring_init(&r->rings, cfg->abi, r->sring, pages);
 	r->size = blkif_ring_size(&r->rings, cfg->abi);
 	r->reqs = calloc(r->size, sizeof(*r->reqs));
 	if (!r->reqs) {
@@ -406,9 +415,9 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 	if (err)
 		goto fail;
 	r->started = true;
-	log_debug(LOG_RING, "%s: ring-ref %u, %u entries, %s ABI, event channel %u (local %u)",
-		  cfg->name, cfg->ring_ref, r->size, blkif_abi_name(cfg->abi),
-		  cfg->remote_port, r->port);
+	log_debug(LOG_RING, "%s: %u ring page(s) from ring-ref %u, %u entries, %s ABI, event "
+		  "channel %u (local %u)", cfg->name, pages, cfg->ring_refs[0], r->size,
+		  blkif_abi_name(cfg->abi), cfg->remote_port, r->port);
 	*ringp = r;
 	return 0;
 fail:
@@ -436,7 +445,7 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 	if (r->port && r->xce)
 		xenevtchn_unbind(r->xce, r->port);
 	if (r->sring)
-		xengnttab_unmap(r->xgt, r->sring, 1);
+		xengnttab_unmap(r->xgt, r->sring, 1u << r->cfg.ring_order);
 	if (r->xce)
 		xenevtchn_close(r->xce);
 	if (r->xgt)

@@ -8,11 +8,16 @@
 #include "grant.h"
 #include "stats.h"
 
+/* Multi-page rings: up to 2^BLK_RING_MAX_ORDER shared pages (max-ring-page-order). */
+#define BLK_RING_MAX_ORDER 4
+#define BLK_RING_MAX_PAGES (1u << BLK_RING_MAX_ORDER)
+
 /* What the xenbus side negotiated for a ring. */
 struct blk_ring_config {
 	char name[32];			/* "d3 xvdb", for logs */
 	uint32_t domid;			/* the frontend's */
-	grant_ref_t ring_ref;
+	unsigned int ring_order;	/* the ring is 2^ring_order pages */
+	grant_ref_t ring_refs[BLK_RING_MAX_PAGES];
 	evtchn_port_t remote_port;
 	enum blkif_abi abi;
 	struct blk_limits lim;

@@ -34,7 +34,8 @@ expect_rc 0
 expect_out "size: 16777216 bytes (16M)"
 expect_out "sector-size: 512"
 expect_out "discard: yes"
-expect_out "ring: order 0"
+expect_out "ring: order 4 (backend max 4), 512 requests"
+expect_out "slots: 64 "
 
 # Bytes in and out: a whole-sector write, and a tail that write pads with zeroes.
 head -c 300k /dev/urandom >"$XENSIM_DIR/data"

@@ -191,7 +191,7 @@ static void world_start(struct world *w)
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.name, sizeof(cfg.name), "test-ring");
 	cfg.domid = 5;
-	cfg.ring_ref = RING_REF;
+	cfg.ring_refs[0] = RING_REF;
 	cfg.remote_port = 3;
 	cfg.abi = BLKIF_ABI_NATIVE;
 	cfg.lim.nr_sectors = DISK_BYTES / 512;

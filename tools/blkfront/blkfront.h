@@ -34,7 +34,9 @@
 #define BLKFRONT_PAGE_SIZE 4096u
 #define BLKFRONT_SECTOR 512u
 #define BLKFRONT_MAX_RING_ORDER 4	/* what we accept of max-ring-page-order */
-#define BLKFRONT_MAX_SLOTS 256		/* request slots (and pool size / 11 pages) at most */
+#define BLKFRONT_MAX_SLOTS 512		/* request slots at most: an order-4 ring's entries */
+/* Slots unless asked for more: 64 x 11 pages fit Linux gntalloc's default limit (1024). */
+#define BLKFRONT_DEFAULT_SLOTS 64
 #define BLKFRONT_SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
 /* The largest request without indirect descriptors: 11 full pages. */
 #define BLKFRONT_MAX_REQ_BYTES (BLKFRONT_SEGS * BLKFRONT_PAGE_SIZE)
@@ -46,7 +48,9 @@ struct blkfront_opts {
 	const char *vdev;		/* "xvdb", "51728" */
 	unsigned int timeout_ms;	/* each wait for the backend; default 10 s */
 	int max_ring_order;		/* largest ring-page-order to accept; -1: up to 4 */
-	unsigned int slots;		/* request slots; 0: the ring size, capped */
+	unsigned int slots;		/* request slots; 0: the ring size, at most
+					 * BLKFRONT_DEFAULT_SLOTS, fewer if the grant
+					 * device will not share that many pages */
 	bool no_persistent;		/* do not write feature-persistent=1 */
 	bool no_reset;			/* fail instead of resetting a stale connection */
 };

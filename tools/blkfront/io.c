@@ -19,24 +19,33 @@ int bf_io_setup(struct blkfront *bf, char *err, size_t errlen)
 	unsigned int ring = RING_SIZE(&bf->ring);
 	int ret;
 
-	bf->slots = bf->opts.slots ? bf->opts.slots : ring;
+	bf->slots = bf->opts.slots ? bf->opts.slots : BLKFRONT_DEFAULT_SLOTS;
 	if (bf->slots > ring)
 		bf->slots = ring;
 	if (bf->slots > BLKFRONT_MAX_SLOTS)
 		bf->slots = BLKFRONT_MAX_SLOTS;
-	bf->pool_pages = bf->slots * BLKFRONT_SEGS;
-	bf->pool_refs = calloc(bf->pool_pages, sizeof(*bf->pool_refs));
+	bf->pool_refs = calloc((size_t)bf->slots * BLKFRONT_SEGS, sizeof(*bf->pool_refs));
 	bf->reqs = calloc(bf->slots, sizeof(*bf->reqs));
 	if (!bf->pool_refs || !bf->reqs) {
 		bf_errf(err, errlen, "out of memory for %u request slots", bf->slots);
 		return -ENOMEM;
 	}
-	bf->pool = xengntshr_share_pages(bf->xgs, bf->backend_id, bf->pool_pages,
-					 bf->pool_refs, 1);
-	if (!bf->pool) {
+	for (;;) {
+		bf->pool_pages = bf->slots * BLKFRONT_SEGS;
+		bf->pool = xengntshr_share_pages(bf->xgs, bf->backend_id, bf->pool_pages,
+						 bf->pool_refs, 1);
+		if (bf->pool)
+			break;
 		ret = errno ? -errno : -ENOMEM;
+		/* gntalloc has a limit on shared pages: without --slots, settle for fewer. */
+		if (ret == -ENOSPC && !bf->opts.slots && bf->slots > 1) {
+			bf->slots /= 2;
+			bf_debug("the grant device refused %u pages: trying %u slots",
+				 bf->pool_pages, bf->slots);
+			continue;
+		}
 		bf_errf(err, errlen, "cannot share %u data pages with domain %u: %s (the grant "
-			"device may limit shared pages: ask for fewer slots)", bf->pool_pages,
+			"device may limit shared pages: ask for fewer --slots)", bf->pool_pages,
 			bf->backend_id, strerror(-ret));
 		return ret;
 	}
