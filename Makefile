@@ -1,5 +1,5 @@
 # blkbackd: a userspace Xen block backend.
-# make, make check, make demo, make install (PREFIX, DESTDIR). V=1 shows commands.
+# make, make check, make demo, make bench, make install (PREFIX, DESTDIR). V=1 shows commands.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/sbin
@@ -46,7 +46,7 @@ EVTCHN_OBJS := $(call objs,$(wildcard tools/xensim/lib/evtchn*.c)) $(SIMLIB_COMM
 BLKFRONT_LIB_OBJS := $(call objs,$(filter-out tools/blkfront/blkfront.c,$(wildcard tools/blkfront/*.c)))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
-.PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo deps install \
+.PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo bench deps install \
 	uninstall clean
 all: $(TOOLS) $(SIM)
 sim: $(SIM)
@@ -151,6 +151,10 @@ run-sim: $(TOOLS) $(SIM) $(SIM_TESTS)
 
 check-xen: deps $(TOOLS)
 	$(Q)tests/xen/run.sh check
+
+# Measure the data path in the simulator beside fio; rewrites the table in docs/performance.md.
+bench: deps $(TOOLS) $(SIM)
+	$(Q)BLKBACK_BUILD=$(B) tests/bench/run.sh
 
 demo: deps $(TOOLS)
 	$(Q)tests/xen/run.sh demo
