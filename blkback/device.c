@@ -187,6 +187,7 @@ static int connect_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-flush-cache", "%d", flush);
 	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-barrier", "%d", flush);
 	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-discard", "%d", discard);
+	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-persistent", "1");
 	if (discard) {
 		err = err ? err : bxs_printf(xs, t, d->bepath, "discard-granularity", "%u",
 					     disk->caps.discard_granularity ?
@@ -251,6 +252,8 @@ static void device_connect(struct blk_dev *d, int old)
 		device_error(d, "frontend %s has no valid event-channel", d->fepath);
 		goto fail;
 	}
+	/* Persistent grants when the frontend offers them, as Linux blkback does. */
+	cfg.persistent = !fe_uint(d, "feature-persistent", 1, &v) && v == 1;
 	protocol = bxs_read(d->be->xs, XBT_NULL, "%s/protocol", d->fepath);
 	err = blkif_abi_from_protocol(protocol, &cfg.abi);
 	if (err)
@@ -276,9 +279,9 @@ static void device_connect(struct blk_dev *d, int old)
 		device_error(d, "cannot write the connect nodes: %s", strerror(-err));
 		goto fail;
 	}
-	log_info("%s: backend %s -> %s (%u-page ring, %s)", d->name, xenbus_state_name(old),
+	log_info("%s: backend %s -> %s (%u-page ring, %s%s)", d->name, xenbus_state_name(old),
 		 xenbus_state_name(XenbusStateConnected), 1u << cfg.ring_order,
-		 blkif_abi_name(cfg.abi));
+		 blkif_abi_name(cfg.abi), cfg.persistent ? ", persistent grants" : "");
 	return;
 fail:
 	device_disconnect(d);
@@ -417,11 +420,13 @@ void device_stats(const struct blk_dev *d, FILE *out)
 		" rd_req=%" PRIu64 " wr_req=%" PRIu64 " f_req=%" PRIu64 " ds_req=%" PRIu64
 		" oo_req=%" PRIu64 " err_req=%" PRIu64 " rd_sect=%" PRIu64 " wr_sect=%" PRIu64
 		" ds_sect=%" PRIu64 " inflight=%" PRIu64 " notifies=%" PRIu64
-		" grant_maps=%" PRIu64 " grant_map_calls=%" PRIu64 " grant_unmaps=%" PRIu64 " lat_us=",
+		" grant_maps=%" PRIu64 " grant_map_calls=%" PRIu64 " grant_unmaps=%" PRIu64
+		" persistent_grants=%" PRIu64 " lat_us=",
 		d->domid, d->devid, d->disk ? d->disk->ops->name : "-",
 		d->disk ? d->disk->size : 0, d->ring != NULL, st.rd_req, st.wr_req, st.f_req,
 		st.ds_req, st.oo_req, st.err_req, st.rd_sect, st.wr_sect, st.ds_sect, st.inflight,
-		st.notifies, st.grants.maps, st.grants.map_calls, st.grants.unmaps);
+		st.notifies, st.grants.maps, st.grants.map_calls, st.grants.unmaps,
+		st.grants.persistent);
 	for (unsigned int b = 0; b < LAT_BUCKETS; b++)
 		fprintf(out, "%s%" PRIu64, b ? "," : "", st.lat[b]);
 	fputc('\n', out);

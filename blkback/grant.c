@@ -1,6 +1,10 @@
-/* Grant mapping: one batched map per ring sweep, unmapped after completion. */
+/*
+ * How guest pages are reached: one batched map per ring sweep, unmapped after completion;
+ * or persistent grants, mapped once and kept in a per-ring cache.
+ */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "grant.h"
@@ -14,6 +18,156 @@ struct grant_map {
 	unsigned int users;	/* requests still holding it */
 	struct blk_req *parked;	/* finished requests waiting for the unmap */
 };
+
+/* A persistent grant: one guest page, mapped writable for as long as the cache keeps it. */
+struct pgrant {
+	uint32_t gref;
+	void *addr;
+	unsigned int users;		/* requests in flight using it */
+	struct pgrant *hnext;		/* hash chain */
+	struct pgrant *prev, *next;	/* the idle list, oldest first; unlinked while used */
+};
+
+#define GC_BUCKETS 2048			/* a power of two, twice GRANT_PERSISTENT_MAX */
+
+struct grant_cache {
+	unsigned int max, count;
+	struct pgrant idle;		/* sentinel of the idle list */
+	struct pgrant *hash[GC_BUCKETS];
+};
+
+/* A cache for up to max grants. */
+struct grant_cache *grant_cache_new(unsigned int max)
+{
+	struct grant_cache *gc = calloc(1, sizeof(*gc));
+
+	if (!gc)
+		return NULL;
+	gc->max = max;
+	gc->idle.prev = gc->idle.next = &gc->idle;
+	return gc;
+}
+
+/* The hash chain of gref. */
+static struct pgrant **gc_bucket(struct grant_cache *gc, uint32_t gref)
+{
+	return &gc->hash[(gref * 2654435761u) & (GC_BUCKETS - 1)];
+}
+
+/* Take e off the idle list. */
+static void idle_unlink(struct pgrant *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	e->prev = e->next = e;
+}
+
+/* Unmap e and forget it; it must be idle. */
+static void gc_drop(xengnttab_handle *xgt, struct grant_cache *gc, struct pgrant *e,
+		    struct grant_counters *c)
+{
+	struct pgrant **pp;
+
+	idle_unlink(e);
+	for (pp = gc_bucket(gc, e->gref); *pp != e; pp = &(*pp)->hnext)
+		;
+	*pp = e->hnext;
+	if (xengnttab_unmap(xgt, e->addr, 1))
+		log_err("persistent grant unmap of ref %u failed: %s", e->gref, strerror(errno));
+	stat_add(&c->unmaps, 1);
+	gc->count--;
+	__atomic_store_n(&c->persistent, gc->count, __ATOMIC_RELAXED);
+	free(e);
+}
+
+/*
+ * The persistent grant for gref, mapped if new (evicting the oldest idle one when the
+ * cache is full); NULL with *err: -ENOSPC when every cached grant is in use.
+ */
+static struct pgrant *gc_get(xengnttab_handle *xgt, struct grant_cache *gc, uint32_t domid,
+			     uint32_t gref, struct grant_counters *c, int *err)
+{
+	struct pgrant *e, **head = gc_bucket(gc, gref);
+
+	for (e = *head; e; e = e->hnext)
+		if (e->gref == gref) {
+			if (!e->users++)
+				idle_unlink(e);
+			return e;
+		}
+	if (gc->count == gc->max) {
+		if (gc->idle.next == &gc->idle) {
+			*err = -ENOSPC;
+			return NULL;
+		}
+		gc_drop(xgt, gc, gc->idle.next, c);
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	stat_add(&c->map_calls, 1);
+	/* Writable whatever the request: the frontend reuses the page for reads and writes. */
+	e->addr = xengnttab_map_grant_ref(xgt, domid, gref, PROT_READ | PROT_WRITE);
+	if (!e->addr) {
+		*err = errno ? -errno : -EFAULT;
+		free(e);
+		return NULL;
+	}
+	stat_add(&c->maps, 1);
+	e->gref = gref;
+	e->users = 1;
+	e->prev = e->next = e;
+	e->hnext = *head;
+	*head = e;
+	gc->count++;
+	__atomic_store_n(&c->persistent, gc->count, __ATOMIC_RELAXED);
+	return e;
+}
+
+/* A request is done with e: idle grants go to the end of the idle list. */
+static void gc_put(struct grant_cache *gc, struct pgrant *e)
+{
+	if (--e->users)
+		return;
+	e->prev = gc->idle.prev;
+	e->next = &gc->idle;
+	gc->idle.prev->next = e;
+	gc->idle.prev = e;
+}
+
+/* Unmap everything and free the cache. */
+void grant_cache_free(xengnttab_handle *xgt, struct grant_cache *gc, struct grant_counters *c)
+{
+	if (!gc)
+		return;
+	for (unsigned int b = 0; b < GC_BUCKETS; b++)
+		while (gc->hash[b])
+			gc_drop(xgt, gc, gc->hash[b], c);
+	free(gc);
+}
+
+/* Reach a request's pages through persistent grants; -ENOSPC: the cache is full. */
+static int map_persistent(xengnttab_handle *xgt, struct grant_cache *gc, uint32_t domid,
+			  struct blk_req *req, struct grant_counters *c)
+{
+	int err = 0;
+
+	for (unsigned int k = 0; k < req->io.nr_segs; k++) {
+		struct pgrant *e = gc_get(xgt, gc, domid, req->io.seg[k].gref, c, &err);
+
+		if (!e) {
+			while (req->nr_pgrants)
+				gc_put(gc, req->pgrants[--req->nr_pgrants]);
+			return err;
+		}
+		req->pgrants[req->nr_pgrants++] = e;
+		req->iov[k].iov_base = (uint8_t *)e->addr + req->io.seg[k].offset;
+		req->iov[k].iov_len = req->io.seg[k].len;
+	}
+	return 0;
+}
 
 /* Point a mapped request's iovecs into its pages. */
 static void req_set_iov(struct blk_req *req)
@@ -64,8 +218,8 @@ static int map_range(xengnttab_handle *xgt, uint32_t domid, struct blk_req **req
 }
 
 /* Map a batch; on failure fall back to one mapping per request. */
-void grant_map_reqs(xengnttab_handle *xgt, uint32_t domid, struct blk_req **reqs,
-		    unsigned int n, bool guest_writable, struct grant_counters *c)
+static void map_batch(xengnttab_handle *xgt, uint32_t domid, struct blk_req **reqs,
+		      unsigned int n, bool guest_writable, struct grant_counters *c)
 {
 	int prot = guest_writable ? PROT_READ | PROT_WRITE : PROT_READ;
 	int err;
@@ -74,8 +228,8 @@ void grant_map_reqs(xengnttab_handle *xgt, uint32_t domid, struct blk_req **reqs
 		return;
 	/* Batches are at most one ring of requests; split if a caller passes more. */
 	if (n > 32) {
-		grant_map_reqs(xgt, domid, reqs, 32, guest_writable, c);
-		grant_map_reqs(xgt, domid, reqs + 32, n - 32, guest_writable, c);
+		map_batch(xgt, domid, reqs, 32, guest_writable, c);
+		map_batch(xgt, domid, reqs + 32, n - 32, guest_writable, c);
 		return;
 	}
 	err = map_range(xgt, domid, reqs, n, prot, c);
@@ -88,14 +242,43 @@ void grant_map_reqs(xengnttab_handle *xgt, uint32_t domid, struct blk_req **reqs
 		return;
 	}
 	for (unsigned int i = 0; i < n; i++)
-		grant_map_reqs(xgt, domid, reqs + i, 1, guest_writable, c);
+		map_batch(xgt, domid, reqs + i, 1, guest_writable, c);
 }
 
-/* Let go of a finished request's mapping; see grant.h for why answers wait. */
-struct blk_req *grant_release(xengnttab_handle *xgt, struct blk_req *req, struct grant_counters *c)
+/* Reach the pages of n requests: persistent grants if gc, else one batched map. */
+void grant_map_reqs(xengnttab_handle *xgt, struct grant_cache *gc, uint32_t domid,
+		    struct blk_req **reqs, unsigned int n, bool guest_writable,
+		    struct grant_counters *c)
+{
+	unsigned int nfull = 0;
+
+	if (!gc) {
+		map_batch(xgt, domid, reqs, n, guest_writable, c);
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		int err = map_persistent(xgt, gc, domid, reqs[i], c);
+
+		if (err == -ENOSPC)	/* every cached grant in use: map this one per sweep */
+			reqs[nfull++] = reqs[i];
+		else if (err) {
+			log_debug(LOG_IO, "persistent grant map for request id %llu failed: %s",
+				  (unsigned long long)reqs[i]->io.id, strerror(-err));
+			reqs[i]->err = err;
+		}
+	}
+	map_batch(xgt, domid, reqs, nfull, guest_writable, c);
+}
+
+/* Let go of a finished request's pages; see grant.h for why answers may wait. */
+struct blk_req *grant_release(xengnttab_handle *xgt, struct grant_cache *gc, struct blk_req *req,
+			      struct grant_counters *c)
 {
 	struct grant_map *gm = req->gmap;
 	struct blk_req *ready;
+
+	while (req->nr_pgrants)
+		gc_put(gc, req->pgrants[--req->nr_pgrants]);
 
 	req->gmap = NULL;
 	req->pages = NULL;

@@ -6,6 +6,7 @@
 #include "../storage/storage.h"
 
 struct grant_map;
+struct pgrant;
 struct blk_ring;
 
 /* The storage steps a request runs, in order; ordered ops may take three. */
@@ -16,6 +17,8 @@ struct blk_req {
 	struct blk_ring *ring;
 	struct grant_map *gmap;			/* the mapping holding this request's pages */
 	uint8_t *pages;				/* io.nr_segs pages, contiguous in gmap */
+	struct pgrant *pgrants[BLKIF_MAX_SEGMENTS_PER_REQUEST]; /* or persistent ones */
+	unsigned int nr_pgrants;
 	struct iovec iov[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 	struct storage_io sio;
 	enum storage_op steps[REQ_MAX_STEPS];

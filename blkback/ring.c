@@ -15,6 +15,7 @@
 struct blk_ring {
 	struct blk_ring_config cfg;
 	xengnttab_handle *xgt;
+	struct grant_cache *gc;		/* persistent grants, if negotiated */
 	xenevtchn_handle *xce;
 	evtchn_port_t port;		/* local */
 	void *sring;
@@ -106,7 +107,7 @@ static void req_finish(struct blk_req *req)
 		r->in_storage--;
 	if (req == r->ordered)
 		r->ordered = NULL;
-	for (ready = grant_release(r->xgt, req, &r->stats.grants); ready; ready = next) {
+	for (ready = grant_release(r->xgt, r->gc, req, &r->stats.grants); ready; ready = next) {
 		next = ready->next_free;
 		req_respond(r, ready);
 	}
@@ -237,8 +238,8 @@ static void ring_sweep(struct blk_ring *r)
 	}
 	log_debug(LOG_RING, "%s: sweep took %u requests (%u reads, %u writes)",
 		  r->cfg.name, n, nr, nw);
-	grant_map_reqs(r->xgt, r->cfg.domid, reads, nr, true, &r->stats.grants);
-	grant_map_reqs(r->xgt, r->cfg.domid, writes, nw, false, &r->stats.grants);
+	grant_map_reqs(r->xgt, r->gc, r->cfg.domid, reads, nr, true, &r->stats.grants);
+	grant_map_reqs(r->xgt, r->gc, r->cfg.domid, writes, nw, false, &r->stats.grants);
 	for (i = 0; i < n; i++) {
 		if (batch[i]->err)
 			req_finish(batch[i]);
@@ -390,7 +391,9 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 	blkif_ring_init(&r->rings, cfg->abi, r->sring, pages);
 	r->size = blkif_ring_size(&r->rings, cfg->abi);
 	r->reqs = calloc(r->size, sizeof(*r->reqs));
-	if (!r->reqs) {
+	if (cfg->persistent)
+		r->gc = grant_cache_new(GRANT_PERSISTENT_MAX);
+	if (!r->reqs || (cfg->persistent && !r->gc)) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -440,7 +443,8 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 			  r->stats.wr_req, r->stats.f_req, r->stats.ds_req, r->stats.err_req,
 			  r->stats.grants.maps, r->stats.grants.map_calls);
 	}
-	if (final)	/* inflight is 0 once stopped */
+	grant_cache_free(r->xgt, r->gc, &r->stats.grants);	/* nothing is in flight now */
+	if (final)	/* inflight and persistent are 0 once stopped */
 		blk_ring_stats_add(final, &r->stats);
 	if (r->port && r->xce)
 		xenevtchn_unbind(r->xce, r->port);

@@ -17,6 +17,7 @@ struct blk_ring_config {
 	char name[32];			/* "d3 xvdb", for logs */
 	uint32_t domid;			/* the frontend's */
 	unsigned int ring_order;	/* the ring is 2^ring_order pages */
+	bool persistent;		/* both ends agreed on feature-persistent */
 	grant_ref_t ring_refs[BLK_RING_MAX_PAGES];
 	evtchn_port_t remote_port;
 	enum blkif_abi abi;

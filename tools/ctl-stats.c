@@ -109,6 +109,7 @@ static uint64_t lat_percentile(const char *line, double frac)
 static const char *const stat_keys[] = {
 	"rd_req", "wr_req", "f_req", "ds_req", "oo_req", "err_req", "rd_sect", "wr_sect",
 	"ds_sect", "inflight", "notifies", "grant_maps", "grant_map_calls", "grant_unmaps",
+	"persistent_grants",
 };
 
 /* Print one disk's stats line as a JSON object. */

@@ -18,9 +18,9 @@ if ! command -v fio >/dev/null; then
 	apt-get install -y -qq --no-install-recommends fio >/dev/null
 fi
 
-# One blkfront bench run: its JSON object.
+# One blkfront bench run (persistent grants unless told --no-persistent): its JSON object.
 front_run() {
-	fe guest1 bench xvdb --rw randread --bs 4k --iodepth 32 --runtime "$runtime" --json
+	fe guest1 bench xvdb --rw randread --bs 4k --iodepth 32 --runtime "$runtime" --json "$@"
 }
 
 # One fio run on a tmpfs file: a JSON object with the same names.
@@ -38,7 +38,7 @@ print(json.dumps({"iops": j["iops"], "mib_s": j["bw_bytes"] / 1048576,
 # The median run (by IOPS) of $runs runs of $1, as one JSON line.
 median() {
 	local i
-	for ((i = 0; i < runs; i++)); do "$1"; done | python3 -c '
+	for ((i = 0; i < runs; i++)); do "$@"; done | python3 -c '
 import json, sys
 rs = sorted((json.loads(l) for l in sys.stdin if l.strip()), key=lambda r: r["iops"])
 print(json.dumps(rs[len(rs) // 2]))'
@@ -46,24 +46,28 @@ print(json.dumps(rs[len(rs) // 2]))'
 
 bk_sim guest1
 bk_ctl attach guest1 mem:size=$size --vdev xvdb --nowait >/dev/null
-echo "bench: blkfront bench in xensim, $runs x $runtime s"
-front=$(median front_run)
+echo "bench: blkfront bench in xensim, persistent grants then a map per request, $runs x $runtime s each"
+persistent=$(median front_run)
+map=$(median front_run --no-persistent)
 tmpf=$(mktemp /dev/shm/blkbackd-bench.XXXXXX)
 cleanup_add "rm -f '$tmpf'"
 truncate -s "$size" "$tmpf"
 echo "bench: fio io_uring on tmpfs, $runs x $runtime s"
 fio=$(median fio_run)
 
-python3 - "$out" "$front" "$fio" "$(nproc)" "$(uname -r)" "$runtime" "$runs" <<'PY'
+python3 - "$out" "$persistent" "$map" "$fio" "$(nproc)" "$(uname -r)" "$runtime" "$runs" <<'PY'
 import json, re, sys
-path, front, fio, ncpu, kernel, runtime, runs = sys.argv[1:]
-f, g = json.loads(front), json.loads(fio)
+path, pers, mapped, fio, ncpu, kernel, runtime, runs = sys.argv[1:]
+g = json.loads(fio)
+row = "| %s | %.0f | %.1f | %.0f | %.0f | %.4f | %.2f | %.3f |"
 rows = [
     "| what | IOPS | MiB/s | p50 us | p99 us | grant maps/req | grant copies/req | notifications/req |",
     "|---|---|---|---|---|---|---|---|",
-    "| blkbackd, grant map per request (xensim, blkfront bench) | %.0f | %.1f | %.0f | %.0f | %.2f | %.2f | %.3f |"
-    % (f["iops"], f["mib_s"], f["lat_p50_us"], f["lat_p99_us"], f["grant_maps_per_req"],
-       f["grant_copies_per_req"], f["notify_per_req"]),
+] + [row % (name, f["iops"], f["mib_s"], f["lat_p50_us"], f["lat_p99_us"],
+            f["grant_maps_per_req"], f["grant_copies_per_req"], f["notify_per_req"])
+     for name, f in (("blkbackd, persistent grants (xensim, blkfront bench)", json.loads(pers)),
+                     ("blkbackd, a grant map per request (`blkfront --no-persistent`)",
+                      json.loads(mapped)))] + [
     "| fio io_uring, O_DIRECT on a tmpfs file | %.0f | %.1f | %.0f | %.0f | - | - | - |"
     % (g["iops"], g["mib_s"], g["lat_p50_us"], g["lat_p99_us"]),
 ]
