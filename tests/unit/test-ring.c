@@ -155,8 +155,9 @@ struct world {
 	struct blk_ring *ring;
 };
 
-/* Build a fresh world and start the ring; exits on set-up failure. */
-static void world_start(struct world *w)
+/* Build a fresh world and start the ring (with persistent grants or not); exits on
+ * set-up failure. */
+static void world_start_with(struct world *w, bool persistent)
 {
 	struct fake_disk *d = &fd_state;
 	struct blk_ring_config cfg;
@@ -197,10 +198,17 @@ static void world_start(struct world *w)
 	cfg.lim.nr_sectors = DISK_BYTES / 512;
 	cfg.lim.sector_size = 512;
 	cfg.disk = &w->disk;
+	cfg.persistent = persistent;
 	if (blk_ring_start(&cfg, &w->ring)) {
 		fprintf(stderr, "blk_ring_start failed\n");
 		exit(1);
 	}
+}
+
+/* Build a fresh world whose ring maps grants per sweep. */
+static void world_start(struct world *w)
+{
+	world_start_with(w, false);
 }
 
 /* Thread body: blk_ring_stop, so that a hang in it can be timed out. */
@@ -699,6 +707,44 @@ static void test_overflow(void)
 }
 
 /* Run every case, each on a fresh ring. */
+/* Persistent grants: mapped once, kept after the answer, reused, unmapped at stop. */
+static void test_persistent(void)
+{
+	struct world w;
+	struct blk_ring_stats st;
+	blkif_request_t *req;
+	blkif_response_t rsp;
+	uint8_t expect[PAGE];
+
+	printf("case 7: persistent grants\n");
+	world_start_with(&w, true);
+	fill_page(1, 33);
+	memcpy(expect, fake_grant_page(1), PAGE);
+	req = front_req(&w, BLKIF_OP_WRITE, 0x3333, 16);
+	add_seg(req, 1, 0, 7);
+	front_push(&w);
+	CHECK(wait_rsps(&w, 1), "no response to the write");
+	take_rsp(&w, &rsp);
+	CHECK_INT(rsp.status, BLKIF_RSP_OKAY, "persistent write status");
+	CHECK(memcmp(fd_state.data + 16 * 512, expect, PAGE) == 0, "the write did not land");
+	CHECK_INT(fake_grant_mapped(1), 1, "a persistent grant is unmapped after its answer");
+
+	/* The same page, now as a read target: no new map, the data comes back into it. */
+	memset(fake_grant_page(1), 0, PAGE);
+	req = front_req(&w, BLKIF_OP_READ, 0x4444, 16);
+	add_seg(req, 1, 0, 7);
+	front_push(&w);
+	CHECK(wait_rsps(&w, 1), "no response to the read");
+	take_rsp(&w, &rsp);
+	CHECK_INT(rsp.status, BLKIF_RSP_OKAY, "persistent read status");
+	CHECK(memcmp(fake_grant_page(1), expect, PAGE) == 0, "the read did not land");
+	blk_ring_get_stats(w.ring, &st);
+	CHECK_U64(st.grants.maps, 1, "one map for two requests on the same grant");
+	CHECK_U64(st.grants.persistent, 1, "persistent grants held");
+	CHECK_U64(st.grants.unmaps, 0, "unmaps while connected");
+	world_stop(&w);		/* checks that no mapping is left */
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* interleave with the daemon's stderr logs */
@@ -708,5 +754,6 @@ int main(void)
 	test_barrier_order();
 	test_fua_order();
 	test_overflow();
+	test_persistent();
 	return check_done("test-ring");
 }
