@@ -242,8 +242,8 @@ static void sig_event(void *arg, uint32_t events)
 	}
 }
 
-/* Listen on a Unix socket at path; the fd or -errno. */
-static int listen_unix(const char *path)
+/* Listen on a Unix socket of type at path; the fd or -errno. */
+int sim_listen(const char *path, int type)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, ret;
@@ -251,11 +251,11 @@ static int listen_unix(const char *path)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
 		ret = -errno;
 		close(fd);
 		return ret;
@@ -295,7 +295,7 @@ static int setup(const char **why)
 	*why = "the control socket";
 	if (snprintf(ctl_path, sizeof(ctl_path), "%s/control", sim_dir) >= (int)sizeof(ctl_path))
 		return -ENAMETOOLONG;
-	ctl_fd = listen_unix(ctl_path);
+	ctl_fd = sim_listen(ctl_path, SOCK_STREAM);
 	if (ctl_fd < 0)
 		return ctl_fd;
 	ret = loop_add(ctl_fd, EPOLLIN, ctl_accept, NULL);

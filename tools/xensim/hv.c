@@ -326,22 +326,15 @@ out:
 /* Listen on $dir/dom<id>/hv. */
 static int dom_listen(struct hv_dom *d)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dom%u/hv", hv_dir, d->id);
-	int ret;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int n = snprintf(path, sizeof(path), "%s/dom%u/hv", hv_dir, d->id);
 
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
-	d->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	d->listen_fd = sim_listen(path, SOCK_SEQPACKET);
 	if (d->listen_fd < 0)
-		return -errno;
-	unlink(sa.sun_path);
-	if (bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(d->listen_fd, 64))
-		return -errno;
-	ret = loop_add(d->listen_fd, EPOLLIN, dom_accept, d);
-	if (ret)
-		return ret;
-	return 0;
+		return d->listen_fd;
+	return loop_add(d->listen_fd, EPOLLIN, dom_accept, d);
 }
 
 /* Give domain domid memory, a grant table, ports and its hv socket. */

@@ -49,4 +49,7 @@ struct sim_domain *dom_next(const struct sim_domain *prev);
 
 /* Build "$sim_dir/dom<id>/<leaf>" into buf; -ENAMETOOLONG if it does not fit a socket. */
 int sim_dom_path(char *buf, size_t size, unsigned int id, const char *leaf);
+/* Listen on a Unix socket of type (SOCK_STREAM, SOCK_SEQPACKET) at path, replacing a stale
+ * one; a non-blocking fd or -errno. */
+int sim_listen(const char *path, int type);
 #endif

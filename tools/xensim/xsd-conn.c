@@ -264,7 +264,6 @@ fail:
 /* Listen on $dir/dom<id>/xenstored for domain id. */
 int xsd_listen(unsigned int id)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct listener *l;
 	int ret;
 
@@ -277,16 +276,9 @@ int xsd_listen(unsigned int id)
 	ret = sim_dom_path(l->path, sizeof(l->path), id, "xenstored");
 	if (ret)
 		goto fail;
-	memcpy(sa.sun_path, l->path, sizeof(l->path));
-	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	l->fd = sim_listen(l->path, SOCK_STREAM);
 	if (l->fd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	unlink(l->path);
-	if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(l->fd, 64)) {
-		ret = -errno;
-		close(l->fd);
+		ret = l->fd;
 		goto fail;
 	}
 	ret = loop_add(l->fd, EPOLLIN, listener_event, l);
