@@ -19,42 +19,66 @@ struct fault {
 	int error;		/* negative errno */
 };
 
+/*
+ * Each queue of the wrapper holds a queue of the wrapped disk in q->priv:
+ * what the wrapper lets through goes to it, and the engine's per-queue state
+ * (its ring, its completion list) lives there.
+ */
+
 /* The wrapped disk. */
 static struct storage *inner(struct storage *disk)
 {
 	return &((struct fault *)disk->priv)->inner;
 }
 
-/* Fail the I/O if it touches the range, else hand it to the engine. */
-static void fault_submit(struct storage *disk, struct storage_io *io)
+/* Open a queue of the wrapped disk for q. */
+static int fault_queue_open(struct storage *disk, struct storage_queue *q)
 {
-	struct fault *f = disk->priv;
+	struct storage_queue *iq;
+	int ret = storage_queue_open(inner(disk), &iq);
+
+	if (!ret)
+		q->priv = iq;
+	return ret;
+}
+
+/* Close q's queue of the wrapped disk. */
+static void fault_queue_close(struct storage_queue *q)
+{
+	storage_queue_close(q->priv);
+	q->priv = NULL;
+}
+
+/* Fail the I/O if it touches the range, else hand it to the engine on q's inner queue. */
+static void fault_submit(struct storage_queue *q, struct storage_io *io)
+{
+	const struct fault *f = q->disk->priv;
+	struct storage_queue *iq = q->priv;
 	bool data = io->op != STORAGE_FLUSH;
 
 	if (data && io->offset < f->end && io->offset + io->len > f->start) {
 		io->done(io, f->error);
 		return;
 	}
-	f->inner.ops->submit(&f->inner, io);
+	iq->disk->ops->submit(iq, io);
 }
 
 /* Forward kick. */
-static void fault_kick(struct storage *disk)
+static void fault_kick(struct storage_queue *q)
 {
-	if (inner(disk)->ops->kick)
-		inner(disk)->ops->kick(inner(disk));
+	storage_kick(q->priv);
 }
 
 /* Forward event_fd; -1 (none) for an engine that completes inline. */
-static int fault_event_fd(struct storage *disk)
+static int fault_event_fd(struct storage_queue *q)
 {
-	return inner(disk)->ops->event_fd ? inner(disk)->ops->event_fd(inner(disk)) : -1;
+	return storage_event_fd(q->priv);
 }
 
 /* Forward reap. */
-static void fault_reap(struct storage *disk)
+static void fault_reap(struct storage_queue *q)
 {
-	inner(disk)->ops->reap(inner(disk));
+	storage_reap(q->priv);
 }
 
 /* Forward resize, then take the new size. */
@@ -71,7 +95,7 @@ static int fault_resize(struct storage *disk, uint64_t size, char *err, size_t e
 	return ret;
 }
 
-/* Close the wrapped disk and the wrapper. */
+/* Close the wrapped disk and the wrapper; every queue was closed before. */
 static void fault_close(struct storage *disk)
 {
 	struct fault *f = disk->priv;
@@ -85,8 +109,10 @@ static const struct storage_ops fault_ops = {
 	.name = "fault",
 	.usage = "ENGINE:...,fault=START+COUNT[:eio|enospc]",
 	.close = fault_close,
-	.submit = fault_submit,
 	.resize = fault_resize,
+	.queue_open = fault_queue_open,
+	.queue_close = fault_queue_close,
+	.submit = fault_submit,
 	.kick = fault_kick,
 	.event_fd = fault_event_fd,
 	.reap = fault_reap,

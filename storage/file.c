@@ -1,4 +1,4 @@
-/* The file engine: a disk image file or block device served by a few I/O threads per disk. */
+/* The file engine: a disk image file or block device served by a few I/O threads per queue. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 /* Enough that one slow request does not hold up the ring; preadv blocks a thread each. */
 #define FILE_WORKERS 4
 
-/* An I/O on its way through the workers. */
+/* An I/O on its way through a queue's workers. */
 struct file_job {
 	struct storage_io *io;
 	int64_t result;
@@ -21,12 +21,24 @@ struct file_job {
 };
 
 /*
- * The ring thread queues jobs on todo; a worker takes one, runs it with plain
- * system calls, appends it to finished and signals the eventfd; reap, back
- * on the ring thread, calls done for each finished job in finishing order.
+ * One queue: the ring thread queues jobs on todo; a worker takes one, runs it
+ * with plain system calls, appends it to finished and signals the eventfd;
+ * reap, back on the ring thread, calls done for each finished job in
+ * finishing order.
+ *
+ * Each queue has a pool of workers of its own rather than one pool per disk.
+ * A shared pool would need its todo list, and so its lock, taken by every
+ * ring thread of the disk on every submit, and each finished job would have
+ * to be sorted back to its own queue; it would also cap the disk at
+ * FILE_WORKERS I/Os at a time however many queues the guest asked for, and
+ * let one queue's slow requests hold up another's. Per queue, nothing is
+ * shared between the queues of a disk but the fd (pread and pwrite on one fd
+ * from several threads are safe), finished jobs cannot reach another queue,
+ * and the spare list is touched only by the queue's own thread. The cost is
+ * FILE_WORKERS threads per queue, asleep on wake while the queue is idle.
  */
-struct file_disk {
-	struct file_target t;
+struct file_queue {
+	const struct file_target *t;	/* the disk's file or device, shared */
 	int efd;			/* the event_fd: readable when finished has jobs */
 	pthread_mutex_t lock;		/* guards todo, finished and stopping */
 	pthread_cond_t wake;		/* todo got a job, or stopping */
@@ -34,39 +46,39 @@ struct file_disk {
 	struct file_job *todo, **todo_tail;
 	struct file_job *finished, **finished_tail;
 	bool stopping;
-	struct file_job *spare;		/* free jobs, ring thread only */
+	struct file_job *spare;		/* free jobs, the queue's thread only */
 	pthread_t workers[FILE_WORKERS];
 	int nworkers;
 };
 
-/* A worker: run queued jobs until told to stop. */
+/* A worker: run its queue's jobs until told to stop. */
 static void *file_worker(void *arg)
 {
-	struct file_disk *f = arg;
+	struct file_queue *fq = arg;
 
-	pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&fq->lock);
 	for (;;) {
-		struct file_job *job = f->todo;
+		struct file_job *job = fq->todo;
 		bool first;
 
 		if (!job) {
-			if (f->stopping)
+			if (fq->stopping)
 				break;
-			pthread_cond_wait(&f->wake, &f->lock);
+			pthread_cond_wait(&fq->wake, &fq->lock);
 			continue;
 		}
-		f->todo = job->next;
-		if (!f->todo)
-			f->todo_tail = &f->todo;
-		pthread_mutex_unlock(&f->lock);
+		fq->todo = job->next;
+		if (!fq->todo)
+			fq->todo_tail = &fq->todo;
+		pthread_mutex_unlock(&fq->lock);
 
-		job->result = file_target_run(&f->t, job->io);
+		job->result = file_target_run(fq->t, job->io);
 		job->next = NULL;
 
-		pthread_mutex_lock(&f->lock);
-		first = !f->finished;
-		*f->finished_tail = job;
-		f->finished_tail = &job->next;
+		pthread_mutex_lock(&fq->lock);
+		first = !fq->finished;
+		*fq->finished_tail = job;
+		fq->finished_tail = &job->next;
 		/*
 		 * Only the job that makes the list non-empty signals: reap reads
 		 * the eventfd before it takes the list, so every job is either
@@ -74,99 +86,118 @@ static void *file_worker(void *arg)
 		 * The write cannot fail short of a 2^64 count.
 		 */
 		if (first)
-			eventfd_write(f->efd, 1);
+			eventfd_write(fq->efd, 1);
 	}
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&fq->lock);
 	return NULL;
 }
 
-/* Stop the workers and release everything; idempotent, nothing may be in flight. */
-static void file_close(struct storage *disk)
+/* Stop the queue's workers and release it; idempotent, nothing may be in flight. */
+static void file_queue_close(struct storage_queue *q)
 {
-	struct file_disk *f = disk->priv;
+	struct file_queue *fq = q->priv;
 
-	if (!f)
+	if (!fq)
 		return;
-	if (f->sync_ok) {
-		pthread_mutex_lock(&f->lock);
-		f->stopping = true;
-		pthread_cond_broadcast(&f->wake);
-		pthread_mutex_unlock(&f->lock);
+	if (fq->sync_ok) {
+		pthread_mutex_lock(&fq->lock);
+		fq->stopping = true;
+		pthread_cond_broadcast(&fq->wake);
+		pthread_mutex_unlock(&fq->lock);
 	}
-	for (int i = 0; i < f->nworkers; i++)
-		pthread_join(f->workers[i], NULL);
-	while (f->spare) {
-		struct file_job *job = f->spare;
+	for (int i = 0; i < fq->nworkers; i++)
+		pthread_join(fq->workers[i], NULL);
+	while (fq->spare) {
+		struct file_job *job = fq->spare;
 
-		f->spare = job->next;
+		fq->spare = job->next;
 		free(job);
 	}
-	if (f->efd >= 0)
-		close(f->efd);
-	file_target_close(&f->t);
-	if (f->sync_ok) {
-		pthread_cond_destroy(&f->wake);
-		pthread_mutex_destroy(&f->lock);
+	if (fq->efd >= 0)
+		close(fq->efd);
+	if (fq->sync_ok) {
+		pthread_cond_destroy(&fq->wake);
+		pthread_mutex_destroy(&fq->lock);
 	}
-	free(f);
+	free(fq);
+	q->priv = NULL;
+}
+
+/* Give a queue its eventfd, its lists and its workers. */
+static int file_queue_open(struct storage *disk, struct storage_queue *q)
+{
+	struct file_queue *fq = calloc(1, sizeof(*fq));
+	int ret;
+
+	if (!fq)
+		return -ENOMEM;
+	fq->t = disk->priv;
+	fq->efd = -1;
+	fq->todo_tail = &fq->todo;
+	fq->finished_tail = &fq->finished;
+	q->priv = fq;
+	ret = -pthread_mutex_init(&fq->lock, NULL);
+	if (!ret) {
+		ret = -pthread_cond_init(&fq->wake, NULL);
+		if (ret)
+			pthread_mutex_destroy(&fq->lock);
+	}
+	if (ret)
+		goto out;
+	fq->sync_ok = true;
+	fq->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fq->efd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (; fq->nworkers < FILE_WORKERS; fq->nworkers++) {
+		ret = -pthread_create(&fq->workers[fq->nworkers], NULL, file_worker, fq);
+		if (ret)
+			goto out;
+	}
+out:
+	if (ret)
+		file_queue_close(q);
+	return ret;
+}
+
+/* Close the file or device; every queue was closed before. */
+static void file_close(struct storage *disk)
+{
+	struct file_target *t = disk->priv;
+
+	if (!t)
+		return;
+	file_target_close(t);
+	free(t);
 	disk->priv = NULL;
 }
 
-/* Open the file or device and start its workers. */
+/* Open the file or device; the workers come with each queue. */
 static int file_open(struct storage *disk, const struct storage_spec *spec, char *err,
 		     size_t errlen)
 {
-	struct file_disk *f = calloc(1, sizeof(*f));
+	struct file_target *t = calloc(1, sizeof(*t));
 	int ret;
 
-	if (!f)
+	if (!t)
 		return -ENOMEM;
-	f->t.fd = -1;
-	f->efd = -1;
-	f->todo_tail = &f->todo;
-	f->finished_tail = &f->finished;
-	disk->priv = f;
-	ret = -pthread_mutex_init(&f->lock, NULL);
-	if (!ret) {
-		ret = -pthread_cond_init(&f->wake, NULL);
-		if (ret)
-			pthread_mutex_destroy(&f->lock);
-	}
-	if (ret)
-		goto out;
-	f->sync_ok = true;
-	ret = file_target_open(&f->t, disk, spec, err, errlen);
-	if (ret)
-		goto out;
-	f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (f->efd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot create an eventfd for %s: %s", spec->path,
-			 strerror(-ret));
-		goto out;
-	}
-	for (; f->nworkers < FILE_WORKERS; f->nworkers++) {
-		ret = -pthread_create(&f->workers[f->nworkers], NULL, file_worker, f);
-		if (ret) {
-			snprintf(err, errlen, "cannot start an I/O thread for %s: %s", spec->path,
-				 strerror(-ret));
-			goto out;
-		}
-	}
-out:
+	t->fd = -1;
+	disk->priv = t;
+	ret = file_target_open(t, disk, spec, err, errlen);
 	if (ret)
 		file_close(disk);
 	return ret;
 }
 
-/* Queue the I/O for a worker; it completes from reap. */
-static void file_submit(struct storage *disk, struct storage_io *io)
+/* Queue the I/O for one of q's workers; it completes from q's reap. */
+static void file_submit(struct storage_queue *q, struct storage_io *io)
 {
-	struct file_disk *f = disk->priv;
-	struct file_job *job = f->spare;
+	struct file_queue *fq = q->priv;
+	struct file_job *job = fq->spare;
 
 	if (job) {
-		f->spare = job->next;
+		fq->spare = job->next;
 	} else {
 		job = malloc(sizeof(*job));
 		if (!job) {
@@ -176,51 +207,49 @@ static void file_submit(struct storage *disk, struct storage_io *io)
 	}
 	job->io = io;
 	job->next = NULL;
-	pthread_mutex_lock(&f->lock);
-	*f->todo_tail = job;
-	f->todo_tail = &job->next;
-	pthread_cond_signal(&f->wake);
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_lock(&fq->lock);
+	*fq->todo_tail = job;
+	fq->todo_tail = &job->next;
+	pthread_cond_signal(&fq->wake);
+	pthread_mutex_unlock(&fq->lock);
 }
 
-/* Change the size, with nothing in flight. */
+/* Change the size, with nothing in flight on any queue. */
 static int file_resize(struct storage *disk, uint64_t size, char *err, size_t errlen)
 {
-	struct file_disk *d = disk->priv;
-
-	return file_target_resize(&d->t, disk, size, err, errlen);
+	return file_target_resize(disk->priv, disk, size, err, errlen);
 }
 
-/* The fd the ring thread polls. */
-static int file_event_fd(struct storage *disk)
+/* The fd q's ring thread polls. */
+static int file_event_fd(struct storage_queue *q)
 {
-	const struct file_disk *f = disk->priv;
+	const struct file_queue *fq = q->priv;
 
-	return f->efd;
+	return fq->efd;
 }
 
-/* Call done for every finished job, in finishing order, on the ring thread. */
-static void file_reap(struct storage *disk)
+/* Call done for every finished job of q, in finishing order, on q's thread. */
+static void file_reap(struct storage_queue *q)
 {
-	struct file_disk *f = disk->priv;
+	struct file_queue *fq = q->priv;
 	struct file_job *list;
 	eventfd_t count;
 
 	/* Read first: a job finished after the take below signals again. EAGAIN is fine. */
-	eventfd_read(f->efd, &count);
-	pthread_mutex_lock(&f->lock);
-	list = f->finished;
-	f->finished = NULL;
-	f->finished_tail = &f->finished;
-	pthread_mutex_unlock(&f->lock);
+	eventfd_read(fq->efd, &count);
+	pthread_mutex_lock(&fq->lock);
+	list = fq->finished;
+	fq->finished = NULL;
+	fq->finished_tail = &fq->finished;
+	pthread_mutex_unlock(&fq->lock);
 	while (list) {
 		struct file_job *job = list;
 		struct storage_io *io = job->io;
 		int64_t result = job->result;
 
 		list = job->next;
-		job->next = f->spare;		/* done() may submit again and reuse it */
-		f->spare = job;
+		job->next = fq->spare;		/* done() may submit again and reuse it */
+		fq->spare = job;
 		io->done(io, result);
 	}
 }
@@ -231,8 +260,10 @@ const struct storage_ops storage_file_ops = {
 	.needs_path = true,
 	.open = file_open,
 	.close = file_close,
-	.submit = file_submit,
 	.resize = file_resize,
+	.queue_open = file_queue_open,
+	.queue_close = file_queue_close,
+	.submit = file_submit,
 	.event_fd = file_event_fd,
 	.reap = file_reap,
 };

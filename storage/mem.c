@@ -13,6 +13,13 @@
  * The bytes live in a private anonymous mapping with MAP_NORESERVE: pages the
  * guest never wrote are not allocated, and reading them maps the shared zero
  * page, so an untouched 1 TiB ramdisk costs nothing.
+ *
+ * Queues need no state of their own (every I/O completes inline), and several
+ * queues may submit at once: submit only reads base, then copies or zeroes the
+ * bytes of its own range, and a discard gives back only the pages wholly
+ * inside its range, so I/O to other bytes of the same pages is untouched.
+ * Overlapping I/O in flight together has no defined result in the protocol
+ * either. Only resize moves base, with nothing in flight on any queue.
  */
 struct ramdisk {
 	char *name;		/* NULL for an anonymous ramdisk */
@@ -134,8 +141,12 @@ static void mem_close(struct storage *disk)
 	}
 }
 
-/* Zero a range; the whole pages inside it go back to the kernel. */
-static int mem_discard(struct ramdisk *rd, uint64_t offset, uint64_t len)
+/*
+ * Zero a range; the whole pages inside it go back to the kernel. The partial
+ * pages at either end are zeroed byte by byte, never dropped: another queue
+ * may be writing the rest of them.
+ */
+static int mem_discard(const struct ramdisk *rd, uint64_t offset, uint64_t len)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t start = (offset + page - 1) & ~(page - 1);
@@ -153,10 +164,10 @@ static int mem_discard(struct ramdisk *rd, uint64_t offset, uint64_t len)
 	return 0;
 }
 
-/* Copy between the iovecs and the ramdisk; completes inline. */
-static void mem_submit(struct storage *disk, struct storage_io *io)
+/* Copy between the iovecs and the ramdisk; completes inline, on any queue. */
+static void mem_submit(struct storage_queue *q, struct storage_io *io)
 {
-	struct ramdisk *rd = disk->priv;
+	const struct ramdisk *rd = q->disk->priv;
 	uint8_t *p = rd->base + io->offset;
 
 	if (io->op == STORAGE_DISCARD) {
@@ -175,7 +186,7 @@ static void mem_submit(struct storage *disk, struct storage_io *io)
 	io->done(io, (int64_t)io->len);
 }
 
-/* Grow or shrink the ramdisk; grown space reads as zeroes and costs nothing yet. */
+/* Grow or shrink the ramdisk (no queue has I/O in flight); grown space reads as zeroes. */
 static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t errlen)
 {
 	struct ramdisk *rd = disk->priv;

@@ -242,9 +242,39 @@ void storage_close(struct storage *disk)
 	free(disk);
 }
 
-/* Submit an I/O after asserting the engine contract: the parser guaranteed it. */
-void storage_submit(struct storage *disk, struct storage_io *io)
+/* Open a queue on an open disk, with the engine's per-queue state if it has any. */
+int storage_queue_open(struct storage *disk, struct storage_queue **qp)
 {
+	struct storage_queue *q = calloc(1, sizeof(*q));
+	int ret = 0;
+
+	if (!q)
+		return -ENOMEM;
+	q->disk = disk;
+	if (disk->ops->queue_open)
+		ret = disk->ops->queue_open(disk, q);
+	if (ret) {
+		free(q);
+		return ret;
+	}
+	*qp = q;
+	return 0;
+}
+
+/* Close a queue with nothing in flight; NULL is fine. */
+void storage_queue_close(struct storage_queue *q)
+{
+	if (!q)
+		return;
+	if (q->disk->ops->queue_close)
+		q->disk->ops->queue_close(q);
+	free(q);
+}
+
+/* Submit an I/O on q after asserting the engine contract: the parser guaranteed it. */
+void storage_submit(struct storage_queue *q, struct storage_io *io)
+{
+	const struct storage *disk = q->disk;
 	uint64_t sum = 0;
 
 	for (int i = 0; i < io->iovcnt; i++)
@@ -256,5 +286,25 @@ void storage_submit(struct storage *disk, struct storage_io *io)
 						disk->caps.secure_discard)));
 	assert(io->offset <= disk->size && io->len <= disk->size - io->offset);
 	assert(io->op == STORAGE_READ || !disk->readonly);
-	disk->ops->submit(disk, io);
+	disk->ops->submit(q, io);
+}
+
+/* Start what submit queued on q, where the engine defers it. */
+void storage_kick(struct storage_queue *q)
+{
+	if (q->disk->ops->kick)
+		q->disk->ops->kick(q);
+}
+
+/* The fd that polls readable when q has completions; -1 for an engine that completes inline. */
+int storage_event_fd(struct storage_queue *q)
+{
+	return q->disk->ops->event_fd ? q->disk->ops->event_fd(q) : -1;
+}
+
+/* Run q's completions on the calling thread. */
+void storage_reap(struct storage_queue *q)
+{
+	if (q->disk->ops->reap)
+		q->disk->ops->reap(q);
 }

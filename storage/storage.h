@@ -57,34 +57,60 @@ struct storage {
 	void *priv;			/* the engine's */
 };
 
+/*
+ * One queue's path to a disk: each ring thread has its own, and only that
+ * thread uses it.
+ *
+ * The contract between the core and an engine:
+ *  - A disk may have several queues open at once. Each queue is used by one
+ *    thread at a time, and different queues of one disk ARE used concurrently
+ *    from different threads: submit on queue A while queue B reaps. Whatever
+ *    an engine shares between the queues of a disk must be safe for that.
+ *  - io->done is called on the thread that submits and reaps that queue:
+ *    inline, before submit returns, or later from reap. Never from another
+ *    queue's reap, never from an engine's own thread.
+ *  - queue_open may run on any thread, while other queues of the disk are busy.
+ *  - queue_close is only called with nothing in flight on that queue.
+ *  - resize is only called while no queue has anything in flight.
+ *  - close is only called after every queue of the disk was closed.
+ */
+struct storage_queue {
+	struct storage *disk;
+	void *priv;			/* the engine's per-queue state */
+};
+
 struct storage_ops {
 	const char *name;
 	const char *usage;		/* the accepted form, for error messages */
 	bool needs_path;		/* the spec's first field is a file or device path */
 	/* Open the disk the spec names; fill size, caps and priv. May explain an error in err. */
 	int (*open)(struct storage *disk, const struct storage_spec *spec, char *err, size_t errlen);
-	/* Release everything open acquired. */
+	/* Release everything open acquired; every queue was closed before. */
 	void (*close)(struct storage *disk);
 	/*
-	 * Start an I/O. The engine calls io->done, inline (before submit
-	 * returns) or later from reap, always on the calling queue's thread.
-	 */
-	void (*submit)(struct storage *disk, struct storage_io *io);
-	/*
 	 * Optional: change the disk's size to size bytes (a multiple of 512), with
-	 * nothing in flight. Shrinking drops the data past the new end.
+	 * nothing in flight on any queue. Shrinking drops the data past the new end.
 	 */
 	int (*resize)(struct storage *disk, uint64_t size, char *err, size_t errlen);
+	/* Optional: set up per-queue state in q->priv (an io_uring, a completion list). */
+	int (*queue_open)(struct storage *disk, struct storage_queue *q);
+	/* Optional: release it; nothing is in flight on q. */
+	void (*queue_close)(struct storage_queue *q);
 	/*
-	 * Optional: start what submit queued. The ring thread calls it once per
-	 * turn of its loop, after the sweep, so I/O that done callbacks queued
+	 * Start an I/O on q. The engine calls io->done inline (before submit
+	 * returns) or later from reap of the same queue, on q's thread.
+	 */
+	void (*submit)(struct storage_queue *q, struct storage_io *io);
+	/*
+	 * Optional: start what submit queued on q. The ring thread calls it once
+	 * per turn of its loop, after the sweep, so I/O that done callbacks queued
 	 * from reap is started too.
 	 */
-	void (*kick)(struct storage *disk);
+	void (*kick)(struct storage_queue *q);
 	/* Optional, for engines that complete later: an fd that polls readable ... */
-	int (*event_fd)(struct storage *disk);
-	/* ... and the call that then runs the completions. */
-	void (*reap)(struct storage *disk);
+	int (*event_fd)(struct storage_queue *q);
+	/* ... and the call that then runs q's completions. */
+	void (*reap)(struct storage_queue *q);
 };
 
 extern const struct storage_ops storage_mem_ops;
@@ -112,10 +138,25 @@ int storage_open(const struct storage_spec *spec, struct storage **diskp, char *
 /* Put the fault-injection wrapper in front of an open disk (spec->fault_count > 0). */
 int storage_fault_wrap(struct storage *disk, const struct storage_spec *spec);
 
-/* Close a disk; NULL is fine. */
+/* Close a disk whose queues were all closed; NULL is fine. */
 void storage_close(struct storage *disk);
 
-/* Submit an I/O after asserting the engine contract. */
-void storage_submit(struct storage *disk, struct storage_io *io);
+/* Open a queue on an open disk (from any thread); -errno. */
+int storage_queue_open(struct storage *disk, struct storage_queue **qp);
+
+/* Close a queue with nothing in flight; NULL is fine. */
+void storage_queue_close(struct storage_queue *q);
+
+/* Submit an I/O on q after asserting the engine contract. */
+void storage_submit(struct storage_queue *q, struct storage_io *io);
+
+/* Start what submit queued (no-op if the engine has no kick). */
+void storage_kick(struct storage_queue *q);
+
+/* The fd that polls readable when q has completions to reap; -1 if the engine completes inline. */
+int storage_event_fd(struct storage_queue *q);
+
+/* Run q's completions (calls io->done on the calling thread). */
+void storage_reap(struct storage_queue *q);
 
 #endif

@@ -1,4 +1,4 @@
-/* The io_uring engine: a disk image file or block device driven through one io_uring per disk. */
+/* The io_uring engine: a disk image file or block device driven through one io_uring per queue. */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -22,9 +22,14 @@
 #define BLOCK_URING_CMD_DISCARD _IO(0x12, 0)
 #endif
 
-/* One disk: its file or device, its ring, and the eventfd the ring signals. */
-struct uring_disk {
-	struct file_target t;
+/*
+ * One queue: its own ring and the eventfd the ring signals, on the disk's
+ * file or device (disk->priv, a struct file_target). A CQE is only ever seen
+ * by the ring it was submitted on, so completions cannot reach another
+ * queue, and the queues of a disk share nothing they change.
+ */
+struct uring_queue {
+	const struct file_target *t;	/* the disk's, shared by its queues */
 	struct io_uring ring;
 	bool ring_ok;			/* ring initialized */
 	int efd;			/* the event_fd, registered with the ring */
@@ -42,7 +47,7 @@ struct uring_rest {
 };
 
 /* Submit every prepared SQE; what the kernel refuses now stays queued for the next try. */
-static void uring_push(struct uring_disk *u)
+static void uring_push(struct uring_queue *u)
 {
 	while (io_uring_sq_ready(&u->ring)) {
 		int ret = io_uring_submit(&u->ring);
@@ -61,7 +66,7 @@ static void uring_push(struct uring_disk *u)
 }
 
 /* Take an SQE, submitting what is queued if the SQ is full; NULL if the kernel takes none. */
-static struct io_uring_sqe *uring_sqe(struct uring_disk *u)
+static struct io_uring_sqe *uring_sqe(struct uring_queue *u)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
@@ -81,12 +86,12 @@ static void prep_cmd_discard(struct io_uring_sqe *sqe, int fd, uint64_t offset, 
 	sqe->addr3 = len;
 }
 
-/* Prepare the I/O's SQE; submission waits for kick. */
-static void uring_submit(struct storage *disk, struct storage_io *io)
+/* Prepare the I/O's SQE on q's ring; submission waits for kick. */
+static void uring_submit(struct storage_queue *q, struct storage_io *io)
 {
-	struct uring_disk *u = disk->priv;
+	struct uring_queue *u = q->priv;
 	struct io_uring_sqe *sqe = uring_sqe(u);
-	int fd = u->t.fd;
+	int fd = u->t->fd;
 
 	if (!sqe) {
 		io->done(io, -EBUSY);
@@ -104,7 +109,7 @@ static void uring_submit(struct storage *disk, struct storage_io *io)
 		break;
 	case STORAGE_DISCARD:
 		/* caps.discard for a block device means open found the command works. */
-		if (u->t.blockdev)
+		if (u->t->blockdev)
 			prep_cmd_discard(sqe, fd, io->offset, io->len);
 		else
 			io_uring_prep_fallocate(sqe, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -114,14 +119,14 @@ static void uring_submit(struct storage *disk, struct storage_io *io)
 	io_uring_sqe_set_data(sqe, io);
 }
 
-/* Start everything submit prepared since the last kick: one io_uring_enter. */
-static void uring_kick(struct storage *disk)
+/* Start everything submit prepared on q since the last kick: one io_uring_enter. */
+static void uring_kick(struct storage_queue *q)
 {
-	uring_push(disk->priv);
+	uring_push(q->priv);
 }
 
 /* Queue what is left of a short read or write after done bytes; 0 or -errno. */
-static int uring_resubmit(struct uring_disk *u, struct storage_io *io, struct uring_rest **restp,
+static int uring_resubmit(struct uring_queue *u, struct storage_io *io, struct uring_rest **restp,
 			  uint64_t done)
 {
 	struct uring_rest *rest = *restp;
@@ -146,15 +151,15 @@ static int uring_resubmit(struct uring_disk *u, struct storage_io *io, struct ur
 	if (!sqe)
 		return -EBUSY;
 	if (io->op == STORAGE_READ)
-		io_uring_prep_readv(sqe, u->t.fd, rest->iov, (unsigned int)n, io->offset + done);
+		io_uring_prep_readv(sqe, u->t->fd, rest->iov, (unsigned int)n, io->offset + done);
 	else
-		io_uring_prep_writev(sqe, u->t.fd, rest->iov, (unsigned int)n, io->offset + done);
+		io_uring_prep_writev(sqe, u->t->fd, rest->iov, (unsigned int)n, io->offset + done);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rest | 1);
 	return 0;
 }
 
 /* One CQE: finish its I/O, or resubmit the rest of a short transfer. */
-static void uring_complete(struct uring_disk *u, uint64_t data, int res)
+static void uring_complete(struct uring_queue *u, uint64_t data, int res)
 {
 	struct uring_rest *rest = (data & 1) ? (struct uring_rest *)(uintptr_t)(data & ~1ull) : NULL;
 	struct storage_io *io = rest ? rest->io : (struct storage_io *)(uintptr_t)data;
@@ -180,10 +185,10 @@ static void uring_complete(struct uring_disk *u, uint64_t data, int res)
 	io->done(io, result);
 }
 
-/* Run every completion; then submit what done() callbacks and retries queued. */
-static void uring_reap(struct storage *disk)
+/* Run every completion of q; then submit what done() callbacks and retries queued. */
+static void uring_reap(struct storage_queue *q)
 {
-	struct uring_disk *u = disk->priv;
+	struct uring_queue *u = q->priv;
 	struct io_uring_cqe *cqe;
 	eventfd_t count;
 
@@ -194,24 +199,21 @@ static void uring_reap(struct storage *disk)
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&u->ring, cqe);
-		if (data)		/* 0: open's discard probe */
-			uring_complete(u, data, res);
+		uring_complete(u, data, res);
 	}
 	uring_push(u);
 }
 
-/* Change the size, with nothing in flight. */
+/* Change the size, with nothing in flight on any queue. */
 static int uring_resize(struct storage *disk, uint64_t size, char *err, size_t errlen)
 {
-	struct uring_disk *d = disk->priv;
-
-	return file_target_resize(&d->t, disk, size, err, errlen);
+	return file_target_resize(disk->priv, disk, size, err, errlen);
 }
 
-/* The fd the ring thread polls. */
-static int uring_event_fd(struct storage *disk)
+/* The fd q's ring thread polls. */
+static int uring_event_fd(struct storage_queue *q)
 {
-	const struct uring_disk *u = disk->priv;
+	const struct uring_queue *u = q->priv;
 
 	return u->efd;
 }
@@ -221,23 +223,24 @@ static int uring_event_fd(struct storage *disk)
  * An empty range probes it: a kernel with the command refuses it with EINVAL
  * after checking the device can discard; one without answers EOPNOTSUPP, and
  * one without URING_CMD at all is caught by the opcode probe first. The
- * probe's user_data is 0, which reap skips should its CQE come late.
+ * ring is open's own, thrown away after the probe.
  */
-static bool uring_cmd_discard_works(struct uring_disk *u, const struct io_uring_probe *probe)
+static bool uring_cmd_discard_works(struct io_uring *ring, int fd,
+				    const struct io_uring_probe *probe)
 {
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
 	int res;
 
 	if (!probe || !io_uring_opcode_supported(probe, IORING_OP_URING_CMD) ||
-	    !(sqe = io_uring_get_sqe(&u->ring)))
+	    !(sqe = io_uring_get_sqe(ring)))
 		return false;
-	prep_cmd_discard(sqe, u->t.fd, 0, 0);
+	prep_cmd_discard(sqe, fd, 0, 0);
 	io_uring_sqe_set_data64(sqe, 0);
-	if (io_uring_submit_and_wait(&u->ring, 1) != 1 || io_uring_peek_cqe(&u->ring, &cqe))
+	if (io_uring_submit_and_wait(ring, 1) != 1 || io_uring_peek_cqe(ring, &cqe))
 		return false;
 	res = cqe->res;
-	io_uring_cqe_seen(&u->ring, cqe);
+	io_uring_cqe_seen(ring, cqe);
 	return res == -EINVAL;
 }
 
@@ -249,13 +252,14 @@ static bool uring_cmd_discard_works(struct uring_disk *u, const struct io_uring_
  * as the device takes, so where the command is missing, discard is not
  * offered (the file engine offers it).
  */
-static void uring_probe_discard(struct uring_disk *u, struct storage_caps *caps)
+static void uring_probe_discard(struct io_uring *ring, const struct file_target *t,
+				struct storage_caps *caps)
 {
-	struct io_uring_probe *probe = io_uring_get_probe_ring(&u->ring);
+	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
 	bool ok;
 
-	if (u->t.blockdev)
-		ok = caps->discard && uring_cmd_discard_works(u, probe);
+	if (t->blockdev)
+		ok = caps->discard && uring_cmd_discard_works(ring, t->fd, probe);
 	else
 		ok = caps->discard && probe && io_uring_opcode_supported(probe, IORING_OP_FALLOCATE);
 	io_uring_free_probe(probe);
@@ -303,10 +307,10 @@ static void uring_unavailable(const struct storage_spec *spec, int e, char *err,
 		 spec->readonly ? ",ro" : "");
 }
 
-/* Release everything; idempotent, nothing may be in flight. */
-static void uring_close(struct storage *disk)
+/* Release a queue's ring and eventfd; idempotent, nothing may be in flight on it. */
+static void uring_queue_close(struct storage_queue *q)
 {
-	struct uring_disk *u = disk->priv;
+	struct uring_queue *u = q->priv;
 
 	if (!u)
 		return;
@@ -314,44 +318,75 @@ static void uring_close(struct storage *disk)
 		io_uring_queue_exit(&u->ring);
 	if (u->efd >= 0)
 		close(u->efd);
-	file_target_close(&u->t);
 	free(u);
-	disk->priv = NULL;
+	q->priv = NULL;
 }
 
-/* Open the file or device and set up its ring. */
-static int uring_open(struct storage *disk, const struct storage_spec *spec, char *err,
-		      size_t errlen)
+/* Give a queue its own ring on the disk's fd, and the eventfd it signals. */
+static int uring_queue_open(struct storage *disk, struct storage_queue *q)
 {
-	struct uring_disk *u = calloc(1, sizeof(*u));
+	struct uring_queue *u = calloc(1, sizeof(*u));
 	int ret;
 
 	if (!u)
 		return -ENOMEM;
-	u->t.fd = -1;
+	u->t = disk->priv;
 	u->efd = -1;
-	disk->priv = u;
-	ret = file_target_open(&u->t, disk, spec, err, errlen);
+	q->priv = u;
+	ret = io_uring_queue_init(URING_DEPTH, &u->ring, 0);
 	if (ret)
 		goto out;
-	ret = io_uring_queue_init(URING_DEPTH, &u->ring, 0);
+	u->ring_ok = true;
+	u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (u->efd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = io_uring_register_eventfd(&u->ring, u->efd);
+out:
+	if (ret)
+		uring_queue_close(q);
+	return ret;
+}
+
+/* Close the file or device; every queue was closed before. */
+static void uring_close(struct storage *disk)
+{
+	struct file_target *t = disk->priv;
+
+	if (!t)
+		return;
+	file_target_close(t);
+	free(t);
+	disk->priv = NULL;
+}
+
+/*
+ * Open the file or device. A ring of the queues' size, set up here and
+ * thrown away, says now (with advice) if io_uring is unavailable rather than
+ * at each queue_open, and probes what discard the ring can do.
+ */
+static int uring_open(struct storage *disk, const struct storage_spec *spec, char *err,
+		      size_t errlen)
+{
+	struct file_target *t = calloc(1, sizeof(*t));
+	struct io_uring ring;
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	t->fd = -1;
+	disk->priv = t;
+	ret = file_target_open(t, disk, spec, err, errlen);
+	if (ret)
+		goto out;
+	ret = io_uring_queue_init(URING_DEPTH, &ring, 0);
 	if (ret) {
 		uring_unavailable(spec, -ret, err, errlen);
 		goto out;
 	}
-	u->ring_ok = true;
-	uring_probe_discard(u, &disk->caps);
-	u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (u->efd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot create an eventfd for %s: %s", spec->path,
-			 strerror(-ret));
-		goto out;
-	}
-	ret = io_uring_register_eventfd(&u->ring, u->efd);
-	if (ret)
-		snprintf(err, errlen, "cannot register an eventfd with the io_uring of %s: %s",
-			 spec->path, strerror(-ret));
+	uring_probe_discard(&ring, t, &disk->caps);
+	io_uring_queue_exit(&ring);
 out:
 	if (ret)
 		uring_close(disk);
@@ -364,8 +399,10 @@ const struct storage_ops storage_uring_ops = {
 	.needs_path = true,
 	.open = uring_open,
 	.close = uring_close,
-	.submit = uring_submit,
 	.resize = uring_resize,
+	.queue_open = uring_queue_open,
+	.queue_close = uring_queue_close,
+	.submit = uring_submit,
 	.kick = uring_kick,
 	.event_fd = uring_event_fd,
 	.reap = uring_reap,

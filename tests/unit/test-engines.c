@@ -156,7 +156,7 @@ static bool pow2_in(uint64_t v, uint64_t lo, uint64_t hi)
 }
 
 /* The size and caps are what this variant's file or device must give. */
-static void check_caps(const struct variant *v, struct storage *disk)
+static void check_caps(const struct variant *v, struct storage *disk, struct storage_queue *q)
 {
 	const struct storage_caps *c = &disk->caps;
 	bool path = disk->ops->needs_path;
@@ -176,8 +176,7 @@ static void check_caps(const struct variant *v, struct storage *disk)
 	if (!path)
 		return;
 	CHECK(c->flush, "%s: a file or device has a write cache to flush", v->name);
-	CHECK(disk->ops->event_fd && disk->ops->reap && disk->ops->event_fd(disk) >= 0,
-	      "%s: no event_fd/reap", v->name);
+	CHECK(disk->ops->reap && storage_event_fd(q) >= 0, "%s: no event_fd/reap", v->name);
 	if (v->direct)
 		CHECK_INT(c->sector_size, dio_align(v->dev ? v->dev : v->image),
 			  "sector_size under O_DIRECT = the kernel's DIO alignment");
@@ -380,12 +379,19 @@ static uint64_t run_variant(const struct variant *v)
 	CHECK(ret == 0, "open '%s': %d: %s", v->spec, ret, err);
 	if (ret)
 		goto out;
-	check_caps(v, h.disk);
+	ret = storage_queue_open(h.disk, &h.q);
+	CHECK(ret == 0, "%s: storage_queue_open: %s", v->name, strerror(-ret));
+	if (ret) {
+		storage_close(h.disk);
+		goto out;
+	}
+	check_caps(v, h.disk, h.q);
 	random_rounds(&h);
 	h_flush(&h);
 	test_discard(&h, v);
 	test_resize(&h, v);
 	test_short_read(&h, v);
+	h_two_queues(&h);
 	h_verify(&h, 0, DISK_SIZE);
 	h_flush(&h);
 	printf("%s: sector %u, physical %u, flush %d, discard %d (zeroes %d, secure %d, "
@@ -393,17 +399,23 @@ static uint64_t run_variant(const struct variant *v)
 	       h.disk->caps.physical_sector_size, h.disk->caps.flush, h.disk->caps.discard,
 	       h.disk->caps.discard_zeroes, h.disk->caps.secure_discard,
 	       h.disk->caps.discard_granularity);
+	storage_queue_close(h.q);
 	storage_close(h.disk);
 
 	/* What was written is in the file; a read-only open reads it. */
 	h.disk = NULL;
+	h.q = NULL;
 	ret = open_spec(v->ro_spec, &h.disk, err, sizeof(err));
 	CHECK(ret == 0, "open '%s': %d: %s", v->ro_spec, ret, err);
 	if (ret)
 		goto out;
 	CHECK(h.disk->readonly, "%s: ',ro' gave a writable disk", v->name);
 	CHECK_U64(h.disk->size, DISK_SIZE, "size reopened read-only");
-	h_verify(&h, 0, DISK_SIZE);
+	ret = storage_queue_open(h.disk, &h.q);
+	CHECK(ret == 0, "%s: storage_queue_open read-only: %s", v->name, strerror(-ret));
+	if (!ret)
+		h_verify(&h, 0, DISK_SIZE);
+	storage_queue_close(h.q);
 	storage_close(h.disk);
 out:
 	for (int i = 0; i < 4; i++)
@@ -724,7 +736,6 @@ int main(void)
 	bool direct, uring;
 	uint64_t total = 0;
 
-	h_thread = pthread_self();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (make_dir()) {
 		printf("cannot make a scratch directory under /var/tmp, the build directory or .\n");

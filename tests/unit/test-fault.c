@@ -37,15 +37,50 @@ static void set(struct h_slot *s, enum storage_op op, uint64_t sec, uint64_t len
 	}
 }
 
+/*
+ * A second queue of the wrapper goes through a queue of its own of the
+ * wrapped disk (its own event fd where the engine has one) and fails the
+ * same I/O; what it writes, the first queue reads.
+ */
+static void two_queues(struct h_disk *h, const char *text)
+{
+	struct storage_queue *q1 = h->q, *q2;
+	int ret = storage_queue_open(h->disk, &q2), e1, e2;
+
+	CHECK(ret == 0, "%s: second queue_open: %s", text, strerror(-ret));
+	if (ret)
+		return;
+	e1 = storage_event_fd(q1);
+	e2 = storage_event_fd(q2);
+	CHECK(e1 < 0 ? e2 < 0 : e2 >= 0 && e2 != e1, "%s: event fds %d and %d of two queues",
+	      text, e1, e2);
+	h->q = q2;
+	set(&h->slot[0], STORAGE_WRITE, 40, 4096, false);	/* 40..47 */
+	h_fill(h, &h->slot[0]);
+	set(&h->slot[1], STORAGE_READ, 20, 512, true);
+	h_run(h, 2);
+	h->q = q1;
+	storage_queue_close(q2);
+	h_verify(h, 40 << 9, 4096);
+}
+
 /* Sectors 16..23 fail with want; the rest of the disk works, and failed writes change nothing. */
 static void run(const char *text, int64_t want)
 {
 	struct h_disk h;
+	int ret;
 
 	if (h_init(&h, text, SIZE, 7))
 		return;
 	h.disk = open_spec(text);
 	if (!h.disk) {
+		h_free(&h);
+		return;
+	}
+	ret = storage_queue_open(h.disk, &h.q);
+	CHECK(ret == 0, "%s: queue_open: %s", text, strerror(-ret));
+	if (ret) {
+		storage_close(h.disk);
 		h_free(&h);
 		return;
 	}
@@ -69,10 +104,12 @@ static void run(const char *text, int64_t want)
 		h_run(&h, 2);
 		memset(h.model + (32 << 9), 0, 4096);
 	}
+	two_queues(&h, text);
 	for (int i = 0; i < 6; i++)
 		h.slot[i].want_error = false;
 	h_verify(&h, 0, 16 << 9);	/* the refused write left sectors 12..15 as they were */
 	h_verify(&h, 24 << 9, SIZE - (24 << 9));
+	storage_queue_close(h.q);
 	storage_close(h.disk);
 	h_free(&h);
 }
@@ -82,7 +119,6 @@ int main(void)
 	char dir[] = "/var/tmp/blkback-fault-XXXXXX", path[64], spec[128];
 	int fd;
 
-	h_thread = pthread_self();
 	run("mem:size=1M,fault=16+8", -EIO);
 	if (!mkdtemp(dir)) {
 		printf("cannot make a scratch directory under /var/tmp\n");

@@ -1,4 +1,4 @@
-/* Unit test: the mem storage engine through storage_open/submit/close. */
+/* Unit test: the mem storage engine through storage_open/queue_open/submit/close. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,7 +33,7 @@ static void op_done(struct storage_io *io, int64_t result)
 }
 
 /* Run one I/O of len bytes to completion and check done was called exactly once with len. */
-static int64_t run_op(struct storage *disk, enum storage_op kind, uint64_t offset, uint64_t len,
+static int64_t run_op(struct storage_queue *q, enum storage_op kind, uint64_t offset, uint64_t len,
 		      const struct iovec *iov, int iovcnt, const char *what)
 {
 	struct op op;
@@ -46,7 +46,7 @@ static int64_t run_op(struct storage *disk, enum storage_op kind, uint64_t offse
 	op.io.iovcnt = iovcnt;
 	op.io.done = op_done;
 	op.result = INT64_MIN;
-	storage_submit(disk, &op.io);
+	storage_submit(q, &op.io);
 	/* The mem engine has no reap: completion is inline. */
 	CHECK(op.calls == 1, "%s: done called %d times, want once", what, op.calls);
 	CHECK(op.result == (int64_t)len, "%s: result %lld, want %llu", what,
@@ -55,14 +55,14 @@ static int64_t run_op(struct storage *disk, enum storage_op kind, uint64_t offse
 }
 
 /* Run one read or write over the iovecs (a flush with none). */
-static int64_t run_io(struct storage *disk, enum storage_op kind, uint64_t offset,
+static int64_t run_io(struct storage_queue *q, enum storage_op kind, uint64_t offset,
 		      const struct iovec *iov, int iovcnt, const char *what)
 {
 	uint64_t len = 0;
 
 	for (int i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
-	return run_op(disk, kind, offset, len, iov, iovcnt, what);
+	return run_op(q, kind, offset, len, iov, iovcnt, what);
 }
 
 /* Parse a spec and open it; returns the open result, err holds any message. */
@@ -89,6 +89,26 @@ static struct storage *must_open(const char *text)
 
 	CHECK(ret == 0 && disk, "open '%s': %d: %s", text, ret, err);
 	return ret ? NULL : disk;
+}
+
+/* Open a queue on an open disk (NULL gives NULL); it must open. */
+static struct storage_queue *must_queue(struct storage *disk)
+{
+	struct storage_queue *q = NULL;
+	int ret;
+
+	if (!disk)
+		return NULL;
+	ret = storage_queue_open(disk, &q);
+	CHECK(ret == 0 && q, "queue_open: %d", ret);
+	return ret ? NULL : q;
+}
+
+/* Close a queue, then its disk; either may be NULL. */
+static void close_both(struct storage_queue *q, struct storage *disk)
+{
+	storage_queue_close(q);
+	storage_close(disk);
 }
 
 /* A deterministic pseudo-random sequence (xorshift64). */
@@ -139,7 +159,7 @@ static int all_zero(const uint8_t *p, size_t n)
 }
 
 /* Read the whole disk and compare with the model. */
-static void check_against_model(struct storage *disk, const uint8_t *model, size_t size,
+static void check_against_model(struct storage_queue *q, const uint8_t *model, size_t size,
 				const char *what)
 {
 	uint8_t *buf = malloc(size);
@@ -152,7 +172,7 @@ static void check_against_model(struct storage *disk, const uint8_t *model, size
 	iov[0] = (struct iovec){ buf, 512 };
 	iov[1] = (struct iovec){ buf + 512, size / 2 - 512 };
 	iov[2] = (struct iovec){ buf + size / 2, size / 2 };
-	run_io(disk, STORAGE_READ, 0, iov, 3, what);
+	run_io(q, STORAGE_READ, 0, iov, 3, what);
 	for (size_t i = 0; i < size; i++)
 		if (buf[i] != model[i]) {
 			CHECK(0, "%s: byte %zu is 0x%02x, want 0x%02x", what, i, buf[i], model[i]);
@@ -165,10 +185,11 @@ static void check_against_model(struct storage *disk, const uint8_t *model, size
 static void test_fresh(void)
 {
 	struct storage *disk = must_open("mem:size=1M");
+	struct storage_queue *q = must_queue(disk);
 	uint8_t *buf = malloc(MiB);
 	struct iovec iov;
 
-	if (!disk || !buf)
+	if (!q || !buf)
 		goto out;
 	CHECK_U64(disk->size, MiB, "size");
 	CHECK(!disk->readonly, "readonly");
@@ -178,11 +199,12 @@ static void test_fresh(void)
 	CHECK(disk->ops == &storage_mem_ops, "ops");
 	memset(buf, 0xff, MiB);
 	iov = (struct iovec){ buf, MiB };
-	run_io(disk, STORAGE_READ, 0, &iov, 1, "read whole fresh disk");
+	CHECK(storage_event_fd(q) == -1, "a ramdisk completes inline: no event_fd");
+	run_io(q, STORAGE_READ, 0, &iov, 1, "read whole fresh disk");
 	CHECK(all_zero(buf, MiB), "a fresh ramdisk does not read as zeroes");
 out:
 	free(buf);
-	storage_close(disk);
+	close_both(q, disk);
 }
 
 /* Writes of many shapes read back equal; everything else stays zero. */
@@ -190,12 +212,13 @@ static void test_patterns(void)
 {
 	const size_t size = 4 * MiB;
 	struct storage *disk = must_open("mem:size=4M");
+	struct storage_queue *q = must_queue(disk);
 	uint8_t *model = calloc(1, size), *wbuf = malloc(64 * 1024), *rbuf = malloc(64 * 1024);
 	struct iovec iov[16];
 	uint64_t s = 0x9e3779b97f4a7c15ull;
 	char what[96];
 
-	if (!disk || !model || !wbuf || !rbuf)
+	if (!q || !model || !wbuf || !rbuf)
 		goto out;
 
 	/* Fixed edges: first sector, a 4 KiB page crossing, the last 4 KiB, the last sector. */
@@ -211,10 +234,10 @@ static void test_patterns(void)
 		n = split(wbuf, edges[e].len, iov, 4, &s);
 		snprintf(what, sizeof(what), "write %zu at %llu", edges[e].len,
 			 (unsigned long long)edges[e].off);
-		run_io(disk, STORAGE_WRITE, edges[e].off, iov, n, what);
+		run_io(q, STORAGE_WRITE, edges[e].off, iov, n, what);
 		memset(rbuf, 0xee, edges[e].len);
 		n = split(rbuf, edges[e].len, iov, 5, &s);
-		run_io(disk, STORAGE_READ, edges[e].off, iov, n, what);
+		run_io(q, STORAGE_READ, edges[e].off, iov, n, what);
 		CHECK(!memcmp(rbuf, wbuf, edges[e].len), "%s: read back differs", what);
 	}
 
@@ -229,7 +252,7 @@ static void test_patterns(void)
 		n = split(wbuf, len, iov, 1 + (int)(rnd(&s) % 11), &s);
 		snprintf(what, sizeof(what), "random write %d (%zu at %llu, %d iovecs)", k, len,
 			 (unsigned long long)off, n);
-		run_io(disk, STORAGE_WRITE, off, iov, n, what);
+		run_io(q, STORAGE_WRITE, off, iov, n, what);
 		if (k % 10 == 0) {
 			/* Read back an overlapping window against the model. */
 			uint64_t roff = off >= 8192 ? off - 8192 : 0;
@@ -238,43 +261,45 @@ static void test_patterns(void)
 			if (roff + rlen > size)
 				rlen = size - roff;
 			n = split(rbuf, rlen, iov, 16, &s);
-			run_io(disk, STORAGE_READ, roff, iov, n, what);
+			run_io(q, STORAGE_READ, roff, iov, n, what);
 			CHECK(!memcmp(rbuf, model + roff, rlen), "%s: window read differs", what);
 		}
 	}
-	check_against_model(disk, model, size, "whole disk after random writes");
+	check_against_model(q, model, size, "whole disk after random writes");
 out:
 	free(model);
 	free(wbuf);
 	free(rbuf);
-	storage_close(disk);
+	close_both(q, disk);
 }
 
 /* A flush completes at once with 0. */
 static void test_flush(void)
 {
 	struct storage *disk = must_open("mem:size=64K");
+	struct storage_queue *q = must_queue(disk);
 
-	if (!disk)
-		return;
-	CHECK_INT(run_io(disk, STORAGE_FLUSH, 0, NULL, 0, "flush"), 0, "flush result");
-	storage_close(disk);
+	if (q)
+		CHECK_INT(run_io(q, STORAGE_FLUSH, 0, NULL, 0, "flush"), 0, "flush result");
+	close_both(q, disk);
 }
 
 /* A read-only ramdisk says so and still reads. */
 static void test_readonly(void)
 {
 	struct storage *disk = must_open("mem:size=64K,ro");
+	struct storage_queue *q = must_queue(disk);
 	uint8_t buf[4096];
 	struct iovec iov = { buf, sizeof(buf) };
 
-	if (!disk)
-		return;
+	if (!q)
+		goto out;
 	CHECK(disk->readonly, "ro spec gave a writable disk");
 	memset(buf, 1, sizeof(buf));
-	run_io(disk, STORAGE_READ, 60 * 1024, &iov, 1, "read on read-only");
+	run_io(q, STORAGE_READ, 60 * 1024, &iov, 1, "read on read-only");
 	CHECK(all_zero(buf, sizeof(buf)), "read-only read not zero");
-	storage_close(disk);
+out:
+	close_both(q, disk);
 }
 
 /* Resident set size of this process in bytes, or 0 if /proc is unreadable. */
@@ -296,6 +321,7 @@ static void test_sparse(void)
 {
 	static const char *const specs[] = { "mem:size=64G", "mem:size=1G" };
 	struct storage *disk = NULL;
+	struct storage_queue *q;
 	uint8_t wbuf[4096], rbuf[4096];
 	struct iovec iov;
 	uint64_t before, after;
@@ -314,22 +340,27 @@ static void test_sparse(void)
 	if (ret)
 		return;
 	CHECK(disk->size >= GiB, "size %llu", (unsigned long long)disk->size);
+	q = must_queue(disk);
+	if (!q) {
+		storage_close(disk);
+		return;
+	}
 
 	const uint64_t offs[] = { 0, disk->size / 2 + 4096, disk->size - 4096 };
 	for (size_t i = 0; i < 3; i++) {
 		fill(wbuf, sizeof(wbuf), 77 + i);
 		iov = (struct iovec){ wbuf, sizeof(wbuf) };
-		run_io(disk, STORAGE_WRITE, offs[i], &iov, 1, "sparse write");
+		run_io(q, STORAGE_WRITE, offs[i], &iov, 1, "sparse write");
 		memset(rbuf, 0, sizeof(rbuf));
 		iov = (struct iovec){ rbuf, sizeof(rbuf) };
-		run_io(disk, STORAGE_READ, offs[i], &iov, 1, "sparse read");
+		run_io(q, STORAGE_READ, offs[i], &iov, 1, "sparse read");
 		CHECK(!memcmp(rbuf, wbuf, sizeof(wbuf)), "sparse read-back at %llu differs",
 		      (unsigned long long)offs[i]);
 	}
 	/* Unwritten space between the written pages reads as zeroes. */
 	memset(rbuf, 0xff, sizeof(rbuf));
 	iov = (struct iovec){ rbuf, sizeof(rbuf) };
-	run_io(disk, STORAGE_READ, disk->size / 4, &iov, 1, "sparse read of a hole");
+	run_io(q, STORAGE_READ, disk->size / 4, &iov, 1, "sparse read of a hole");
 	CHECK(all_zero(rbuf, sizeof(rbuf)), "a hole in the sparse disk is not zero");
 
 	after = rss_bytes();
@@ -337,25 +368,29 @@ static void test_sparse(void)
 	      "RSS grew from %llu to %llu bytes for a %llu-byte ramdisk with 12 KiB written",
 	      (unsigned long long)before, (unsigned long long)after,
 	      (unsigned long long)disk->size);
-	storage_close(disk);
+	close_both(q, disk);
 }
 
 /* Named ramdisks outlive close, are exclusive while open, and keep their size. */
 static void test_named(void)
 {
 	struct storage *disk, *other;
+	struct storage_queue *q;
 	uint8_t wbuf[8192], rbuf[8192];
 	struct iovec iov[2];
 	char err[256];
 	int ret;
 
 	disk = must_open("mem:size=1M,name=t1");
-	if (!disk)
+	q = must_queue(disk);
+	if (!q) {
+		storage_close(disk);
 		return;
+	}
 	fill(wbuf, sizeof(wbuf), 4242);
 	iov[0] = (struct iovec){ wbuf, 1000 };
 	iov[1] = (struct iovec){ wbuf + 1000, sizeof(wbuf) - 1000 };
-	run_io(disk, STORAGE_WRITE, 12288, iov, 2, "write to t1");
+	run_io(q, STORAGE_WRITE, 12288, iov, 2, "write to t1");
 
 	/* Exclusive while attached, with or without a size. */
 	strcpy(err, "stale");
@@ -372,25 +407,29 @@ static void test_named(void)
 	/* Another name is another disk. */
 	other = must_open("mem:size=1M,name=t2");
 	if (other) {
+		struct storage_queue *oq = must_queue(other);
+
 		memset(rbuf, 0xff, sizeof(rbuf));
 		iov[0] = (struct iovec){ rbuf, sizeof(rbuf) };
-		run_io(other, STORAGE_READ, 12288, iov, 1, "read t2");
+		if (oq)
+			run_io(oq, STORAGE_READ, 12288, iov, 1, "read t2");
 		CHECK(all_zero(rbuf, sizeof(rbuf)), "t2 sees t1's data");
-		storage_close(other);
+		close_both(oq, other);
 	}
-	storage_close(disk);
+	close_both(q, disk);
 
 	/* Reopen without a size: same size, same bytes. */
 	disk = must_open("mem:name=t1");
-	if (disk) {
+	q = must_queue(disk);
+	if (q) {
 		CHECK_U64(disk->size, MiB, "reopened t1 size");
 		memset(rbuf, 0, sizeof(rbuf));
 		iov[0] = (struct iovec){ rbuf, 4096 };
 		iov[1] = (struct iovec){ rbuf + 4096, 4096 };
-		run_io(disk, STORAGE_READ, 12288, iov, 2, "read reopened t1");
+		run_io(q, STORAGE_READ, 12288, iov, 2, "read reopened t1");
 		CHECK(!memcmp(rbuf, wbuf, sizeof(wbuf)), "t1 lost its data across close/open");
-		storage_close(disk);
 	}
+	close_both(q, disk);
 
 	/* A different size is refused and named; the same size is fine. */
 	strcpy(err, "stale");
@@ -400,14 +439,15 @@ static void test_named(void)
 	if (!ret)
 		storage_close(other);
 	disk = must_open("mem:size=1M,name=t1,ro");
-	if (disk) {
+	q = must_queue(disk);
+	if (q) {
 		CHECK(disk->readonly, "t1 reopened ro is not read-only");
 		memset(rbuf, 0, sizeof(rbuf));
 		iov[0] = (struct iovec){ rbuf, sizeof(rbuf) };
-		run_io(disk, STORAGE_READ, 12288, iov, 1, "read t1 reopened with its size");
+		run_io(q, STORAGE_READ, 12288, iov, 1, "read t1 reopened with its size");
 		CHECK(!memcmp(rbuf, wbuf, sizeof(wbuf)), "t1 lost its data (reopened with size)");
-		storage_close(disk);
 	}
+	close_both(q, disk);
 
 	/* A name that was never created, with no size to create it. */
 	strcpy(err, "stale");
@@ -440,9 +480,9 @@ static void test_open_error(void)
 
 /* Run every case. */
 /* Discard one range; done must be called once with its length. */
-static void run_discard(struct storage *disk, uint64_t offset, uint64_t len, const char *what)
+static void run_discard(struct storage_queue *q, uint64_t offset, uint64_t len, const char *what)
 {
-	run_op(disk, STORAGE_DISCARD, offset, len, NULL, 0, what);
+	run_op(q, STORAGE_DISCARD, offset, len, NULL, 0, what);
 }
 
 /* Discard zeroes the range (partial pages too), leaves the rest, and gives memory back. */
@@ -450,10 +490,13 @@ static void test_discard(void)
 {
 	const size_t size = 64u << 20;
 	struct storage *disk = must_open("mem:size=64M");
+	struct storage_queue *q = must_queue(disk);
 	uint8_t *model = calloc(1, size), *buf = malloc(1u << 20);
 	struct iovec iov;
 	uint64_t before, after;
 
+	if (!q || !model || !buf)
+		goto out;
 	CHECK(disk->caps.discard && disk->caps.discard_zeroes, "a ramdisk offers discard");
 	CHECK(disk->caps.discard_granularity >= 512, "discard granularity %u",
 	      disk->caps.discard_granularity);
@@ -462,21 +505,22 @@ static void test_discard(void)
 		memcpy(model + off, buf, 1u << 20);
 		iov.iov_base = buf;
 		iov.iov_len = 1u << 20;
-		run_io(disk, STORAGE_WRITE, off, &iov, 1, "fill before discard");
+		run_io(q, STORAGE_WRITE, off, &iov, 1, "fill before discard");
 	}
 	before = rss_bytes();
 	/* Unaligned at both ends: 512 bytes into a page to 1536 bytes into another. */
-	run_discard(disk, 4096 + 512, (48u << 20) + 1024, "discard 48 MiB");
+	run_discard(q, 4096 + 512, (48u << 20) + 1024, "discard 48 MiB");
 	memset(model + 4096 + 512, 0, (48u << 20) + 1024);
-	run_discard(disk, size - 512, 512, "discard the last sector");
+	run_discard(q, size - 512, 512, "discard the last sector");
 	memset(model + size - 512, 0, 512);
-	run_discard(disk, 1024, 1024, "discard inside one page");
+	run_discard(q, 1024, 1024, "discard inside one page");
 	memset(model + 1024, 0, 1024);
 	after = rss_bytes();
 	CHECK(after + (40u << 20) < before, "RSS went from %llu to %llu: discard freed nothing",
 	      (unsigned long long)before, (unsigned long long)after);
-	check_against_model(disk, model, size, "after discards");
-	storage_close(disk);
+	check_against_model(q, model, size, "after discards");
+out:
+	close_both(q, disk);
 	free(model);
 	free(buf);
 }
