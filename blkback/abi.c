@@ -87,13 +87,43 @@ unsigned int blkif_ring_size(const union blkif_back_rings *r, enum blkif_abi abi
 	(dst)->nr_sectors = (src)->nr_sectors;					\
 } while (0)
 
+/* Copy the fields of a guest-layout indirect request into the native one. */
+#define TRANSLATE_INDIRECT(dst, src) do {					\
+	(dst)->operation = (src)->operation;					\
+	(dst)->indirect_op = (src)->indirect_op;				\
+	(dst)->nr_segments = (src)->nr_segments;				\
+	(dst)->id = (src)->id;							\
+	(dst)->sector_number = (src)->sector_number;				\
+	(dst)->handle = (src)->handle;						\
+	memcpy((dst)->indirect_grefs, (src)->indirect_grefs,			\
+	       sizeof((dst)->indirect_grefs));					\
+} while (0)
+
 /* Same, from a raw request slot in the given layout. */
 void blkif_translate_request(enum blkif_abi abi, const void *slot, blkif_request_t *out)
 {
 	blkif_request_discard_t *d = (blkif_request_discard_t *)out;
+	blkif_request_indirect_t *ind = (blkif_request_indirect_t *)out;
 
+	_Static_assert(sizeof(blkif_request_indirect_t) <= sizeof(blkif_request_t), "fits");
+	_Static_assert(sizeof(struct blkif_x86_32_request_indirect) == 64, "i386 layout");
+	_Static_assert(sizeof(struct blkif_x86_64_request_indirect) == 64, "x86_64 layout");
 	memset(out, 0, sizeof(*out));
 	/* The operation byte is at offset 0 in every layout. */
+	if (*(const uint8_t *)slot == BLKIF_OP_INDIRECT) {
+		switch (abi) {
+		case BLKIF_ABI_NATIVE:
+			TRANSLATE_INDIRECT(ind, (const blkif_request_indirect_t *)slot);
+			break;
+		case BLKIF_ABI_X86_32:
+			TRANSLATE_INDIRECT(ind, (const struct blkif_x86_32_request_indirect *)slot);
+			break;
+		case BLKIF_ABI_X86_64:
+			TRANSLATE_INDIRECT(ind, (const struct blkif_x86_64_request_indirect *)slot);
+			break;
+		}
+		return;
+	}
 	if (*(const uint8_t *)slot == BLKIF_OP_DISCARD) {
 		switch (abi) {
 		case BLKIF_ABI_NATIVE:

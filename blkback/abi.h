@@ -31,6 +31,17 @@ struct blkif_x86_32_request_discard {
 	blkif_sector_t sector_number;
 	uint64_t nr_sectors;
 };
+struct blkif_x86_32_request_indirect {
+	uint8_t operation;
+	uint8_t indirect_op;
+	uint16_t nr_segments;
+	uint64_t id;
+	blkif_sector_t sector_number;
+	blkif_vdev_t handle;
+	uint16_t _pad1;
+	grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	uint64_t _pad2;		/* 64 bytes, as i386 Linux lays it out */
+};
 struct blkif_x86_32_response {
 	uint64_t id;
 	uint8_t operation;
@@ -53,6 +64,15 @@ struct blkif_x86_64_request_discard {
 	uint64_t __attribute__((__aligned__(8))) id;
 	blkif_sector_t sector_number;
 	uint64_t nr_sectors;
+};
+struct blkif_x86_64_request_indirect {
+	uint8_t operation;
+	uint8_t indirect_op;
+	uint16_t nr_segments;
+	uint64_t __attribute__((__aligned__(8))) id;
+	blkif_sector_t sector_number;
+	blkif_vdev_t handle;
+	grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 };
 struct blkif_x86_64_response {
 	uint64_t __attribute__((__aligned__(8))) id;
@@ -87,7 +107,8 @@ unsigned int blkif_ring_size(const union blkif_back_rings *r, enum blkif_abi abi
  * Copy the request at index idx off the shared ring, once, into a private
  * native request. Segments beyond the 11 a request can hold are not copied;
  * the parser rejects such a request by its nr_segments. A discard request
- * comes out in the native blkif_request_discard layout, in the same storage.
+ * comes out in the native blkif_request_discard layout, and an indirect one in
+ * the native blkif_request_indirect layout, in the same storage.
  */
 void blkif_copy_request(const union blkif_back_rings *r, enum blkif_abi abi,
 			RING_IDX idx, blkif_request_t *out);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "device.h"
 #include "log.h"
@@ -12,13 +13,22 @@
 #define TOKEN_RELEASE "release"
 
 /* Connect to xenstore and watch the backend directory. */
-int backend_open(struct blk_backend *be, const char *kind)
+int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 {
+	const char *kind = opts->kind ? opts->kind : "vbd3";
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t self = 0;
 	int err;
 
 	memset(be, 0, sizeof(*be));
 	snprintf(be->kind, sizeof(be->kind), "%s", kind);
+	/* One queue per online CPU unless asked, as Linux blkback's xen_blkif_max_queues. */
+	be->max_queues = opts->max_queues ? opts->max_queues : cpus > 0 ? (unsigned int)cpus : 1;
+	if (be->max_queues > BLK_MAX_QUEUES)
+		be->max_queues = BLK_MAX_QUEUES;
+	be->grant_mode = opts->grant_mode;
+	if (opts->state_dir)
+		snprintf(be->state_dir, sizeof(be->state_dir), "%s", opts->state_dir);
 	be->xs = xs_open(0);
 	if (!be->xs) {
 		err = -errno;
@@ -140,6 +150,16 @@ void backend_process(struct blk_backend *be)
 	}
 	if (errno != EAGAIN)
 		log_err("reading xenstore watches failed: %s", strerror(errno));
+}
+
+/* Let go of every device for a successor daemon, then disconnect. */
+void backend_leave(struct blk_backend *be)
+{
+	while (be->devs) {
+		device_leave(be->devs);
+		device_free(be->devs, false);
+	}
+	backend_close(be);
 }
 
 /* Close every device (guests see Closing) and disconnect; idempotent. */

@@ -4,18 +4,36 @@
 
 #include <xenstore.h>
 
+#include "grant.h"
+
 struct blk_dev;
+
+/* Queues per disk at most, whatever --max-queues asks. */
+#define BLK_MAX_QUEUES 32
+
+/* How the daemon serves every disk (blkbackd's options). */
+struct blk_backend_opts {
+	const char *kind;		/* vbd3 by default */
+	unsigned int max_queues;	/* multi-queue-max-queues; 0: online CPUs */
+	enum grant_mode grant_mode;	/* how guest data is reached */
+	const char *state_dir;		/* ring journals, for a restart; NULL: none */
+};
 
 struct blk_backend {
 	struct xs_handle *xs;
 	unsigned int self;		/* our domid */
 	char kind[32];			/* vbd3 by default */
 	char root[96];			/* /local/domain/<self>/backend/<kind> */
+	unsigned int max_queues;	/* offered per disk, 1 .. BLK_MAX_QUEUES */
+	enum grant_mode grant_mode;
+	char state_dir[128];		/* ring journals; "" for none */
+	bool leaving;			/* asked to exit, leaving disks to a successor */
+	void *leave_reply;		/* the FILE * of that request, answered at the end */
 	struct blk_dev *devs;
 };
 
 /* Connect to xenstore and watch the backend directory. */
-int backend_open(struct blk_backend *be, const char *kind);
+int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts);
 
 /* The fd to poll for watch events. */
 int backend_fd(const struct blk_backend *be);
@@ -25,5 +43,12 @@ void backend_process(struct blk_backend *be);
 
 /* Close every device (guests see Closing) and disconnect; idempotent. */
 void backend_close(struct blk_backend *be);
+
+/*
+ * Let go of every device for a successor daemon: answer what is in flight, keep
+ * the ring journals, and leave the guests Connected. Disks whose data lives in
+ * our memory cannot be handed over and are closed. Then disconnect; idempotent.
+ */
+void backend_leave(struct blk_backend *be);
 
 #endif

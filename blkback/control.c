@@ -94,9 +94,26 @@ void control_serve(int lfd, struct blk_backend *be)
 			fprintf(f, "ok\n");
 		} else if (!strncmp(line, "resize ", 7)) {
 			do_resize(be, line + 7, f);
+		} else if (!strcmp(line, "leave")) {
+			/* Answered by control_leave_done, once everything is let go. */
+			be->leaving = true;
+			be->leave_reply = f;
+			return;
 		} else {
 			fprintf(f, "error unknown request '%.64s'\n", line);
 		}
 	}
 	fclose(f);
+}
+
+/* Answer the leave request, once the daemon has let go of everything. */
+void control_leave_done(struct blk_backend *be)
+{
+	FILE *f = be->leave_reply;
+
+	if (!f)
+		return;
+	fprintf(f, "ok\n");
+	fclose(f);
+	be->leave_reply = NULL;
 }

@@ -8,6 +8,9 @@
  * The protocol: one request line per connection, answered and closed.
  *   stats                          -> "disk key=value ..." lines, then "ok"
  *   resize DOMID DEVID BYTES [shrink] -> "ok" or "error MESSAGE"
+ *   leave                          -> "ok" once the daemon has let go of every disk,
+ *                                     leaving connected ones to a successor
+ *                                     (backend_leave), just before it exits
  */
 
 /* Listen on path (a stale socket there is replaced; its directory must exist). Returns the fd or -errno. */
@@ -15,5 +18,8 @@ int control_open(const char *path);
 
 /* Accept one connection on the listening fd and answer its request. */
 void control_serve(int lfd, struct blk_backend *be);
+
+/* Answer the leave request, once the daemon has let go of everything. */
+void control_leave_done(struct blk_backend *be);
 
 #endif

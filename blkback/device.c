@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "device.h"
 #include "log.h"
@@ -132,10 +133,13 @@ static int device_probe(struct blk_dev *d)
 		goto out;
 	}
 	d->readonly = spec.readonly;
+	d->in_memory = spec.engine == &storage_mem_ops;
 	/* Offered before InitWait, which is when a frontend looks (as in Linux blkback). */
 	ret = bxs_printf(xs, XBT_NULL, d->bepath, "max-ring-page-order", "%u", BLK_RING_MAX_ORDER);
+	ret = ret ? ret : bxs_printf(xs, XBT_NULL, d->bepath, "multi-queue-max-queues", "%u",
+				     d->be->max_queues);
 	if (ret) {
-		device_error(d, "cannot write max-ring-page-order: %s", strerror(-ret));
+		device_error(d, "cannot write the ring features: %s", strerror(-ret));
 		goto out;
 	}
 	snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
@@ -187,7 +191,11 @@ static int connect_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-flush-cache", "%d", flush);
 	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-barrier", "%d", flush);
 	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-discard", "%d", discard);
-	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-persistent", "1");
+	/* Offered only in persistent mode, so that the mode in use is the one asked for. */
+	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-persistent", "%d",
+				     d->be->grant_mode == GRANT_MODE_PERSISTENT);
+	err = err ? err : bxs_printf(xs, t, d->bepath, "feature-max-indirect-segments", "%u",
+				     BLK_MAX_SEGS);
 	if (discard) {
 		err = err ? err : bxs_printf(xs, t, d->bepath, "discard-granularity", "%u",
 					     disk->caps.discard_granularity ?
@@ -200,22 +208,27 @@ static int connect_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	return err ? err : bxs_printf(xs, t, d->bepath, "state", "%d", XenbusStateConnected);
 }
 
-/* Stop serving the ring, answering what is in flight first; its counters go to d->past. */
+/* Stop serving the rings, answering what is in flight first; their counters go to d->past. */
 static void device_disconnect(struct blk_dev *d)
 {
-	blk_ring_stop(d->ring, &d->past);
-	d->ring = NULL;
+	for (unsigned int q = 0; q < d->nr_rings; q++) {
+		blk_ring_stop(d->rings[q], &d->past);
+		d->rings[q] = NULL;
+	}
+	d->nr_rings = 0;
 }
 
 /*
- * The ring's pages, as Linux blkback reads them: without ring-page-order a single
- * ring-ref; with it, ring-ref0 .. ring-ref<2^order - 1>. Says what is wrong if anything.
+ * A queue's ring pages and event channel, as Linux blkback reads them from dir (the
+ * frontend's directory, or its queue-N/ with several queues): without ring-page-order
+ * (always top-level) a single ring-ref; with it, ring-ref0 .. ring-ref<2^order - 1>.
+ * Says what is wrong if anything.
  */
-static int read_ring_refs(struct blk_dev *d, struct blk_ring_config *cfg)
+static int read_queue(struct blk_dev *d, const char *dir, struct blk_ring_config *cfg)
 {
 	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/ring-page-order", d->fepath);
-	uint64_t order = 0, ref;
-	char node[16];
+	uint64_t order = 0, v;
+	char path[256];
 	int bad = s && parse_uint(s, BLK_RING_MAX_ORDER, &order);
 
 	if (bad)
@@ -223,69 +236,187 @@ static int read_ring_refs(struct blk_dev *d, struct blk_ring_config *cfg)
 			     "0 to %u (max-ring-page-order)", s, BLK_RING_MAX_ORDER);
 	cfg->ring_order = (unsigned int)order;
 	for (unsigned int i = 0; !bad && i < 1u << order; i++) {
-		snprintf(node, sizeof(node), s ? "ring-ref%u" : "ring-ref", i);
-		bad = fe_uint(d, node, UINT32_MAX, &ref);
+		snprintf(path, sizeof(path), s ? "%s/ring-ref%u" : "%s/ring-ref", dir, i);
+		bad = bxs_read_uint(d->be->xs, XBT_NULL, path, UINT32_MAX, &v);
 		if (bad)
-			device_error(d, "frontend %s has no valid %s", d->fepath, node);
-		cfg->ring_refs[i] = (grant_ref_t)ref;
+			device_error(d, "frontend has no valid %s", path);
+		cfg->ring_refs[i] = (grant_ref_t)v;
 	}
 	free(s);
+	snprintf(path, sizeof(path), "%s/event-channel", dir);
+	if (!bad && (bad = bxs_read_uint(d->be->xs, XBT_NULL, path, UINT32_MAX, &v)))
+		device_error(d, "frontend has no valid %s", path);
+	cfg->remote_port = (evtchn_port_t)v;
 	return bad ? -EINVAL : 0;
 }
 
-/* Read what the frontend published, start the ring and announce the disk. */
-static void device_connect(struct blk_dev *d, int old)
+/*
+ * What every queue shares: the ABI, the grant mode and the disk's limits. Says what
+ * is wrong if anything.
+ */
+static int read_common(struct blk_dev *d, struct blk_ring_config *cfg)
 {
-	struct blk_ring_config cfg = { .domid = d->domid, .disk = d->disk };
-	char *protocol;
-	uint64_t port, v;
+	char *protocol, path[160];
+	uint64_t v;
 	int err;
 
-	device_disconnect(d);		/* a frontend that reconnects without closing */
-	if (!fe_uint(d, "multi-queue-num-queues", UINT32_MAX, &v) && v != 1) {
-		device_error(d, "frontend asks for %" PRIu64 " queues; this backend offers one", v);
-		goto fail;
-	}
-	if (read_ring_refs(d, &cfg))
-		goto fail;
-	if (fe_uint(d, "event-channel", UINT32_MAX, &port)) {
-		device_error(d, "frontend %s has no valid event-channel", d->fepath);
-		goto fail;
-	}
-	/* Persistent grants when the frontend offers them, as Linux blkback does. */
-	cfg.persistent = !fe_uint(d, "feature-persistent", 1, &v) && v == 1;
+	/* Persistent grants when asked to and the frontend offers them, as Linux blkback. */
+	cfg->grant_mode = d->be->grant_mode;
+	if (cfg->grant_mode == GRANT_MODE_PERSISTENT &&
+	    (fe_uint(d, "feature-persistent", 1, &v) || v != 1))
+		cfg->grant_mode = GRANT_MODE_MAP;
+	/* Taking over: persistent only if the frontend saw an earlier daemon offer it. */
+	snprintf(path, sizeof(path), "%s/feature-persistent", d->bepath);
+	if (cfg->take_over && cfg->grant_mode == GRANT_MODE_PERSISTENT &&
+	    (bxs_read_uint(d->be->xs, XBT_NULL, path, 1, &v) || v != 1))
+		cfg->grant_mode = GRANT_MODE_MAP;
 	protocol = bxs_read(d->be->xs, XBT_NULL, "%s/protocol", d->fepath);
-	err = blkif_abi_from_protocol(protocol, &cfg.abi);
+	err = blkif_abi_from_protocol(protocol, &cfg->abi);
 	if (err)
 		device_error(d, "frontend protocol '%.64s' is not one of x86_32-abi, x86_64-abi",
 			     protocol);
 	free(protocol);
-	if (err)
-		goto fail;
-	snprintf(cfg.name, sizeof(cfg.name), "%s", d->name);
-	cfg.remote_port = (evtchn_port_t)port;
-	cfg.lim.nr_sectors = d->disk->size >> SECTOR_SHIFT;
-	cfg.lim.sector_size = d->disk->caps.sector_size;
-	cfg.lim.readonly = d->readonly;
-	cfg.lim.discard = d->disk->caps.discard && !d->readonly;
-	cfg.lim.secure_discard = cfg.lim.discard && d->disk->caps.secure_discard;
-	err = blk_ring_start(&cfg, &d->ring);
-	if (err) {
-		device_error(d, "cannot attach to the frontend's ring: %s", strerror(-err));
-		goto fail;
+	cfg->domid = d->domid;
+	cfg->disk = d->disk;
+	cfg->lim.nr_sectors = d->disk->size >> SECTOR_SHIFT;
+	cfg->lim.sector_size = d->disk->caps.sector_size;
+	cfg->lim.readonly = d->readonly;
+	cfg->lim.discard = d->disk->caps.discard && !d->readonly;
+	cfg->lim.secure_discard = cfg->lim.discard && d->disk->caps.secure_discard;
+	cfg->lim.max_indirect = BLK_MAX_SEGS;
+	return err;
+}
+
+/* The queue count the frontend picked: 1 without multi-queue-num-queues. */
+static int read_nr_queues(struct blk_dev *d, unsigned int *nr)
+{
+	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/multi-queue-num-queues", d->fepath);
+	uint64_t v = 1;
+
+	if (s && (parse_uint(s, d->be->max_queues, &v) || v == 0)) {
+		device_error(d, "frontend asks for multi-queue-num-queues '%.20s'; this backend "
+			     "offers 1 to %u (multi-queue-max-queues)", s, d->be->max_queues);
+		free(s);
+		return -EINVAL;
 	}
+	free(s);
+	*nr = (unsigned int)v;
+	return 0;
+}
+
+/*
+ * Start a ring for each of the frontend's queues; with take_over, from the journals an
+ * earlier daemon left (see docs/restart.md). Says what is wrong if anything.
+ */
+static int start_rings(struct blk_dev *d, bool take_over, struct blk_ring_config *cfgp)
+{
+	struct blk_ring_config cfg = { .take_over = take_over };
+	char dir[200], journal[192];
+	unsigned int nr;
+	int err;
+
+	err = read_nr_queues(d, &nr);
+	err = err ? err : read_common(d, &cfg);
+	for (unsigned int q = 0; !err && q < nr; q++) {
+		/* One queue keeps the top-level nodes; several have queue-N/, as blkif.h says. */
+		if (nr == 1)
+			snprintf(dir, sizeof(dir), "%s", d->fepath);
+		else
+			snprintf(dir, sizeof(dir), "%s/queue-%u", d->fepath, q);
+		err = read_queue(d, dir, &cfg);
+		if (err)
+			break;
+		if (nr == 1)
+			snprintf(cfg.name, sizeof(cfg.name), "%s", d->name);
+		else
+			snprintf(cfg.name, sizeof(cfg.name), "%s q%u", d->name, q);
+		snprintf(journal, sizeof(journal), "%s/d%u-%u-q%u", d->be->state_dir, d->domid,
+			 d->devid, q);
+		cfg.journal = d->be->state_dir[0] ? journal : NULL;
+		cfg.devid = d->devid;
+		cfg.queue = q;
+		err = blk_ring_start(&cfg, &d->rings[q]);
+		if (err && !take_over)
+			device_error(d, "cannot attach to the frontend's ring %u: %s", q,
+				     strerror(-err));
+		if (!err)
+			d->nr_rings = q + 1;
+	}
+	d->mode = cfg.grant_mode;
+	*cfgp = cfg;
+	if (err)
+		device_disconnect(d);
+	return err;
+}
+
+/* Read what the frontend published, start a ring per queue and announce the disk. */
+static void device_connect(struct blk_dev *d, int old)
+{
+	struct blk_ring_config cfg;
+	int err;
+
+	device_disconnect(d);		/* a frontend that reconnects without closing */
+	if (start_rings(d, false, &cfg))
+		goto fail;
 	err = bxs_transact(d->be->xs, connect_nodes, d);
 	if (err) {
 		device_error(d, "cannot write the connect nodes: %s", strerror(-err));
 		goto fail;
 	}
-	log_info("%s: backend %s -> %s (%u-page ring, %s%s)", d->name, xenbus_state_name(old),
-		 xenbus_state_name(XenbusStateConnected), 1u << cfg.ring_order,
-		 blkif_abi_name(cfg.abi), cfg.persistent ? ", persistent grants" : "");
+	log_info("%s: backend %s -> %s (%u queue%s, %u-page ring%s, %s, %s grants)", d->name,
+		 xenbus_state_name(old), xenbus_state_name(XenbusStateConnected), d->nr_rings,
+		 d->nr_rings == 1 ? "" : "s", 1u << cfg.ring_order, d->nr_rings == 1 ? "" : "s",
+		 blkif_abi_name(cfg.abi), grant_mode_name(cfg.grant_mode));
 	return;
 fail:
 	device_disconnect(d);
 	set_state(d, old, XenbusStateClosing);
+}
+
+/* Delete the ring journals an earlier daemon left for this device. */
+static void forget_journals(struct blk_dev *d)
+{
+	char path[192];
+
+	for (unsigned int q = 0; d->be->state_dir[0] && q < BLK_MAX_QUEUES; q++) {
+		snprintf(path, sizeof(path), "%s/d%u-%u-q%u", d->be->state_dir, d->domid,
+			 d->devid, q);
+		unlink(path);
+	}
+}
+
+/*
+ * Serve a device an earlier daemon had connected and was killed (or left) while the
+ * guest kept it: take over its rings from their journals. -errno, logged, when that
+ * cannot be done safely: then the caller closes the device and the guest reconnects.
+ */
+static int device_take_over(struct blk_dev *d)
+{
+	struct blk_ring_config cfg;
+	uint64_t fe;
+	int err = -ENOENT;
+
+	if (d->in_memory)
+		log_warn("%s: was connected by an earlier blkbackd, but its mem disk died with "
+			 "it; closing the device", d->name);
+	else if (bxs_read_uint(d->be->xs, XBT_NULL, d->fe_state, XenbusStateReconfigured, &fe) ||
+		 fe != XenbusStateConnected)
+		log_warn("%s: was connected by an earlier blkbackd, and the frontend is not "
+			 "Connected; closing the device", d->name);
+	else if (!d->be->state_dir[0])
+		log_warn("%s: was connected by an earlier blkbackd; without a state directory "
+			 "its rings cannot be taken over; closing the device", d->name);
+	else if ((err = start_rings(d, true, &cfg)))
+		log_warn("%s: was connected by an earlier blkbackd, whose ring journal cannot "
+			 "be used (%s); closing the device", d->name, strerror(-err));
+	else
+		log_info("%s: took over from an earlier blkbackd (%u queue%s, %u-page ring%s, %s, "
+			 "%s grants)", d->name, d->nr_rings, d->nr_rings == 1 ? "" : "s",
+			 1u << cfg.ring_order, d->nr_rings == 1 ? "" : "s",
+			 blkif_abi_name(cfg.abi), grant_mode_name(cfg.grant_mode));
+	if (!d->nr_rings)
+		forget_journals(d);
+	return d->nr_rings ? 0 : err;
 }
 
 /*
@@ -318,10 +449,10 @@ void device_update(struct blk_dev *d)
 			set_state(d, state, XenbusStateClosed);
 			return;
 		}
-		/* A device some earlier daemon had connected: its ring state is lost to us. */
+		/* A device some earlier daemon had connected: take it over, or close it. */
 		if (state == XenbusStateConnected) {
-			log_warn("%s: was connected by an earlier blkbackd; closing it so that "
-				 "the guest can reconnect", d->name);
+			if (!device_take_over(d))
+				return;
 			set_state(d, state, XenbusStateClosing);
 			state = XenbusStateClosing;
 		} else if (state != XenbusStateClosing) {
@@ -346,7 +477,7 @@ void device_update(struct blk_dev *d)
 	case XenbusStateInitialised:
 	case XenbusStateConnected:
 		if (!online)	/* detach: ask the frontend to let go */
-			set_state(d, state, d->ring ? XenbusStateClosing : XenbusStateClosed);
+			set_state(d, state, d->nr_rings ? XenbusStateClosing : XenbusStateClosed);
 		else if (state == XenbusStateInitWait || state == XenbusStateInitialised)
 			device_connect(d, state);
 		break;
@@ -391,11 +522,11 @@ int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
 			 "%u-byte sector size", d->name, bytes, d->disk->caps.sector_size);
 		return -EINVAL;
 	}
-	if (d->ring)
-		blk_ring_pause(d->ring);	/* nothing in flight while the disk changes */
+	for (unsigned int q = 0; q < d->nr_rings; q++)
+		blk_ring_pause(d->rings[q]);	/* nothing in flight while the disk changes */
 	ret = d->disk->ops->resize(d->disk, bytes, err, errlen);
-	if (d->ring)
-		blk_ring_resume(d->ring, d->disk->size >> SECTOR_SHIFT);
+	for (unsigned int q = 0; q < d->nr_rings; q++)
+		blk_ring_resume(d->rings[q], d->disk->size >> SECTOR_SHIFT);
 	if (ret)
 		return ret;
 	log_info("%s: resized to %" PRIu64 " bytes", d->name, d->disk->size);
@@ -411,22 +542,30 @@ int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
 /* One line of statistics: key=value pairs, for blkbackctl stats. */
 void device_stats(const struct blk_dev *d, FILE *out)
 {
-	struct blk_ring_stats st = { 0 };
+	struct blk_ring_stats st = { 0 }, q;
 
-	if (d->ring)
-		blk_ring_get_stats(d->ring, &st);
+	for (unsigned int i = 0; i < d->nr_rings; i++) {
+		blk_ring_get_stats(d->rings[i], &q);
+		blk_ring_stats_add(&st, &q);
+	}
 	blk_ring_stats_add(&st, &d->past);	/* the guest's earlier connections */
-	fprintf(out, "disk domid=%u devid=%u engine=%s size=%" PRIu64 " connected=%d"
-		" rd_req=%" PRIu64 " wr_req=%" PRIu64 " f_req=%" PRIu64 " ds_req=%" PRIu64
-		" oo_req=%" PRIu64 " err_req=%" PRIu64 " rd_sect=%" PRIu64 " wr_sect=%" PRIu64
-		" ds_sect=%" PRIu64 " inflight=%" PRIu64 " notifies=%" PRIu64
-		" grant_maps=%" PRIu64 " grant_map_calls=%" PRIu64 " grant_unmaps=%" PRIu64
-		" persistent_grants=%" PRIu64 " lat_us=",
+	fprintf(out, "disk domid=%u devid=%u engine=%s size=%" PRIu64 " connected=%d queues=%u"
+		" grant_mode=%s rd_req=%" PRIu64 " wr_req=%" PRIu64 " f_req=%" PRIu64
+		" ds_req=%" PRIu64 " oo_req=%" PRIu64 " err_req=%" PRIu64 " ind_req=%" PRIu64
+		" rd_sect=%" PRIu64 " wr_sect=%" PRIu64 " ds_sect=%" PRIu64 " inflight=%" PRIu64
+		" notifies=%" PRIu64 " grant_maps=%" PRIu64 " grant_map_calls=%" PRIu64
+		" grant_unmaps=%" PRIu64 " persistent_grants=%" PRIu64 " grant_copies=%" PRIu64
+		" grant_copy_calls=%" PRIu64,
 		d->domid, d->devid, d->disk ? d->disk->ops->name : "-",
-		d->disk ? d->disk->size : 0, d->ring != NULL, st.rd_req, st.wr_req, st.f_req,
-		st.ds_req, st.oo_req, st.err_req, st.rd_sect, st.wr_sect, st.ds_sect, st.inflight,
+		d->disk ? d->disk->size : 0, d->nr_rings > 0, d->nr_rings,
+		grant_mode_name(d->mode), st.rd_req, st.wr_req, st.f_req, st.ds_req, st.oo_req,
+		st.err_req, st.ind_req, st.rd_sect, st.wr_sect, st.ds_sect, st.inflight,
 		st.notifies, st.grants.maps, st.grants.map_calls, st.grants.unmaps,
-		st.grants.persistent);
+		st.grants.persistent, st.grants.copies, st.grants.copy_calls);
+	fputs(" segs=", out);
+	for (unsigned int b = 0; b < SEG_BUCKETS; b++)
+		fprintf(out, "%s%" PRIu64, b ? "," : "", st.segs[b]);
+	fputs(" lat_us=", out);
 	for (unsigned int b = 0; b < LAT_BUCKETS; b++)
 		fprintf(out, "%s%" PRIu64, b ? "," : "", st.lat[b]);
 	fputc('\n', out);
@@ -435,11 +574,25 @@ void device_stats(const struct blk_dev *d, FILE *out)
 /* Close the device for a daemon shutdown: the guest sees Closing. */
 void device_shutdown(struct blk_dev *d)
 {
-	bool connected = d->ring != NULL;
+	bool connected = d->nr_rings > 0;
 
 	device_disconnect(d);
 	if (connected)
 		set_state(d, XenbusStateConnected, XenbusStateClosing);
+}
+
+/* Let go of the device for a successor daemon: its rings keep their journals. */
+void device_leave(struct blk_dev *d)
+{
+	if (d->in_memory) {	/* nothing to hand over */
+		device_shutdown(d);
+		return;
+	}
+	for (unsigned int q = 0; q < d->nr_rings; q++) {
+		blk_ring_leave(d->rings[q]);
+		d->rings[q] = NULL;
+	}
+	d->nr_rings = 0;
 }
 
 /* Stop serving and free the device; with remove, delete its backend nodes too. */

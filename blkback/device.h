@@ -21,8 +21,11 @@ struct blk_dev {
 	bool failed;			/* could not be served; waits for removal */
 	struct storage *disk;
 	bool readonly;
-	struct blk_ring *ring;
-	struct blk_ring_stats past;	/* counters of the rings served before this one */
+	bool in_memory;			/* the data lives in our memory: no successor can serve it */
+	struct blk_ring *rings[BLK_MAX_QUEUES];	/* one per queue while connected */
+	unsigned int nr_rings;
+	enum grant_mode mode;		/* in use on the rings */
+	struct blk_ring_stats past;	/* counters of the rings served before these */
 	struct blk_dev *next;
 };
 
@@ -43,6 +46,9 @@ void device_stats(const struct blk_dev *d, FILE *out);
 
 /* Close the device for a daemon shutdown: the guest sees Closing. */
 void device_shutdown(struct blk_dev *d);
+
+/* Let go of the device for a successor daemon (see backend_leave). */
+void device_leave(struct blk_dev *d);
 
 /* Stop serving and free the device; with remove, delete its backend nodes too. */
 void device_free(struct blk_dev *d, bool remove);

@@ -1,6 +1,7 @@
 /*
  * How guest pages are reached: one batched map per ring sweep, unmapped after completion;
- * or persistent grants, mapped once and kept in a per-ring cache.
+ * or persistent grants, mapped once and kept in a per-ring cache. Grant copy is in
+ * grant-copy.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "grant.h"
+#include "grantint.h"
 #include "log.h"
 #include "stats.h"
 
@@ -35,18 +37,6 @@ struct grant_cache {
 	struct pgrant idle;		/* sentinel of the idle list */
 	struct pgrant *hash[GC_BUCKETS];
 };
-
-/* A cache for up to max grants. */
-struct grant_cache *grant_cache_new(unsigned int max)
-{
-	struct grant_cache *gc = calloc(1, sizeof(*gc));
-
-	if (!gc)
-		return NULL;
-	gc->max = max;
-	gc->idle.prev = gc->idle.next = &gc->idle;
-	return gc;
-}
 
 /* The hash chain of gref. */
 static struct pgrant **gc_bucket(struct grant_cache *gc, uint32_t gref)
@@ -137,15 +127,59 @@ static void gc_put(struct grant_cache *gc, struct pgrant *e)
 	gc->idle.prev = e;
 }
 
-/* Unmap everything and free the cache. */
-void grant_cache_free(xengnttab_handle *xgt, struct grant_cache *gc, struct grant_counters *c)
+/* Parse "map", "persistent" or "copy". */
+int grant_mode_parse(const char *s, enum grant_mode *mode)
 {
+	for (enum grant_mode m = GRANT_MODE_MAP; m <= GRANT_MODE_COPY; m++)
+		if (!strcmp(s, grant_mode_name(m))) {
+			*mode = m;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* The name of a mode. */
+const char *grant_mode_name(enum grant_mode mode)
+{
+	static const char *const names[] = {
+		[GRANT_MODE_MAP] = "map",
+		[GRANT_MODE_PERSISTENT] = "persistent",
+		[GRANT_MODE_COPY] = "copy",
+	};
+
+	return mode <= GRANT_MODE_COPY ? names[mode] : "?";
+}
+
+/* Set up g for mode, with a persistent cache in persistent mode. */
+int grant_ctx_init(struct grant_ctx *g, xengnttab_handle *xgt, uint32_t domid,
+		   enum grant_mode mode, struct grant_counters *c)
+{
+	*g = (struct grant_ctx){ .xgt = xgt, .domid = domid, .mode = mode, .c = c };
+	if (grant_copy_init(g))		/* indirect pages are copied in every mode */
+		return -ENOMEM;
+	if (mode != GRANT_MODE_PERSISTENT)
+		return 0;
+	g->gc = calloc(1, sizeof(*g->gc));
+	if (!g->gc)
+		return -ENOMEM;
+	g->gc->max = GRANT_PERSISTENT_MAX;
+	g->gc->idle.prev = g->gc->idle.next = &g->gc->idle;
+	return 0;
+}
+
+/* Unmap every persistent grant and free the cache. */
+void grant_ctx_fini(struct grant_ctx *g)
+{
+	struct grant_cache *gc = g->gc;
+
+	grant_copy_fini(g);
 	if (!gc)
 		return;
 	for (unsigned int b = 0; b < GC_BUCKETS; b++)
 		while (gc->hash[b])
-			gc_drop(xgt, gc, gc->hash[b], c);
+			gc_drop(g->xgt, gc, gc->hash[b], g->c);
 	free(gc);
+	g->gc = NULL;
 }
 
 /* Reach a request's pages through persistent grants; -ENOSPC: the cache is full. */
@@ -178,19 +212,18 @@ static void req_set_iov(struct blk_req *req)
 	}
 }
 
+/* Pages mapped by one hypercall batch at most; a request alone may need BLK_MAX_SEGS. */
+#define GRANT_BATCH_PAGES 1024
+
 /* Map the segments of reqs[0..n) with one hypercall batch. */
 static int map_range(xengnttab_handle *xgt, uint32_t domid, struct blk_req **reqs,
 		     unsigned int n, int prot, struct grant_counters *c)
 {
-	uint32_t refs[BLKIF_MAX_SEGMENTS_PER_REQUEST * 32], count = 0;
+	uint32_t refs[GRANT_BATCH_PAGES], count = 0;
 	struct grant_map *gm;
 	unsigned int i, k;
 
 	for (i = 0; i < n; i++)
-		count += reqs[i]->io.nr_segs;
-	if (count > sizeof(refs) / sizeof(refs[0]))
-		return -E2BIG;
-	for (i = 0, count = 0; i < n; i++)
 		for (k = 0; k < reqs[i]->io.nr_segs; k++)
 			refs[count++] = reqs[i]->io.seg[k].gref;
 	gm = malloc(sizeof(*gm));
@@ -218,46 +251,53 @@ static int map_range(xengnttab_handle *xgt, uint32_t domid, struct blk_req **req
 }
 
 /* Map a batch; on failure fall back to one mapping per request. */
-static void map_batch(xengnttab_handle *xgt, uint32_t domid, struct blk_req **reqs,
-		      unsigned int n, bool guest_writable, struct grant_counters *c)
+static void map_batch(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
+		      bool guest_writable)
 {
 	int prot = guest_writable ? PROT_READ | PROT_WRITE : PROT_READ;
+	unsigned int i, take, pages;
 	int err;
 
-	if (!n)
-		return;
-	/* Batches are at most one ring of requests; split if a caller passes more. */
-	if (n > 32) {
-		map_batch(xgt, domid, reqs, 32, guest_writable, c);
-		map_batch(xgt, domid, reqs + 32, n - 32, guest_writable, c);
-		return;
+	while (n) {
+		/* As many requests as fit one batch (one always fits). */
+		for (take = 0, pages = 0; take < n; take++) {
+			if (take && pages + reqs[take]->io.nr_segs > GRANT_BATCH_PAGES)
+				break;
+			pages += reqs[take]->io.nr_segs;
+		}
+		err = map_range(g->xgt, g->domid, reqs, take, prot, g->c);
+		for (i = 0; err && i < take; i++) {
+			/* One bad or revoked ref fails the whole batch: find it. */
+			int one = take == 1 ? err :
+				  map_range(g->xgt, g->domid, reqs + i, 1, prot, g->c);
+
+			if (one) {
+				log_debug(LOG_IO, "grant map of request id %llu failed: %s",
+					  (unsigned long long)reqs[i]->io.id, strerror(-one));
+				reqs[i]->err = one;
+			}
+		}
+		reqs += take;
+		n -= take;
 	}
-	err = map_range(xgt, domid, reqs, n, prot, c);
-	if (!err)
-		return;
-	if (n == 1) {
-		log_debug(LOG_IO, "grant map of request id %llu failed: %s",
-			  (unsigned long long)reqs[0]->io.id, strerror(-err));
-		reqs[0]->err = err;
-		return;
-	}
-	for (unsigned int i = 0; i < n; i++)
-		map_batch(xgt, domid, reqs + i, 1, guest_writable, c);
 }
 
-/* Reach the pages of n requests: persistent grants if gc, else one batched map. */
-void grant_map_reqs(xengnttab_handle *xgt, struct grant_cache *gc, uint32_t domid,
-		    struct blk_req **reqs, unsigned int n, bool guest_writable,
-		    struct grant_counters *c)
+/* Reach the pages of n requests through persistent grants, the batch, or a bounce buffer. */
+void grant_map_reqs(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
+		    bool guest_writable)
 {
 	unsigned int nfull = 0;
 
-	if (!gc) {
-		map_batch(xgt, domid, reqs, n, guest_writable, c);
+	if (g->mode == GRANT_MODE_COPY) {
+		grant_copy_in(g, reqs, n, guest_writable);
+		return;
+	}
+	if (g->mode == GRANT_MODE_MAP) {
+		map_batch(g, reqs, n, guest_writable);
 		return;
 	}
 	for (unsigned int i = 0; i < n; i++) {
-		int err = map_persistent(xgt, gc, domid, reqs[i], c);
+		int err = map_persistent(g->xgt, g->gc, g->domid, reqs[i], g->c);
 
 		if (err == -ENOSPC)	/* every cached grant in use: map this one per sweep */
 			reqs[nfull++] = reqs[i];
@@ -267,18 +307,18 @@ void grant_map_reqs(xengnttab_handle *xgt, struct grant_cache *gc, uint32_t domi
 			reqs[i]->err = err;
 		}
 	}
-	map_batch(xgt, domid, reqs, nfull, guest_writable, c);
+	map_batch(g, reqs, nfull, guest_writable);
 }
 
 /* Let go of a finished request's pages; see grant.h for why answers may wait. */
-struct blk_req *grant_release(xengnttab_handle *xgt, struct grant_cache *gc, struct blk_req *req,
-			      struct grant_counters *c)
+struct blk_req *grant_release(struct grant_ctx *g, struct blk_req *req)
 {
 	struct grant_map *gm = req->gmap;
 	struct blk_req *ready;
 
 	while (req->nr_pgrants)
-		gc_put(gc, req->pgrants[--req->nr_pgrants]);
+		gc_put(g->gc, req->pgrants[--req->nr_pgrants]);
+	req->copied = false;
 
 	req->gmap = NULL;
 	req->pages = NULL;
@@ -289,9 +329,9 @@ struct blk_req *grant_release(xengnttab_handle *xgt, struct grant_cache *gc, str
 	gm->parked = req;
 	if (--gm->users)
 		return NULL;
-	if (xengnttab_unmap(xgt, gm->addr, gm->count))
+	if (xengnttab_unmap(g->xgt, gm->addr, gm->count))
 		log_err("grant unmap of %u pages failed: %s", gm->count, strerror(errno));
-	stat_add(&c->unmaps, gm->count);
+	stat_add(&g->c->unmaps, gm->count);
 	ready = gm->parked;
 	free(gm);
 	return ready;

@@ -12,48 +12,82 @@ struct grant_counters {
 	uint64_t maps;		/* pages mapped */
 	uint64_t unmaps;	/* pages unmapped */
 	uint64_t persistent;	/* persistent grants mapped now (a gauge) */
+	uint64_t copy_calls;	/* grant copy hypercall batches */
+	uint64_t copies;	/* grant copy segments (data and indirect pages) */
 };
 
 /* Persistent grants kept per ring at most, as Linux blkback's max_persistent_grants. */
 #define GRANT_PERSISTENT_MAX 1056
 
 /*
- * The persistent grants of one ring (feature-persistent): each gref is mapped once,
- * writable, and kept; idle ones are unmapped oldest first when the cache is full.
+ * The three ways to reach guest data (--grant-mode):
+ *   map         map the pages of each sweep in one batch, unmap when done;
+ *   persistent  map each page once and keep it (when the frontend offers
+ *               feature-persistent; otherwise map);
+ *   copy        copy between guest pages and a bounce buffer with grant copy.
  */
+enum grant_mode { GRANT_MODE_MAP, GRANT_MODE_PERSISTENT, GRANT_MODE_COPY };
+
+/* Parse "map", "persistent" or "copy"; -EINVAL otherwise. */
+int grant_mode_parse(const char *s, enum grant_mode *mode);
+/* The name of a mode. */
+const char *grant_mode_name(enum grant_mode mode);
+
+/* The persistent grants of one ring: each gref mapped once, writable, and kept. */
 struct grant_cache;
 
-/* A cache for up to max grants; NULL if out of memory. */
-struct grant_cache *grant_cache_new(unsigned int max);
-/* Unmap every grant and free the cache (nothing may be in flight); NULL is fine. */
-void grant_cache_free(xengnttab_handle *xgt, struct grant_cache *gc, struct grant_counters *c);
+/* One ring's access to its frontend's grants. */
+struct grant_ctx {
+	xengnttab_handle *xgt;
+	uint32_t domid;			/* the frontend's */
+	enum grant_mode mode;		/* in use: persistent only if negotiated */
+	struct grant_cache *gc;		/* persistent mode's cache */
+	struct copy_batch *cb;		/* grant copies being gathered */
+	struct grant_counters *c;
+};
+
+/* Set up g for mode (allocating the persistent cache); -ENOMEM. */
+int grant_ctx_init(struct grant_ctx *g, xengnttab_handle *xgt, uint32_t domid,
+		   enum grant_mode mode, struct grant_counters *c);
+/* Unmap every persistent grant (nothing may be in flight); idempotent. */
+void grant_ctx_fini(struct grant_ctx *g);
+/* Free a request slot's bounce buffer. */
+void grant_req_free(struct blk_req *req);
 
 /*
- * Reach the pages of n requests that move data the same way. With a cache gc, through
- * persistent grants (a request the cache cannot hold falls back to the batch below;
- * reqs may be reordered).
- * Without, map them in one batch.
- * guest_writable is true for reads (the backend writes into guest memory).
- * When the batch fails (one bad or revoked ref fails the whole hypercall),
- * each request is mapped on its own so that only the bad ones fail: those
- * get req->err set. Each mapped request gets pages, gmap and its iovecs.
+ * Copy the segment descriptors of n indirect requests off their indirect pages
+ * in one grant copy, into segs[i] for reqs[i]. A request whose pages cannot be
+ * read gets req->err set; the others are unaffected.
  */
-void grant_map_reqs(xengnttab_handle *xgt, struct grant_cache *gc, uint32_t domid,
-		    struct blk_req **reqs, unsigned int n, bool guest_writable,
-		    struct grant_counters *c);
+void grant_fetch_indirect(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
+			  struct blkif_request_segment (*segs)[BLK_MAX_SEGS]);
 
 /*
- * A finished request lets go of its pages. One on persistent grants comes straight
- * back: the frontend keeps those grants and expects them mapped. Otherwise its answer
- * must wait until the
- * mapping is gone: Linux blkfront checks, when it sees a response, that the
- * backend no longer maps its grants, and disables the disk if one still is.
- * So the request is parked on the mapping, and the last one out unmaps and
- * returns every parked request, linked through next_free, to be answered.
- * Returns NULL while others still hold the mapping; a request that had no
- * mapping comes straight back.
+ * Reach the data pages of n requests that move data the same way, and point
+ * their iovecs at them. guest_writable is true for reads (the backend writes
+ * into guest memory).
+ *   map: one batched map (a failed batch is retried request by request, so
+ *        that only the requests with a bad or revoked ref fail);
+ *   persistent: through the cache (a request that finds every cached grant
+ *        busy falls back to the batch; reqs may be reordered);
+ *   copy: a bounce buffer, filled from the guest in one grant copy for writes.
+ * A request that cannot be reached gets req->err set.
  */
-struct blk_req *grant_release(xengnttab_handle *xgt, struct grant_cache *gc, struct blk_req *req,
-			      struct grant_counters *c);
+void grant_map_reqs(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
+		    bool guest_writable);
+
+/* Copy mode: copy a finished read's bounce buffer into the guest's pages; -errno. */
+int grant_copy_out(struct grant_ctx *g, struct blk_req *req);
+
+/*
+ * A finished request lets go of its pages. One on persistent grants or a bounce
+ * buffer comes straight back. Otherwise its answer must wait until the mapping
+ * is gone: Linux blkfront checks, when it sees a response, that the backend no
+ * longer maps its grants, and disables the disk if one still is. So the
+ * request is parked on the mapping, and the last one out unmaps and returns
+ * every parked request, linked through next_free, to be answered. Returns
+ * NULL while others still hold the mapping.
+ */
+struct blk_req *grant_release(struct grant_ctx *g, struct blk_req *req);
 
 #endif

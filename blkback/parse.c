@@ -35,22 +35,84 @@ static int parse_discard(const blkif_request_discard_t *req, const struct blk_li
 }
 
 /*
+ * Check n segments and the sector range they cover, and fill io's segments.
+ * io->sector is the start sector; io->write and io->ordered are set.
+ */
+static int parse_segs(const struct blkif_request_segment *segs, unsigned int n,
+		      const struct blk_limits *lim, struct blk_io *io, const char **why)
+{
+	uint32_t align = lim->sector_size >> SECTOR_SHIFT;	/* in 512-byte units */
+	uint64_t total = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const struct blkif_request_segment *s = &segs[i];
+
+		if (s->last_sect >= SECTORS_PER_PAGE)
+			REJECT(-EINVAL, "segment last_sect beyond the page");
+		if (s->first_sect > s->last_sect)
+			REJECT(-EINVAL, "segment first_sect after last_sect");
+		if (s->first_sect % align || (s->last_sect + 1u) % align)
+			REJECT(-EINVAL, "segment not aligned to the sector size");
+		io->seg[i].gref = s->gref;
+		io->seg[i].offset = s->first_sect << SECTOR_SHIFT;
+		io->seg[i].len = (s->last_sect - s->first_sect + 1u) << SECTOR_SHIFT;
+		total += s->last_sect - s->first_sect + 1u;
+	}
+	io->nr_segs = n;
+	io->nr_sectors = total;
+	if (!total) {
+		io->sector = 0;
+		return 0;	/* a pure flush or barrier: no range to check */
+	}
+	if (io->sector % align)
+		REJECT(-EINVAL, "start sector not aligned to the sector size");
+	if (!in_disk(io->sector, total, lim))
+		REJECT(-EINVAL, "request beyond the end of the disk");
+	return 0;
+}
+
+/* Validate the header of an indirect request; its segments come later. */
+static int parse_indirect_header(const blkif_request_indirect_t *req,
+				 const struct blk_limits *lim, struct blk_io *io, const char **why)
+{
+	if (!lim->max_indirect)
+		REJECT(-EOPNOTSUPP, "indirect descriptors were not offered");
+	/* Linux blkfront expects the answer to carry the inner op, READ or WRITE. */
+	io->op = req->indirect_op;
+	if (req->indirect_op != BLKIF_OP_READ && req->indirect_op != BLKIF_OP_WRITE)
+		REJECT(-EINVAL, "indirect request whose inner op is not read or write");
+	if (req->nr_segments == 0)
+		REJECT(-EINVAL, "indirect request with no segments");
+	if (req->nr_segments > lim->max_indirect)
+		REJECT(-EINVAL, "more segments than feature-max-indirect-segments");
+	io->write = req->indirect_op == BLKIF_OP_WRITE;
+	if (io->write && lim->readonly)
+		REJECT(-EROFS, "write to a read-only disk");
+	io->indirect = true;
+	io->nr_segs = req->nr_segments;
+	io->nr_indirect = (req->nr_segments + BLK_SEGS_PER_INDIRECT_PAGE - 1) /
+			  BLK_SEGS_PER_INDIRECT_PAGE;
+	memcpy(io->indirect_grefs, req->indirect_grefs,
+	       io->nr_indirect * sizeof(io->indirect_grefs[0]));
+	io->sector = req->sector_number;
+	return 0;
+}
+
+/*
  * Validate a private copy of a request. Every field the frontend controls is
  * checked here, once, before any grant is mapped or storage is touched.
  */
 int blkif_parse(const blkif_request_t *req, const struct blk_limits *lim,
 		struct blk_io *io, const char **why)
 {
-	uint32_t align = lim->sector_size >> SECTOR_SHIFT;	/* in 512-byte units */
-	uint64_t total = 0;
-	unsigned int i;
-
 	*why = NULL;
-	memset(io, 0, sizeof(*io));
+	memset(io, 0, offsetof(struct blk_io, seg));	/* the segments are filled below */
 	io->id = req->id;
 	io->op = req->operation;
 	if (req->operation == BLKIF_OP_DISCARD)
 		return parse_discard((const blkif_request_discard_t *)req, lim, io, why);
+	if (req->operation == BLKIF_OP_INDIRECT)
+		return parse_indirect_header((const blkif_request_indirect_t *)req, lim, io, why);
 
 	switch (req->operation) {
 	case BLKIF_OP_READ:
@@ -68,39 +130,22 @@ int blkif_parse(const blkif_request_t *req, const struct blk_limits *lim,
 			REJECT(-EROFS, "flush or barrier on a read-only disk");
 		break;
 	default:
-		/* Indirect is not offered yet; nothing else exists. */
 		REJECT(-EOPNOTSUPP, "unsupported operation");
 	}
 	if (req->nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST)
 		REJECT(-EINVAL, "more than 11 segments in a direct request");
 	if (io->write && lim->readonly)
 		REJECT(-EROFS, "write to a read-only disk");
-
-	for (i = 0; i < req->nr_segments; i++) {
-		const struct blkif_request_segment *s = &req->seg[i];
-
-		if (s->last_sect >= SECTORS_PER_PAGE)
-			REJECT(-EINVAL, "segment last_sect beyond the page");
-		if (s->first_sect > s->last_sect)
-			REJECT(-EINVAL, "segment first_sect after last_sect");
-		if (s->first_sect % align || (s->last_sect + 1u) % align)
-			REJECT(-EINVAL, "segment not aligned to the sector size");
-		io->seg[i].gref = s->gref;
-		io->seg[i].offset = s->first_sect << SECTOR_SHIFT;
-		io->seg[i].len = (s->last_sect - s->first_sect + 1u) << SECTOR_SHIFT;
-		total += s->last_sect - s->first_sect + 1u;
-	}
-	io->nr_segs = req->nr_segments;
-	io->nr_sectors = total;
-	if (!total)
-		return 0;	/* a pure flush or barrier: no range to check */
-
 	io->sector = req->sector_number;
-	if (io->sector % align)
-		REJECT(-EINVAL, "start sector not aligned to the sector size");
-	if (!in_disk(io->sector, total, lim))
-		REJECT(-EINVAL, "request beyond the end of the disk");
-	return 0;
+	return parse_segs(req->seg, req->nr_segments, lim, io, why);
+}
+
+/* Finish an indirect request from the descriptors copied off its indirect pages. */
+int blkif_parse_indirect(const struct blkif_request_segment *segs, const struct blk_limits *lim,
+			 struct blk_io *io, const char **why)
+{
+	*why = NULL;
+	return parse_segs(segs, io->nr_segs, lim, io, why);
 }
 
 /* The BLKIF_RSP_* status that answers a parse or storage error. */

@@ -9,19 +9,34 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "log.h"
 #include "ring.h"
+
+/* A request a killed daemon had taken and not answered, to run again in its old slot. */
+struct redo {
+	unsigned int slot;
+	RING_IDX idx;
+	blkif_request_t req;
+};
 
 struct blk_ring {
 	struct blk_ring_config cfg;
 	xengnttab_handle *xgt;
-	struct grant_cache *gc;		/* persistent grants, if negotiated */
+	struct grant_ctx g;		/* how guest pages are reached */
+	struct storage_queue *sq;	/* this queue's path to the disk */
+	struct blkif_request_segment (*iseg)[BLK_MAX_SEGS];	/* a sweep's indirect segments */
 	xenevtchn_handle *xce;
 	evtchn_port_t port;		/* local */
 	void *sring;
 	union blkif_back_rings rings;	/* .native is the common view of the indices */
 	unsigned int size;
 	struct blk_req *reqs, *free;
+	struct blk_req *answered;	/* responses written, slots freed once published */
+	struct journal j;		/* what a restarted daemon needs to take over */
+	bool keep_journal;		/* leaving for a successor: keep it */
+	struct redo *redo;		/* taken over from a journal: run these first */
+	unsigned int nredo, redo_pos;
 	unsigned int in_storage;	/* dispatched to storage, not yet answered */
 	struct blk_req *ordered;	/* a flush/barrier running or waiting for a drain */
 	bool ordered_waiting;
@@ -47,13 +62,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Take a free request slot; the consumer bound guarantees one. */
-static struct blk_req *req_get(struct blk_ring *r)
+/* Start a request in slot req. */
+static struct blk_req *req_init(struct blk_ring *r, struct blk_req *req)
 {
-	struct blk_req *req = r->free;
-
-	r->free = req->next_free;
-	memset(req, 0, sizeof(*req));
+	memset(req, 0, BLK_REQ_CLEAR);
 	req->ring = r;
 	req->start_ns = now_ns();
 	stat_add(&r->stats.inflight, 1);
@@ -72,6 +84,10 @@ static void req_account(struct blk_ring *r, const struct blk_req *req)
 	}
 	if (req->io.ordered)
 		stat_add(&st->f_req, 1);
+	if (req->io.indirect)
+		stat_add(&st->ind_req, 1);
+	if (req->io.nr_segs)
+		stat_add(&st->segs[seg_bucket(req->io.nr_segs)], 1);
 	if (req->io.discard) {
 		stat_add(&st->ds_req, 1);
 		stat_add(&st->ds_sect, req->io.nr_sectors);
@@ -84,12 +100,26 @@ static void req_account(struct blk_ring *r, const struct blk_req *req)
 	}
 }
 
-/* Answer a request whose pages are unmapped, and free its slot. */
+/* Take a free request slot (the sweep checks there is one). */
+static struct blk_req *req_get(struct blk_ring *r)
+{
+	struct blk_req *req = r->free;
+
+	r->free = req->next_free;
+	return req_init(r, req);
+}
+
+/*
+ * Answer a request whose pages are unmapped. Its slot is freed only once the
+ * response is published (ring_push): until then the journal must keep it, or
+ * a daemon killed in between would leave a request no one answers.
+ */
 static void req_respond(struct blk_ring *r, struct blk_req *req)
 {
+	journal_answer(&r->j, (unsigned int)(req - r->reqs), r->rings.native.rsp_prod_pvt);
 	blkif_put_response(&r->rings, r->cfg.abi, req->io.id, req->io.op, blkif_status(req->err));
-	req->next_free = r->free;
-	r->free = req;
+	req->next_free = r->answered;
+	r->answered = req;
 	stat_add(&r->stats.inflight, (uint64_t)-1);
 }
 
@@ -99,6 +129,8 @@ static void req_finish(struct blk_req *req)
 	struct blk_ring *r = req->ring;
 	struct blk_req *ready, *next;
 
+	if (req->copied && !req->err && !req->io.write && req->io.nr_segs)
+		grant_copy_out(&r->g, req);	/* a read in copy mode: now to the guest */
 	log_debug(LOG_IO, "%s: id %" PRIu64 " op %u sector %" PRIu64 " +%" PRIu64 ": %s",
 		  r->cfg.name, req->io.id, req->io.op, req->io.sector, req->io.nr_sectors,
 		  req->err ? strerror(-req->err) : "ok");
@@ -107,7 +139,7 @@ static void req_finish(struct blk_req *req)
 		r->in_storage--;
 	if (req == r->ordered)
 		r->ordered = NULL;
-	for (ready = grant_release(r->xgt, r->gc, req, &r->stats.grants); ready; ready = next) {
+	for (ready = grant_release(&r->g, req); ready; ready = next) {
 		next = ready->next_free;
 		req_respond(r, ready);
 	}
@@ -128,7 +160,7 @@ static void req_submit_step(struct blk_req *req)
 	sio->iov = data ? req->iov : NULL;
 	sio->iovcnt = data ? req->io.nr_segs : 0;
 	sio->secure = req->io.secure;
-	storage_submit(req->ring->cfg.disk, sio);
+	storage_submit(req->ring->sq, sio);
 }
 
 /* Storage finished a step: keep the first error, run the next step or answer. */
@@ -193,34 +225,83 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
 /* May the loop consume requests now? */
 static bool ring_can_consume(const struct blk_ring *r)
 {
-	return !r->halted && !r->stopping && !r->ordered &&
-	       !__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) &&
-	       !RING_REQUEST_CONS_OVERFLOW(&r->rings.native, r->rings.native.req_cons);
+	if (r->halted || r->stopping || r->ordered ||
+	    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
+		return false;
+	/* Slots wait for their responses to be published (ring_push) to be free. */
+	return r->redo_pos < r->nredo ||
+	       (r->free && !RING_REQUEST_CONS_OVERFLOW(&r->rings.native, r->rings.native.req_cons));
+}
+
+/*
+ * The next request to take, copied into copy, and its slot: first what a killed
+ * daemon left unanswered (in its old slot), then the ring. NULL when none.
+ */
+static struct blk_req *sweep_take(struct blk_ring *r, RING_IDX rp, blkif_request_t *copy)
+{
+	RING_IDX rc = r->rings.native.req_cons;
+	struct blk_req *req;
+
+	if (r->redo_pos < r->nredo) {
+		const struct redo *rd = &r->redo[r->redo_pos++];
+
+		*copy = rd->req;
+		req = req_init(r, &r->reqs[rd->slot]);
+		journal_take(&r->j, rd->slot, rd->idx, copy);
+		return req;
+	}
+	if (rc == rp || RING_REQUEST_CONS_OVERFLOW(&r->rings.native, rc) || !r->free)
+		return NULL;
+	blkif_copy_request(&r->rings, r->cfg.abi, rc, copy);
+	req = req_get(r);
+	/* Journal the copy, then the index: a request is always in one or the other. */
+	journal_take(&r->j, (unsigned int)(req - r->reqs), rc, copy);
+	r->rings.native.req_cons = ++rc;
+	journal_set_req_cons(&r->j, rc);
+	return req;
+}
+
+/* Requests taken off the ring per sweep at most. */
+#define SWEEP_MAX 64
+
+/* Read the segments of a sweep's indirect requests (one grant copy) and validate them. */
+static void sweep_indirect(struct blk_ring *r, struct blk_req **ind, unsigned int n)
+{
+	grant_fetch_indirect(&r->g, ind, n, r->iseg);
+	for (unsigned int i = 0; i < n; i++) {
+		const char *why = "its indirect pages cannot be read";
+
+		if (!ind[i]->err)
+			ind[i]->err = blkif_parse_indirect(r->iseg[i], &r->cfg.lim, &ind[i]->io,
+							   &why);
+		if (ind[i]->err)
+			log_debug(LOG_IO, "%s: rejected indirect request id %" PRIu64 ": %s",
+				  r->cfg.name, ind[i]->io.id, why);
+	}
 }
 
 /* Consume every available request, map their grants in one batch, dispatch. */
 static void ring_sweep(struct blk_ring *r)
 {
-	struct blk_req *batch[64], *reads[64], *writes[64];
-	unsigned int n = 0, nr = 0, nw = 0, i;
-	RING_IDX rc, rp;
+	struct blk_req *batch[SWEEP_MAX], *reads[SWEEP_MAX], *writes[SWEEP_MAX], *ind[SWEEP_MAX];
+	unsigned int n = 0, nr = 0, nw = 0, ni = 0, i;
+	RING_IDX rp;
 
 	if (!ring_can_consume(r))
 		return;
-	rc = r->rings.native.req_cons;
 	rp = r->rings.native.sring->req_prod;
 	xen_rmb();	/* read requests only after seeing the producer index */
 	if (RING_REQUEST_PROD_OVERFLOW(&r->rings.native, rp)) {
 		ring_halt(r, rp);
 		return;
 	}
-	while (rc != rp && !RING_REQUEST_CONS_OVERFLOW(&r->rings.native, rc) && n < 64) {
+	while (n < SWEEP_MAX) {
 		blkif_request_t copy;
-		struct blk_req *req = req_get(r);
+		struct blk_req *req = sweep_take(r, rp, &copy);
 		const char *why;
 
-		blkif_copy_request(&r->rings, r->cfg.abi, rc, &copy);
-		r->rings.native.req_cons = ++rc;
+		if (!req)
+			break;
 		req->err = blkif_parse(&copy, &r->cfg.lim, &req->io, &why);
 		if (req->err) {
 			log_debug(LOG_IO, "%s: rejected request id %" PRIu64 " op %u: %s",
@@ -229,17 +310,24 @@ static void ring_sweep(struct blk_ring *r)
 			continue;
 		}
 		batch[n++] = req;
-		if (req->io.write)
-			writes[nw++] = req;
-		else if (req->io.nr_segs)
-			reads[nr++] = req;
+		if (req->io.indirect)
+			ind[ni++] = req;
 		if (req->io.ordered)
 			break;
 	}
-	log_debug(LOG_RING, "%s: sweep took %u requests (%u reads, %u writes)",
-		  r->cfg.name, n, nr, nw);
-	grant_map_reqs(r->xgt, r->gc, r->cfg.domid, reads, nr, true, &r->stats.grants);
-	grant_map_reqs(r->xgt, r->gc, r->cfg.domid, writes, nw, false, &r->stats.grants);
+	sweep_indirect(r, ind, ni);
+	for (i = 0; i < n; i++) {
+		if (batch[i]->err)
+			continue;
+		if (batch[i]->io.write)
+			writes[nw++] = batch[i];
+		else if (batch[i]->io.nr_segs)
+			reads[nr++] = batch[i];
+	}
+	log_debug(LOG_RING, "%s: sweep took %u requests (%u reads, %u writes, %u indirect)",
+		  r->cfg.name, n, nr, nw, ni);
+	grant_map_reqs(&r->g, reads, nr, true);
+	grant_map_reqs(&r->g, writes, nw, false);
 	for (i = 0; i < n; i++) {
 		if (batch[i]->err)
 			req_finish(batch[i]);
@@ -248,23 +336,22 @@ static void ring_sweep(struct blk_ring *r)
 	}
 }
 
-/* Let the engine start what the sweep or the completions queued. */
-static void ring_kick(struct blk_ring *r)
-{
-	struct storage *disk = r->cfg.disk;
-
-	if (disk->ops->kick)
-		disk->ops->kick(disk);
-}
-
 /* Publish responses and notify the frontend if it asked to be. */
 static void ring_push(struct blk_ring *r)
 {
+	struct blk_req *req, *next;
 	int notify;
 
-	if (r->rings.native.rsp_prod_pvt == r->rings.native.sring->rsp_prod)
+	if (!r->answered)
 		return;
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->rings.native, notify);
+	for (req = r->answered; req; req = next) {	/* published: the slots are free */
+		next = req->next_free;
+		journal_free_slot(&r->j, (unsigned int)(req - r->reqs));
+		req->next_free = r->free;
+		r->free = req;
+	}
+	r->answered = NULL;
 	if (notify) {
 		stat_add(&r->stats.notifies, 1);
 		if (xenevtchn_notify(r->xce, r->port))
@@ -297,11 +384,10 @@ static void ring_wake(struct blk_ring *r)
 static void *ring_thread(void *arg)
 {
 	struct blk_ring *r = arg;
-	struct storage *disk = r->cfg.disk;
 	struct pollfd pfd[3] = {
 		{ .fd = xenevtchn_fd(r->xce), .events = POLLIN },
 		{ .fd = r->wake_fd, .events = POLLIN },
-		{ .fd = disk->ops->event_fd ? disk->ops->event_fd(disk) : -1, .events = POLLIN },
+		{ .fd = storage_event_fd(r->sq), .events = POLLIN },
 	};
 
 	for (;;) {
@@ -310,7 +396,7 @@ static void *ring_thread(void *arg)
 		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage)
 			ring_hold_still(r);
 		ring_sweep(r);
-		ring_kick(r);
+		storage_kick(r->sq);
 		ring_push(r);
 		if (r->stopping && !r->in_storage)
 			break;
@@ -345,9 +431,102 @@ static void *ring_thread(void *arg)
 			r->stopping = __atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE);
 		}
 		if (pfd[2].revents & POLLIN)
-			disk->ops->reap(disk);
+			storage_reap(r->sq);
 	}
 	return NULL;
+}
+
+/* What identifies this ring in a journal. */
+static void ring_key(const struct blk_ring *r, struct journal_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->domid = r->cfg.domid;
+	key->devid = r->cfg.devid;
+	key->queue = r->cfg.queue;
+	key->ring_order = r->cfg.ring_order;
+	key->ring_size = r->size;
+	key->abi = r->cfg.abi;
+	key->remote_port = r->cfg.remote_port;
+	memcpy(key->ring_refs, r->cfg.ring_refs, sizeof(r->cfg.ring_refs));
+}
+
+/* Order redo entries by the ring index they were taken from. */
+static int redo_cmp(const void *a, const void *b)
+{
+	return (int32_t)(((const struct redo *)a)->idx - ((const struct redo *)b)->idx);
+}
+
+/*
+ * Take over a ring from the journal a killed daemon left, as Linux's BACK_RING_ATTACH
+ * does from the indices alone: go on from its consumer index, with the responses the
+ * frontend has seen, and run again, in their old slots, the requests it had taken
+ * without publishing an answer. See docs/restart.md.
+ */
+static int ring_take_over(struct blk_ring *r)
+{
+	struct blkif_back_ring *br = &r->rings.native;
+	RING_IDX rsp_prod = br->sring->rsp_prod, req_cons;
+	struct journal_key key;
+	unsigned int n = 0;
+	int err;
+
+	ring_key(r, &key);
+	err = journal_open(&r->j, r->cfg.journal, &key, r->size);
+	if (err)
+		return err;
+	req_cons = journal_req_cons(&r->j);
+	if (req_cons - rsp_prod > r->size) {
+		log_err("%s: the journal's consumer index %u and the ring's %u responses do not "
+			"fit one ring", r->cfg.name, req_cons, rsp_prod);
+		return -ESTALE;
+	}
+	r->redo = calloc(r->size, sizeof(*r->redo));
+	if (!r->redo)
+		return -ENOMEM;
+	br->rsp_prod_pvt = rsp_prod;
+	br->req_cons = req_cons;
+	for (unsigned int k = r->size; k-- > 0;) {
+		const struct journal_slot *js = journal_slot(&r->j, k);
+		bool taken = js->state == JSLOT_TAKEN && (int32_t)(js->idx - req_cons) < 0;
+		bool unpublished = js->state == JSLOT_ANSWERED &&
+				   (int32_t)(js->rsp_idx - rsp_prod) >= 0;
+
+		if (taken || unpublished) {
+			r->redo[n++] = (struct redo){ .slot = k, .idx = js->idx, .req = js->req };
+			continue;
+		}
+		journal_free_slot(&r->j, k);
+		r->reqs[k].next_free = r->free;
+		r->free = &r->reqs[k];
+	}
+	qsort(r->redo, n, sizeof(*r->redo), redo_cmp);
+	r->nredo = n;
+	if (n != req_cons - rsp_prod)
+		log_warn("%s: the journal holds %u unanswered requests where the ring says %u",
+			 r->cfg.name, n, req_cons - rsp_prod);
+	log_info("%s: took over the ring: %u request%s to run again, resuming at %u",
+		 r->cfg.name, n, n == 1 ? "" : "s", req_cons);
+	return 0;
+}
+
+/* A fresh ring: every slot free, and a new journal if there is a place for one. */
+static int ring_fresh(struct blk_ring *r)
+{
+	struct journal_key key;
+	int err;
+
+	ring_key(r, &key);
+	err = journal_create(&r->j, r->cfg.journal, &key, r->size);
+	if (err) {
+		log_err("%s: cannot create the ring journal %s: %s", r->cfg.name, r->cfg.journal,
+			strerror(-err));
+		return err;
+	}
+	for (unsigned int i = r->size; i-- > 0;) {
+		r->reqs[i].next_free = r->free;
+		r->free = &r->reqs[i];
+	}
+	return 0;
 }
 
 /* Map the ring, bind the event channel and start serving it. */
@@ -391,16 +570,22 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 	blkif_ring_init(&r->rings, cfg->abi, r->sring, pages);
 	r->size = blkif_ring_size(&r->rings, cfg->abi);
 	r->reqs = calloc(r->size, sizeof(*r->reqs));
-	if (cfg->persistent)
-		r->gc = grant_cache_new(GRANT_PERSISTENT_MAX);
-	if (!r->reqs || (cfg->persistent && !r->gc)) {
+	r->iseg = calloc(SWEEP_MAX, sizeof(*r->iseg));
+	if (!r->reqs || !r->iseg) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	for (unsigned int i = 0; i < r->size; i++) {
-		r->reqs[i].next_free = r->free;
-		r->free = &r->reqs[i];
+	err = grant_ctx_init(&r->g, r->xgt, cfg->domid, cfg->grant_mode, &r->stats.grants);
+	if (err)
+		goto fail;
+	err = storage_queue_open(cfg->disk, &r->sq);
+	if (err) {
+		log_err("%s: cannot open a storage queue: %s", cfg->name, strerror(-err));
+		goto fail;
 	}
+	err = cfg->take_over ? ring_take_over(r) : ring_fresh(r);
+	if (err)
+		goto fail;
 	port = xenevtchn_bind_interdomain(r->xce, cfg->domid, cfg->remote_port);
 	if (port < 0) {
 		err = -errno;
@@ -443,7 +628,10 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 			  r->stats.wr_req, r->stats.f_req, r->stats.ds_req, r->stats.err_req,
 			  r->stats.grants.maps, r->stats.grants.map_calls);
 	}
-	grant_cache_free(r->xgt, r->gc, &r->stats.grants);	/* nothing is in flight now */
+	grant_ctx_fini(&r->g);		/* nothing is in flight now */
+	storage_queue_close(r->sq);
+	for (unsigned int i = 0; r->reqs && i < r->size; i++)
+		grant_req_free(&r->reqs[i]);
 	if (final)	/* inflight and persistent are 0 once stopped */
 		blk_ring_stats_add(final, &r->stats);
 	if (r->port && r->xce)
@@ -458,8 +646,20 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 		close(r->wake_fd);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
+	journal_close(&r->j, !r->keep_journal);
+	free(r->redo);
 	free(r->reqs);
+	free(r->iseg);
 	free(r);
+}
+
+/* Stop serving, answering what is in flight, but keep the journal for a successor. */
+void blk_ring_leave(struct blk_ring *r)
+{
+	if (!r)
+		return;
+	r->keep_journal = true;
+	blk_ring_stop(r, NULL);
 }
 
 /* Hold the ring still: nothing in storage and nothing consumed until blk_ring_resume. */

@@ -14,10 +14,13 @@
 
 /* What the xenbus side negotiated for a ring. */
 struct blk_ring_config {
-	char name[32];			/* "d3 xvdb", for logs */
+	char name[48];			/* "d3 xvdb q1", for logs */
 	uint32_t domid;			/* the frontend's */
+	uint32_t devid, queue;		/* which disk and queue, for the journal */
+	const char *journal;		/* the ring journal's file; NULL: none */
+	bool take_over;			/* resume from the journal a killed daemon left */
 	unsigned int ring_order;	/* the ring is 2^ring_order pages */
-	bool persistent;		/* both ends agreed on feature-persistent */
+	enum grant_mode grant_mode;	/* in use: persistent only if both ends agreed */
 	grant_ref_t ring_refs[BLK_RING_MAX_PAGES];
 	evtchn_port_t remote_port;
 	enum blkif_abi abi;
@@ -33,6 +36,8 @@ struct blk_ring_stats {
 	uint64_t notifies;
 	uint64_t inflight;		/* requests taken off the ring, not yet answered */
 	uint64_t lat[LAT_BUCKETS];	/* completion latency histogram, see lat_bucket() */
+	uint64_t ind_req;		/* indirect requests */
+	uint64_t segs[SEG_BUCKETS];	/* request size histogram, see seg_bucket() */
 	struct grant_counters grants;
 };
 
@@ -55,6 +60,9 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp);
 /* Stop serving: answer what is in flight, then unmap and unbind. NULL is fine.
  * If final is not NULL, the ring's last counters are added to it. */
 void blk_ring_stop(struct blk_ring *ring, struct blk_ring_stats *final);
+
+/* Stop serving, answering what is in flight, but keep the journal for a successor. */
+void blk_ring_leave(struct blk_ring *ring);
 
 /*
  * Hold the ring still: wait until nothing is in storage and stop taking

@@ -51,6 +51,10 @@ static void usage(FILE *f)
 		"      request counters and latencies of every disk, or of one.\n"
 		"  resize DOMAIN VDEV SIZE [--shrink]\n"
 		"      grow (or with --shrink, shrink) a disk under the running guest.\n"
+		"  handover\n"
+		"      stop blkbackd for an upgrade: it answers what is in flight and exits;\n"
+		"      guests keep their file and uring disks Connected, and the next blkbackd\n"
+		"      takes them over (see docs/restart.md).\n"
 		"\n"
 		"  --kind KIND   backend kind blkbackd serves (default vbd3)\n");
 }
@@ -529,6 +533,8 @@ int main(int argc, char **argv)
 		return cmd_stats(&c, argc - i, argv + i);
 	if (!strcmp(argv[i], "resize"))
 		return cmd_resize(&c, argc - i, argv + i);
+	if (!strcmp(argv[i], "handover"))
+		return cmd_handover(&c, argc - i, argv + i);
 	fprintf(stderr, "blkbackctl: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return 2;

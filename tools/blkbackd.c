@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../blkback/backend.h"
@@ -25,6 +26,11 @@ static void usage(FILE *f)
 		"  -k, --kind KIND     backend kind to serve (default vbd3; the kernel blkback\n"
 		"                      owns vbd)\n"
 		"  -d, --debug FLAGS   debug logs: ring,io,xs or all\n"
+		"  -g, --grant-mode M  how guest data is reached: persistent (default: map each\n"
+		"                      page once, when the frontend agrees; else map), map (map\n"
+		"                      per batch) or copy (grant copy into our buffers)\n"
+		"  -q, --max-queues N  queues (threads) a disk may use, 1 to 32 (default: one per\n"
+		"                      online CPU)\n"
 		"  -D, --daemon        detach from the terminal once serving, then log to syslog\n"
 		"  -p, --pidfile PATH  pidfile (default /run/blkbackd/KIND.pid)\n"
 		"  -h, --help          this text\n");
@@ -50,6 +56,10 @@ static int serve(struct blk_backend *be, int sfd, int cfd)
 			backend_process(be);
 		if (pfd[2].revents & POLLIN)
 			control_serve(cfd, be);
+		if (be->leaving) {
+			log_info("leaving connected disks to a successor and exiting");
+			return 0;
+		}
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -67,20 +77,24 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "kind", required_argument, NULL, 'k' },
 		{ "debug", required_argument, NULL, 'd' },
+		{ "grant-mode", required_argument, NULL, 'g' },
+		{ "max-queues", required_argument, NULL, 'q' },
 		{ "daemon", no_argument, NULL, 'D' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *kind = "vbd3", *pidfile = NULL;
-	char pidbuf[256], sockpath[256];
+	struct blk_backend_opts bopts = { .grant_mode = GRANT_MODE_PERSISTENT };
+	char *end;
+	char pidbuf[256], sockpath[256], statedir[128];
 	bool daemonize = false;
 	struct blk_backend be = { 0 };
 	sigset_t sigs;
 	pid_t owner = 0;
 	int c, sfd, cfd = -1, err, ret = 1, ready_fd = -1;
 
-	while ((c = getopt_long(argc, argv, "k:d:Dp:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:d:g:q:Dp:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			if (!*optarg || strlen(optarg) >= sizeof(be.kind) || strchr(optarg, '/')) {
@@ -94,6 +108,23 @@ int main(int argc, char **argv)
 			if (log_parse_mask(optarg, &log_mask)) {
 				fprintf(stderr, "blkbackd: bad --debug '%s': give a comma-separated "
 					"list of ring, io, xs, or all\n", optarg);
+				return 2;
+			}
+			break;
+		case 'g':
+			if (grant_mode_parse(optarg, &bopts.grant_mode)) {
+				fprintf(stderr, "blkbackd: bad --grant-mode '%s': give persistent, "
+					"map or copy\n", optarg);
+				return 2;
+			}
+			break;
+		case 'q':
+			errno = 0;
+			bopts.max_queues = (unsigned int)strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || bopts.max_queues < 1 ||
+			    bopts.max_queues > BLK_MAX_QUEUES || optarg[0] == '-') {
+				fprintf(stderr, "blkbackd: bad --max-queues '%s': give a number "
+					"from 1 to %u\n", optarg, BLK_MAX_QUEUES);
 				return 2;
 			}
 			break;
@@ -144,7 +175,14 @@ int main(int argc, char **argv)
 		log_err("cannot listen on %s: %s", sockpath, strerror(-cfd));
 		goto out;
 	}
-	if (backend_open(&be, kind))
+	run_path(kind, "state", statedir, sizeof(statedir));
+	if (mkdir(statedir, 0700) && errno != EEXIST)
+		log_err("cannot create %s: %s; a restart will close connected disks",
+			statedir, strerror(errno));
+	else
+		bopts.state_dir = statedir;
+	bopts.kind = kind;
+	if (backend_open(&be, &bopts))
 		goto out;
 	if (daemonize) {
 		log_use_syslog("blkbackd");
@@ -152,11 +190,15 @@ int main(int argc, char **argv)
 	}
 	ret = serve(&be, sfd, cfd);
 out:
-	backend_close(&be);
+	if (be.leaving)
+		backend_leave(&be);
+	else
+		backend_close(&be);
 	if (cfd >= 0) {
 		close(cfd);
 		unlink(sockpath);
 	}
 	unlink(pidfile);
+	control_leave_done(&be);	/* a successor may start now */
 	return ret;
 }

@@ -109,7 +109,7 @@ static uint64_t lat_percentile(const char *line, double frac)
 static const char *const stat_keys[] = {
 	"rd_req", "wr_req", "f_req", "ds_req", "oo_req", "err_req", "rd_sect", "wr_sect",
 	"ds_sect", "inflight", "notifies", "grant_maps", "grant_map_calls", "grant_unmaps",
-	"persistent_grants",
+	"persistent_grants", "grant_copies", "grant_copy_calls", "ind_req", "queues",
 };
 
 /* Print one disk's stats line as a JSON object. */
@@ -117,18 +117,21 @@ static void stats_json(const struct ctl *c, const char *line, bool first)
 {
 	unsigned int domid = (unsigned int)kv_num(line, "domid");
 	char vdev[16], *name = domain_name(c, domid), *engine = kv(line, "engine"),
-	     *lat = kv(line, "lat_us");
+	     *lat = kv(line, "lat_us"), *segs = kv(line, "segs"), *mode = kv(line, "grant_mode");
 
 	vdev_name((uint32_t)kv_num(line, "devid"), vdev, sizeof(vdev));
 	printf("%s\n  {\"domain\": \"%s\", \"domid\": %u, \"vdev\": \"%s\", \"engine\": \"%s\", "
-	       "\"size\": %" PRIu64 ", \"connected\": %s", first ? "" : ",", name, domid, vdev,
-	       engine ? engine : "-", kv_num(line, "size"),
-	       kv_num(line, "connected") ? "true" : "false");
+	       "\"size\": %" PRIu64 ", \"connected\": %s, \"grant_mode\": \"%s\"",
+	       first ? "" : ",", name, domid, vdev, engine ? engine : "-", kv_num(line, "size"),
+	       kv_num(line, "connected") ? "true" : "false", mode ? mode : "-");
 	for (size_t i = 0; i < sizeof(stat_keys) / sizeof(stat_keys[0]); i++)
 		printf(", \"%s\": %" PRIu64, stat_keys[i], kv_num(line, stat_keys[i]));
-	printf(", \"lat_p50_us\": %" PRIu64 ", \"lat_p99_us\": %" PRIu64
-	       ", \"lat_us_log2_histogram\": [%s]}", lat_percentile(line, 0.5),
-	       lat_percentile(line, 0.99), lat ? lat : "");
+	printf(", \"segs_log2_histogram\": [%s], \"lat_p50_us\": %" PRIu64
+	       ", \"lat_p99_us\": %" PRIu64 ", \"lat_us_log2_histogram\": [%s]}",
+	       segs ? segs : "", lat_percentile(line, 0.5), lat_percentile(line, 0.99),
+	       lat ? lat : "");
+	free(segs);
+	free(mode);
 	free(name);
 	free(engine);
 	free(lat);
@@ -235,3 +238,15 @@ int cmd_resize(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* blkbackctl handover: the daemon exits, leaving connected disks to the next one. */
+int cmd_handover(struct ctl *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1)
+		die("handover: takes no arguments; usage: blkbackctl handover");
+	need_daemon(c);
+	free(control_request(c, "leave"));
+	printf("blkbackd has left; connected disks wait for the next blkbackd to take "
+	       "them over\n");
+	return 0;
+}

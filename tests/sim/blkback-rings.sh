@@ -29,7 +29,7 @@ for order in 0 1 2 3 4; do
 		{ cat "$XENSIM_DIR/verify"; fail "order $order: verify failed"; }
 	echo "order $order: $slots requests, verify good"
 done
-grep -q "Connected (16-page ring" "$BK_LOG" || fail "blkbackd never connected a 16-page ring"
+grep -q "Connected (1 queue, 16-page ring" "$BK_LOG" || fail "blkbackd never connected a 16-page ring"
 
 # A frontend (here by hand, with the xenstore tools) asking for order 7 is refused.
 xg() { xensim run guest1 -- "$XSW" "$@"; }

@@ -473,11 +473,51 @@ static void test_translate_discard(void)
 	}
 }
 
+/* Indirect requests: the Linux i386 and x86_64 byte layouts, translated to native. */
+static void test_translate_indirect(void)
+{
+	static const struct { const char *name; enum blkif_abi abi; size_t id, sector, handle,
+			      grefs; } l[] = {
+		{ "x86_32", BLKIF_ABI_X86_32, 4, 12, 20, 24 },
+		{ "x86_64", BLKIF_ABI_X86_64, 8, 16, 24, 28 },
+		{ "native", BLKIF_ABI_NATIVE, offsetof(blkif_request_indirect_t, id),
+		  offsetof(blkif_request_indirect_t, sector_number),
+		  offsetof(blkif_request_indirect_t, handle),
+		  offsetof(blkif_request_indirect_t, indirect_grefs) },
+	};
+
+	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+		uint8_t slot[112];
+		blkif_request_t out;
+		const blkif_request_indirect_t *d = (const blkif_request_indirect_t *)&out;
+
+		memset(slot, 0xee, sizeof(slot));
+		slot[0] = BLKIF_OP_INDIRECT;
+		slot[1] = BLKIF_OP_WRITE;
+		put_le(slot + 2, 256, 2);
+		put_le(slot + l[i].id, 0x1122334455667788ull, 8);
+		put_le(slot + l[i].sector, 0x0102030405060708ull, 8);
+		put_le(slot + l[i].handle, 51728, 2);
+		for (unsigned int k = 0; k < BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST; k++)
+			put_le(slot + l[i].grefs + 4 * k, 0x100 + k, 4);
+		blkif_translate_request(l[i].abi, slot, &out);
+		CHECK_INT(d->operation, BLKIF_OP_INDIRECT, l[i].name);
+		CHECK_INT(d->indirect_op, BLKIF_OP_WRITE, l[i].name);
+		CHECK_INT(d->nr_segments, 256, l[i].name);
+		CHECK_U64(d->id, 0x1122334455667788ull, l[i].name);
+		CHECK_U64(d->sector_number, 0x0102030405060708ull, l[i].name);
+		CHECK_INT(d->handle, 51728, l[i].name);
+		for (unsigned int k = 0; k < BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST; k++)
+			CHECK_INT(d->indirect_grefs[k], 0x100 + k, l[i].name);
+	}
+}
+
 int main(void)
 {
 	const struct layout native = native_layout();
 
 	test_translate_discard();
+	test_translate_indirect();
 	const struct layout *layouts[] = { &x86_32, &x86_64, &native };
 
 	test_layouts();

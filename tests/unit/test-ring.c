@@ -85,9 +85,9 @@ static void note_thread(struct fake_disk *d)
 }
 
 /* storage_ops.submit: log, then complete inline or queue for the test to release. */
-static void fd_submit(struct storage *disk, struct storage_io *io)
+static void fd_submit(struct storage_queue *q, struct storage_io *io)
 {
-	struct fake_disk *d = disk->priv;
+	struct fake_disk *d = q->disk->priv;
 	uint64_t one = 1;
 	bool slow = false;
 
@@ -108,15 +108,15 @@ static void fd_submit(struct storage *disk, struct storage_io *io)
 }
 
 /* storage_ops.event_fd: the command pipe. */
-static int fd_event_fd(struct storage *disk)
+static int fd_event_fd(struct storage_queue *q)
 {
-	return ((struct fake_disk *)disk->priv)->cmd_rd;
+	return ((struct fake_disk *)q->disk->priv)->cmd_rd;
 }
 
 /* storage_ops.reap: run as many queued completions as the test asked for, oldest first. */
-static void fd_reap(struct storage *disk)
+static void fd_reap(struct storage_queue *q)
 {
-	struct fake_disk *d = disk->priv;
+	struct fake_disk *d = q->disk->priv;
 	char buf[64];
 	ssize_t n = read(d->cmd_rd, buf, sizeof(buf));
 
@@ -198,7 +198,7 @@ static void world_start_with(struct world *w, bool persistent)
 	cfg.lim.nr_sectors = DISK_BYTES / 512;
 	cfg.lim.sector_size = 512;
 	cfg.disk = &w->disk;
-	cfg.persistent = persistent;
+	cfg.grant_mode = persistent ? GRANT_MODE_PERSISTENT : GRANT_MODE_MAP;
 	if (blk_ring_start(&cfg, &w->ring)) {
 		fprintf(stderr, "blk_ring_start failed\n");
 		exit(1);
