@@ -287,15 +287,19 @@ static int read_common(struct blk_dev *d, struct blk_ring_config *cfg)
 	return err;
 }
 
-/* The queue count the frontend picked: 1 without multi-queue-num-queues. */
-static int read_nr_queues(struct blk_dev *d, unsigned int *nr)
+/*
+ * The queue count the frontend picked: 1 without multi-queue-num-queues. Taking over,
+ * what an earlier daemon (maybe with another --max-queues) accepted is accepted.
+ */
+static int read_nr_queues(struct blk_dev *d, bool take_over, unsigned int *nr)
 {
 	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/multi-queue-num-queues", d->fepath);
+	unsigned int max = take_over ? BLK_MAX_QUEUES : d->be->max_queues;
 	uint64_t v = 1;
 
-	if (s && (parse_uint(s, d->be->max_queues, &v) || v == 0)) {
+	if (s && (parse_uint(s, max, &v) || v == 0)) {
 		device_error(d, "frontend asks for multi-queue-num-queues '%.20s'; this backend "
-			     "offers 1 to %u (multi-queue-max-queues)", s, d->be->max_queues);
+			     "offers 1 to %u (multi-queue-max-queues)", s, max);
 		free(s);
 		return -EINVAL;
 	}
@@ -315,7 +319,7 @@ static int start_rings(struct blk_dev *d, bool take_over, struct blk_ring_config
 	unsigned int nr;
 	int err;
 
-	err = read_nr_queues(d, &nr);
+	err = read_nr_queues(d, take_over, &nr);
 	err = err ? err : read_common(d, &cfg);
 	for (unsigned int q = 0; !err && q < nr; q++) {
 		/* One queue keeps the top-level nodes; several have queue-N/, as blkif.h says. */

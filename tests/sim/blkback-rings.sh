@@ -3,14 +3,15 @@
 # order from 0 to 4 (ring-ref, or ring-page-order + ring-ref0..N) gets a ring of that many
 # requests and a disk that verifies with the whole ring in flight. An order beyond the offer
 # is refused, with the reason in the backend's error node, and the disk serves again
-# once the frontend comes back with a valid one.
+# once the frontend comes back with a valid one. The same for multi-queue-num-queues of 0 or
+# more than multi-queue-max-queues.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
 source "$here/lib-blkback.sh"
 requires python3
 XSR=$(xen_tool xenstore-read) || exit 77
-XSW=$(dirname "$XSR")/xenstore-write
+XSW=$(dirname "$XSR")/xenstore-write XRM=$(dirname "$XSR")/xenstore-rm
 
 bk_sim guest1
 bk_ctl attach guest1 mem:size=32M --vdev xvdb --nowait
@@ -45,3 +46,25 @@ xg "$fe/state" 6
 fe guest1 verify xvdb --seed 9 >/dev/null || fail "the disk does not serve after the refusal"
 bk_serving || fail "blkbackd died"
 echo "order 7 refused with a reason; the disk serves again afterwards"
+
+# Queue counts: none, one more than offered, and a thousand are refused the same way.
+max=$(xensim run guest1 -- "$XSR" "$be/multi-queue-max-queues")
+[ "$max" -ge 1 ] 2>/dev/null || fail "blkbackd offers multi-queue-max-queues '$max'"
+xensim run guest1 -- "$XRM" "$fe/ring-page-order"
+for nq in 0 $((max + 1)) 1000; do
+	xg "$fe/state" 1
+	wait_for 10 be_state 2 || fail "blkbackd did not return to InitWait"
+	xg "$fe/multi-queue-num-queues" "$nq" "$fe/ring-ref" 8 "$fe/event-channel" 1 "$fe/state" 3
+	refusedq() {
+		xensim run guest1 -- "$XSR" "$be/error" 2>/dev/null |
+			grep -q "multi-queue-num-queues '$nq'"
+	}
+	wait_for 10 refusedq ||
+		fail "no error for $nq queues: $(xensim run guest1 -- "$XSR" "$be/error")"
+	xg "$fe/state" 6
+done
+xensim run guest1 -- "$XRM" "$fe/multi-queue-num-queues"
+fe guest1 verify xvdb --seed 10 --queues "$max" >/dev/null ||
+	fail "the disk does not serve $max queues after the refusals"
+bk_serving || fail "blkbackd died"
+echo "queue counts 0, $((max + 1)) and 1000 refused; $max queues serve"
