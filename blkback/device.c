@@ -80,6 +80,7 @@ struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devi
 	if (!d)
 		return NULL;
 	d->be = be;
+	d->mode = be->grant_mode;	/* until a frontend connects */
 	d->domid = domid;
 	d->devid = devid;
 	vdev_name(devid, vdev, sizeof(vdev));
@@ -609,6 +610,8 @@ void device_free(struct blk_dev *d, bool remove)
 	if (d->watching)
 		xs_unwatch(be->xs, d->fe_state, d->bepath);
 	storage_close(d->disk);
+	if (remove)
+		forget_journals(d);	/* any a killed daemon left */
 	if (remove && !xs_rm(be->xs, XBT_NULL, d->bepath))
 		log_err("%s: cannot remove %s: %s", d->name, d->bepath, strerror(errno));
 	log_info("%s: device %s", d->name, remove ? "removed" : "released");

@@ -537,12 +537,12 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 	xenevtchn_port_or_error_t port;
 	int err;
 
+	if (!r)
+		return -ENOMEM;
 	if (cfg->ring_order > BLK_RING_MAX_ORDER) {	/* device.c checked it */
 		free(r);
 		return -EINVAL;
 	}
-	if (!r)
-		return -ENOMEM;
 	r->cfg = *cfg;
 	r->wake_fd = -1;
 	pthread_mutex_init(&r->lock, NULL);

@@ -14,8 +14,11 @@
 #include "filecommon.h"
 #include "storage.h"
 
-/* A blkif ring holds 32 requests of at most 3 steps, one step in flight each. */
-#define URING_DEPTH 128
+/*
+ * A queue's ring holds up to 512 requests (order 4), each with one step in flight, so
+ * the SQ takes them all and the CQ (twice the SQ) never overflows.
+ */
+#define URING_DEPTH 512
 
 /* From <linux/blkdev.h> (Linux 6.12); older headers lack it. */
 #ifndef BLOCK_URING_CMD_DISCARD
