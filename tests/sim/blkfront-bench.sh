@@ -19,7 +19,8 @@ bk_ctl attach guest1 mem:size=256M --vdev xvdb --nowait
 bench_json() {
 	local mode=$1
 	shift
-	fe guest1 bench xvdb --rw randread --bs 4k --iodepth 32 --runtime 2 --json "$@" \
+	fe guest1 bench xvdb --rw randread --bs 4k --iodepth 32 --indirect-segs 0 --runtime 2 \
+		--json "$@" \
 		>"$XENSIM_DIR/$mode.json" || fail "bench ($mode) failed"
 	echo "$mode: $(cat "$XENSIM_DIR/$mode.json")"
 	python3 - "$XENSIM_DIR/$mode.json" <<'PY' || fail "bench --json ($mode) output is wrong"

@@ -29,13 +29,18 @@ fe_rc frobnicate
 expect_rc 3
 
 bk_ctl attach guest1 mem:size=16M --vdev xvdb --nowait
-fe_rc info xvdb
+fe_rc info xvdb --indirect-segs 0
 expect_rc 0
 expect_out "size: 16777216 bytes (16M)"
 expect_out "sector-size: 512"
 expect_out "discard: yes"
 expect_out "ring: order 4 (backend max 4), 512 requests"
-expect_out "slots: 64 "
+expect_out "slots: 64 (max request 45056 bytes)"
+# With indirect descriptors (32 segments by default), fewer slots fit gntalloc's 1024 pages.
+fe_rc info xvdb
+expect_rc 0
+expect_out "indirect-segments: backend 256, in use 32"
+expect_out "slots: 30 (max request 131072 bytes)"
 
 # Bytes in and out: a whole-sector write, and a tail that write pads with zeroes.
 head -c 300k /dev/urandom >"$XENSIM_DIR/data"
@@ -87,7 +92,10 @@ expect_rc 0
 python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["grant_maps_per_req"] is None
 assert r["notify_per_req"] is None and r["requests"] > 0 and r["rw"] == "write", r' "$OUT" ||
 	fail "bench --json outside the simulator: $OUT"
-fe_rc bench xvdb --bs 64k
+fe_rc bench xvdb --bs 64k --indirect-segs 0
 expect_rc 3
 expect_out "indirect"
+fe_rc bench xvdb --bs 2M --indirect-segs 256
+expect_rc 3
+expect_out "at most 1048576 bytes"
 echo "blkfront: info, read, write, verify and bench behave"

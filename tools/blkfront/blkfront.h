@@ -35,15 +35,26 @@
 #define BLKFRONT_SECTOR 512u
 #define BLKFRONT_MAX_RING_ORDER 4	/* what we accept of max-ring-page-order */
 #define BLKFRONT_MAX_SLOTS 512		/* request slots at most: an order-4 ring's entries */
-/* Slots unless asked for more: 64 x 11 pages fit Linux gntalloc's default limit (1024). */
+#define BLKFRONT_MAX_QUEUES 16		/* rings at most (multi-queue-num-queues) */
+/* Slots unless asked for more; fewer when they would not fit BLKFRONT_GNTALLOC_LIMIT. */
 #define BLKFRONT_DEFAULT_SLOTS 64
+/* Linux gntalloc's default limit of pages shared at once: the default slot count keeps
+ * slots * (data + indirect pages per slot) + ring pages within it. */
+#define BLKFRONT_GNTALLOC_LIMIT 1024u
 #define BLKFRONT_SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
-/* The largest request without indirect descriptors: 11 full pages. */
+/* The largest request without indirect descriptors: 11 full pages. The largest of a
+ * connection is blkfront_max_req_bytes(). */
 #define BLKFRONT_MAX_REQ_BYTES (BLKFRONT_SEGS * BLKFRONT_PAGE_SIZE)
+/* Indirect segments: the default, as Linux blkfront's max_indirect_segments, and the most. */
+#define BLKFRONT_DEFAULT_INDIRECT 32
+#define BLKFRONT_MAX_INDIRECT 256
+/* Segment descriptors one indirect page holds (512). */
+#define BLKFRONT_SEGS_PER_INDIRECT_PAGE \
+	(BLKFRONT_PAGE_SIZE / sizeof(struct blkif_request_segment))
 
 struct blkfront;
 
-/* How to connect. Zeroed fields take the defaults. */
+/* How to connect. Start from blkfront_opts_init(): some defaults are not zero. */
 struct blkfront_opts {
 	const char *vdev;		/* "xvdb", "51728" */
 	unsigned int timeout_ms;	/* each wait for the backend; default 10 s */
@@ -53,6 +64,13 @@ struct blkfront_opts {
 					 * device will not share that many pages */
 	bool no_persistent;		/* do not write feature-persistent=1 */
 	bool no_reset;			/* fail instead of resetting a stale connection */
+	int indirect_segs;		/* -1 (blkfront_opts_init): min(backend's, 32);
+					 * 0: direct requests only; N: min(N, backend's,
+					 * BLKFRONT_MAX_INDIRECT) */
+	bool indirect_always;		/* send every read/write as BLKIF_OP_INDIRECT when
+					 * it fits, even of 11 segments or fewer */
+	unsigned int queues;		/* rings wanted; 0: 1; N: min(N, backend's,
+					 * BLKFRONT_MAX_QUEUES) */
 };
 
 /*
@@ -74,9 +92,11 @@ struct blkfront_features {
 	unsigned int max_indirect;	/* feature-max-indirect-segments, 0 if absent */
 	/* what we picked */
 	unsigned int ring_order;	/* ring-page-order written (0: ring-ref only) */
-	unsigned int nr_queues;		/* always 1 today */
+	unsigned int nr_queues;		/* rings in use; with 1, no multi-queue-num-queues */
 	bool use_persistent;		/* both sides said feature-persistent=1 */
-	unsigned int indirect_segs;	/* 0: we send direct requests only */
+	unsigned int indirect_segs;	/* most segments of an indirect request; 0: we send
+					 * direct requests only */
+	bool indirect_always;		/* every read/write that fits goes indirect */
 };
 
 /* The disk as the backend describes it when Connected. */
@@ -92,8 +112,9 @@ struct blkfront_disk {
 void blkfront_opts_init(struct blkfront_opts *opts);
 
 /*
- * Connect to device/vbd/<vdev> of this domain: wait for backend InitWait, share the ring
- * and data pool, bind the event channel, publish, wait for backend Connected, go Connected.
+ * Connect to device/vbd/<vdev> of this domain: wait for backend InitWait, share the rings
+ * and bind their event channels, publish, wait for backend Connected, share the data pool
+ * sized for the indirect segments it offers, go Connected.
  * On error *bfp is NULL and err says what failed and what to do.
  */
 int blkfront_connect(const struct blkfront_opts *opts, struct blkfront **bfp,
@@ -115,13 +136,22 @@ uint64_t blkfront_size(const struct blkfront *bf);
 
 /* ---- I/O layer ---- */
 
-/* One request slot: id = slot index; buf = its BLKFRONT_SEGS pages, contiguous. */
+#define BLKFRONT_QUEUE_ANY (-1)
+
+/*
+ * One request slot: id = slot index; buf = its blkfront_slot_pages() pages, contiguous.
+ * Slots are not tied to a queue: each submit picks one.
+ */
 struct blkfront_req {
 	unsigned int id;
 	uint8_t op;			/* BLKIF_OP_* */
 	uint64_t offset;		/* bytes */
 	uint32_t len;			/* bytes */
 	void *buf;
+	int queue;			/* the caller's pick of a queue for the next submit;
+					 * BLKFRONT_QUEUE_ANY (what blkfront_req_get sets):
+					 * round-robin */
+	unsigned int on_queue;		/* the queue it went on, once submitted */
 	int16_t status;			/* BLKIF_RSP_*, once complete */
 	uint64_t submit_ns, complete_ns;
 	void *user;			/* the caller's */
@@ -131,24 +161,34 @@ struct blkfront_req {
 
 /* Number of request slots (the deepest queue possible). */
 unsigned int blkfront_slots(const struct blkfront *bf);
-/* A free slot, or NULL when every slot is in flight or held. */
+/* Number of rings (queues) in use. */
+unsigned int blkfront_queues(const struct blkfront *bf);
+/* The largest read or write one request may carry on this connection: the slot's pages,
+ * 11 without indirect descriptors, up to 256 (1 MiB) with them. */
+uint32_t blkfront_max_req_bytes(const struct blkfront *bf);
+/* A free slot (its queue set to BLKFRONT_QUEUE_ANY), or NULL when every slot is in
+ * flight or held. */
 struct blkfront_req *blkfront_req_get(struct blkfront *bf);
 /* Give a completed (or never submitted) slot back. */
 void blkfront_req_put(struct blkfront *bf, struct blkfront_req *req);
 
 /*
- * Put a request on the ring (not yet pushed): op READ/WRITE (len bytes at offset, data in
- * req->buf, len <= BLKFRONT_MAX_REQ_BYTES), FLUSH_DISKCACHE/WRITE_BARRIER (len 0), or
- * DISCARD (any len). Offsets and lengths must be multiples of the sector size.
+ * Put a request on a ring (not yet pushed): on req->queue, or the next queue in turn.
+ * op READ/WRITE (len bytes at offset, data in req->buf, len <= blkfront_max_req_bytes();
+ * more than 11 pages, or any size with indirect_always, go as BLKIF_OP_INDIRECT),
+ * FLUSH_DISKCACHE/WRITE_BARRIER (len 0, or up to 11 pages of data), or DISCARD (any len).
+ * Offsets and lengths must be multiples of the sector size.
  */
 int blkfront_submit(struct blkfront *bf, struct blkfront_req *req, uint8_t op,
 		    uint64_t offset, uint32_t len);
-/* Push what was submitted, notifying the backend only if it asked to be. */
+/* Push every ring that has new requests, notifying the backend only where it asked. */
 int blkfront_kick(struct blkfront *bf);
 /*
- * Collect up to max completed requests into done[]; waits up to timeout_ms (-1: forever)
- * for the first one when none is ready. Returns the count, 0 on timeout, -ESHUTDOWN when
- * the backend closed the device, -EPROTO when it answered an id not in flight.
+ * Collect up to max completed requests from every ring into done[]; waits up to
+ * timeout_ms (-1: forever) for the first one when none is ready. Returns the count, 0 on
+ * timeout, -ESHUTDOWN when the backend closed the device, -EPROTO when it answered an id
+ * not in flight on that ring. A backend that is restarted while Connected and answers
+ * later is only a slow backend here: nothing fails before timeout_ms.
  */
 int blkfront_reap(struct blkfront *bf, struct blkfront_req **done, unsigned int max,
 		  int timeout_ms);
@@ -162,26 +202,43 @@ void blkfront_io_counts(const struct blkfront *bf, uint64_t *notifies, uint64_t 
 
 /* ---- low-level ring: for tests that play a hostile frontend ---- */
 
+/*
+ * The ring functions below work on the current queue: 0 unless changed here.
+ * -EINVAL if queue is not one of blkfront_queues().
+ */
+int blkfront_ring_select(struct blkfront *bf, unsigned int queue);
 blkif_front_ring_t *blkfront_ring(struct blkfront *bf);
 /* Copy req into the slot at req_prod_pvt and advance it; -ENOSPC if the ring is full and
  * force is false (with force the slot is overwritten anyway). */
 int blkfront_ring_put(struct blkfront *bf, const blkif_request_t *req, bool force);
+/* The same with an indirect request (its operation should be BLKIF_OP_INDIRECT). */
+int blkfront_ring_put_indirect(struct blkfront *bf, const blkif_request_indirect_t *req,
+			       bool force);
 enum blkfront_notify { BLKFRONT_NOTIFY_NEVER, BLKFRONT_NOTIFY_IF_ASKED, BLKFRONT_NOTIFY_ALWAYS };
 /* Publish req_prod_pvt as req_prod, then notify as asked. */
 int blkfront_ring_push(struct blkfront *bf, enum blkfront_notify how);
 /* Write the shared req_prod directly (any value), without notifying. */
 void blkfront_ring_set_req_prod(struct blkfront *bf, RING_IDX prod);
-/* Send an event to the backend. */
+/* Send an event to the backend on the current queue's event channel. */
 int blkfront_ring_notify(struct blkfront *bf);
 /* Take the next unconsumed response off the ring as it is: 1, or 0 if none. */
 int blkfront_ring_get_response(struct blkfront *bf, blkif_response_t *rsp);
-/* Wait up to timeout_ms for an event from the backend or a xenstore change: 1 when woken,
- * 0 on timeout, -ESHUTDOWN once the backend left Connected. */
+/* Wait up to timeout_ms for an event from the backend on any queue or a xenstore change:
+ * 1 when woken, 0 on timeout, -ESHUTDOWN once the backend left Connected. */
 int blkfront_ring_wait(struct blkfront *bf, int timeout_ms);
-/* The grant ref and address of data pool page i (slot s owns pages s*11 .. s*11+10). */
+/* The data pool: slot s owns pages s*P .. s*P+P-1, P = blkfront_slot_pages(). */
+unsigned int blkfront_slot_pages(const struct blkfront *bf);
 unsigned int blkfront_pool_pages(const struct blkfront *bf);
 grant_ref_t blkfront_pool_gref(const struct blkfront *bf, unsigned int page);
 void *blkfront_pool_page(const struct blkfront *bf, unsigned int page);
+/* Indirect pages of each slot (0 without indirect descriptors), and slot's k-th one:
+ * BLKFRONT_SEGS_PER_INDIRECT_PAGE segment descriptors the caller may fill, and its grant
+ * ref for indirect_grefs[]. NULL / 0 when slot or k is out of range. */
+unsigned int blkfront_indirect_pages(const struct blkfront *bf);
+struct blkif_request_segment *blkfront_indirect_page(const struct blkfront *bf,
+						     unsigned int slot, unsigned int k);
+grant_ref_t blkfront_indirect_gref(const struct blkfront *bf, unsigned int slot,
+				   unsigned int k);
 
 /* Debug messages to stderr when set (-v). */
 extern int blkfront_verbose;

@@ -75,6 +75,24 @@ int cli_common_opt(struct cli *c, int opt, const char *arg)
 	case OPT_NO_PERSISTENT:
 		c->opts.no_persistent = true;
 		return 0;
+	case OPT_INDIRECT_SEGS:
+		if (cli_uint(c, "--indirect-segs", arg, 0, UINT16_MAX, &v))
+			return -1;
+		c->opts.indirect_segs = (int)v;
+		return 0;
+	case OPT_INDIRECT:
+		if (strcmp(arg, "always") && strcmp(arg, "auto")) {
+			cli_err(c, "bad --indirect '%s': 'always' (every read and write as an "
+				"indirect request) or 'auto' (only those above 11 pages)", arg);
+			return -1;
+		}
+		c->opts.indirect_always = !strcmp(arg, "always");
+		return 0;
+	case OPT_QUEUES:
+		if (cli_uint(c, "--queues", arg, 1, UINT16_MAX, &v))
+			return -1;
+		c->opts.queues = (unsigned int)v;
+		return 0;
 	case 'v':
 		blkfront_verbose = 1;
 		return 0;

@@ -22,6 +22,9 @@ enum {
 	OPT_SLOTS,
 	OPT_RING_ORDER,
 	OPT_NO_PERSISTENT,
+	OPT_INDIRECT_SEGS,
+	OPT_INDIRECT,
+	OPT_QUEUES,
 	OPT_HELP,
 };
 
@@ -32,6 +35,9 @@ enum {
 	{ "slots", required_argument, NULL, OPT_SLOTS }, \
 	{ "max-ring-order", required_argument, NULL, OPT_RING_ORDER }, \
 	{ "no-persistent", no_argument, NULL, OPT_NO_PERSISTENT }, \
+	{ "indirect-segs", required_argument, NULL, OPT_INDIRECT_SEGS }, \
+	{ "indirect", required_argument, NULL, OPT_INDIRECT }, \
+	{ "queues", required_argument, NULL, OPT_QUEUES }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, OPT_HELP }
 

@@ -11,6 +11,8 @@
 #include "bfutil.h"
 #include "cli.h"
 
+#define DEFAULT_IODEPTH 32
+
 enum { OPT_RW = 300, OPT_BS, OPT_IODEPTH, OPT_RUNTIME, OPT_SIZE, OPT_MIX, OPT_JSON };
 enum bench_rw { RW_READ, RW_WRITE, RW_RANDREAD, RW_RANDWRITE, RW_RANDRW };
 static const char *const rw_names[] = { "read", "write", "randread", "randwrite", "randrw" };
@@ -139,6 +141,7 @@ static void report(const struct bench *b)
 	double maps = per_req(b, b->after.maps, b->before.maps);
 	double copies = per_req(b, b->after.copies, b->before.copies);
 	double notif = per_req(b, b->after.notifies, b->before.notifies);
+	const struct blkfront_features *f = blkfront_features(b->bf);
 	char bs[32];
 
 	bf_fmt_size(b->bs, bs, sizeof(bs));
@@ -147,17 +150,20 @@ static void report(const struct bench *b)
 		       "\"size\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"reads\":%" PRIu64
 		       ",\"writes\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"iops\":%.1f,\"mib_s\":%.2f,"
 		       "\"lat_mean_us\":%.2f,\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,"
-		       "\"lat_max_us\":%.2f,", rw_names[b->rw], b->bs, b->iodepth, b->elapsed_s,
-		       b->size, b->requests, b->reads, b->writes, b->errors, iops, mib, mean, p50,
-		       p99, (double)b->hist.max / 1000.0);
+		       "\"lat_max_us\":%.2f,\"queues\":%u,\"indirect_segs\":%u,\"ring_order\":%u,"
+		       "\"persistent\":%s,\"slots\":%u,", rw_names[b->rw], b->bs, b->iodepth,
+		       b->elapsed_s, b->size, b->requests, b->reads, b->writes, b->errors, iops, mib,
+		       mean, p50, p99, (double)b->hist.max / 1000.0, f->nr_queues, f->indirect_segs,
+		       f->ring_order, f->use_persistent ? "true" : "false", blkfront_slots(b->bf));
 		json_num("grant_maps_per_req", maps, false);
 		json_num("grant_copies_per_req", copies, false);
 		json_num("notify_per_req", notif, true);
 		printf("}\n");
 		return;
 	}
-	printf("%s: bs=%s iodepth=%" PRIu64 " runtime=%.2fs size=%" PRIu64 "\n",
-	       rw_names[b->rw], bs, b->iodepth, b->elapsed_s, b->size);
+	printf("%s: bs=%s iodepth=%" PRIu64 " runtime=%.2fs size=%" PRIu64 " queues=%u "
+	       "indirect-segs=%u\n", rw_names[b->rw], bs, b->iodepth, b->elapsed_s, b->size,
+	       f->nr_queues, f->indirect_segs);
 	printf("  requests: %" PRIu64 " (%" PRIu64 " read, %" PRIu64 " write, %" PRIu64
 	       " errors)\n", b->requests, b->reads, b->writes, b->errors);
 	printf("  IOPS: %.0f, bandwidth: %.1f MiB/s\n", iops, mib);
@@ -178,10 +184,13 @@ static int fit(struct bench *b)
 
 	if (!b->size)
 		b->size = disk;
-	if (b->bs % ss || b->bs > BLKFRONT_MAX_REQ_BYTES) {
+	if (b->bs % ss || b->bs > blkfront_max_req_bytes(b->bf)) {
+		const struct blkfront_features *f = blkfront_features(b->bf);
+
 		cli_err(b->c, "--bs %" PRIu64 " must be a multiple of the %u-byte sector size and "
-			"at most %u bytes (11 pages: the backend offers no indirect descriptors)",
-			b->bs, ss, BLKFRONT_MAX_REQ_BYTES);
+			"at most %u bytes (%u pages: %u indirect segments in use, the backend "
+			"offers %u; see --indirect-segs)", b->bs, ss, blkfront_max_req_bytes(b->bf),
+			blkfront_slot_pages(b->bf), f->indirect_segs, f->max_indirect);
 		return EXIT_USAGE;
 	}
 	if (b->size > disk || b->size < b->bs) {
@@ -193,6 +202,10 @@ static int fit(struct bench *b)
 		cli_err(b->c, "the disk is read-only: use --rw read or randread");
 		return EXIT_USAGE;
 	}
+	/* The default depth quietly fits the slots; one asked for says it does not. */
+	if (!b->iodepth)
+		b->iodepth = blkfront_slots(b->bf) < DEFAULT_IODEPTH ?
+			      blkfront_slots(b->bf) : DEFAULT_IODEPTH;
 	if (b->iodepth > blkfront_slots(b->bf)) {
 		fprintf(stderr, "blkfront bench: iodepth %" PRIu64 " is more than the %u request "
 			"slots: using %u\n", b->iodepth, blkfront_slots(b->bf), blkfront_slots(b->bf));
@@ -281,7 +294,7 @@ int cmd_bench(struct cli *c, int argc, char **argv)
 		cli_err(c, "out of memory");
 		return EXIT_IO;
 	}
-	*b = (struct bench){ .c = c, .rw = RW_RANDREAD, .bs = 4096, .iodepth = 32, .mix = 50,
+	*b = (struct bench){ .c = c, .rw = RW_RANDREAD, .bs = 4096, .mix = 50,
 			     .runtime_ms = 5000, .rng = 0x62656e6368ULL };
 	bf_hist_init(&b->hist);
 	rc = EXIT_USAGE;

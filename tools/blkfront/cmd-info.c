@@ -29,11 +29,12 @@ static void print_info(const struct blkfront *bf, const char *vdev)
 		printf("discard: no\n");
 	printf("persistent: backend %s, in use %s\n", f->persistent ? "yes" : "no",
 	       f->use_persistent ? "yes" : "no");
-	printf("indirect-segments: backend %u, in use %u\n", f->max_indirect, f->indirect_segs);
-	printf("ring: order %u (backend max %u), %u requests; queues 1 (backend max %u)\n",
+	printf("indirect-segments: backend %u, in use %u%s\n", f->max_indirect, f->indirect_segs,
+	       f->indirect_always ? " (always)" : "");
+	printf("ring: order %u (backend max %u), %u requests; queues %u (backend max %u)\n",
 	       f->ring_order, f->max_ring_order, RING_SIZE(blkfront_ring((struct blkfront *)bf)),
-	       f->max_queues);
-	printf("slots: %u (max request %u bytes)\n", blkfront_slots(bf), BLKFRONT_MAX_REQ_BYTES);
+	       f->nr_queues, f->max_queues);
+	printf("slots: %u (max request %u bytes)\n", blkfront_slots(bf), blkfront_max_req_bytes(bf));
 }
 
 /* blkfront info VDEV */

@@ -112,7 +112,8 @@ static int out_all(const struct cli *c, const void *buf, size_t len)
 static int do_read(const struct cli *c, struct blkfront *bf, uint64_t off, uint64_t len)
 {
 	unsigned int slots = blkfront_slots(bf);
-	uint64_t npieces = (len + BLKFRONT_MAX_REQ_BYTES - 1) / BLKFRONT_MAX_REQ_BYTES;
+	uint32_t max = blkfront_max_req_bytes(bf);
+	uint64_t npieces = (len + max - 1) / max;
 	uint64_t issued = 0, out = 0;
 	struct blkfront_req **win = calloc(slots, sizeof(*win)), **done = calloc(slots, sizeof(*done));
 	int rc = EXIT_GOOD, n;
@@ -126,9 +127,8 @@ static int do_read(const struct cli *c, struct blkfront *bf, uint64_t off, uint6
 		struct blkfront_req *r;
 
 		while (issued < npieces && issued - out < slots && (r = blkfront_req_get(bf))) {
-			uint64_t at = issued * BLKFRONT_MAX_REQ_BYTES;
-			uint32_t n1 = (uint32_t)(len - at < BLKFRONT_MAX_REQ_BYTES ? len - at :
-						 BLKFRONT_MAX_REQ_BYTES);
+			uint64_t at = issued * max;
+			uint32_t n1 = (uint32_t)(len - at < max ? len - at : max);
 
 			if (blkfront_submit(bf, r, BLKIF_OP_READ, off + at, n1)) {
 				blkfront_req_put(bf, r);
@@ -207,6 +207,7 @@ static int do_write(const struct cli *c, struct blkfront *bf, uint64_t off, uint
 		    bool have_len)
 {
 	uint64_t limit = have_len ? len : blkfront_size(bf) - off, at = 0;
+	uint32_t max = blkfront_max_req_bytes(bf);
 	uint32_t ss = blkfront_disk(bf)->sector_size;
 	struct blkfront_req **done = calloc(blkfront_slots(bf), sizeof(*done)), *r;
 	const struct blkfront_features *f = blkfront_features(bf);
@@ -219,8 +220,7 @@ static int do_write(const struct cli *c, struct blkfront *bf, uint64_t off, uint
 		return EXIT_IO;
 	}
 	while (!eof && at < limit && rc == EXIT_GOOD) {
-		uint64_t want = limit - at < BLKFRONT_MAX_REQ_BYTES ? limit - at :
-				BLKFRONT_MAX_REQ_BYTES;
+		uint64_t want = limit - at < max ? limit - at : max;
 		ssize_t got;
 
 		r = blkfront_req_get(bf);

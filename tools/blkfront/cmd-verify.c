@@ -10,11 +10,14 @@
 #include "bfutil.h"
 #include "cli.h"
 
+#define DEFAULT_IODEPTH 16
+
 #define MAX_REPORTED 20
 #define PLAN_WRITE 0x5772697465ULL	/* mixed into the seed: the write and read chunkings */
 #define PLAN_READ 0x52656164ULL		/* differ from each other and between passes */
 
-enum { OPT_SEED = 300, OPT_SIZE, OPT_IODEPTH, OPT_BS_MIN, OPT_BS_MAX, OPT_MODE, OPT_PASSES };
+enum { OPT_SEED = 300, OPT_SIZE, OPT_IODEPTH, OPT_BS_MIN, OPT_BS_MAX, OPT_BS, OPT_MODE,
+       OPT_PASSES };
 
 struct verify {
 	struct cli *c;
@@ -124,7 +127,7 @@ out:
 static int run_phase(struct verify *v, bool write, uint64_t seed, uint64_t pass)
 {
 	uint32_t align = blkfront_disk(v->bf)->sector_size;
-	uint32_t piece = BLKFRONT_MAX_REQ_BYTES / align * align;
+	uint32_t piece = blkfront_max_req_bytes(v->bf) / align * align;
 	struct bf_chunk *plan;
 	size_t count;
 	uint64_t t0;
@@ -167,6 +170,10 @@ static int fit(struct verify *v)
 		cli_err(v->c, "--bs-min must not exceed --bs-max, which must be below 4G");
 		return EXIT_USAGE;
 	}
+	/* The default depth quietly fits the slots; one asked for says it does not. */
+	if (!v->iodepth)
+		v->iodepth = blkfront_slots(v->bf) < DEFAULT_IODEPTH ?
+			      blkfront_slots(v->bf) : DEFAULT_IODEPTH;
 	if (v->iodepth > blkfront_slots(v->bf)) {
 		fprintf(stderr, "blkfront verify: iodepth %" PRIu64 " is more than the %u "
 			"request slots: using %u\n", v->iodepth, blkfront_slots(v->bf),
@@ -176,12 +183,25 @@ static int fit(struct verify *v)
 	return EXIT_GOOD;
 }
 
+/* One line of what was negotiated, as key=value words for scripts. */
+static void print_connection(const struct blkfront *bf)
+{
+	const struct blkfront_features *f = blkfront_features(bf);
+
+	printf("connected: ring-order=%u queues=%u indirect-segs=%u indirect-always=%s "
+	       "persistent=%s slots=%u max-request=%u\n", f->ring_order, f->nr_queues,
+	       f->indirect_segs, f->indirect_always ? "yes" : "no",
+	       f->use_persistent ? "yes" : "no", blkfront_slots(bf), blkfront_max_req_bytes(bf));
+}
+
 /* Every pass, then the summary; the exit code. */
 static int run(struct verify *v)
 {
 	uint64_t total = 0;
 	int rc = fit(v);
 
+	if (!rc)
+		print_connection(v->bf);
 	for (uint64_t p = 0; !rc && p < v->passes; p++) {
 		uint64_t seed = v->do_write ? v->seed + p : v->seed;
 
@@ -228,6 +248,11 @@ static int verify_opt(struct verify *v, int opt, const char *arg)
 	case OPT_IODEPTH: return cli_uint(c, "--iodepth", arg, 1, BLKFRONT_MAX_SLOTS, &v->iodepth);
 	case OPT_BS_MIN: return cli_size(c, "--bs-min", arg, &v->bs_min);
 	case OPT_BS_MAX: return cli_size(c, "--bs-max", arg, &v->bs_max);
+	case OPT_BS:
+		if (cli_size(c, "--bs", arg, &v->bs_max))
+			return -EINVAL;
+		v->bs_min = v->bs_max;
+		return 0;
 	case OPT_PASSES: return cli_uint(c, "--passes", arg, 1, 1000000, &v->passes);
 	case OPT_MODE:
 		v->do_write = !strcmp(arg, "write") || !strcmp(arg, "both");
@@ -252,11 +277,12 @@ int cmd_verify(struct cli *c, int argc, char **argv)
 		{ "iodepth", required_argument, NULL, OPT_IODEPTH },
 		{ "bs-min", required_argument, NULL, OPT_BS_MIN },
 		{ "bs-max", required_argument, NULL, OPT_BS_MAX },
+		{ "bs", required_argument, NULL, OPT_BS },
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "passes", required_argument, NULL, OPT_PASSES },
 		{ 0 }
 	};
-	struct verify v = { .c = c, .seed = 1, .passes = 1, .iodepth = 16, .bs_min = 512,
+	struct verify v = { .c = c, .seed = 1, .passes = 1, .bs_min = 512,
 			    .bs_max = 128 << 10, .do_write = true, .do_read = true };
 	int opt, rc;
 

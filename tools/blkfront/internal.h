@@ -9,6 +9,16 @@
 
 #include "bfutil.h"
 #include "blkfront.h"
+#include "request.h"
+
+/* One ring and its event channel. */
+struct bf_queue {
+	void *sring;
+	grant_ref_t ring_refs[1u << BLKFRONT_MAX_RING_ORDER];
+	blkif_front_ring_t ring;
+	evtchn_port_t port;		/* ours; the backend binds to it */
+	bool port_bound;
+};
 
 struct blkfront {
 	struct blkfront_opts opts;
@@ -28,19 +38,23 @@ struct blkfront {
 	struct blkfront_features feat;
 	struct blkfront_disk disk;
 
-	/* ring (ring.c) */
-	void *sring;
-	unsigned int ring_pages;
-	grant_ref_t ring_refs[1u << BLKFRONT_MAX_RING_ORDER];
-	blkif_front_ring_t ring;
-	evtchn_port_t port;		/* ours; the backend binds to it */
-	bool port_bound;
+	/* rings and event channels (ring.c): one per queue, on one xenevtchn handle */
+	struct bf_queue queues[BLKFRONT_MAX_QUEUES];
+	unsigned int nr_queues;		/* set up so far */
+	unsigned int ring_pages;	/* per queue */
+	unsigned int cur;		/* the low-level API's current queue */
+	unsigned int next_queue;	/* round-robin of blkfront_submit */
 	uint64_t notifies, wakeups;
 
-	/* data pool and request slots (io.c) */
+	/* data pool, indirect pages and request slots (io.c) */
 	void *pool;
 	unsigned int pool_pages;
 	grant_ref_t *pool_refs;
+	unsigned int slot_pages;	/* data pages per slot */
+	void *ind_pool;			/* indirect pages, ind_pages per slot */
+	unsigned int ind_pages;
+	grant_ref_t *ind_refs;
+	struct bf_geom geom;
 	struct blkfront_req *reqs;
 	unsigned int slots;
 	struct blkfront_req *free;
@@ -70,19 +84,28 @@ void bf_watch_events(struct blkfront *bf);
 /* negotiate.c */
 /* Read what the backend offers at InitWait and pick ring order and queues. */
 void bf_negotiate_initwait(struct blkfront *bf);
+/* Remove the transport nodes of an earlier connection from our directory. */
+int bf_remove_stale(struct blkfront *bf);
 /* Write ring-ref(s), event-channel, protocol and our features in transaction t. */
 int bf_publish(struct blkfront *bf, xs_transaction_t t);
 /* Read the disk and the features the backend offers once Connected, and pick. */
 int bf_negotiate_connected(struct blkfront *bf, char *err, size_t errlen);
 
 /* ring.c */
-/* Share the ring pages and bind an unbound event channel for the backend. */
+/* Share the ring pages and bind an unbound event channel for the backend, per queue. */
 int bf_ring_setup(struct blkfront *bf, char *err, size_t errlen);
-/* Unshare the ring and unbind the event channel; idempotent. */
+/* Unshare the rings and unbind the event channels; idempotent. */
 void bf_ring_teardown(struct blkfront *bf);
+/* Copy req (a request-sized slot) onto queue q's ring; -ENOSPC when full unless force. */
+int bf_q_put(struct bf_queue *q, const void *req, bool force);
+/* Publish q's requests, then notify as asked. */
+int bf_q_push(struct blkfront *bf, struct bf_queue *q, enum blkfront_notify how);
+/* Take q's next response: 1, or 0 if none (rsp_event re-armed). */
+int bf_q_get_response(struct bf_queue *q, blkif_response_t *rsp);
 
 /* io.c */
-/* Share the data pool and set up the request slots. */
+/* Share the data pool (and indirect pages) and set up the request slots, once the
+ * backend is Connected and the indirect segments are known. */
 int bf_io_setup(struct blkfront *bf, char *err, size_t errlen);
 /* Unshare the pool and free the slots; idempotent. */
 void bf_io_teardown(struct blkfront *bf);

@@ -1,6 +1,7 @@
 /*
  * The I/O layer: a data pool shared with the backend once, request slots that each own
- * 11 of its pages, submit, kick and reap.
+ * its pages for the largest request (11, or up to 256 with indirect descriptors) and an
+ * indirect page, submit onto one of the queues' rings, kick and reap them all.
  *
  * Linux xen-blkfront without persistent grants grants pages per request; we share the
  * pool once and reuse its grants. That is safe with a backend that maps per request (it
@@ -13,30 +14,74 @@
 
 #include "internal.h"
 
-/* Share the data pool and build the free list of request slots. */
-int bf_io_setup(struct blkfront *bf, char *err, size_t errlen)
+/* Share n pages with the backend into *addr and refs: 0 or -errno. */
+static int share(struct blkfront *bf, unsigned int n, void **addr, grant_ref_t *refs)
 {
-	unsigned int ring = RING_SIZE(&bf->ring);
-	int ret;
+	*addr = n ? xengntshr_share_pages(bf->xgs, bf->backend_id, n, refs, 1) : NULL;
+	if (n && !*addr)
+		return errno ? -errno : -ENOMEM;
+	return 0;
+}
 
-	bf->slots = bf->opts.slots ? bf->opts.slots : BLKFRONT_DEFAULT_SLOTS;
+/* Unshare the data pool and the indirect pages; idempotent. */
+static void unshare_pools(struct blkfront *bf)
+{
+	if (bf->pool)
+		xengntshr_unshare(bf->xgs, bf->pool, bf->pool_pages);
+	bf->pool = NULL;
+	if (bf->ind_pool)
+		xengntshr_unshare(bf->xgs, bf->ind_pool, bf->slots * bf->ind_pages);
+	bf->ind_pool = NULL;
+}
+
+/* How many slots, and how big: from the options, the ring and the indirect segments. */
+static void size_slots(struct blkfront *bf)
+{
+	unsigned int ring = RING_SIZE(&bf->queues[0].ring);
+	unsigned int segs = bf->feat.indirect_segs;
+
+	bf->slot_pages = bf_slot_pages(segs);
+	bf->ind_pages = segs ? bf_indirect_pages(segs) : 0;
+	if (bf->opts.slots)
+		bf->slots = bf->opts.slots;
+	else
+		bf->slots = bf_default_slots(ring, bf->nr_queues * bf->ring_pages,
+					     bf->slot_pages + bf->ind_pages);
+	/* One ring's entries at most: whatever queue a slot goes to, it has room. */
 	if (bf->slots > ring)
 		bf->slots = ring;
 	if (bf->slots > BLKFRONT_MAX_SLOTS)
 		bf->slots = BLKFRONT_MAX_SLOTS;
-	bf->pool_refs = calloc((size_t)bf->slots * BLKFRONT_SEGS, sizeof(*bf->pool_refs));
+	bf->geom = (struct bf_geom){
+		.disk_bytes = blkfront_size(bf),
+		.sector_size = bf->disk.sector_size,
+		.handle = (blkif_vdev_t)bf->devid,
+		.slot_pages = bf->slot_pages,
+		.indirect_segs = segs,
+		.indirect_always = bf->feat.indirect_always,
+	};
+}
+
+/* Share the data pool and the indirect pages, and build the free list of request slots. */
+int bf_io_setup(struct blkfront *bf, char *err, size_t errlen)
+{
+	int ret;
+
+	size_slots(bf);
+	bf->pool_refs = calloc((size_t)bf->slots * bf->slot_pages, sizeof(*bf->pool_refs));
+	bf->ind_refs = calloc((size_t)bf->slots * bf->ind_pages + 1, sizeof(*bf->ind_refs));
 	bf->reqs = calloc(bf->slots, sizeof(*bf->reqs));
-	if (!bf->pool_refs || !bf->reqs) {
+	if (!bf->pool_refs || !bf->ind_refs || !bf->reqs) {
 		bf_errf(err, errlen, "out of memory for %u request slots", bf->slots);
 		return -ENOMEM;
 	}
 	for (;;) {
-		bf->pool_pages = bf->slots * BLKFRONT_SEGS;
-		bf->pool = xengntshr_share_pages(bf->xgs, bf->backend_id, bf->pool_pages,
-						 bf->pool_refs, 1);
-		if (bf->pool)
+		bf->pool_pages = bf->slots * bf->slot_pages;
+		ret = share(bf, bf->pool_pages, &bf->pool, bf->pool_refs);
+		ret = ret ? ret : share(bf, bf->slots * bf->ind_pages, &bf->ind_pool, bf->ind_refs);
+		if (!ret)
 			break;
-		ret = errno ? -errno : -ENOMEM;
+		unshare_pools(bf);
 		/* gntalloc has a limit on shared pages: without --slots, settle for fewer. */
 		if (ret == -ENOSPC && !bf->opts.slots && bf->slots > 1) {
 			bf->slots /= 2;
@@ -44,8 +89,9 @@ int bf_io_setup(struct blkfront *bf, char *err, size_t errlen)
 				 bf->pool_pages, bf->slots);
 			continue;
 		}
-		bf_errf(err, errlen, "cannot share %u data pages with domain %u: %s (the grant "
-			"device may limit shared pages: ask for fewer --slots)", bf->pool_pages,
+		bf_errf(err, errlen, "cannot share %u data and %u indirect pages with domain %u: "
+			"%s (the grant device may limit shared pages: ask for fewer --slots or "
+			"--indirect-segs)", bf->pool_pages, bf->slots * bf->ind_pages,
 			bf->backend_id, strerror(-ret));
 		return ret;
 	}
@@ -53,22 +99,23 @@ int bf_io_setup(struct blkfront *bf, char *err, size_t errlen)
 		struct blkfront_req *r = &bf->reqs[i];
 
 		r->id = i;
-		r->buf = (char *)bf->pool + (size_t)i * BLKFRONT_MAX_REQ_BYTES;
+		r->buf = (char *)bf->pool + (size_t)i * bf->slot_pages * BLKFRONT_PAGE_SIZE;
 		r->next_free = bf->free;
 		bf->free = r;
 	}
-	bf_debug("data pool: %u slots, %u pages shared", bf->slots, bf->pool_pages);
+	bf_debug("data pool: %u slots of %u pages (+%u indirect), %u pages shared", bf->slots,
+		 bf->slot_pages, bf->ind_pages, bf->pool_pages + bf->slots * bf->ind_pages);
 	return 0;
 }
 
-/* Unshare the pool and free the slots; idempotent. */
+/* Unshare the pools and free the slots; idempotent. */
 void bf_io_teardown(struct blkfront *bf)
 {
-	if (bf->pool)
-		xengntshr_unshare(bf->xgs, bf->pool, bf->pool_pages);
-	bf->pool = NULL;
+	unshare_pools(bf);
 	free(bf->pool_refs);
 	bf->pool_refs = NULL;
+	free(bf->ind_refs);
+	bf->ind_refs = NULL;
 	free(bf->reqs);
 	bf->reqs = NULL;
 	bf->free = NULL;
@@ -81,6 +128,18 @@ unsigned int blkfront_slots(const struct blkfront *bf)
 	return bf->slots;
 }
 
+/* Data pages per slot. */
+unsigned int blkfront_slot_pages(const struct blkfront *bf)
+{
+	return bf->slot_pages;
+}
+
+/* The largest read or write of one request. */
+uint32_t blkfront_max_req_bytes(const struct blkfront *bf)
+{
+	return bf->slot_pages * BLKFRONT_PAGE_SIZE;
+}
+
 /* A free slot, or NULL. */
 struct blkfront_req *blkfront_req_get(struct blkfront *bf)
 {
@@ -90,6 +149,7 @@ struct blkfront_req *blkfront_req_get(struct blkfront *bf)
 		bf->free = r->next_free;
 		r->next_free = NULL;
 		r->user = NULL;
+		r->queue = BLKFRONT_QUEUE_ANY;
 	}
 	return r;
 }
@@ -103,77 +163,35 @@ void blkfront_req_put(struct blkfront *bf, struct blkfront_req *req)
 	bf->free = req;
 }
 
-/* Build the ring request for req; -EINVAL when op, alignment or range are wrong. */
-static int build(struct blkfront *bf, const struct blkfront_req *req, blkif_request_t *out)
-{
-	uint32_t ss = bf->disk.sector_size;
-	uint64_t size = blkfront_size(bf);
-
-	memset(out, 0, sizeof(*out));
-	if (req->offset % ss || req->len % ss || req->offset > size || req->len > size - req->offset)
-		return -EINVAL;
-	if (req->op == BLKIF_OP_DISCARD) {
-		blkif_request_discard_t d = {
-			.operation = BLKIF_OP_DISCARD,
-			.handle = (blkif_vdev_t)bf->devid,
-			.id = req->id,
-			.sector_number = req->offset / BLKFRONT_SECTOR,
-			.nr_sectors = req->len / BLKFRONT_SECTOR,
-		};
-
-		if (!req->len)
-			return -EINVAL;
-		memcpy(out, &d, sizeof(d));
-		return 0;
-	}
-	switch (req->op) {
-	case BLKIF_OP_READ:
-	case BLKIF_OP_WRITE:
-		if (!req->len)
-			return -EINVAL;
-		break;
-	case BLKIF_OP_FLUSH_DISKCACHE:
-	case BLKIF_OP_WRITE_BARRIER:
-		break;		/* with data it is a write with flush semantics, as Linux sends */
-	default:
-		return -EINVAL;
-	}
-	if (req->len > BLKFRONT_MAX_REQ_BYTES)
-		return -EINVAL;
-	out->operation = req->op;
-	out->handle = (blkif_vdev_t)bf->devid;
-	out->id = req->id;
-	out->sector_number = req->len ? req->offset / BLKFRONT_SECTOR : 0;
-	for (uint32_t done = 0, k = 0; done < req->len; done += BLKFRONT_PAGE_SIZE, k++) {
-		uint32_t n = req->len - done < BLKFRONT_PAGE_SIZE ? req->len - done :
-			     BLKFRONT_PAGE_SIZE;
-
-		out->seg[k].gref = bf->pool_refs[req->id * BLKFRONT_SEGS + k];
-		out->seg[k].first_sect = 0;
-		out->seg[k].last_sect = (uint8_t)(n / BLKFRONT_SECTOR - 1);
-		out->nr_segments = (uint8_t)(k + 1);
-	}
-	return 0;
-}
-
-/* Put a request on the ring, not yet pushed. */
+/* Put a request on its queue's ring, not yet pushed. */
 int blkfront_submit(struct blkfront *bf, struct blkfront_req *req, uint8_t op,
 		    uint64_t offset, uint32_t len)
 {
+	unsigned int qi = req->queue < 0 ? bf->next_queue : (unsigned int)req->queue;
 	blkif_request_t r;
 	int err;
 
 	if (req->inflight)
 		return -EBUSY;
+	if (bf->broken)
+		return bf->broken;
 	if (bf->backend_gone)
 		return -ESHUTDOWN;
+	if (qi >= bf->nr_queues)
+		return -EINVAL;
 	req->op = op;
 	req->offset = offset;
 	req->len = len;
-	err = build(bf, req, &r);
-	err = err ? err : blkfront_ring_put(bf, &r, false);
+	err = bf_request_build(&bf->geom, req->id, op, offset, len,
+			       &bf->pool_refs[(size_t)req->id * bf->slot_pages],
+			       &bf->ind_refs[(size_t)req->id * bf->ind_pages],
+			       blkfront_indirect_page(bf, req->id, 0), &r);
+	err = err ? err : bf_q_put(&bf->queues[qi], &r, false);
 	if (err)
 		return err;
+	if (req->queue < 0)
+		bf->next_queue = (qi + 1) % bf->nr_queues;
+	req->on_queue = qi;
 	req->status = BLKIF_RSP_OKAY;
 	req->submit_ns = bf_now_ns();
 	req->complete_ns = 0;
@@ -182,10 +200,20 @@ int blkfront_submit(struct blkfront *bf, struct blkfront_req *req, uint8_t op,
 	return 0;
 }
 
-/* Push what was submitted; notify only if the backend asked. */
+/* Push every ring with new requests; notify only where the backend asked. */
 int blkfront_kick(struct blkfront *bf)
 {
-	return blkfront_ring_push(bf, BLKFRONT_NOTIFY_IF_ASKED);
+	for (unsigned int i = 0; i < bf->nr_queues; i++) {
+		struct bf_queue *q = &bf->queues[i];
+		int err;
+
+		if (q->ring.req_prod_pvt == q->ring.sring->req_prod)
+			continue;
+		err = bf_q_push(bf, q, BLKFRONT_NOTIFY_IF_ASKED);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* Requests in flight. */
@@ -194,38 +222,56 @@ unsigned int blkfront_inflight(const struct blkfront *bf)
 	return bf->inflight;
 }
 
-/* Collect up to max completed requests, waiting up to timeout_ms for the first. */
+/*
+ * Take up to max responses off queue qi into done[*n]. A response whose id is not in
+ * flight on this ring breaks the connection: the requests still in flight may never be
+ * answered, their slots stay taken, and every later call fails.
+ */
+static int reap_queue(struct blkfront *bf, unsigned int qi, struct blkfront_req **done,
+		      unsigned int max, unsigned int *n)
+{
+	blkif_response_t rsp;
+
+	while (*n < max && bf_q_get_response(&bf->queues[qi], &rsp) == 1) {
+		struct blkfront_req *r = rsp.id < bf->slots ? &bf->reqs[rsp.id] : NULL;
+
+		if (!r || !r->inflight || r->on_queue != qi) {
+			bf_debug("backend answered id %llu on queue %u, which is not in flight "
+				 "there: giving up on this disk", (unsigned long long)rsp.id, qi);
+			bf->broken = -EPROTO;
+			return bf->broken;
+		}
+		r->status = rsp.status;
+		r->complete_ns = bf_now_ns();
+		r->inflight = false;
+		bf->inflight--;
+		done[(*n)++] = r;
+	}
+	return 0;
+}
+
+/*
+ * Collect up to max completed requests from every ring, waiting up to timeout_ms for the
+ * first. The wait is for the backend's events only: a backend restarted under us answers
+ * late, and that is all it is until timeout_ms.
+ */
 int blkfront_reap(struct blkfront *bf, struct blkfront_req **done, unsigned int max,
 		  int timeout_ms)
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX :
 			    bf_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	blkif_response_t rsp;
 
 	for (;;) {
-		unsigned int n = 0;
+		unsigned int n = 0, first = bf->next_queue;
 		uint64_t now;
 		int ret;
 
 		if (bf->broken)
 			return bf->broken;
-		while (n < max && blkfront_ring_get_response(bf, &rsp) == 1) {
-			struct blkfront_req *r;
-
-			/* The requests still in flight may never be answered: their slots stay
-			 * taken, and every later call fails (after handing back what we have). */
-			if (rsp.id >= bf->slots || !bf->reqs[rsp.id].inflight) {
-				bf_debug("backend answered id %llu, which is not in flight: "
-				       "giving up on this disk", (unsigned long long)rsp.id);
-				bf->broken = -EPROTO;
+		/* Start where submit goes next, so no queue's answers wait behind another's. */
+		for (unsigned int k = 0; k < bf->nr_queues && n < max; k++) {
+			if (reap_queue(bf, (first + k) % bf->nr_queues, done, max, &n))
 				return n ? (int)n : bf->broken;
-			}
-			r = &bf->reqs[rsp.id];
-			r->status = rsp.status;
-			r->complete_ns = bf_now_ns();
-			r->inflight = false;
-			bf->inflight--;
-			done[n++] = r;
 		}
 		if (n || !max || !bf->inflight)
 			return (int)n;
@@ -280,7 +326,7 @@ out:
 	return ret;
 }
 
-/* Data pool pages. */
+/* Data pool pages, all slots'. */
 unsigned int blkfront_pool_pages(const struct blkfront *bf)
 {
 	return bf->pool_pages;
@@ -297,4 +343,29 @@ void *blkfront_pool_page(const struct blkfront *bf, unsigned int page)
 {
 	return page < bf->pool_pages ? (char *)bf->pool + (size_t)page * BLKFRONT_PAGE_SIZE :
 	       NULL;
+}
+
+/* Indirect pages per slot. */
+unsigned int blkfront_indirect_pages(const struct blkfront *bf)
+{
+	return bf->ind_pages;
+}
+
+/* Slot's k-th indirect page, NULL if there is none. */
+struct blkif_request_segment *blkfront_indirect_page(const struct blkfront *bf,
+						     unsigned int slot, unsigned int k)
+{
+	if (slot >= bf->slots || k >= bf->ind_pages || !bf->ind_pool)
+		return NULL;
+	return (struct blkif_request_segment *)((char *)bf->ind_pool +
+		((size_t)slot * bf->ind_pages + k) * BLKFRONT_PAGE_SIZE);
+}
+
+/* The grant ref of slot's k-th indirect page, 0 if there is none. */
+grant_ref_t blkfront_indirect_gref(const struct blkfront *bf, unsigned int slot,
+				   unsigned int k)
+{
+	if (slot >= bf->slots || k >= bf->ind_pages || !bf->ind_pool)
+		return 0;
+	return bf->ind_refs[(size_t)slot * bf->ind_pages + k];
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xen/io/protocols.h>
 
@@ -41,30 +42,97 @@ void bf_negotiate_initwait(struct blkfront *bf)
 	f->ring_order = f->max_ring_order < want ? f->max_ring_order : want;
 	if (f->ring_order > BLKFRONT_MAX_RING_ORDER)
 		f->ring_order = BLKFRONT_MAX_RING_ORDER;
-	/* One queue: this frontend runs one ring; multi-queue-num-queues stays unwritten. */
-	f->nr_queues = 1;
-	bf_debug("backend offers max-ring-page-order %u, %u queues; using order %u, 1 queue",
-		 f->max_ring_order, f->max_queues, f->ring_order);
+	/* One queue unless asked: then, as Linux, the top-level nodes and no
+	 * multi-queue-num-queues. */
+	f->nr_queues = bf->opts.queues ? bf->opts.queues : 1;
+	if (f->nr_queues > f->max_queues)
+		f->nr_queues = f->max_queues;
+	if (f->nr_queues > BLKFRONT_MAX_QUEUES)
+		f->nr_queues = BLKFRONT_MAX_QUEUES;
+	bf_debug("backend offers max-ring-page-order %u, %u queues; using order %u, %u queue(s)",
+		 f->max_ring_order, f->max_queues, f->ring_order, f->nr_queues);
 }
 
-/* Write ring-ref(s), event-channel, protocol and our features in transaction t. */
+/* Is name one of the transport nodes a connection writes (ours, or an earlier one's)? */
+static bool transport_node(const char *name)
+{
+	static const char *const exact[] = {
+		"ring-ref", "ring-page-order", "num-ring-pages", "event-channel",
+		"multi-queue-num-queues",
+	};
+
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (!strcmp(name, exact[i]))
+			return true;
+	return !strncmp(name, "ring-ref", 8) || !strncmp(name, "queue-", 6);
+}
+
+/*
+ * Remove the transport nodes an earlier connection left in our directory: a backend that
+ * finds multi-queue-num-queues, ring-page-order or queue-N/ from another layout than ours
+ * would read stale grant refs. Done before the publishing transaction, not in it (the
+ * backend reads nothing of ours before Initialised): xensim's xenstored cannot commit a
+ * transaction that removes a directory and writes a child of it again (EAGAIN forever).
+ */
+int bf_remove_stale(struct blkfront *bf)
+{
+	unsigned int n = 0;
+	char **names = xs_directory(bf->xs, XBT_NULL, bf->fepath, &n);
+	int err = 0;
+
+	for (unsigned int i = 0; names && !err && i < n; i++) {
+		char path[256];
+
+		if (!transport_node(names[i]))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", bf->fepath, names[i]);
+		if (!xs_rm(bf->xs, XBT_NULL, path) && errno != ENOENT)
+			err = errno ? -errno : -EIO;
+	}
+	free(names);
+	return err;
+}
+
+/* Write one ring's ring-ref(s) and event-channel under dir. */
+static int publish_queue(struct blkfront *bf, xs_transaction_t t, const char *dir,
+			 const struct bf_queue *q)
+{
+	int err = 0;
+
+	if (bf->feat.ring_order == 0)
+		err = bf_xs_printf(bf, t, dir, "ring-ref", "%u", q->ring_refs[0]);
+	for (unsigned int i = 0; bf->feat.ring_order && !err && i < bf->ring_pages; i++) {
+		char node[24];
+
+		snprintf(node, sizeof(node), "ring-ref%u", i);
+		err = bf_xs_printf(bf, t, dir, node, "%u", q->ring_refs[i]);
+	}
+	return err ? err : bf_xs_printf(bf, t, dir, "event-channel", "%u", q->port);
+}
+
+/*
+ * Write ring-ref(s), event-channel, protocol and our features in transaction t: with one
+ * queue at the top, with several under queue-N/ beside multi-queue-num-queues (blkif.h;
+ * ring-page-order stays at the top either way).
+ */
 int bf_publish(struct blkfront *bf, xs_transaction_t t)
 {
 	const struct blkfront_features *f = &bf->feat;
 	int err = 0;
 
-	if (f->ring_order == 0) {
-		err = bf_xs_printf(bf, t, bf->fepath, "ring-ref", "%u", bf->ring_refs[0]);
-	} else {
+	if (f->ring_order)
 		err = bf_xs_printf(bf, t, bf->fepath, "ring-page-order", "%u", f->ring_order);
-		for (unsigned int i = 0; !err && i < bf->ring_pages; i++) {
-			char node[24];
+	if (!err && bf->nr_queues == 1)
+		err = publish_queue(bf, t, bf->fepath, &bf->queues[0]);
+	if (!err && bf->nr_queues > 1)
+		err = bf_xs_printf(bf, t, bf->fepath, "multi-queue-num-queues", "%u",
+				   bf->nr_queues);
+	for (unsigned int i = 0; !err && bf->nr_queues > 1 && i < bf->nr_queues; i++) {
+		char dir[160];
 
-			snprintf(node, sizeof(node), "ring-ref%u", i);
-			err = bf_xs_printf(bf, t, bf->fepath, node, "%u", bf->ring_refs[i]);
-		}
+		snprintf(dir, sizeof(dir), "%s/queue-%u", bf->fepath, i);
+		err = publish_queue(bf, t, dir, &bf->queues[i]);
 	}
-	err = err ? err : bf_xs_printf(bf, t, bf->fepath, "event-channel", "%u", bf->port);
 	err = err ? err : bf_xs_printf(bf, t, bf->fepath, "protocol", "%s",
 				       XEN_IO_PROTO_ABI_NATIVE);
 	/*
@@ -125,11 +193,13 @@ int bf_negotiate_connected(struct blkfront *bf, char *err, size_t errlen)
 	f->max_indirect = (unsigned int)be_num(bf, "feature-max-indirect-segments",
 					       UINT32_MAX, 0);
 	f->use_persistent = f->persistent && !bf->opts.no_persistent;
-	/* Indirect descriptors are not sent yet: every request is direct (11 segments). */
-	f->indirect_segs = 0;
+	/* Read here, as Linux blkfront does: older backends write it only when connecting. */
+	f->indirect_segs = bf_pick_indirect(bf->opts.indirect_segs, f->max_indirect);
+	f->indirect_always = f->indirect_segs && bf->opts.indirect_always;
 	bf_debug("disk: %" PRIu64 " sectors, sector-size %u/%u, info %#x; flush %d barrier %d "
-		 "discard %d persistent %d indirect %u", d->sectors, d->sector_size,
+		 "discard %d persistent %d indirect %u (using %u%s)", d->sectors, d->sector_size,
 		 d->physical_sector_size, d->info, f->flush, f->barrier, f->discard,
-		 f->persistent, f->max_indirect);
+		 f->persistent, f->max_indirect, f->indirect_segs,
+		 f->indirect_always ? ", always" : "");
 	return 0;
 }

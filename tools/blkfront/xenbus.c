@@ -258,12 +258,16 @@ static int reach_initwait(struct blkfront *bf, char *err, size_t errlen)
 	return 0;
 }
 
-/* Publish the ring, event channel and features, and state Initialised, atomically. */
+#define PUBLISH_TRIES 100
+
+/* Publish the rings, event channels and features, and state Initialised, atomically. */
 static int publish(struct blkfront *bf)
 {
-	for (;;) {
+	int err = bf_remove_stale(bf);
+
+	/* A transaction that keeps conflicting means something keeps writing our nodes. */
+	for (int tries = 0; !err && tries < PUBLISH_TRIES; tries++) {
 		xs_transaction_t t = xs_transaction_start(bf->xs);
-		int err;
 
 		if (t == XBT_NULL)
 			return errno ? -errno : -EIO;
@@ -272,14 +276,15 @@ static int publish(struct blkfront *bf)
 					       XenbusStateInitialised);
 		if (!xs_transaction_end(bf->xs, t, err != 0) && !err)
 			err = errno ? -errno : -EIO;
-		if (err != -EAGAIN) {
-			if (!err) {
-				bf_debug("frontend %s -> Initialised", state_name(bf->state));
-				bf->state = XenbusStateInitialised;
-			}
-			return err;
+		if (!err) {
+			bf_debug("frontend %s -> Initialised", state_name(bf->state));
+			bf->state = XenbusStateInitialised;
+			return 0;
 		}
+		if (err == -EAGAIN)
+			err = 0;
 	}
+	return err ? err : -EAGAIN;
 }
 
 /* Release everything; idempotent. Safe on a half-built bf. */
@@ -303,6 +308,7 @@ void blkfront_opts_init(struct blkfront_opts *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->timeout_ms = DEFAULT_TIMEOUT_MS;
 	opts->max_ring_order = -1;
+	opts->indirect_segs = -1;
 }
 
 /* Connect to our vbd, as Linux xen-blkfront does. */
@@ -341,7 +347,6 @@ int blkfront_connect(const struct blkfront_opts *opts, struct blkfront **bfp,
 		goto fail;
 	bf_negotiate_initwait(bf);
 	ret = bf_ring_setup(bf, err, errlen);
-	ret = ret ? ret : bf_io_setup(bf, err, errlen);
 	if (ret)
 		goto fail;
 	ret = publish(bf);
@@ -359,7 +364,9 @@ int blkfront_connect(const struct blkfront_opts *opts, struct blkfront **bfp,
 		ret = ret < 0 ? ret : -ECONNREFUSED;
 		goto fail;
 	}
+	/* The data pool's size depends on the indirect segments, known only now. */
 	ret = bf_negotiate_connected(bf, err, errlen);
+	ret = ret ? ret : bf_io_setup(bf, err, errlen);
 	if (ret)
 		goto fail;
 	ret = set_state(bf, XenbusStateConnected);
