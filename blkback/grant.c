@@ -32,8 +32,17 @@ struct pgrant {
 
 #define GC_BUCKETS 2048			/* a power of two, twice GRANT_PERSISTENT_MAX */
 
+/*
+ * A full cache maps further grants per sweep instead of evicting, as Linux blkback does:
+ * a frontend whose pool is larger than the cache would otherwise make every miss an
+ * unmap plus a single map. So that a working set that moves on is not shut out for good,
+ * every GC_PURGE_MISSES misses on a full cache unmap the oldest eighth of the idle grants.
+ */
+#define GC_PURGE_MISSES 1024
+
 struct grant_cache {
 	unsigned int max, count;
+	unsigned int misses;		/* on a full cache, since the last purge */
 	struct pgrant idle;		/* sentinel of the idle list */
 	struct pgrant *hash[GC_BUCKETS];
 };
@@ -71,8 +80,8 @@ static void gc_drop(xengnttab_handle *xgt, struct grant_cache *gc, struct pgrant
 }
 
 /*
- * The persistent grant for gref, mapped if new (evicting the oldest idle one when the
- * cache is full); NULL with *err: -ENOSPC when every cached grant is in use.
+ * The persistent grant for gref, mapped if new; NULL with *err: -ENOSPC when the cache
+ * is full (the request is then mapped with the sweep's batch).
  */
 static struct pgrant *gc_get(xengnttab_handle *xgt, struct grant_cache *gc, uint32_t domid,
 			     uint32_t gref, struct grant_counters *c, int *err)
@@ -86,11 +95,13 @@ static struct pgrant *gc_get(xengnttab_handle *xgt, struct grant_cache *gc, uint
 			return e;
 		}
 	if (gc->count == gc->max) {
-		if (gc->idle.next == &gc->idle) {
-			*err = -ENOSPC;
-			return NULL;
+		if (++gc->misses >= GC_PURGE_MISSES) {
+			gc->misses = 0;
+			for (unsigned int i = 0; i < gc->max / 8 && gc->idle.next != &gc->idle; i++)
+				gc_drop(xgt, gc, gc->idle.next, c);
 		}
-		gc_drop(xgt, gc, gc->idle.next, c);
+		*err = -ENOSPC;		/* mapped with the sweep's batch instead */
+		return NULL;
 	}
 	e = calloc(1, sizeof(*e));
 	if (!e) {
@@ -299,7 +310,7 @@ void grant_map_reqs(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
 	for (unsigned int i = 0; i < n; i++) {
 		int err = map_persistent(g->xgt, g->gc, g->domid, reqs[i], g->c);
 
-		if (err == -ENOSPC)	/* every cached grant in use: map this one per sweep */
+		if (err == -ENOSPC)	/* the cache is full: map this one per sweep */
 			reqs[nfull++] = reqs[i];
 		else if (err) {
 			log_debug(LOG_IO, "persistent grant map for request id %llu failed: %s",
