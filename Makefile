@@ -103,8 +103,9 @@ $(B)/blkfront: $(B)/tools/blkfront/blkfront.o $(B)/libblkfront.a $(B)/libblkback
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
 		-pthread $(LDLIBS)
 
-# test-ring links the in-process fake of libxengnttab/libxenevtchn instead of the real ones.
-$(B)/tests/test-ring: $(B)/tests/unit/test-ring.o $(B)/tests/unit/fake-xen.o $(B)/libblkback.a
+# test-ring* link the in-process fake of libxengnttab/libxenevtchn instead of the real ones.
+RING_TESTS := $(filter $(B)/tests/test-ring%,$(UNIT_TESTS))
+$(RING_TESTS): $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/fake-xen.o $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore liburing) -pthread $(LDLIBS)
 

@@ -77,6 +77,8 @@ int journal_open(struct journal *j, const char *path, const struct journal_key *
 	int fd, err;
 
 	memset(j, 0, sizeof(*j));
+	if (!path)
+		return -ENOENT;
 	j->path = strdup(path);
 	if (!j->path)
 		return -ENOMEM;

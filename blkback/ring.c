@@ -594,6 +594,16 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 		goto fail;
 	}
 	r->port = port;
+	/*
+	 * Taking over: a daemon killed between publishing responses and notifying left the
+	 * frontend waiting for an event that never came, and with its rsp_event behind, no
+	 * later push would notify it. A spurious event is harmless.
+	 */
+	if (cfg->take_over) {
+		stat_add(&r->stats.notifies, 1);
+		if (xenevtchn_notify(r->xce, r->port))
+			log_err("%s: event channel notify failed: %s", cfg->name, strerror(errno));
+	}
 	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->wake_fd < 0) {
 		err = -errno;

@@ -21,6 +21,7 @@ struct fake_grant {
 	uint8_t *page;
 	bool readonly;
 	unsigned int mapped;
+	unsigned int map_count, copy_count;	/* ever */
 };
 
 /* One live backend mapping. */
@@ -48,7 +49,7 @@ static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fake_grant *grants;
 static uint32_t nr_grants;
 static struct fake_region regions[FAKE_MAX_REGIONS];
-static unsigned int misuse, handles;
+static unsigned int misuse, handles, maps_total;
 static xenevtchn_handle *backend_xce;
 static int notify_fd = -1;
 static uint64_t notifies;
@@ -69,6 +70,7 @@ int fake_xen_init(uint32_t n)
 	memset(regions, 0, sizeof(regions));
 	misuse = 0;
 	handles = 0;
+	maps_total = 0;
 	notifies = 0;
 	backend_xce = NULL;
 	notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -126,6 +128,39 @@ unsigned int fake_grant_mapped(uint32_t ref)
 	return n;
 }
 
+/* Mappings of ref ever made. */
+unsigned int fake_grant_map_count(uint32_t ref)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = ref < nr_grants ? grants[ref].map_count : 0;
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+/* Grant copy segments that ever named ref. */
+unsigned int fake_grant_copy_count(uint32_t ref)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = ref < nr_grants ? grants[ref].copy_count : 0;
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+/* Grant pages ever mapped. */
+unsigned int fake_maps_total(void)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = maps_total;
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
 /* Live mappings, the ring's included. */
 unsigned int fake_regions_live(void)
 {
@@ -179,8 +214,11 @@ static struct fake_region *region_add(xengnttab_handle *xgt, void *addr, uint32_
 		rg->addr = addr;
 		rg->count = count;
 		rg->owner = xgt;
-		for (uint32_t k = 0; k < count; k++)
+		for (uint32_t k = 0; k < count; k++) {
 			grants[refs[k]].mapped++;
+			grants[refs[k]].map_count++;
+		}
+		maps_total += count;
 		return rg;
 	}
 	return NULL;
@@ -480,6 +518,8 @@ int xengnttab_grant_copy(xengnttab_handle *xgt, uint32_t count,
 		uint32_t ref = to_guest ? s->dest.foreign.ref : s->source.foreign.ref;
 		uint16_t off = to_guest ? s->dest.foreign.offset : s->source.foreign.offset;
 
+		if (ref < nr_grants)
+			grants[ref].copy_count++;
 		if (ref >= nr_grants)
 			s->status = GNTST_bad_gntref;
 		else if ((uint32_t)off + s->len > FAKE_PAGE)

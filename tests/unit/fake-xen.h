@@ -25,6 +25,15 @@ void fake_grant_set_readonly(uint32_t ref, bool readonly);
 /* How many backend mappings hold this ref right now. */
 unsigned int fake_grant_mapped(uint32_t ref);
 
+/* How many times the backend ever mapped this ref (live or since unmapped). */
+unsigned int fake_grant_map_count(uint32_t ref);
+
+/* How many grant copy segments ever named this ref (failed ones too). */
+unsigned int fake_grant_copy_count(uint32_t ref);
+
+/* Grant pages the backend ever mapped, of any kind (the ring's included). */
+unsigned int fake_maps_total(void);
+
 /* Live backend mappings of any kind (the ring's included), and pages in them. */
 unsigned int fake_regions_live(void);
 
