@@ -161,35 +161,6 @@ out:
 	return ret;
 }
 
-/* Close the file or device; every queue was closed before. */
-static void file_close(struct storage *disk)
-{
-	struct file_target *t = disk->priv;
-
-	if (!t)
-		return;
-	file_target_close(t);
-	free(t);
-	disk->priv = NULL;
-}
-
-/* Open the file or device; the workers come with each queue. */
-static int file_open(struct storage *disk, const struct storage_spec *spec, char *err,
-		     size_t errlen)
-{
-	struct file_target *t = calloc(1, sizeof(*t));
-	int ret;
-
-	if (!t)
-		return -ENOMEM;
-	t->fd = -1;
-	disk->priv = t;
-	ret = file_target_open(t, disk, spec, err, errlen);
-	if (ret)
-		file_close(disk);
-	return ret;
-}
-
 /* Queue the I/O for one of q's workers; it completes from q's reap. */
 static void file_submit(struct storage_queue *q, struct storage_io *io)
 {
@@ -258,8 +229,8 @@ const struct storage_ops storage_file_ops = {
 	.name = "file",
 	.usage = "file:PATH[,direct][,ro]",
 	.needs_path = true,
-	.open = file_open,
-	.close = file_close,
+	.open = file_target_attach,
+	.close = file_target_detach,	/* every queue was closed before */
 	.resize = file_resize,
 	.queue_open = file_queue_open,
 	.queue_close = file_queue_close,

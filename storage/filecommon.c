@@ -387,3 +387,32 @@ int64_t file_target_run(const struct file_target *t, const struct storage_io *io
 	}
 	return -EINVAL;
 }
+
+/* An engine's open: a file_target in disk->priv, opened from spec; freed on error. */
+int file_target_attach(struct storage *disk, const struct storage_spec *spec, char *err,
+		       size_t errlen)
+{
+	struct file_target *t = calloc(1, sizeof(*t));
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	t->fd = -1;
+	disk->priv = t;
+	ret = file_target_open(t, disk, spec, err, errlen);
+	if (ret)
+		file_target_detach(disk);
+	return ret;
+}
+
+/* An engine's close: close and free disk->priv's file_target. */
+void file_target_detach(struct storage *disk)
+{
+	struct file_target *t = disk->priv;
+
+	if (!t)
+		return;
+	file_target_close(t);
+	free(t);
+	disk->priv = NULL;
+}

@@ -26,6 +26,13 @@ int file_target_open(struct file_target *t, struct storage *disk, const struct s
 /* Close the file or device; idempotent. */
 void file_target_close(struct file_target *t);
 
+/* An engine's open: a file_target in disk->priv, opened from spec; freed on error. */
+int file_target_attach(struct storage *disk, const struct storage_spec *spec, char *err,
+		       size_t errlen);
+
+/* An engine's close: close and free disk->priv's file_target; idempotent. */
+void file_target_detach(struct storage *disk);
+
 /*
  * Give the disk size bytes (the core checked it is a multiple of the sector
  * size, with nothing in flight): a file is truncated or extended; a block

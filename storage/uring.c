@@ -352,18 +352,6 @@ out:
 	return ret;
 }
 
-/* Close the file or device; every queue was closed before. */
-static void uring_close(struct storage *disk)
-{
-	struct file_target *t = disk->priv;
-
-	if (!t)
-		return;
-	file_target_close(t);
-	free(t);
-	disk->priv = NULL;
-}
-
 /*
  * Open the file or device. A ring of the queues' size, set up here and
  * thrown away, says now (with advice) if io_uring is unavailable rather than
@@ -372,27 +360,21 @@ static void uring_close(struct storage *disk)
 static int uring_open(struct storage *disk, const struct storage_spec *spec, char *err,
 		      size_t errlen)
 {
-	struct file_target *t = calloc(1, sizeof(*t));
 	struct io_uring ring;
-	int ret;
+	int ret = file_target_attach(disk, spec, err, errlen);
 
-	if (!t)
-		return -ENOMEM;
-	t->fd = -1;
-	disk->priv = t;
-	ret = file_target_open(t, disk, spec, err, errlen);
 	if (ret)
-		goto out;
+		return ret;
 	ret = io_uring_queue_init(URING_DEPTH, &ring, 0);
 	if (ret) {
 		uring_unavailable(spec, -ret, err, errlen);
 		goto out;
 	}
-	uring_probe_discard(&ring, t, &disk->caps);
+	uring_probe_discard(&ring, disk->priv, &disk->caps);
 	io_uring_queue_exit(&ring);
 out:
 	if (ret)
-		uring_close(disk);
+		file_target_detach(disk);
 	return ret;
 }
 
@@ -401,7 +383,7 @@ const struct storage_ops storage_uring_ops = {
 	.usage = "uring:PATH[,direct][,ro]",
 	.needs_path = true,
 	.open = uring_open,
-	.close = uring_close,
+	.close = file_target_detach,	/* every queue was closed before */
 	.resize = uring_resize,
 	.queue_open = uring_queue_open,
 	.queue_close = uring_queue_close,
