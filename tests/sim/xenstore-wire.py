@@ -231,6 +231,32 @@ def check_txn_new():
     print("transactions creating directories OK")
 
 
+def check_txn_rewrite():
+    """A transaction that removes a directory and writes into it again commits (what a
+    frontend republishing its queue-N/ nodes does); a change to a removed child made
+    meanwhile by somebody else still conflicts."""
+    a, b = Conn(), Conn()
+    a.write("data/rw/q0/ref", "1")
+    a.write("data/rw/q1/ref", "2")
+    tx = txn_start(a)
+    a.call("RM", "data/rw", tx=tx)
+    a.write("data/rw/q0/ref", "3", tx=tx)
+    try:
+        a.call("TXN_END", "T", tx=tx)
+    except XsError as e:
+        raise AssertionError("commit of rm + rewrite of a child: %s" % e)
+    assert b.call("READ", "data/rw/q0/ref") == b"3"
+    expect_err("ENOENT", b.call, "READ", "data/rw/q1/ref")
+    a.write("data/rw/q1/ref", "2")
+    tx = txn_start(a)
+    a.call("RM", "data/rw", tx=tx)
+    a.write("data/rw/q1/ref", "4", tx=tx)
+    b.write("data/rw/q1/ref", "other")
+    expect_err("EAGAIN", a.call, "TXN_END", "T", tx=tx)
+    assert b.call("READ", "data/rw/q1/ref") == b"other"
+    print("transactions removing and rewriting a directory OK")
+
+
 def check_txn_quota():
     """Transactions are held to the node quota at commit: each fits alone, together they
     do not, and the one that does not fit leaves nothing behind."""
@@ -462,7 +488,7 @@ def check_flood():
 
 def main():
     check = {"protocol": check_protocol, "watch": check_watch, "txn": check_txn,
-             "events": check_events, "txnnew": check_txn_new, "txnquota": check_txn_quota,
+             "events": check_events, "txnnew": check_txn_new, "txnrewrite": check_txn_rewrite, "txnquota": check_txn_quota,
              "conns": check_conns, "bigstore": check_bigstore, "home": check_home,
              "unpause": check_unpause, "holder": check_holder,
              "quota": check_quota, "flood": check_flood}[sys.argv[1]]

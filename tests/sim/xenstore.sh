@@ -84,6 +84,7 @@ wire Domain-0 protocol || fail "protocol checks failed"
 wire guest1 watch || fail "watch checks failed"
 wire guest1 txn || fail "transaction checks failed"
 wire guest1 txnnew || fail "transactions creating directories failed"
+wire guest1 txnrewrite || fail "a transaction removing and rewriting a directory failed"
 wire guest2 events || fail "watch event permission checks failed"
 
 echo "== quotas per domain: connections, transactions, watches; nodes at commit"

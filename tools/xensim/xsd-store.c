@@ -421,6 +421,26 @@ static void uncount_lazy(struct xsd_tree *t, struct xsd_node *n)
 		uncount_source(t, s);
 }
 
+/*
+ * A transaction removes n: note every node below it (the uncopied ones from the real
+ * store), so that writing one of them again later in the transaction is not taken at
+ * commit for creating a node somebody else created meanwhile.
+ */
+static void note_subtree(struct xsd_tree *t, const struct xsd_node *n, bool real)
+{
+	const struct xsd_node *s;
+
+	note(t, NULL, n);
+	if (!real && n->lazy) {
+		s = source_of(t, n);
+		for (unsigned int i = 0; s && i < s->nchild; i++)
+			note_subtree(t, s->child[i], true);
+		return;
+	}
+	for (unsigned int i = 0; i < n->nchild; i++)
+		note_subtree(t, n->child[i], real);
+}
+
 /* Remove the node at absolute path and everything below it. */
 int store_rm(struct xsd_tree *t, const struct xsd_caller *c, const char *path)
 {
@@ -444,8 +464,10 @@ int store_rm(struct xsd_tree *t, const struct xsd_caller *c, const char *path)
 	if (ret)
 		return ret;
 	note(t, NULL, n->parent);
-	if (t->src)
+	if (t->src) {
+		note_subtree(t, n, false);
 		uncount_lazy(t, n);
+	}
 	n->parent->gen = store_next_gen();
 	remove_child(n);
 	if (t->live) {
