@@ -1,13 +1,21 @@
 #!/bin/bash
 # The check scenario (runs in dom0): blkbackd serves ramdisks to stock Linux PV guests through
-# attach, I/O, mkfs, detach/re-attach, read-only, guest shutdown and SIGTERM. Each step prints
-# one PASS or FAIL line; the guest's side of each step is in guest.sh (run_check1, run_check2).
+# attach, I/O, mkfs, detach/re-attach, read-only, guest shutdown and SIGTERM; then file and
+# uring disks, multi-queue with indirect requests, and a kill -9 and restart under guest I/O.
+# Each step prints one PASS or FAIL line; the guest's side of each step is in guest.sh
+# (run_check1, run_check2, run_check3).
 set -euo pipefail
 . /bench/lib.sh
 
 VDEV=xvdb
 DEVID=51728     # xvdb: 202 << 8 | 16
 UVDEV=xvdc      # the userspace blkfront's disk in guest2
+# guest3: vCPUs (= queues), memory, and blkfront's ring order. With persistent grants blkfront
+# keeps a bounce page for every grant a full ring can hold: (256 + 1) * 32 << order pages per
+# queue, so 2 queues of 2-page rings take 128.5 MiB (order 4 would need 1 GiB).
+MQ_VCPUS=2
+MQ_MEM=256
+MQ_ORDER=1
 
 # Attach to guest $2 as xvdb (blkbackctl attach arguments $3...); print PASS or FAIL $1.
 attach_step() {
@@ -194,12 +202,16 @@ step_sigterm() {
 
 # Make an ext4 file system for the disk images on a loop device (dom0's root is tmpfs, which
 # has no O_DIRECT on Linux 6.1), mounted on /srv. mke2fs tries WRITE_ZEROES, which a loop
-# device over tmpfs refuses and the kernel logs: the console is kept quiet meanwhile.
+# device over tmpfs refuses and the kernel logs: the console is kept quiet meanwhile. The
+# loop file lives in dom0's root tmpfs, which may hold half of dom0's memory (~195 MiB) and
+# already holds the 85 MB of dom0.cpio: -o discard gives the blocks of deleted images back
+# (loop punches holes in its file), or write-back to the loop device fails with ENOSPC.
 setup_srv() {
     local dev rc=0
     dmesg -n 1
     truncate -s 256M /tmp/srv.img && dev=$(losetup -f) && losetup "$dev" /tmp/srv.img &&
-        mke2fs -q -t ext4 "$dev" && mkdir -p /srv && mount -t ext4 "$dev" /srv || rc=1
+        mke2fs -q -t ext4 "$dev" && mkdir -p /srv && mount -t ext4 -o discard "$dev" /srv || rc=1
+    SRV_DEV=$dev
     dmesg -n 4
     return $rc
 }
@@ -247,18 +259,160 @@ engine_steps() {
         check "$e-data-in-file" "the image's first 16 MiB differ from what the guest wrote" \
             [ "$(dd if="$img" bs=1M count=16 2>/dev/null | md5sum | cut -d' ' -f1)" = "$md5" ]
     fi
+    rm -f "$img"
 }
 
-# Steps 10-11: a file-backed and a uring-backed (O_DIRECT) disk for guest3.
+# Succeed if dom0's kernel logged no write error of /srv's loop device (the images' data did
+# reach their storage); else print the first such line.
+srv_storage_clean() {
+    local e
+    e=$(dmesg | grep -E -m1 "(loop: Write error|I/O error, dev ${SRV_DEV#/dev/},|Buffer I/O error on dev(ice)? ${SRV_DEV#/dev/})")
+    [ -z "$e" ] || { echo "$e"; return 1; }
+}
+
+# Counter $2 of the stats JSON $1 ("big": the last segs_log2_histogram bucket, requests of
+# 129-256 segments); empty if missing.
+json_num() {
+    if [ "$2" = big ]; then
+        sed -n 's/.*"segs_log2_histogram": \[\([^]]*\)\].*/\1/p' <<< "$1" | tr -d ' ' | tr ',' '\n' | tail -n1
+    else
+        sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p" <<< "$1"
+    fi
+}
+
+# How much counter $3 grew from stats JSON $1 to $2 ("none" if either lacks it).
+delta() {
+    local a b
+    a=$(json_num "$1" "$3")
+    b=$(json_num "$2" "$3")
+    if [ -n "$a" ] && [ -n "$b" ]; then echo $((b - a)); else echo none; fi
+}
+
+# Succeed if blkfront's line $1 says persistent grants and indirect descriptors are enabled.
+features_enabled() { [[ $1 == *"persistent grants: enabled;"* && $1 == *"indirect descriptors: enabled;"* ]]; }
+
+# The last line in which blkbackd connected guest3's xvdb.
+mq_connect_line() { grep "^.*d$D3 $VDEV: backend .* -> Connected (" "$DAEMON_LOG" | tail -n1; }
+
+# Succeed if guest3's frontend chose ring-page-order $MQ_ORDER and blkbackd connected the disk
+# with $MQ_VCPUS queues of 2^$MQ_ORDER-page rings.
+multi_page_rings() {
+    [ "$(xenstore-read "$(frontend_dir "$D3" $DEVID)/ring-page-order" 2>/dev/null)" = "$MQ_ORDER" ] &&
+        [[ $(mq_connect_line) == *"($MQ_VCPUS queues, $((1 << MQ_ORDER))-page rings,"* ]]
+}
+
+# Succeed if blkbackd's log, from line $1 on, has a line containing $2.
+log_has_from() { tail -n "+$1" "$DAEMON_LOG" | grep -qF "$2"; }
+
+# Step 12 (guest.sh mq_round): guest3 has 2 vCPUs and blkfront up to 256 indirect segments
+# on 2-page rings: a fresh file-backed xvdb has 2 queues, blkfront's line reports persistent
+# grants and indirect descriptors, and a 1 MiB O_DIRECT read is one request at the daemon.
+steps_mq() {
+    local img=/srv/mq.img q feat before after r drd dind dbig dsect
+    truncate -s 64M "$img"
+    wait_mark guest3 mqmem0 60 || true
+    if ! ctl attach guest3 "file:$img" --vdev "$VDEV"; then
+        fail mq-attach "$(oneline /tmp/ctl.out)"
+        return 1
+    fi
+    pass mq-attach
+    wait_mark guest3 mqqueues 60 || true
+    q=$(guest_mark guest3 mqqueues)
+    echo "note: mq: guest3 xvdb $(guest_mark guest3 mqlimits); blkbackctl stats: queues $(stat_of guest3 queues)"
+    echo "note: mq: guest3 MemAvailable $(guest_mark guest3 mqmem0) kB with no disk, $(guest_mark guest3 mqmem) kB" \
+        "with xvdb connected (blkfront's bounce pages)"
+    check mq-two-queues "guest3's /sys/block/$VDEV/mq has '${q:-no report}' entries and blkbackd serves \
+'$(stat_of guest3 queues)' queues, want $MQ_VCPUS" [ "$q" = "$MQ_VCPUS" -a "$(stat_of guest3 queues)" = "$MQ_VCPUS" ]
+    wait_mark guest3 mqfeatures 30 || true
+    feat=$(guest_mark guest3 mqfeatures)
+    echo "note: mq: guest3 dmesg: $feat"
+    check mq-persistent-indirect "guest3's blkfront line is '${feat:-missing}'" features_enabled "$feat"
+    echo "note: mq: $(mq_connect_line)"
+    check mq-multi-page-ring "frontend ring-page-order '$(xenstore-read "$(frontend_dir "$D3" $DEVID)/ring-page-order" \
+        2>&1)', want $MQ_ORDER, or blkbackd did not connect $MQ_VCPUS queues of $((1 << MQ_ORDER))-page rings" multi_page_rings
+    wait_mark guest3 mqread-ready 60 || true
+    before=$(blkbackctl stats guest3 "$VDEV" --json 2>&1 || true)
+    xenstore-write "/local/domain/$D3/data/bench-go" mqread || echo "note: xenstore-write data/bench-go failed"
+    wait_mark guest3 mqread 60 || true
+    after=$(blkbackctl stats guest3 "$VDEV" --json 2>&1 || true)
+    xenstore-write "/local/domain/$D3/data/bench-go" kill || echo "note: xenstore-write data/bench-go failed"
+    r=$(guest_mark guest3 mqread)
+    drd=$(delta "$before" "$after" rd_req)
+    dind=$(delta "$before" "$after" ind_req)
+    dbig=$(delta "$before" "$after" big)
+    dsect=$(delta "$before" "$after" rd_sect)
+    echo "note: mq: the 1 MiB read: rd_req +$drd, ind_req +$dind, 129-256-segment requests +$dbig," \
+        "rd_sect +$dsect, wr_req +$(delta "$before" "$after" wr_req)"
+    if [[ $r != ok* ]]; then
+        fail mq-1mib-read-one-request "guest3's read: ${r:-no report}"
+    elif [ "$drd $dind $dbig $dsect" != "1 1 1 2048" ]; then
+        fail mq-1mib-read-one-request "rd_req +$drd, ind_req +$dind, 129-256-segment requests +$dbig, rd_sect +$dsect; \
+want +1, +1, +1, +2048 (guest3 xvdb $(guest_mark guest3 mqlimits))"
+    else
+        pass mq-1mib-read-one-request
+    fi
+}
+
+# Succeed if guest $1's xvdb has requests in flight at blkbackd (the count goes to INFLIGHT).
+busy() {
+    INFLIGHT=$(stat_of "$1" inflight)
+    [ "${INFLIGHT:-0}" -gt 0 ]
+}
+
+# Step 13 (guest.sh kill_loop): while guest3's two workers write and verify, kill -9 blkbackd
+# with requests in flight and start it again; it takes the disk over from its ring journals,
+# and the guest's loop ends with no I/O error and every checksum equal.
+steps_kill9() {
+    local old=$DAEMON_PID from
+    if ! wait_mark guest3 kill-point 180; then
+        fail kill9-daemon-took-over "guest3 never reached its kill point: $(guest_mark guest3 kill)"
+        expect_ok kill9-guest-io-survives guest3 kill 10
+        return
+    fi
+    # Freeze /srv first: blkbackd's writes to the image then block in the kernel, so requests
+    # are surely in flight (taken from the ring, unanswered) when it dies. Thawed after the
+    # kill, those writes finish in the dying process, and its successor must run them again.
+    fsfreeze --freeze /srv || echo "note: kill9: fsfreeze failed; killing without it"
+    wait_for 20 busy guest3 || echo "note: kill9: no request seen in flight for 20 s; killing anyway"
+    kill -KILL "$old" || echo "note: kill9: blkbackd (pid $old) was already gone"
+    fsfreeze --unfreeze /srv 2>/dev/null || true
+    wait "$old" 2>/dev/null || true
+    from=$(($(wc -l < "$DAEMON_LOG") + 1))
+    echo "note: kill9: blkbackd (pid $old) killed with ${INFLIGHT:-?} requests in flight"
+    restart_daemon || echo "note: kill9: the new blkbackd did not write its pidfile"
+    if wait_for 30 log_has_from "$from" "d$D3 $VDEV: took over from an earlier blkbackd"; then
+        pass kill9-daemon-took-over
+    else
+        fail kill9-daemon-took-over "blkbackd log since the restart: $(tail -n "+$from" "$DAEMON_LOG" | head -n4 | tr '\n' ' ')"
+    fi
+    tail -n "+$from" "$DAEMON_LOG" | grep "d$D3 $VDEV" | sed 's/^/note: kill9: /' || true
+    expect_ok kill9-guest-io-survives guest3 kill 300
+    echo "note: kill9: guest3 reports $(guest_mark guest3 kill)"
+}
+
+# Steps 10-13: a file-backed and a uring-backed (O_DIRECT) disk for guest3, then the multi-queue
+# steps on a file-backed one. guest3 has 2 vCPUs; dom0 keeps its one (two crash, see README),
+# so blkbackd is told to offer 2 queues whatever dom0's CPU count.
 steps_engines() {
+    local t0
     if ! setup_srv; then
         fail engines-setup "cannot make the ext4 file system for the images on /srv"
         return
     fi
-    start_daemon
-    start_guest guest3 check3 || echo "note: xl create guest3 failed: $(oneline /tmp/guest3.create.log)"
+    start_daemon --max-queues "$MQ_VCPUS"
+    start_guest guest3 check3 "$MQ_VCPUS" "$MQ_MEM" "xen_blkfront.max_indirect_segments=256 \
+xen_blkfront.max_ring_page_order=$MQ_ORDER" || echo "note: xl create guest3 failed: $(oneline /tmp/guest3.create.log)"
+    D3=$(xl domid guest3 2>/dev/null || echo none)
     engine_steps file ""
     engine_steps uring ",direct"
+    t0=$(date +%s)
+    if steps_mq; then
+        steps_kill9
+        detach_and_wait guest3 mqgone || echo "note: detach of the multi-queue disk failed: $(oneline /tmp/ctl.out)"
+    fi
+    echo "note: the multi-queue and kill -9 steps took $(($(date +%s) - t0)) s"
+    sync
+    srv_storage_clean > /tmp/srv.err || fail engines-storage "dom0's loop device under /srv failed a write: $(oneline /tmp/srv.err)"
     xl shutdown guest3 2>/dev/null || true
     wait_for 60 guest_gone guest3 || xl destroy guest3 2>/dev/null || true
     kill -TERM "$DAEMON_PID" && wait "$DAEMON_PID" || true

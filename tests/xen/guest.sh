@@ -171,10 +171,98 @@ engine_round() {
     await_gone "${e}gone"
 }
 
-# The check scenario's third guest: a file-backed disk, then a uring-backed one with O_DIRECT.
+# Print MemAvailable in kB.
+mem_available() { sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+
+# Succeed if xenstore node $1 (relative to this domain's home, /local/domain/<domid>; dom0
+# writes it) reads $2. libxenstore reaches xenstored through /dev/xen/xenbus.
+xs_is() { [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; }
+
+# The multi-queue round on a fresh file-backed xvdb (guest3 has 2 vCPUs, and blkfront was
+# loaded with the command line's max_indirect_segments and max_ring_page_order): report the
+# queues, blkfront's feature line and the queue limits; on dom0's word (xenstore data/bench-go
+# = mqread, written once it has read the stats) read 1 MiB at 8 MiB with O_DIRECT; then the
+# write-and-verify loop (on dom0's next word, data/bench-go = kill) during which dom0 kills and
+# restarts blkbackd. Markers mqmem0 (MemAvailable with no disk: dom0 waits for it before it
+# attaches), mqmem, mqlimits, mqqueues, mqfeatures, mqread-ready, mqread, kill-point, kill,
+# mqgone.
+mq_round() {
+    mark mqmem0 "$(mem_available)"
+    await_disk mqsize
+    mark mqmem "$(mem_available)"
+    mark mqlimits "max_sectors_kb $(cat $SYS/queue/max_sectors_kb) max_hw_sectors_kb" \
+        "$(cat $SYS/queue/max_hw_sectors_kb) max_segments $(cat $SYS/queue/max_segments)"
+    mark mqqueues "$(ls $SYS/mq | wc -l)"
+    mark mqfeatures "$(dmesg | grep 'blkfront: xvdb: ' | tail -n1 | sed 's/^\[[^]]*\] //')"
+    mark mqread-ready
+    if ! wait_for 120 xs_is data/bench-go mqread; then
+        mark mqread bad no word from dom0 in xenstore data/bench-go
+    elif dd if=$DISK of=/dev/null bs=1M count=1 skip=8 iflag=direct 2>/tmp/err; then
+        mark mqread ok
+    else
+        mark mqread bad "$(err)"
+    fi
+    # dom0 reads the stats after the read before it says "kill"
+    wait_for 120 xs_is data/bench-go kill || echo "guest: no word from dom0 to start the kill loop"
+    kill_loop 3
+    await_gone mqgone
+}
+
+# Worker $1 of round $2 of the kill loop: write its 16 MiB of xvdb (worker 0 from 0, worker 1
+# from 16 MiB) as 4 chunks of 4 MiB of fresh random data, each with dd bs=1M oflag=direct
+# (1 MiB requests), then read each chunk back with O_DIRECT and compare md5s. Problems go to
+# /tmp/kfail. Worker 0 prints "@@ kill-point" once its first chunk of round 2 is written: dom0
+# then kills blkbackd while the writes go on.
+kill_worker() {
+    w=$1 r=$2 base=$(($1 * 16)) c=0
+    : > /tmp/k$w.md5
+    while [ $c -lt 4 ]; do
+        dd if=/dev/urandom of=/tmp/k$w.dat bs=1M count=4 2>/dev/null
+        md5sum < /tmp/k$w.dat | cut -d' ' -f1 >> /tmp/k$w.md5
+        dd if=/tmp/k$w.dat of=$DISK bs=1M seek=$((base + c * 4)) oflag=direct 2>/tmp/k$w.err ||
+            echo "round $r worker $w chunk $c: write failed: $(tr -s '\n' ' ' < /tmp/k$w.err)" >> /tmp/kfail
+        [ "$w$r$c" = 020 ] && mark kill-point
+        c=$((c + 1))
+    done
+    c=0
+    while read -r want; do
+        if ! dd if=$DISK of=/tmp/k$w.dat bs=1M skip=$((base + c * 4)) count=4 iflag=direct 2>/tmp/k$w.err; then
+            echo "round $r worker $w chunk $c: read failed: $(tr -s '\n' ' ' < /tmp/k$w.err)" >> /tmp/kfail
+        elif [ "$(md5sum < /tmp/k$w.dat | cut -d' ' -f1)" != "$want" ]; then
+            echo "round $r worker $w chunk $c: read back differs from what was written" >> /tmp/kfail
+        fi
+        c=$((c + 1))
+    done < /tmp/k$w.md5
+    rm -f /tmp/k$w.dat
+}
+
+# The write-and-verify loop: $1 rounds of two workers at once (one per vCPU, so both queues
+# carry requests), 32 MiB a round. Marker kill: ok, or bad with the first problems, which
+# include any kernel message about an I/O error or from blkfront while the loop ran.
+kill_loop() {
+    rm -f /tmp/kfail
+    dmesg -c >/dev/null
+    r=1
+    while [ $r -le "$1" ]; do
+        kill_worker 0 $r &
+        kill_worker 1 $r &
+        wait
+        r=$((r + 1))
+    done
+    dmesg | grep -iE 'I/O error|blkfront|blk_update_request|critical' >> /tmp/kfail
+    if [ -s /tmp/kfail ]; then
+        mark kill bad "$(head -n3 /tmp/kfail | tr -s '\n' ' ' | cut -c1-300)"
+    else
+        mark kill ok "$1 rounds of 32 MiB written and read back"
+    fi
+}
+
+# The check scenario's third guest: a file-backed disk, then a uring-backed one with O_DIRECT,
+# then the multi-queue round on a file-backed disk.
 run_check3() {
     engine_round file
     engine_round uring
+    mq_round
     await_poweroff_request
 }
 
@@ -290,6 +378,16 @@ run_smoke() {
     poweroff -f
 }
 
+# Print the "param=value" words that the kernel command line holds for module file $1 (as
+# "name.param=value", e.g. xen_blkfront.max_indirect_segments=256): insmod does not read the
+# command line, modprobe would.
+module_params() {
+    name=$(basename "$1" | sed 's/\.ko.*//' | tr - _)
+    for w in $(cat /proc/cmdline); do
+        case $w in "$name".*=*) echo "${w#"$name".}" ;; esac
+    done
+}
+
 main() {
     mount -t proc proc /proc
     mount -t sysfs sysfs /sys
@@ -297,7 +395,7 @@ main() {
     printf '#!/bin/sh\n: > /tmp/poweroff-requested\n' > /sbin/request-poweroff
     chmod 755 /sbin/request-poweroff
     echo /sbin/request-poweroff > /proc/sys/kernel/poweroff_cmd
-    while read -r m; do insmod "/lib/modules/$(uname -r)/$m"; done < /etc/bench-modules
+    while read -r m; do insmod "/lib/modules/$(uname -r)/$m" $(module_params "$m"); done < /etc/bench-modules
     bench=$(sed -n 's/.*\bbench=\([^ ]*\).*/\1/p' /proc/cmdline)
     case $bench in
     check1 | check2 | check3 | demo | smoke) "run_$bench" ;;

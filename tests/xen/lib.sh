@@ -36,16 +36,18 @@ show() { [ -f "$1" ] && tr -d '\r' < "$1" | sed "s/^/$2| /"; return 0; }
 # Print a file squeezed onto one line (for FAIL reasons).
 oneline() { tr -s '\r\n\t' '   ' < "$1" | cut -c1-300; }
 
-# Write an xl config for PV guest $1 whose /init runs the step list $2, and start it.
+# Write an xl config for PV guest $1 whose /init runs the step list $2, and start it. Optional:
+# $3 vCPUs (default 1), $4 MiB of memory (default 128), $5 more kernel command line words
+# (guest.sh hands "module.param=value" words to insmod, as modprobe would).
 start_guest() {
     cat > "/tmp/$1.cfg" <<EOF
 name = "$1"
 type = "pv"
 kernel = "/boot/guest/vmlinux"
 ramdisk = "/boot/guest/initrd.cpio"
-extra = "console=hvc0 quiet bench=$2"
-memory = 128
-vcpus = 1
+extra = "console=hvc0 quiet bench=$2${5:+ $5}"
+memory = ${4:-128}
+vcpus = ${3:-1}
 on_poweroff = "destroy"
 on_crash = "destroy"
 EOF
@@ -96,12 +98,20 @@ expect_ok() {
     fi
 }
 
-# Start blkbackd in the background (extra args $@), appending to $DAEMON_LOG; wait for its pidfile.
+# Start blkbackd in the background (extra args $@, remembered in DAEMON_ARGS), appending to
+# $DAEMON_LOG; wait until its pidfile names it (a SIGKILLed daemon leaves its own pid there).
 start_daemon() {
+    DAEMON_ARGS=("$@")
     blkbackd --kind "$KIND" "$@" >> "$DAEMON_LOG" 2>&1 &
     DAEMON_PID=$!
-    wait_for 10 test -s "/run/blkbackd/$KIND.pid"
+    wait_for 10 pidfile_names "$DAEMON_PID"
 }
+
+# Start blkbackd again the way it was last started (after it was killed or stopped).
+restart_daemon() { start_daemon "${DAEMON_ARGS[@]}"; }
+
+# Succeed if blkbackd's pidfile holds pid $1.
+pidfile_names() { [ "$(cat "/run/blkbackd/$KIND.pid" 2>/dev/null)" = "$1" ]; }
 
 # Succeed while the blkbackd we started runs.
 daemon_alive() { kill -0 "$DAEMON_PID" 2>/dev/null; }

@@ -101,8 +101,8 @@ PY
     mv "$2.tmp" "$2"
 }
 
-# Build the guest initramfs: busybox, the modules, e2fsprogs, the userspace blkfront with the
-# Debian Xen libraries (not the simulator's), /init = guest.sh.
+# Build the guest initramfs: busybox, the modules, e2fsprogs, xenstore-read, the userspace
+# blkfront with the Debian Xen libraries (not the simulator's), /init = guest.sh.
 build_guest() {
     local stage=$BUILD/guest.d tool bins=()
     rm -rf "$stage" && mkdir -p "$stage"/{dev,proc,sys,tmp,mnt,etc}
@@ -115,6 +115,9 @@ build_guest() {
     ln -sfn mke2fs "$stage/sbin/mkfs.ext4"
     ln -sfn e2fsck "$stage/sbin/fsck.ext4"
     bins+=("$stage/sbin/mke2fs" "$stage/sbin/e2fsck")
+    # xenstore-read: dom0 gives the guest its word through a xenstore node (mq_round)
+    put "$stage" "$ROOT/usr/bin/xenstore-read" usr/bin/xenstore-read
+    bins+=("$stage/usr/bin/xenstore-read")
     if [ -x "$BLKBACK_BUILD/blkfront" ]; then
         put "$stage" "$BLKBACK_BUILD/blkfront" usr/bin/blkfront
         bins+=("$stage/usr/bin/blkfront")
