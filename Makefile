@@ -38,6 +38,8 @@ TOOLS := $(B)/blkbackd $(B)/blkbackctl
 # The simulator (daemon + drop-in libraries) and the userspace frontend.
 SIMLIB := $(B)/sim/lib
 SIM := $(B)/xensim $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 $(B)/blkfront
+# Malicious frontends (tests/hostile/*.c), one program each, on libblkfront.a.
+HOSTILE := $(patsubst tests/hostile/%.c,$(B)/tests/hostile/%,$(wildcard tests/hostile/*.c))
 objs = $(patsubst %.c,$(B)/%.o,$(1))
 XENSIM_OBJS := $(call objs,$(wildcard tools/xensim/*.c))
 SIMLIB_COMMON := $(call objs,$(wildcard tools/xensim/lib/common*.c))
@@ -47,7 +49,7 @@ BLKFRONT_LIB_OBJS := $(call objs,$(filter-out tools/blkfront/blkfront.c,$(wildca
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
 .PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo bench deps install \
-	uninstall clean
+	uninstall clean fuzz check-fuzz fuzz-bins fuzz-seeds
 all: $(TOOLS) $(SIM)
 sim: $(SIM)
 
@@ -103,6 +105,11 @@ $(B)/blkfront: $(B)/tools/blkfront/blkfront.o $(B)/libblkfront.a $(B)/libblkback
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
 		-pthread $(LDLIBS)
 
+$(B)/tests/hostile/%: $(B)/tests/hostile/%.o $(B)/libblkfront.a $(B)/libblkback.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
+		-pthread $(LDLIBS)
+
 # test-ring* link the in-process fake of libxengnttab/libxenevtchn instead of the real ones.
 RING_TESTS := $(filter $(B)/tests/test-ring%,$(UNIT_TESTS))
 $(RING_TESTS): $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/fake-xen.o $(B)/libblkback.a
@@ -130,7 +137,7 @@ $(B)/tests/sim/hv-xcstub.so: tests/sim/hv-xcstub.c
 deps:
 	$(Q)tools/install-deps.sh
 
-check: check-unit check-unit-asan check-sim check-xen
+check: check-unit check-fuzz check-unit-asan check-sim check-xen
 
 check-unit: deps $(UNIT_TESTS) $(TOOLS)
 	$(Q)BLKBACK_BUILD=$(B) tests/run.sh $(SUITE) $(UNIT_TESTS) tests/unit/*.sh
@@ -146,9 +153,57 @@ check-sim: deps
 	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" \
 		LDFLAGS="$(SAN)" SUITE=sim run-sim
 
-run-sim: $(TOOLS) $(SIM) $(SIM_TESTS)
+run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(HOSTILE)
 	$(Q)BLKBACK_BUILD=$(B) BLKBACK_SAN="$(SAN)" tests/run.sh $(SUITE) \
 		$(filter-out tests/sim/lib%.sh tests/sim/fetch.sh,$(wildcard tests/sim/*.sh))
+
+# Fuzzing (tests/fuzz): libFuzzer targets built with clang, ASan and UBSan. Each target
+# tests/fuzz/fuzz-NAME.c has a seed generator tests/fuzz/seed-NAME.c and regression inputs
+# under tests/fuzz/regress/NAME/. `make fuzz` runs each for FUZZ_TIME seconds on a corpus
+# kept in .cache/fuzz/NAME; `make check-fuzz` runs them all for about 30 s in all.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 600
+FUZZ_CHECK_TIME ?= 28
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz-%)
+FUZZ_SEEDS := $(FUZZ_TARGETS:%=$(B)/fuzz/seeds/%/.stamp)
+
+$(B)/fuzz/fuzz-parse: blkback/parse.c blkback/abi.c tests/fuzz/fuzz-parse.h blkback/parse.h \
+	blkback/abi.h
+$(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) storage/storage.h storage/filecommon.h
+$(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c
+	$(call msg,FUZZCC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(WFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(LIBS)
+
+$(B)/fuzz/seed-%: $(B)/tests/fuzz/seed-%.o
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/fuzz/seeds/%/.stamp: $(B)/fuzz/seed-%
+	$(Q)rm -rf $(dir $@) && mkdir -p $(dir $@) && $< $(dir $@) && touch $@
+
+fuzz-seeds: $(FUZZ_SEEDS)
+fuzz-bins: $(FUZZ_BINS) $(FUZZ_SEEDS)
+
+# Build the targets only where clang can link libFuzzer; tests/fuzz/run-one.sh skips otherwise.
+check-fuzz: deps
+	$(Q)if tests/fuzz/have-fuzzer.sh $(FUZZ_CC); then $(MAKE) --no-print-directory fuzz-bins; \
+		else $(MAKE) --no-print-directory fuzz-seeds; fi
+	$(Q)BLKBACK_BUILD=$(B) FUZZ_CC=$(FUZZ_CC) \
+		FUZZ_SECONDS=$$(( $(FUZZ_CHECK_TIME) / $(words $(FUZZ_TARGETS)) )) \
+		tests/run.sh fuzz $(FUZZ_TARGETS:%=tests/fuzz/fuzz-%.sh)
+
+fuzz: deps fuzz-bins
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p .cache/fuzz/$$t $(B)/fuzz/crash-$$t && \
+		$(B)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(B)/fuzz/crash-$$t/ \
+			.cache/fuzz/$$t $(B)/fuzz/seeds/$$t tests/fuzz/regress/$$t || exit 1; \
+	done
 
 check-xen: deps $(TOOLS)
 	$(Q)tests/xen/run.sh check

@@ -5,7 +5,8 @@ set -euo pipefail
 # Build: compiler, pkg-config and the Xen and io_uring development files.
 # Real-Xen bench: QEMU, static busybox and cpio to build the boot images,
 # xz/python3 to unpack the guest kernel, e2fsprogs for the guest's mkfs.
-pkgs=(gcc make pkg-config libxen-dev liburing-dev
+# Fuzzing (make fuzz, check-fuzz): clang, whose Debian 12 package (clang-14) has libFuzzer.
+pkgs=(gcc make pkg-config libxen-dev liburing-dev clang
       qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs)
 
 missing=()

@@ -1,0 +1,88 @@
+/*
+ * libFuzzer target for storage_spec_parse, the parser of a disk spec string
+ * (the backend's `params` node). Input: byte 0 sets the error buffer's length
+ * (16..271 bytes, allocated exactly so that ASan sees an overrun), the rest is
+ * the spec text. The contract is checked after each call; a violation abort()s,
+ * and LeakSanitizer reports whatever the spec did not free.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../storage/storage.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Report a broken contract and abort, so that libFuzzer keeps the input. */
+#define CHECK(cond) do {							\
+	if (!(cond)) {								\
+		fprintf(stderr, "fuzz-spec: contract broken: %s (line %d)\n",	\
+			#cond, __LINE__);					\
+		abort();							\
+	}									\
+} while (0)
+
+/* The contract of a spec that parsed. */
+static void check_spec(const struct storage_spec *spec)
+{
+	uint64_t size;
+	char text[32];
+
+	CHECK(spec->engine && spec->engine->name && spec->engine->usage);
+	CHECK(storage_engine(spec->engine->name) == spec->engine);
+	CHECK(!spec->path == !spec->engine->needs_path);
+	if (spec->path)
+		CHECK(spec->path[0] == '/' && !strchr(spec->path, ','));
+	if (spec->engine->needs_path) {
+		CHECK(!spec->size && !spec->name);
+	} else {
+		CHECK(!spec->direct);
+		CHECK(spec->size || spec->name);
+	}
+	CHECK(spec->size % 512 == 0);
+	if (spec->size) {	/* the size reads back as itself */
+		snprintf(text, sizeof(text), "%llu", (unsigned long long)spec->size);
+		CHECK(storage_parse_size(text, &size) == 0 && size == spec->size);
+	}
+	if (spec->name)
+		CHECK(spec->name[0] && !strpbrk(spec->name, "/ \t,"));
+	if (spec->fault_count) {
+		CHECK(spec->fault_start <= (UINT64_MAX >> 9) - spec->fault_count);
+		CHECK(spec->fault_error == -EIO || spec->fault_error == -ENOSPC);
+	} else {
+		CHECK(!spec->fault_start);
+	}
+}
+
+/* One input: parse, check, free (twice: freeing is idempotent). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct storage_spec spec;
+	size_t errlen;
+	char *text, *err;
+	int rc;
+
+	if (!size)
+		return 0;
+	errlen = 16 + data[0];
+	text = strndup((const char *)data + 1, size - 1);
+	err = malloc(errlen);
+	CHECK(text && err);
+	err[0] = '\0';
+	memset(&spec, 0xa5, sizeof(spec));
+	rc = storage_spec_parse(text, &spec, err, errlen);
+	if (rc) {
+		CHECK(rc == -EINVAL || rc == -ENOMEM);
+		CHECK(err[0] != '\0' && strlen(err) < errlen);
+		CHECK(!spec.path && !spec.name);	/* freed on failure */
+	} else {
+		check_spec(&spec);
+	}
+	storage_spec_free(&spec);
+	storage_spec_free(&spec);
+	CHECK(!spec.path && !spec.name);
+	free(err);
+	free(text);
+	return 0;
+}
