@@ -216,9 +216,13 @@ static void req_dispatch(struct blk_req *req)
 /* Stop serving a ring whose frontend broke the ring protocol. */
 static void ring_halt(struct blk_ring *r, RING_IDX prod)
 {
-	log_err("%s: frontend's request producer %u is more than %u ahead of our %u: "
-		"ring halted; the guest must reconnect the disk", r->cfg.name, prod,
-		r->size, r->rings.native.rsp_prod_pvt);
+	/* A producer behind what we consumed went backwards (the index difference wraps). */
+	bool back = (int32_t)(prod - r->rings.native.req_cons) < 0;
+
+	log_err("%s: frontend's request producer %u %s our %u: ring halted; the guest must "
+		"reconnect the disk", r->cfg.name, prod,
+		back ? "went back behind what we consumed," : "is more than a ring ahead of",
+		back ? r->rings.native.req_cons : r->rings.native.rsp_prod_pvt);
 	r->halted = true;
 }
 
