@@ -309,6 +309,15 @@ static int read_nr_queues(struct blk_dev *d, bool take_over, unsigned int *nr)
 	return 0;
 }
 
+/* The ring journal of queue q in buf (docs/restart.md); NULL without a state directory. */
+static const char *journal_path(const struct blk_dev *d, unsigned int q, char *buf, size_t len)
+{
+	if (!d->be->state_dir[0])
+		return NULL;
+	snprintf(buf, len, "%s/d%u-%u-q%u", d->be->state_dir, d->domid, d->devid, q);
+	return buf;
+}
+
 /*
  * Start a ring for each of the frontend's queues; with take_over, from the journals an
  * earlier daemon left (see docs/restart.md). Says what is wrong if anything.
@@ -335,9 +344,7 @@ static int start_rings(struct blk_dev *d, bool take_over, struct blk_ring_config
 			snprintf(cfg.name, sizeof(cfg.name), "%s", d->name);
 		else
 			snprintf(cfg.name, sizeof(cfg.name), "%s q%u", d->name, q);
-		snprintf(journal, sizeof(journal), "%s/d%u-%u-q%u", d->be->state_dir, d->domid,
-			 d->devid, q);
-		cfg.journal = d->be->state_dir[0] ? journal : NULL;
+		cfg.journal = journal_path(d, q, journal, sizeof(journal));
 		cfg.devid = d->devid;
 		cfg.queue = q;
 		err = blk_ring_start(&cfg, &d->rings[q]);
@@ -383,11 +390,8 @@ static void forget_journals(struct blk_dev *d)
 {
 	char path[192];
 
-	for (unsigned int q = 0; d->be->state_dir[0] && q < BLK_MAX_QUEUES; q++) {
-		snprintf(path, sizeof(path), "%s/d%u-%u-q%u", d->be->state_dir, d->domid,
-			 d->devid, q);
+	for (unsigned int q = 0; journal_path(d, q, path, sizeof(path)) && q < BLK_MAX_QUEUES; q++)
 		unlink(path);
-	}
 }
 
 /*
