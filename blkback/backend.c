@@ -1,8 +1,11 @@
 /* The backend directory: watches, device discovery, domain death, shutdown. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device.h"
@@ -11,6 +14,7 @@
 
 #define TOKEN_BACKEND "backend"
 #define TOKEN_RELEASE "release"
+#define SHUTDOWN_WAIT_MS 10000	/* how long a shutdown waits for storage to answer */
 
 /* Connect to xenstore and watch the backend directory. */
 int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
@@ -29,11 +33,18 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 	be->grant_mode = opts->grant_mode;
 	if (opts->state_dir)
 		snprintf(be->state_dir, sizeof(be->state_dir), "%s", opts->state_dir);
+	be->stopped_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (be->stopped_fd < 0) {
+		err = -errno;
+		log_err("cannot make an eventfd: %s", strerror(errno));
+		return err;
+	}
 	be->xs = xs_open(0);
 	if (!be->xs) {
 		err = -errno;
 		log_err("cannot connect to xenstore: %s (is xenstored running, and are we in dom0 "
 			"or a driver domain?)", strerror(errno));
+		backend_close(be);
 		return err;
 	}
 	/* Relative paths are under our own /local/domain/<id>; dom0 may lack the node. */
@@ -152,6 +163,29 @@ void backend_process(struct blk_backend *be)
 		log_err("reading xenstore watches failed: %s", strerror(errno));
 }
 
+/* A ring's thread ended (called on that thread): wake the main loop. */
+void backend_ring_stopped(void *arg)
+{
+	struct blk_backend *be = arg;
+
+	if (eventfd_write(be->stopped_fd, 1))
+		log_err("cannot wake the main loop: %s", strerror(errno));
+}
+
+/* Rings have stopped: finish disconnecting the devices that waited for them. */
+void backend_reap_rings(struct blk_backend *be)
+{
+	struct blk_dev *d, *next;
+	eventfd_t n;
+
+	eventfd_read(be->stopped_fd, &n);	/* EAGAIN is fine */
+	for (d = be->devs; d; d = next) {
+		next = d->next;
+		if (d->stopping)
+			device_update(d);
+	}
+}
+
 /* Let go of every device for a successor daemon, then disconnect. */
 void backend_leave(struct blk_backend *be)
 {
@@ -162,17 +196,62 @@ void backend_leave(struct blk_backend *be)
 	backend_close(be);
 }
 
-/* Close every device (guests see Closing) and disconnect; idempotent. */
+/* CLOCK_MONOTONIC in milliseconds. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait until stopped_fd says a ring has stopped; false once the deadline (now_ms) has passed. */
+static bool wait_ring_stopped(struct blk_backend *be, uint64_t end)
+{
+	struct pollfd p = { .fd = be->stopped_fd, .events = POLLIN };
+	uint64_t now = now_ms();
+	eventfd_t n;
+
+	if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)
+		return false;
+	eventfd_read(be->stopped_fd, &n);
+	return true;
+}
+
+/*
+ * Close every device (guests see Closing), giving their storage SHUTDOWN_WAIT_MS to answer
+ * what is in flight. A device whose storage hangs longer is left as it is: its guest pages
+ * cannot be let go under a running I/O, and the exit does that. Idempotent.
+ */
 void backend_close(struct blk_backend *be)
 {
-	while (be->devs) {
-		device_shutdown(be->devs);
-		device_free(be->devs, false);
+	uint64_t end = now_ms() + SHUTDOWN_WAIT_MS;
+	struct blk_dev *d, *next;
+	bool waiting = true;
+
+	while (waiting) {
+		waiting = false;
+		for (d = be->devs; d; d = next) {
+			next = d->next;
+			if (device_shutdown(d))
+				device_free(d, false);
+			else
+				waiting = true;
+		}
+		if (waiting && !wait_ring_stopped(be, end))
+			break;
 	}
+	for (d = be->devs; d; d = d->next)
+		log_err("%s: its storage has not answered in %d s; exiting without waiting for it",
+			d->name, SHUTDOWN_WAIT_MS / 1000);
 	if (be->xs) {
 		xs_unwatch(be->xs, be->root, TOKEN_BACKEND);
 		xs_unwatch(be->xs, "@releaseDomain", TOKEN_RELEASE);
 		xs_close(be->xs);
 		be->xs = NULL;
+	}
+	if (be->stopped_fd >= 0 && !be->devs) {	/* a stuck ring's thread may still poke it */
+		close(be->stopped_fd);
+		be->stopped_fd = -1;
 	}
 }

@@ -27,6 +27,7 @@ struct blk_backend {
 	unsigned int max_queues;	/* offered per disk, 1 .. BLK_MAX_QUEUES */
 	enum grant_mode grant_mode;
 	char state_dir[128];		/* ring journals; "" for none */
+	int stopped_fd;			/* an eventfd: some ring's thread has ended */
 	bool leaving;			/* asked to exit, leaving disks to a successor */
 	void *leave_reply;		/* the FILE * of that request, answered at the end */
 	struct blk_dev *devs;
@@ -40,6 +41,12 @@ int backend_fd(const struct blk_backend *be);
 
 /* Handle every pending watch event. */
 void backend_process(struct blk_backend *be);
+
+/* Called on a ring's thread as it ends (blk_ring_config.stopped): wakes stopped_fd. */
+void backend_ring_stopped(void *arg);
+
+/* stopped_fd polled readable: finish the disconnects that waited for rings to stop. */
+void backend_reap_rings(struct blk_backend *be);
 
 /* Close every device (guests see Closing) and disconnect; idempotent. */
 void backend_close(struct blk_backend *be);

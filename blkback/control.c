@@ -67,6 +67,28 @@ static void do_resize(struct blk_backend *be, char *args, FILE *out)
 	}
 }
 
+/* unstall DOMID DEVID: a disk opened with fault=...:stall lets its held I/O go on */
+static void do_unstall(struct blk_backend *be, char *args, FILE *out)
+{
+	char *dom = strtok(args, " "), *dev = strtok(NULL, " ");
+	uint64_t domid, devid;
+	struct blk_dev *d;
+
+	if (!dom || !dev || strtok(NULL, " ") || parse_uint(dom, UINT16_MAX, &domid) ||
+	    parse_uint(dev, UINT32_MAX, &devid)) {
+		fprintf(out, "error usage: unstall DOMID DEVID\n");
+		return;
+	}
+	d = device_find(be, (uint32_t)domid, (uint32_t)devid);
+	if (!d)
+		fprintf(out, "error blkbackd serves no disk %" PRIu64 " on domain %" PRIu64 "\n",
+			devid, domid);
+	else if (!d->disk || storage_fault_release(d->disk))
+		fprintf(out, "error %s was not opened with fault=START+COUNT:stall\n", d->name);
+	else
+		fprintf(out, "ok\n");
+}
+
 /* Accept one connection on the listening fd and answer its request. */
 void control_serve(int lfd, struct blk_backend *be)
 {
@@ -94,6 +116,8 @@ void control_serve(int lfd, struct blk_backend *be)
 			fprintf(f, "ok\n");
 		} else if (!strncmp(line, "resize ", 7)) {
 			do_resize(be, line + 7, f);
+		} else if (!strncmp(line, "unstall ", 8)) {
+			do_unstall(be, line + 8, f);
 		} else if (!strcmp(line, "leave")) {
 			/* Answered by control_leave_done, once everything is let go. */
 			be->leaving = true;

@@ -209,14 +209,30 @@ static int connect_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	return err ? err : bxs_printf(xs, t, d->bepath, "state", "%d", XenbusStateConnected);
 }
 
-/* Stop serving the rings, answering what is in flight first; their counters go to d->past. */
-static void device_disconnect(struct blk_dev *d)
+/*
+ * Stop serving the rings; their counters go to d->past. Each answers what is in flight
+ * first, and storage may be slow or stalled: so the main thread only asks, and frees
+ * the rings whose threads have ended. True once none is left; the backend runs
+ * device_update again whenever a ring's thread ends (see backend_ring_stopped).
+ */
+static bool device_disconnect(struct blk_dev *d)
 {
+	unsigned int left = 0;
+
 	for (unsigned int q = 0; q < d->nr_rings; q++) {
-		blk_ring_stop(d->rings[q], &d->past);
-		d->rings[q] = NULL;
+		struct blk_ring *r = d->rings[q];
+
+		blk_ring_stop_begin(r);
+		if (blk_ring_stopped(r))
+			blk_ring_stop(r, &d->past);
+		else
+			d->rings[left++] = r;
 	}
-	d->nr_rings = 0;
+	for (unsigned int q = left; q < d->nr_rings; q++)
+		d->rings[q] = NULL;
+	d->nr_rings = left;
+	d->stopping = left > 0;
+	return !left;
 }
 
 /*
@@ -347,6 +363,8 @@ static int start_rings(struct blk_dev *d, bool take_over, struct blk_ring_config
 		cfg.journal = journal_path(d, q, journal, sizeof(journal));
 		cfg.devid = d->devid;
 		cfg.queue = q;
+		cfg.stopped = backend_ring_stopped;
+		cfg.stopped_arg = d->be;
 		err = blk_ring_start(&cfg, &d->rings[q]);
 		if (err && !take_over)
 			device_error(d, "cannot attach to the frontend's ring %u: %s", q,
@@ -367,7 +385,8 @@ static void device_connect(struct blk_dev *d, int old)
 	struct blk_ring_config cfg;
 	int err;
 
-	device_disconnect(d);		/* a frontend that reconnects without closing */
+	if (!device_disconnect(d))	/* a frontend that reconnects without closing */
+		return;			/* again once the old rings have stopped */
 	if (start_rings(d, false, &cfg))
 		goto fail;
 	err = bxs_transact(d->be->xs, connect_nodes, d);
@@ -423,9 +442,9 @@ static int device_take_over(struct blk_dev *d)
 			 "%s grants)", d->name, d->nr_rings, d->nr_rings == 1 ? "" : "s",
 			 1u << cfg.ring_order, d->nr_rings == 1 ? "" : "s",
 			 blkif_abi_name(cfg.abi), grant_mode_name(cfg.grant_mode));
-	if (!d->nr_rings)
+	if (err)
 		forget_journals(d);
-	return d->nr_rings ? 0 : err;
+	return err;
 }
 
 /*
@@ -440,12 +459,14 @@ void device_update(struct blk_dev *d)
 	uint64_t v;
 	char path[160];
 
-	if (state == XenbusStateUnknown) {	/* the toolstack removed the device */
-		device_free(d, false);
+	if (state == XenbusStateUnknown || d->freeing) {	/* the toolstack removed the device */
+		device_free(d, d->remove);
 		return;
 	}
 	if (d->failed)		/* wait for the toolstack to remove it */
 		return;
+	if (d->stopping)	/* free the rings that have stopped since */
+		device_disconnect(d);
 	if (first) {
 		int err = device_probe(d);
 
@@ -491,13 +512,13 @@ void device_update(struct blk_dev *d)
 			device_connect(d, state);
 		break;
 	case XenbusStateClosing:
-		device_disconnect(d);
-		set_state(d, state, XenbusStateClosing);
+		if (device_disconnect(d))
+			set_state(d, state, XenbusStateClosing);
 		break;
 	case XenbusStateClosed:
 	case XenbusStateUnknown:	/* the frontend's nodes are gone: the domain died */
-		device_disconnect(d);
-		set_state(d, state, XenbusStateClosed);
+		if (device_disconnect(d))
+			set_state(d, state, XenbusStateClosed);
 		break;
 	default:	/* InitWait, Reconfiguring: nothing a block frontend uses */
 		break;
@@ -521,6 +542,11 @@ int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
 	if (!d->disk) {
 		snprintf(err, errlen, "%s has no open disk to resize", d->name);
 		return -ENODEV;
+	}
+	if (d->stopping) {
+		snprintf(err, errlen, "%s is disconnecting, waiting for its storage; try again "
+			 "once it has", d->name);
+		return -EBUSY;
 	}
 	if (!d->disk->ops->resize) {
 		snprintf(err, errlen, "%s: the %s engine cannot resize", d->name, d->disk->ops->name);
@@ -580,21 +606,27 @@ void device_stats(const struct blk_dev *d, FILE *out)
 	fputc('\n', out);
 }
 
-/* Close the device for a daemon shutdown: the guest sees Closing. */
-void device_shutdown(struct blk_dev *d)
+/*
+ * Close the device for a daemon shutdown: the guest sees Closing. True once its rings
+ * have stopped; until then the caller waits on stopped_fd and asks again.
+ */
+bool device_shutdown(struct blk_dev *d)
 {
-	bool connected = d->nr_rings > 0;
-
-	device_disconnect(d);
-	if (connected)
+	if (d->nr_rings && !d->stopping)
 		set_state(d, XenbusStateConnected, XenbusStateClosing);
+	return device_disconnect(d);
 }
 
 /* Let go of the device for a successor daemon: its rings keep their journals. */
 void device_leave(struct blk_dev *d)
 {
 	if (d->in_memory) {	/* nothing to hand over */
-		device_shutdown(d);
+		if (d->nr_rings && !d->stopping)
+			set_state(d, XenbusStateConnected, XenbusStateClosing);
+		for (unsigned int q = 0; q < d->nr_rings; q++)
+			blk_ring_stop(d->rings[q], &d->past);
+		d->nr_rings = 0;
+		d->stopping = false;
 		return;
 	}
 	for (unsigned int q = 0; q < d->nr_rings; q++) {
@@ -604,13 +636,20 @@ void device_leave(struct blk_dev *d)
 	d->nr_rings = 0;
 }
 
-/* Stop serving and free the device; with remove, delete its backend nodes too. */
+/*
+ * Stop serving and free the device; with remove, delete its backend nodes too. If a ring
+ * still waits for its storage, that happens later, from device_update.
+ */
 void device_free(struct blk_dev *d, bool remove)
 {
 	struct blk_backend *be = d->be;
 	struct blk_dev **pp;
 
-	device_disconnect(d);
+	d->freeing = true;
+	d->remove |= remove;
+	if (!device_disconnect(d))
+		return;		/* device_update finishes once the rings have stopped */
+	remove = d->remove;
 	if (d->watching)
 		xs_unwatch(be->xs, d->fe_state, d->bepath);
 	storage_close(d->disk);

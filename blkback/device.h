@@ -24,6 +24,8 @@ struct blk_dev {
 	bool in_memory;			/* the data lives in our memory: no successor can serve it */
 	struct blk_ring *rings[BLK_MAX_QUEUES];	/* one per queue while connected */
 	unsigned int nr_rings;
+	bool stopping;			/* rings[] were asked to stop and some have not yet */
+	bool freeing, remove;		/* device_free waits for them, then removes if asked */
 	enum grant_mode mode;		/* in use on the rings */
 	struct blk_ring_stats past;	/* counters of the rings served before these */
 	struct blk_dev *next;
@@ -44,13 +46,13 @@ int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen);
 /* One line of statistics: key=value pairs, for blkbackctl stats. */
 void device_stats(const struct blk_dev *d, FILE *out);
 
-/* Close the device for a daemon shutdown: the guest sees Closing. */
-void device_shutdown(struct blk_dev *d);
+/* Close the device for a daemon shutdown (the guest sees Closing); true once its rings stopped. */
+bool device_shutdown(struct blk_dev *d);
 
 /* Let go of the device for a successor daemon (see backend_leave). */
 void device_leave(struct blk_dev *d);
 
-/* Stop serving and free the device; with remove, delete its backend nodes too. */
+/* Stop serving and free the device (later if a ring waits for storage); remove: delete its nodes. */
 void device_free(struct blk_dev *d, bool remove);
 
 #endif

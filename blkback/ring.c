@@ -48,6 +48,7 @@ struct blk_ring {
 	pthread_cond_t cond;
 	pthread_t thread;
 	bool started;
+	bool ended;			/* the thread is done (atomic) */
 	struct blk_ring_stats stats;
 };
 
@@ -437,6 +438,9 @@ static void *ring_thread(void *arg)
 		if (pfd[2].revents & POLLIN)
 			storage_reap(r->sq);
 	}
+	__atomic_store_n(&r->ended, true, __ATOMIC_RELEASE);
+	if (r->cfg.stopped)
+		r->cfg.stopped(r->cfg.stopped_arg);
 	return NULL;
 }
 
@@ -627,14 +631,26 @@ fail:
 	return err;
 }
 
+/* Ask the ring's thread to answer what is in flight and end; do not wait. */
+void blk_ring_stop_begin(struct blk_ring *r)
+{
+	if (r->started && !__atomic_exchange_n(&r->stop_req, true, __ATOMIC_ACQ_REL))
+		ring_wake(r);
+}
+
+/* Whether the ring's thread has ended (or never ran). */
+bool blk_ring_stopped(const struct blk_ring *r)
+{
+	return !r->started || __atomic_load_n(&r->ended, __ATOMIC_ACQUIRE);
+}
+
 /* Stop serving: answer what is in flight, then unmap and unbind. */
 void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 {
 	if (!r)
 		return;
 	if (r->started) {
-		__atomic_store_n(&r->stop_req, true, __ATOMIC_RELEASE);
-		ring_wake(r);
+		blk_ring_stop_begin(r);
 		pthread_join(r->thread, NULL);
 		log_debug(LOG_RING, "%s: ring stopped: %" PRIu64 " reads, %" PRIu64 " writes, %"
 			  PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64 " errors, %" PRIu64

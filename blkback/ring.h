@@ -26,6 +26,9 @@ struct blk_ring_config {
 	enum blkif_abi abi;
 	struct blk_limits lim;
 	struct storage *disk;
+	/* Optional: called on the ring's thread as it ends, e.g. to wake the main loop */
+	void (*stopped)(void *arg);
+	void *stopped_arg;
 };
 
 /* Counters in the style of the kernel blkback's statistics (see stats.h for access). */
@@ -56,6 +59,15 @@ struct blk_ring;
 
 /* Map the ring, bind the event channel and start serving it. */
 int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp);
+
+/*
+ * Ask the ring to stop, without waiting: it answers what is in flight, then its
+ * thread ends and calls cfg.stopped. Idempotent.
+ */
+void blk_ring_stop_begin(struct blk_ring *ring);
+
+/* Whether the ring's thread has ended: blk_ring_stop will not wait. */
+bool blk_ring_stopped(const struct blk_ring *ring);
 
 /* Stop serving: answer what is in flight, then unmap and unbind. NULL is fine.
  * If final is not NULL, the ring's last counters are added to it. */

@@ -63,9 +63,13 @@ int storage_parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
-/* Parse fault=START+COUNT[:eio|enospc] (sectors of 512 bytes). */
+/* Parse fault=START+COUNT[:eio|enospc|short|stall] (sectors of 512 bytes). */
 static int spec_fault(struct storage_spec *spec, char *val, char *err, size_t errlen)
 {
+	static const char *const kinds[] = {
+		[STORAGE_FAULT_EIO] = "eio", [STORAGE_FAULT_ENOSPC] = "enospc",
+		[STORAGE_FAULT_SHORT] = "short", [STORAGE_FAULT_STALL] = "stall",
+	};
 	char *plus = strchr(val, '+'), *colon = strchr(val, ':');
 	uint64_t start, count;
 
@@ -73,10 +77,11 @@ static int spec_fault(struct storage_spec *spec, char *val, char *err, size_t er
 		*colon++ = '\0';
 	if (plus)
 		*plus++ = '\0';
-	spec->fault_error = -EIO;
-	if (colon && !strcmp(colon, "enospc"))
-		spec->fault_error = -ENOSPC;
-	else if (colon && strcmp(colon, "eio"))
+	spec->fault = STORAGE_FAULT_EIO;
+	for (unsigned int k = STORAGE_FAULT_EIO; colon && k <= STORAGE_FAULT_STALL; k++)
+		if (!strcmp(colon, kinds[k]))
+			spec->fault = k;
+	if (colon && strcmp(colon, kinds[spec->fault]))
 		goto bad;
 	if (!plus || storage_parse_size(val, &start) || storage_parse_size(plus, &count) ||
 	    !count || start > (UINT64_MAX >> 9) - count)
@@ -85,8 +90,9 @@ static int spec_fault(struct storage_spec *spec, char *val, char *err, size_t er
 	spec->fault_count = count;
 	return 0;
 bad:
-	snprintf(err, errlen, "bad fault option: give fault=START+COUNT[:eio|enospc], in "
-		 "512-byte sectors (e.g. fault=2048+8)");
+	spec->fault = STORAGE_FAULT_NONE;
+	snprintf(err, errlen, "bad fault option: give fault=START+COUNT[:eio|enospc|short|stall], "
+		 "in 512-byte sectors (e.g. fault=2048+8)");
 	return -EINVAL;
 }
 

@@ -7,6 +7,15 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+/* What fault= does to the I/O touching its sectors. */
+enum storage_fault {
+	STORAGE_FAULT_NONE,
+	STORAGE_FAULT_EIO,	/* fails with EIO */
+	STORAGE_FAULT_ENOSPC,	/* fails with ENOSPC */
+	STORAGE_FAULT_SHORT,	/* transfers half of what was asked */
+	STORAGE_FAULT_STALL,	/* waits until storage_fault_release */
+};
+
 /*
  * A parsed disk spec: ENGINE:[PATH][,key=value...], e.g. "mem:size=64M,name=scratch",
  * "file:/srv/disk.img,direct", "uring:/dev/vg/guest1,ro".
@@ -18,9 +27,9 @@ struct storage_spec {
 	uint64_t size;		/* mem: bytes; 0 when not given */
 	bool readonly;		/* "ro" */
 	bool direct;		/* file/uring: "direct", O_DIRECT */
-	uint64_t fault_start;	/* "fault=START+COUNT[:eio|enospc]": I/O touching these */
-	uint64_t fault_count;	/* 512-byte sectors fails with fault_error */
-	int fault_error;	/* a negative errno */
+	uint64_t fault_start;	/* "fault=START+COUNT[:KIND]": I/O touching these */
+	uint64_t fault_count;	/* 512-byte sectors ... */
+	enum storage_fault fault;	/* ... goes wrong this way (see storage/fault.c) */
 };
 
 /* What a disk can do, declared once at open; the core turns it into xenstore features. */
@@ -137,6 +146,9 @@ int storage_open(const struct storage_spec *spec, struct storage **diskp, char *
 
 /* Put the fault-injection wrapper in front of an open disk (spec->fault_count > 0). */
 int storage_fault_wrap(struct storage *disk, const struct storage_spec *spec);
+
+/* Let a disk opened with fault=...:stall serve what it holds, and stall no more; -EINVAL otherwise. */
+int storage_fault_release(struct storage *disk);
 
 /* Close a disk whose queues were all closed; NULL is fine. */
 void storage_close(struct storage *disk);

@@ -55,6 +55,9 @@ static void usage(FILE *f)
 		"      stop blkbackd for an upgrade: it answers what is in flight and exits;\n"
 		"      guests keep their file and uring disks Connected, and the next blkbackd\n"
 		"      takes them over (see docs/restart.md).\n"
+		"  unstall DOMAIN VDEV\n"
+		"      let a disk attached with fault=START+COUNT:stall serve the I/O it holds\n"
+		"      (fault injection, for tests).\n"
 		"\n"
 		"  --kind KIND   backend kind blkbackd serves (default vbd3)\n");
 }
@@ -121,6 +124,14 @@ unsigned int domain_id(const struct ctl *c, const char *arg)
 	if (found == UINT32_MAX)
 		die("there is no domain named '%s' ('xl list' shows the running domains)", arg);
 	return found;
+}
+
+/* Resolve a domain name, or take any domid: a dead domain's disk may still be in blkbackd. */
+unsigned int domain_ref(const struct ctl *c, const char *arg)
+{
+	uint64_t id;
+
+	return parse_uint(arg, UINT16_MAX, &id) ? domain_id(c, arg) : (unsigned int)id;
 }
 
 /* The name of a domain, or "?" (caller frees). */
@@ -535,6 +546,8 @@ int main(int argc, char **argv)
 		return cmd_resize(&c, argc - i, argv + i);
 	if (!strcmp(argv[i], "handover"))
 		return cmd_handover(&c, argc - i, argv + i);
+	if (!strcmp(argv[i], "unstall"))
+		return cmd_unstall(&c, argc - i, argv + i);
 	fprintf(stderr, "blkbackctl: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return 2;

@@ -36,17 +36,18 @@ static void usage(FILE *f)
 		"  -h, --help          this text\n");
 }
 
-/* Wait for watch events, control requests and signals until SIGTERM or SIGINT. */
+/* Wait for watch events, control requests, stopped rings and signals until SIGTERM or SIGINT. */
 static int serve(struct blk_backend *be, int sfd, int cfd)
 {
-	struct pollfd pfd[3] = {
+	struct pollfd pfd[4] = {
 		{ .fd = backend_fd(be), .events = POLLIN },
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = cfd, .events = POLLIN },
+		{ .fd = be->stopped_fd, .events = POLLIN },
 	};
 
 	for (;;) {
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll failed: %s", strerror(errno));
@@ -54,6 +55,8 @@ static int serve(struct blk_backend *be, int sfd, int cfd)
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			backend_process(be);
+		if (pfd[3].revents & POLLIN)
+			backend_reap_rings(be);
 		if (pfd[2].revents & POLLIN)
 			control_serve(cfd, be);
 		if (be->leaving) {

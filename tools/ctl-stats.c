@@ -162,7 +162,7 @@ int cmd_stats(struct ctl *c, int argc, char **argv)
 		die("bad disk name '%s': give one such as xvdb", args[1]);
 	ctl_open(c);
 	if (nargs == 2)
-		domid = domain_id(c, args[0]);
+		domid = domain_ref(c, args[0]);
 	answer = control_request(c, "stats");
 	if (json)
 		printf("[");
@@ -248,5 +248,25 @@ int cmd_handover(struct ctl *c, int argc, char **argv)
 	free(control_request(c, "leave"));
 	printf("blkbackd has left; connected disks wait for the next blkbackd to take "
 	       "them over\n");
+	return 0;
+}
+
+/* blkbackctl unstall: a disk opened with fault=...:stall serves the I/O it holds. */
+int cmd_unstall(struct ctl *c, int argc, char **argv)
+{
+	char request[64];
+	unsigned int domid;
+	uint32_t devid;
+
+	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-')
+		die("unstall: give DOMAIN and VDEV, e.g. 'blkbackctl unstall guest1 xvdb'");
+	if (vdev_number(argv[2], &devid))
+		die("bad disk name '%s': give one such as xvdb", argv[2]);
+	need_daemon(c);
+	ctl_open(c);
+	domid = domain_ref(c, argv[1]);
+	snprintf(request, sizeof(request), "unstall %u %u", domid, devid);
+	free(control_request(c, request));
+	printf("%s on domain %u: held I/O released\n", argv[2], domid);
 	return 0;
 }

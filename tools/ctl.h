@@ -24,6 +24,9 @@ void need_daemon(const struct ctl *c);
 /* Resolve a domain name or id; die with advice if there is no such domain. */
 unsigned int domain_id(const struct ctl *c, const char *arg);
 
+/* Resolve a domain name, or take any domid as it is (for what only blkbackd knows). */
+unsigned int domain_ref(const struct ctl *c, const char *arg);
+
 /* The name of a domain, or "?" (caller frees). */
 char *domain_name(const struct ctl *c, unsigned int domid);
 
@@ -35,5 +38,8 @@ int cmd_resize(struct ctl *c, int argc, char **argv);
 
 /* blkbackctl handover: the daemon exits, leaving connected disks to the next one. */
 int cmd_handover(struct ctl *c, int argc, char **argv);
+
+/* blkbackctl unstall DOMAIN VDEV (fault=...:stall disks, for tests). */
+int cmd_unstall(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -49,7 +49,7 @@ static void check_spec(const struct storage_spec *spec)
 		CHECK(spec->name[0] && !strpbrk(spec->name, "/ \t,"));
 	if (spec->fault_count) {
 		CHECK(spec->fault_start <= (UINT64_MAX >> 9) - spec->fault_count);
-		CHECK(spec->fault_error == -EIO || spec->fault_error == -ENOSPC);
+		CHECK(spec->fault >= STORAGE_FAULT_EIO && spec->fault <= STORAGE_FAULT_STALL);
 	} else {
 		CHECK(!spec->fault_start);
 	}

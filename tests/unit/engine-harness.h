@@ -39,6 +39,7 @@ struct h_slot {
 	pthread_t submitter;	/* the thread that submitted it: done must run there */
 	bool off_thread;	/* done ran on a thread other than the submitter's */
 	bool want_error;	/* the I/O must fail (any -errno) */
+	bool want_short;	/* the I/O must transfer less than asked */
 };
 
 /* An open disk under test, the queue it is driven through, the model of its bytes. */
@@ -146,20 +147,9 @@ static inline int h_pending(const struct h_disk *h, int n)
 	return left;
 }
 
-/*
- * Run slots 0..n-1 as one sweep of the ring on h's queue: submit each, kick
- * once, then poll and reap (kicking after each reap, as the ring thread's loop
- * does) until all have completed. Checks every done ran once, on this thread, with
- * len (0 for a flush), or with an error where the slot wants one. A hang
- * cannot be recovered from: I/Os the engine still holds point into the
- * slots, so it ends the program.
- */
-static inline void h_run(struct h_disk *h, int n)
+/* Submit slots 0..n-1 on h's queue, then kick once, as one sweep of the ring does. */
+static inline void h_submit(struct h_disk *h, int n)
 {
-	struct storage_queue *q = h->q;
-	int efd = storage_event_fd(q);
-	int left;
-
 	for (int i = 0; i < n; i++) {
 		struct h_slot *s = &h->slot[i];
 
@@ -169,10 +159,22 @@ static inline void h_run(struct h_disk *h, int n)
 		s->off_thread = false;
 		s->io.done = h_done;
 		h->nr[s->io.op]++;
-		storage_submit(q, &s->io);
+		storage_submit(h->q, &s->io);
 	}
-	storage_kick(q);
-	while ((left = h_pending(h, n)) > 0) {
+	storage_kick(h->q);
+}
+
+/*
+ * Poll and reap (kicking after each reap, as the ring thread's loop does) until
+ * slots first..first+n-1 have completed. A hang cannot be recovered from: I/Os
+ * the engine still holds point into the slots, so it ends the program.
+ */
+static inline void h_wait(struct h_disk *h, int first, int n)
+{
+	int efd = storage_event_fd(h->q);
+	int left;
+
+	while ((left = h_pending(h, first + n) - h_pending(h, first)) > 0) {
 		struct pollfd p = { .fd = efd, .events = POLLIN };
 		int r;
 
@@ -189,9 +191,18 @@ static inline void h_run(struct h_disk *h, int n)
 				left, n, H_TIMEOUT_MS, r);
 			exit(check_done("test-engines"));
 		}
-		storage_reap(q);
-		storage_kick(q);
+		storage_reap(h->q);
+		storage_kick(h->q);
 	}
+}
+
+/*
+ * Check that every done of slots 0..n-1 ran once, on the submitting thread, with
+ * len (0 for a flush), or with an error where the slot wants one, or with less
+ * than len where it wants a short transfer.
+ */
+static inline void h_check_results(struct h_disk *h, int n)
+{
 	for (int i = 0; i < n; i++) {
 		const struct h_slot *s = &h->slot[i];
 		int64_t want = s->io.op == STORAGE_FLUSH ? 0 : (int64_t)s->io.len;
@@ -202,12 +213,24 @@ static inline void h_run(struct h_disk *h, int n)
 			H_CHECK(s->result < 0 && s->result >= -4095, "%s: slot %d (op %d, %" PRIu64
 				" bytes at %" PRIu64 "): result %" PRId64 ", want an error", h->name,
 				i, s->io.op, s->io.len, s->io.offset, s->result);
+		else if (s->want_short)
+			H_CHECK(s->result >= 0 && s->result < want, "%s: slot %d (op %d, %" PRIu64
+				" bytes at %" PRIu64 "): result %" PRId64 ", want a short transfer",
+				h->name, i, s->io.op, s->io.len, s->io.offset, s->result);
 		else
 			H_CHECK(s->result == want, "%s: slot %d (op %d, %" PRIu64 " bytes at %"
 				PRIu64 "): result %" PRId64 ", want %" PRId64, h->name, i, s->io.op,
 				s->io.len, s->io.offset, s->result, want);
 		H_CHECK(!s->off_thread, "%s: slot %d: done ran on another thread", h->name, i);
 	}
+}
+
+/* Run slots 0..n-1 as one sweep of the ring on h's queue, wait for them all and check them. */
+static inline void h_run(struct h_disk *h, int n)
+{
+	h_submit(h, n);
+	h_wait(h, 0, n);
+	h_check_results(h, n);
 }
 
 /*

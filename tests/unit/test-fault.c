@@ -1,10 +1,15 @@
-/* Unit test: fault=START+COUNT fails exactly the I/O touching those sectors, on any engine. */
+/*
+ * Unit test: fault=START+COUNT[:KIND] fails, shortens or stalls exactly the I/O touching
+ * those sectors, on any engine, and lets everything else through.
+ */
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "engine-harness.h"
 
 #define SIZE (1u << 20)
+
+static bool shorten;	/* the disk under test transfers half of what it hits */
 
 /* Open a spec, or fail the test. */
 static struct storage *open_spec(const char *text)
@@ -22,12 +27,13 @@ static struct storage *open_spec(const char *text)
 	return disk;
 }
 
-/* Set slot s to op over len bytes at sector sec. */
-static void set(struct h_slot *s, enum storage_op op, uint64_t sec, uint64_t len, bool fails)
+/* Set slot s to op over len bytes at sector sec; hit: it touches the faulty range. */
+static void set(struct h_slot *s, enum storage_op op, uint64_t sec, uint64_t len, bool hit)
 {
 	s->io.op = op;
 	s->io.offset = sec << 9;
-	s->want_error = fails;
+	s->want_error = hit && !shorten;
+	s->want_short = hit && shorten;
 	if (op == STORAGE_READ || op == STORAGE_WRITE) {
 		h_layout_pages(s, len);
 	} else {
@@ -64,7 +70,10 @@ static void two_queues(struct h_disk *h, const char *text)
 	h_verify(h, 40 << 9, 4096);
 }
 
-/* Sectors 16..23 fail with want; the rest of the disk works, and failed writes change nothing. */
+/*
+ * Sectors 16..23 fail with want (or, for :short, transfer half and write nothing); the rest
+ * of the disk works, and failed writes change nothing.
+ */
 static void run(const char *text, int64_t want)
 {
 	struct h_disk h;
@@ -95,9 +104,10 @@ static void run(const char *text, int64_t want)
 	set(&h.slot[4], STORAGE_READ, 15, 512, false);		/* just before it */
 	set(&h.slot[5], STORAGE_FLUSH, 0, 0, false);		/* flushes do not touch sectors */
 	h_run(&h, 6);
-	CHECK(h.slot[0].result == want, "%s: failed write gave %" PRId64 ", want %" PRId64, text,
-	      h.slot[0].result, want);
-	CHECK(h.slot[2].result == want, "%s: failed read gave %" PRId64, text, h.slot[2].result);
+	CHECK(h.slot[0].result == (shorten ? 2048 : want), "%s: failed write gave %" PRId64, text,
+	      h.slot[0].result);
+	CHECK(h.slot[2].result == (shorten ? 0 : want), "%s: failed read gave %" PRId64, text,
+	      h.slot[2].result);
 	if (h.disk->caps.discard) {
 		set(&h.slot[0], STORAGE_DISCARD, 20, 4096, true);
 		set(&h.slot[1], STORAGE_DISCARD, 32, 4096, false);
@@ -106,10 +116,55 @@ static void run(const char *text, int64_t want)
 	}
 	two_queues(&h, text);
 	for (int i = 0; i < 6; i++)
-		h.slot[i].want_error = false;
+		h.slot[i].want_error = h.slot[i].want_short = false;
 	h_verify(&h, 0, 16 << 9);	/* the refused write left sectors 12..15 as they were */
 	h_verify(&h, 24 << 9, SIZE - (24 << 9));
 	storage_queue_close(h.q);
+	storage_close(h.disk);
+	h_free(&h);
+}
+
+/*
+ * fault=16+8:stall holds what touches sectors 16..23 and serves the rest, until
+ * storage_fault_release; then what it held completes, in full, and so does later I/O
+ * to those sectors.
+ */
+static void stall(const char *text)
+{
+	struct h_disk h;
+	int ret;
+
+	if (h_init(&h, text, SIZE, 11))
+		return;
+	h.disk = open_spec(text);
+	ret = h.disk ? storage_queue_open(h.disk, &h.q) : -EINVAL;
+	CHECK(ret == 0, "%s: queue_open: %s", text, strerror(-ret));
+	if (ret)
+		goto out;
+	set(&h.slot[0], STORAGE_WRITE, 0, 8192, false);		/* sectors 0..15 */
+	h_fill(&h, &h.slot[0]);
+	set(&h.slot[1], STORAGE_WRITE, 24, 4096, false);	/* 24..31 */
+	h_fill(&h, &h.slot[1]);
+	h_run(&h, 2);
+	set(&h.slot[0], STORAGE_READ, 24, 4096, false);		/* just after the range */
+	set(&h.slot[1], STORAGE_READ, 16, 512, false);		/* held */
+	set(&h.slot[2], STORAGE_WRITE, 20, 2048, false);	/* held */
+	h_fill(&h, &h.slot[2]);
+	set(&h.slot[3], STORAGE_FLUSH, 0, 0, false);		/* touches no sector */
+	h_submit(&h, 4);
+	h_wait(&h, 0, 1);
+	h_wait(&h, 3, 1);
+	CHECK(h.slot[1].calls == 0 && h.slot[2].calls == 0,
+	      "%s: I/O to the stalled sectors completed before the release", text);
+	ret = storage_fault_release(h.disk);
+	CHECK(ret == 0, "%s: release: %s", text, strerror(-ret));
+	h_wait(&h, 1, 2);
+	h_check_results(&h, 4);
+	set(&h.slot[0], STORAGE_READ, 16, 4096, false);		/* no longer held */
+	h_run(&h, 1);
+	h_verify(&h, 0, 32 << 9);
+	storage_queue_close(h.q);
+out:
 	storage_close(h.disk);
 	h_free(&h);
 }
@@ -132,6 +187,23 @@ int main(void)
 	run(spec, -ENOSPC);
 	snprintf(spec, sizeof(spec), "uring:%s,fault=16+8:eio", path);
 	run(spec, -EIO);
+	shorten = true;
+	run("mem:size=1M,fault=16+8:short", 0);
+	snprintf(spec, sizeof(spec), "uring:%s,fault=16+8:short", path);
+	run(spec, 0);
+	shorten = false;
+	stall("mem:size=1M,fault=16+8:stall");
+	snprintf(spec, sizeof(spec), "file:%s,fault=16+8:stall", path);
+	stall(spec);
+	snprintf(spec, sizeof(spec), "uring:%s,fault=16+8:stall", path);
+	stall(spec);
+	{
+		struct storage *plain = open_spec("mem:size=1M,fault=16+8");
+
+		CHECK(plain && storage_fault_release(plain) == -EINVAL,
+		      "releasing a disk that does not stall must be refused");
+		storage_close(plain);
+	}
 	unlink(path);
 	rmdir(dir);
 	return check_done("test-fault");
