@@ -31,7 +31,7 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-BLKBACK := abi parse grant grant-copy journal ring xs vdev device backend control log
+BLKBACK := abi parse grant grant-copy journal ring xs vdev config device backend control log
 STORAGE := storage mem filecommon file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
@@ -159,11 +159,13 @@ run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(HOSTILE)
 
 # Fuzzing (tests/fuzz): libFuzzer targets built with clang, ASan and UBSan. Each target
 # tests/fuzz/fuzz-NAME.c has a seed generator tests/fuzz/seed-NAME.c and regression inputs
-# under tests/fuzz/regress/NAME/. `make fuzz` runs each for FUZZ_TIME seconds on a corpus
-# kept in .cache/fuzz/NAME; `make check-fuzz` runs them all for about 30 s in all.
+# under tests/fuzz/regress/NAME/, and may have a dictionary tests/fuzz/NAME.dict. `make fuzz`
+# runs each for FUZZ_TIME seconds on a corpus kept in .cache/fuzz/NAME; `make check-fuzz`
+# runs them all in about 60 s (FUZZ_CHECK_TIME seconds of fuzzing, shared out between the
+# targets, and their start-up and replays).
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 600
-FUZZ_CHECK_TIME ?= 28
+FUZZ_CHECK_TIME ?= 48
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
@@ -173,6 +175,8 @@ FUZZ_SEEDS := $(FUZZ_TARGETS:%=$(B)/fuzz/seeds/%/.stamp)
 $(B)/fuzz/fuzz-parse: blkback/parse.c blkback/abi.c tests/fuzz/fuzz-parse.h blkback/parse.h \
 	blkback/abi.h
 $(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) storage/storage.h storage/filecommon.h
+$(B)/fuzz/fuzz-config: blkback/config.c blkback/xs.c blkback/abi.c $(STORAGE:%=storage/%.c) \
+	blkback/config.h blkback/xs.h blkback/abi.h storage/storage.h tests/fuzz/fuzz-config.h
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(dir $@)
@@ -202,6 +206,7 @@ fuzz: deps fuzz-bins
 		mkdir -p .cache/fuzz/$$t $(B)/fuzz/crash-$$t && \
 		$(B)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
 			-print_final_stats=1 -artifact_prefix=$(B)/fuzz/crash-$$t/ \
+			$$([ -f tests/fuzz/$$t.dict ] && echo -dict=tests/fuzz/$$t.dict) \
 			.cache/fuzz/$$t $(B)/fuzz/seeds/$$t tests/fuzz/regress/$$t || exit 1; \
 	done
 

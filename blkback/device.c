@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "device.h"
 #include "log.h"
 #include "ring.h"
@@ -91,6 +92,14 @@ struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devi
 	return d;
 }
 
+/* Read a node for config.c, outside any transaction; NULL if absent. */
+static char *read_node(void *arg, const char *path)
+{
+	const struct blk_dev *d = arg;
+
+	return bxs_read(d->be->xs, XBT_NULL, "%s", path);
+}
+
 /*
  * First look at a new device: check the toolstack's nodes, open the storage
  * and start watching the frontend. Returns -EAGAIN while the nodes are
@@ -98,36 +107,23 @@ struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devi
  */
 static int device_probe(struct blk_dev *d)
 {
+	struct cfg_nodes n = { .read = read_node, .arg = d, .bepath = d->bepath };
 	struct xs_handle *xs = d->be->xs;
-	char *fe = bxs_read(xs, XBT_NULL, "%s/frontend", d->bepath);
-	char *params = NULL, *mode = NULL, prefix[64], err[512];
+	char *fe = NULL, *params = NULL, err[512];
 	struct storage_spec spec = { 0 };
-	uint64_t feid;
-	int ret = -EAGAIN;
-	char path[160];
+	int ret;
 
-	snprintf(path, sizeof(path), "%s/frontend-id", d->bepath);
-	if (!fe || bxs_read_uint(xs, XBT_NULL, path, UINT16_MAX, &feid))
-		goto out;
-	ret = -EINVAL;
-	snprintf(prefix, sizeof(prefix), "/local/domain/%u/", d->domid);
-	if (feid != d->domid || strncmp(fe, prefix, strlen(prefix)) || strlen(fe) > 128) {
-		device_error(d, "frontend %s (id %" PRIu64 ") does not belong to domain %u",
-			     fe, feid, d->domid);
+	ret = cfg_frontend(&n, d->domid, &fe, err, sizeof(err));
+	if (ret) {
+		if (ret != -EAGAIN)
+			device_error(d, "%s", err);
 		goto out;
 	}
-	params = bxs_read(xs, XBT_NULL, "%s/params", d->bepath);
-	mode = bxs_read(xs, XBT_NULL, "%s/mode", d->bepath);
-	if (!params) {
-		device_error(d, "no params node: write the disk spec (e.g. mem:size=64M) to %s/params",
-			     d->bepath);
-		goto out;
-	}
-	if (storage_spec_parse(params, &spec, err, sizeof(err))) {
+	ret = cfg_disk(&n, &spec, &params, err, sizeof(err));
+	if (ret) {
 		device_error(d, "%s", err);
 		goto out;
 	}
-	spec.readonly |= mode && mode[0] == 'r';
 	ret = storage_open(&spec, &d->disk, err, sizeof(err));
 	if (ret) {
 		device_error(d, "%s", err);
@@ -159,17 +155,7 @@ out:
 	storage_spec_free(&spec);
 	free(fe);
 	free(params);
-	free(mode);
 	return ret;
-}
-
-/* Read a frontend node as a number no larger than max. */
-static int fe_uint(struct blk_dev *d, const char *node, uint64_t max, uint64_t *v)
-{
-	char path[200];
-
-	snprintf(path, sizeof(path), "%s/%s", d->fepath, node);
-	return bxs_read_uint(d->be->xs, XBT_NULL, path, max, v);
 }
 
 /* The nodes the frontend reads on connect, and state Connected, in transaction t. */
@@ -236,63 +222,14 @@ static bool device_disconnect(struct blk_dev *d)
 }
 
 /*
- * A queue's ring pages and event channel, as Linux blkback reads them from dir (the
- * frontend's directory, or its queue-N/ with several queues): without ring-page-order
- * (always top-level) a single ring-ref; with it, ring-ref0 .. ring-ref<2^order - 1>.
- * Says what is wrong if anything.
+ * What every queue shares: the ABI and the grant mode (config.c), the domain and the
+ * disk's limits. Says in why what is wrong if anything.
  */
-static int read_queue(struct blk_dev *d, const char *dir, struct blk_ring_config *cfg)
+static int read_common(struct blk_dev *d, const struct cfg_nodes *n, struct blk_ring_config *cfg,
+		       char *why, size_t len)
 {
-	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/ring-page-order", d->fepath);
-	uint64_t order = 0, v;
-	char path[256];
-	int bad = s && parse_uint(s, BLK_RING_MAX_ORDER, &order);
+	int err = cfg_common(n, d->be->grant_mode, cfg, why, len);
 
-	if (bad)
-		device_error(d, "frontend asks for ring-page-order '%.20s'; this backend offers "
-			     "0 to %u (max-ring-page-order)", s, BLK_RING_MAX_ORDER);
-	cfg->ring_order = (unsigned int)order;
-	for (unsigned int i = 0; !bad && i < 1u << order; i++) {
-		snprintf(path, sizeof(path), s ? "%s/ring-ref%u" : "%s/ring-ref", dir, i);
-		bad = bxs_read_uint(d->be->xs, XBT_NULL, path, UINT32_MAX, &v);
-		if (bad)
-			device_error(d, "frontend has no valid %s", path);
-		cfg->ring_refs[i] = (grant_ref_t)v;
-	}
-	free(s);
-	snprintf(path, sizeof(path), "%s/event-channel", dir);
-	if (!bad && (bad = bxs_read_uint(d->be->xs, XBT_NULL, path, UINT32_MAX, &v)))
-		device_error(d, "frontend has no valid %s", path);
-	cfg->remote_port = (evtchn_port_t)v;
-	return bad ? -EINVAL : 0;
-}
-
-/*
- * What every queue shares: the ABI, the grant mode and the disk's limits. Says what
- * is wrong if anything.
- */
-static int read_common(struct blk_dev *d, struct blk_ring_config *cfg)
-{
-	char *protocol, path[160];
-	uint64_t v;
-	int err;
-
-	/* Persistent grants when asked to and the frontend offers them, as Linux blkback. */
-	cfg->grant_mode = d->be->grant_mode;
-	if (cfg->grant_mode == GRANT_MODE_PERSISTENT &&
-	    (fe_uint(d, "feature-persistent", 1, &v) || v != 1))
-		cfg->grant_mode = GRANT_MODE_MAP;
-	/* Taking over: persistent only if the frontend saw an earlier daemon offer it. */
-	snprintf(path, sizeof(path), "%s/feature-persistent", d->bepath);
-	if (cfg->take_over && cfg->grant_mode == GRANT_MODE_PERSISTENT &&
-	    (bxs_read_uint(d->be->xs, XBT_NULL, path, 1, &v) || v != 1))
-		cfg->grant_mode = GRANT_MODE_MAP;
-	protocol = bxs_read(d->be->xs, XBT_NULL, "%s/protocol", d->fepath);
-	err = blkif_abi_from_protocol(protocol, &cfg->abi);
-	if (err)
-		device_error(d, "frontend protocol '%.64s' is not one of x86_32-abi, x86_64-abi",
-			     protocol);
-	free(protocol);
 	cfg->domid = d->domid;
 	cfg->disk = d->disk;
 	cfg->lim.nr_sectors = d->disk->size >> SECTOR_SHIFT;
@@ -302,27 +239,6 @@ static int read_common(struct blk_dev *d, struct blk_ring_config *cfg)
 	cfg->lim.secure_discard = cfg->lim.discard && d->disk->caps.secure_discard;
 	cfg->lim.max_indirect = BLK_MAX_SEGS;
 	return err;
-}
-
-/*
- * The queue count the frontend picked: 1 without multi-queue-num-queues. Taking over,
- * what an earlier daemon (maybe with another --max-queues) accepted is accepted.
- */
-static int read_nr_queues(struct blk_dev *d, bool take_over, unsigned int *nr)
-{
-	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/multi-queue-num-queues", d->fepath);
-	unsigned int max = take_over ? BLK_MAX_QUEUES : d->be->max_queues;
-	uint64_t v = 1;
-
-	if (s && (parse_uint(s, max, &v) || v == 0)) {
-		device_error(d, "frontend asks for multi-queue-num-queues '%.20s'; this backend "
-			     "offers 1 to %u (multi-queue-max-queues)", s, max);
-		free(s);
-		return -EINVAL;
-	}
-	free(s);
-	*nr = (unsigned int)v;
-	return 0;
 }
 
 /* The ring journal of queue q in buf (docs/restart.md); NULL without a state directory. */
@@ -341,21 +257,23 @@ static const char *journal_path(const struct blk_dev *d, unsigned int q, char *b
 static int start_rings(struct blk_dev *d, bool take_over, struct blk_ring_config *cfgp)
 {
 	struct blk_ring_config cfg = { .take_over = take_over };
-	char dir[200], journal[192];
-	unsigned int nr;
+	struct cfg_nodes n = { .read = read_node, .arg = d, .bepath = d->bepath,
+			       .fepath = d->fepath };
+	/* Taking over, what an earlier daemon (maybe with another --max-queues) accepted. */
+	unsigned int nr, max = take_over ? BLK_MAX_QUEUES : d->be->max_queues;
+	char why[512], journal[192];
 	int err;
 
-	err = read_nr_queues(d, take_over, &nr);
-	err = err ? err : read_common(d, &cfg);
+	err = cfg_nr_queues(&n, max, &nr, why, sizeof(why));
+	err = err ? err : read_common(d, &n, &cfg, why, sizeof(why));
+	if (err)
+		device_error(d, "%s", why);
 	for (unsigned int q = 0; !err && q < nr; q++) {
-		/* One queue keeps the top-level nodes; several have queue-N/, as blkif.h says. */
-		if (nr == 1)
-			snprintf(dir, sizeof(dir), "%s", d->fepath);
-		else
-			snprintf(dir, sizeof(dir), "%s/queue-%u", d->fepath, q);
-		err = read_queue(d, dir, &cfg);
-		if (err)
+		err = cfg_queue(&n, nr, q, &cfg, why, sizeof(why));
+		if (err) {
+			device_error(d, "%s", why);
 			break;
+		}
 		if (nr == 1)
 			snprintf(cfg.name, sizeof(cfg.name), "%s", d->name);
 		else

@@ -30,8 +30,10 @@ corpus=$build/corpus-check/$name
 artifacts=$build/crash-$name/
 rm -rf "$corpus"
 mkdir -p "$corpus" "$artifacts"
+dict=()
+[ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
 "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1 \
-	-artifact_prefix="$artifacts" "$corpus" "$seeds" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)'
+	-artifact_prefix="$artifacts" "${dict[@]}" "$corpus" "$seeds" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)'
 rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 0 ]; then
 	echo "fuzz-$name: crashed (exit $rc); the input is in $artifacts: add it to $regress/"

@@ -1,0 +1,192 @@
+/* The configuration a device reads from xenstore, read through a callback and checked. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "xs.h"
+
+/* Room for any node path: a directory of at most 128 bytes, queue-N/ and a node name. */
+#define PATH_LEN 256
+#define DIR_LEN 192
+
+/* Read the node whose path fmt formats into path (PATH_LEN bytes); NULL if absent. */
+static char *get(const struct cfg_nodes *n, char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static char *get(const struct cfg_nodes *n, char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, PATH_LEN, fmt, ap);
+	va_end(ap);
+	return n->read(n->arg, path);
+}
+
+/* The node at path as a decimal number no larger than max: -ENOENT if absent, -EINVAL if bad. */
+static int get_uint(const struct cfg_nodes *n, const char *path, uint64_t max, uint64_t *v)
+{
+	char *s = n->read(n->arg, path);
+	int ret = -ENOENT;
+
+	if (s)
+		ret = parse_uint(s, max, v);
+	free(s);
+	return ret;
+}
+
+/* The frontend's directory from frontend and frontend-id, if it is domain domid's. */
+int cfg_frontend(const struct cfg_nodes *n, uint32_t domid, char **fepath, char *why,
+		 size_t len)
+{
+	char path[PATH_LEN], prefix[64];
+	char *fe = get(n, path, "%s/frontend", n->bepath);
+	uint64_t id;
+	int ret = -EAGAIN;
+
+	*fepath = NULL;
+	snprintf(path, sizeof(path), "%s/frontend-id", n->bepath);
+	if (!fe || get_uint(n, path, UINT16_MAX, &id)) {
+		snprintf(why, len, "waiting for %s/frontend and %s/frontend-id", n->bepath,
+			 n->bepath);
+		goto out;
+	}
+	ret = -EINVAL;
+	snprintf(prefix, sizeof(prefix), "/local/domain/%u/", domid);
+	if (id != domid || strncmp(fe, prefix, strlen(prefix)) || strlen(fe) > CFG_MAX_FEPATH) {
+		snprintf(why, len, "frontend %s (id %" PRIu64 ") does not belong to domain %u",
+			 fe, id, domid);
+		goto out;
+	}
+	*fepath = fe;
+	fe = NULL;
+	ret = 0;
+out:
+	free(fe);
+	return ret;
+}
+
+/* The disk spec in params, made read-only by a mode node starting with 'r'. */
+int cfg_disk(const struct cfg_nodes *n, struct storage_spec *spec, char **params, char *why,
+	     size_t len)
+{
+	char path[PATH_LEN];
+	char *text = get(n, path, "%s/params", n->bepath), *mode = NULL;
+	int ret = -EINVAL;
+
+	*params = NULL;
+	if (!text) {
+		snprintf(why, len, "no params node: write the disk spec (e.g. mem:size=64M) to "
+			 "%s/params", n->bepath);
+		goto out;
+	}
+	why[0] = '\0';
+	ret = storage_spec_parse(text, spec, why, len);
+	if (ret) {
+		if (!why[0])	/* out of memory: the parser says nothing */
+			snprintf(why, len, "%s", strerror(-ret));
+		goto out;
+	}
+	mode = get(n, path, "%s/mode", n->bepath);
+	spec->readonly |= mode && mode[0] == 'r';
+	*params = text;
+	text = NULL;
+out:
+	free(text);
+	free(mode);
+	return ret;
+}
+
+/* The frontend's multi-queue-num-queues, 1 to max; 1 when absent. */
+int cfg_nr_queues(const struct cfg_nodes *n, unsigned int max, unsigned int *nr, char *why,
+		  size_t len)
+{
+	char path[PATH_LEN];
+	char *s = get(n, path, "%s/multi-queue-num-queues", n->fepath);
+	uint64_t v = 1;
+	int ret = 0;
+
+	if (s && (parse_uint(s, max, &v) || v == 0)) {
+		snprintf(why, len, "frontend asks for multi-queue-num-queues '%.20s'; this backend "
+			 "offers 1 to %u (multi-queue-max-queues)", s, max);
+		ret = -EINVAL;
+		goto out;
+	}
+	*nr = (unsigned int)v;
+out:
+	free(s);
+	return ret;
+}
+
+/* The ABI and the grant mode, shared by every queue. */
+int cfg_common(const struct cfg_nodes *n, enum grant_mode mode, struct blk_ring_config *cfg,
+	       char *why, size_t len)
+{
+	char path[PATH_LEN], *protocol;
+	uint64_t v;
+	int ret;
+
+	/* Persistent grants when asked to and the frontend offers them, as Linux blkback. */
+	cfg->grant_mode = mode;
+	snprintf(path, sizeof(path), "%s/feature-persistent", n->fepath);
+	if (mode == GRANT_MODE_PERSISTENT && (get_uint(n, path, 1, &v) || v != 1))
+		cfg->grant_mode = GRANT_MODE_MAP;
+	/* Taking over: persistent only if the frontend saw an earlier daemon offer it. */
+	snprintf(path, sizeof(path), "%s/feature-persistent", n->bepath);
+	if (cfg->take_over && cfg->grant_mode == GRANT_MODE_PERSISTENT &&
+	    (get_uint(n, path, 1, &v) || v != 1))
+		cfg->grant_mode = GRANT_MODE_MAP;
+	protocol = get(n, path, "%s/protocol", n->fepath);
+	ret = blkif_abi_from_protocol(protocol, &cfg->abi);
+	if (ret)
+		snprintf(why, len, "frontend protocol '%.64s' is not one of x86_32-abi, x86_64-abi",
+			 protocol);
+	free(protocol);
+	return ret;
+}
+
+/* Queue q's ring order, ring refs and event channel. */
+int cfg_queue(const struct cfg_nodes *n, unsigned int nr, unsigned int q,
+	      struct blk_ring_config *cfg, char *why, size_t len)
+{
+	char dir[DIR_LEN], path[PATH_LEN];
+	char *s = get(n, path, "%s/ring-page-order", n->fepath);
+	uint64_t order = 0, v = 0;
+	int ret = -EINVAL;
+
+	/* One queue keeps the top-level nodes; several have queue-N/, as blkif.h says. */
+	if (nr == 1)
+		snprintf(dir, sizeof(dir), "%s", n->fepath);
+	else
+		snprintf(dir, sizeof(dir), "%s/queue-%u", n->fepath, q);
+	if (s && parse_uint(s, BLK_RING_MAX_ORDER, &order)) {
+		snprintf(why, len, "frontend asks for ring-page-order '%.20s'; this backend offers "
+			 "0 to %u (max-ring-page-order)", s, BLK_RING_MAX_ORDER);
+		goto out;
+	}
+	cfg->ring_order = (unsigned int)order;
+	for (unsigned int i = 0; i < 1u << order; i++) {
+		if (s)
+			snprintf(path, sizeof(path), "%s/ring-ref%u", dir, i);
+		else
+			snprintf(path, sizeof(path), "%s/ring-ref", dir);
+		if (get_uint(n, path, UINT32_MAX, &v)) {
+			snprintf(why, len, "frontend has no valid %s", path);
+			goto out;
+		}
+		cfg->ring_refs[i] = (grant_ref_t)v;
+	}
+	snprintf(path, sizeof(path), "%s/event-channel", dir);
+	if (get_uint(n, path, UINT32_MAX, &v)) {
+		snprintf(why, len, "frontend has no valid %s", path);
+		goto out;
+	}
+	cfg->remote_port = (evtchn_port_t)v;
+	ret = 0;
+out:
+	free(s);
+	return ret;
+}
