@@ -3,15 +3,18 @@
 # while guests write and verify: the next blkbackd takes over the connected file and uring
 # disks from their ring journals, every request in flight is answered exactly once, and the
 # guests' verify runs finish with every block as written. A mem disk cannot survive its
-# daemon: the next one closes it, and its guest sees the disk go away.
+# daemon: the next one closes it, and its guest sees the disk go away. guest4's read is
+# held by fault=...:stall when the daemon dies, so one request is certainly in flight: the
+# next daemon runs it again, and once unstalled it returns the file's bytes.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
 source "$here/lib-blkback.sh"
 requires python3
 
-bk_sim guest1 guest2 guest3
+bk_sim guest1 guest2 guest3 guest4
 truncate -s 512M "$XENSIM_DIR/g1.img" "$XENSIM_DIR/g2.img"
+head -c 8M /dev/urandom >"$XENSIM_DIR/g4.img"
 bk_ctl attach guest1 "file:$XENSIM_DIR/g1.img" --vdev xvdb --nowait
 bk_ctl attach guest2 "uring:$XENSIM_DIR/g2.img" --vdev xvdb --nowait
 bk_ctl attach guest3 mem:size=32M --vdev xvdb --nowait
@@ -21,6 +24,12 @@ fe_bg "$XENSIM_DIR/g2.log" guest2 verify xvdb --seed 22 --iodepth 32 --passes 6 
 g2=$FE_PID
 fe_bg "$XENSIM_DIR/g3.log" guest3 bench xvdb --rw randwrite --iodepth 16 --runtime 120
 g3=$FE_PID
+bk_ctl attach guest4 "file:$XENSIM_DIR/g4.img,fault=2048+8:stall" --vdev xvdb --nowait
+"$BUILD/xensim" run guest4 -- "$BUILD/blkfront" read xvdb 1M 4096 >"$XENSIM_DIR/g4.out" \
+	2>"$XENSIM_DIR/g4.err" &
+g4=$!
+held() { [ "$(bk_stat guest4 xvdb inflight 2>/dev/null)" = 1 ]; }
+wait_for 30 held || fail "guest4's read never reached blkbackd"
 
 # Writes of all three guests under way.
 busy() { [ "$(bk_stat "$1" xvdb wr_req 2>/dev/null || echo 0)" -ge 300 ]; }
@@ -41,6 +50,15 @@ for g in 1 2; do
 		fail "the new blkbackd did not take over guest$g's disk: $(grep -v debug "$BK_LOG" | tail -n 30)"
 done
 grep -o "took over the ring: [0-9]* requests\? to run again" "$BK_LOG" | sort | uniq -c
+id=$(xensim list | awk '$2 == "guest4" {print $1}')
+grep -q "d$id xvdb: took over the ring: 1 request to run again" "$BK_LOG" ||
+	fail "the new blkbackd did not run guest4's held read again: $(grep "d$id " "$BK_LOG" | tail -n 5)"
+wait_for 30 held || fail "guest4's read run again is not in flight"
+bk_ctl unstall guest4 xvdb
+wait "$g4" || fail "guest4's read failed after the restart: $(cat "$XENSIM_DIR/g4.err")"
+tail -c +$((1024 * 1024 + 1)) "$XENSIM_DIR/g4.img" | head -c 4096 | cmp -s - "$XENSIM_DIR/g4.out" ||
+	fail "guest4's read, run again by the new blkbackd, returned the wrong bytes"
+echo "guest4's read, held when blkbackd died, was run again and returned the file's bytes"
 grep -q "its mem disk died with it; closing the device" "$BK_LOG" ||
 	fail "the new blkbackd did not close the mem disk it cannot serve"
 rc=0
@@ -71,5 +89,6 @@ echo "both verify runs passed across a SIGKILL and a handover"
 # A clean detach removes the journals; nothing is left mapped in dom0.
 bk_ctl detach guest1 xvdb
 bk_ctl detach guest2 xvdb
+bk_ctl detach guest4 xvdb
 left=$(ls "$BLKBACKD_RUNDIR"/vbd3.state/ 2>/dev/null | wc -l)
 [ "$left" -eq 0 ] || fail "ring journals left after detach: $(ls "$BLKBACKD_RUNDIR"/vbd3.state/)"
