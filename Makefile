@@ -38,8 +38,8 @@ TOOLS := $(B)/blkbackd $(B)/blkbackctl
 # The simulator (daemon + drop-in libraries) and the userspace frontend.
 SIMLIB := $(B)/sim/lib
 SIM := $(B)/xensim $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 $(B)/blkfront
-# Malicious frontends (tests/hostile/*.c), one program each, on libblkfront.a.
-HOSTILE := $(patsubst tests/hostile/%.c,$(B)/tests/hostile/%,$(wildcard tests/hostile/*.c))
+# The malicious frontend: one program of every tests/hostile/*.c, on libblkfront.a.
+HOSTILE := $(B)/tests/hostile/hostile
 objs = $(patsubst %.c,$(B)/%.o,$(1))
 XENSIM_OBJS := $(call objs,$(wildcard tools/xensim/*.c))
 SIMLIB_COMMON := $(call objs,$(wildcard tools/xensim/lib/common*.c))
@@ -105,7 +105,7 @@ $(B)/blkfront: $(B)/tools/blkfront/blkfront.o $(B)/libblkfront.a $(B)/libblkback
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
 		-pthread $(LDLIBS)
 
-$(B)/tests/hostile/%: $(B)/tests/hostile/%.o $(B)/libblkfront.a $(B)/libblkback.a
+$(HOSTILE): $(call objs,$(wildcard tests/hostile/*.c)) $(B)/libblkfront.a $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
 		-pthread $(LDLIBS)

@@ -1,147 +1,39 @@
 /*
  * hostile: a malicious Xen block frontend, built on the blkfront library's low-level ring
- * API. Run inside a guest: 'hostile VDEV CASE' connects to VDEV, does one malicious thing
- * and checks that the backend answers as the case table says:
- *   ERROR   an error response (BLKIF_RSP_ERROR or EOPNOTSUPP) carrying the request's id,
- *           then one good read still succeeds: a bad request fails alone;
- *   HALT    no response comes, and the backend does not leave Connected;
- *   ANY     the backend may answer, error or halt; it must only not crash or close
- *           (tests/sim/hostile.sh checks that blkbackd stays up). evtchn-storm, ANY
- *           too, does a good read afterwards.
- * 'hostile --list' prints one line per case: NAME DISK, DISK being the disk the case wants
- * (rw: a writable ramdisk, ro: attached read-only). Exit 0 as expected, 1 otherwise (with a
- * one-line reason), 2 on bad usage.
+ * API. Run inside a guest: 'hostile VDEV CASE' connects to VDEV (or lets the case connect
+ * its own way), does one malicious thing and checks that the backend answers as the case
+ * table says:
+ *   ERROR     an error response (BLKIF_RSP_ERROR or EOPNOTSUPP) carrying the request's id,
+ *             then one good read still succeeds: a bad request fails alone;
+ *   HALT      no response comes, and the backend does not leave Connected;
+ *   ANY       the backend may answer, error or halt; it must only not crash or close
+ *             (tests/sim/hostile.sh checks that blkbackd stays up). Most ANY cases check
+ *             more, each saying what: evtchn-storm does a good read afterwards;
+ *   REFUSED   the frontend publishes bad xenstore nodes: the backend does not connect,
+ *             writes why in its error node and goes Closing; then the same disk connects
+ *             properly and serves a good read (hostile-xs.c);
+ *   CLOSED    the frontend process dies with I/O in flight: the backend lets go of the
+ *             dead connection when the guest's next frontend comes, which then connects
+ *             and serves (hostile-life.c);
+ *   DESTROYED the case puts I/O in flight, says "in flight" on stdout and waits:
+ *             tests/sim/hostile.sh destroys the guest then and checks that blkbackd
+ *             removes its disks and releases every grant.
+ * The cases live in three files: requests here, xenstore in hostile-xs.c, grants and
+ * the frontend's life in hostile-life.c.
+ * 'hostile --list' prints one line per case: NAME DISK OUTCOME, DISK being the disk the
+ * case wants (rw: a writable ramdisk, ro: attached read-only). Exit 0 as expected, 1
+ * otherwise (with a one-line reason), 2 on bad usage.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <xengnttab.h>
 
-#include "../../tools/blkfront/blkfront.h"
-
-#define WAIT_MS 5000		/* how long an answer may take */
-#define HALT_MS 1500		/* how long we wait to be sure none comes */
-#define BAD_ID 0x4855535449UL	/* "HOSTI": an id no good request uses */
-
-enum outcome { ERROR, HALT, ANY };
-static const char *const outcome_name[] = { "ERROR", "HALT", "ANY" };
-
-struct hcase;
-typedef int (*case_fn)(struct blkfront *bf, const struct hcase *c);
-
-struct hcase {
-	const char *name;
-	const char *disk;	/* rw, ro */
-	enum outcome expect;
-	case_fn fn;
-	/* parameters of the generic request builders */
-	uint8_t op;
-	uint16_t nsegs;
-	uint64_t sector;	/* UINT64_MAX-n coded by the builder when 'special' */
-	int special;
-	uint8_t first, last;
-	grant_ref_t gref;	/* 0: the pool's own */
-};
-
-static const char *vdev;
-static char reason[256];
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	return 1;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Wait up to ms for one response: 1 (in *rsp), 0 on timeout, -ESHUTDOWN if closed. */
-static int wait_response(struct blkfront *bf, blkif_response_t *rsp, int ms)
-{
-	uint64_t end = now_ms() + (uint64_t)ms;
-
-	for (;;) {
-		int n;
-
-		if (blkfront_ring_get_response(bf, rsp) == 1)
-			return 1;
-		uint64_t t = now_ms();
-		if (t >= end)
-			return 0;
-		n = blkfront_ring_wait(bf, (int)(end - t > 100 ? 100 : end - t));
-		if (n == -ESHUTDOWN)
-			return n;
-		if (n < 0)
-			return n;
-	}
-}
-
-/* One good read of the first 4 KiB: the disk still serves this frontend. */
-static int good_read(struct blkfront *bf)
-{
-	static char buf[4096];
-	int rc = blkfront_sync_io(bf, BLKIF_OP_READ, 0, sizeof(buf), buf, WAIT_MS);
-
-	return rc ? fail("the good read after the bad request failed: %s", strerror(-rc)) : 0;
-}
-
-/* Push what was put and check the expected outcome for request id. */
-static int push_and_check(struct blkfront *bf, const struct hcase *c, uint64_t id)
-{
-	blkif_response_t rsp;
-	int rc;
-
-	rc = blkfront_ring_push(bf, BLKFRONT_NOTIFY_ALWAYS);
-	if (rc)
-		return fail("push failed: %s", strerror(-rc));
-	rc = wait_response(bf, &rsp, c->expect == HALT ? HALT_MS : WAIT_MS);
-	if (rc == -ESHUTDOWN)
-		return fail("the backend left Connected (expected %s)", outcome_name[c->expect]);
-	if (rc < 0)
-		return fail("waiting for the backend: %s", strerror(-rc));
-	switch (c->expect) {
-	case ERROR:
-		if (!rc)
-			return fail("no response within %d ms (expected an error)", WAIT_MS);
-		if (rsp.id != id)
-			return fail("response id %#" PRIx64 ", expected %#" PRIx64,
-				    (uint64_t)rsp.id, id);
-		if (rsp.status != BLKIF_RSP_ERROR && rsp.status != BLKIF_RSP_EOPNOTSUPP)
-			return fail("status %d, expected an error", rsp.status);
-		return good_read(bf);
-	case HALT:
-		if (rc)
-			return fail("a response came (id %#" PRIx64 ", status %d): expected a halt",
-				    (uint64_t)rsp.id, rsp.status);
-		/* still Connected? */
-		rc = blkfront_ring_wait(bf, 200);
-		if (rc == -ESHUTDOWN)
-			return fail("the backend left Connected after halting");
-		return 0;
-	case ANY:
-		if (rc && rsp.status != BLKIF_RSP_OKAY && rsp.status != BLKIF_RSP_ERROR &&
-		    rsp.status != BLKIF_RSP_EOPNOTSUPP)
-			return fail("status %d is no BLKIF_RSP_*", rsp.status);
-		return 0;
-	}
-	return fail("bad case table");
-}
+#include "hostile.h"
 
 /* A direct request of the case's parameters on slot 0's pages. */
 static int direct_case(struct blkfront *bf, const struct hcase *c)
@@ -294,18 +186,6 @@ static int rogrant_case(struct blkfront *bf, const struct hcase *c)
 	return rc;
 }
 
-/* A valid read request on slot 0, id given. */
-static void good_req(struct blkfront *bf, blkif_request_t *r, uint64_t id)
-{
-	memset(r, 0, sizeof(*r));
-	r->operation = BLKIF_OP_READ;
-	r->nr_segments = 1;
-	r->handle = (blkif_vdev_t)blkfront_devid(bf);
-	r->id = id;
-	r->seg[0].gref = blkfront_pool_gref(bf, 0);
-	r->seg[0].last_sect = 7;
-}
-
 /* req_prod more than a ring ahead of the responses. */
 static int prod_overflow_case(struct blkfront *bf, const struct hcase *c)
 {
@@ -392,6 +272,7 @@ static void *flipper(void *arg)
 	return NULL;
 }
 
+/* Good reads pushed while flipper rewrites them: each answer valid, or the ring halts. */
 static int double_fetch_case(struct blkfront *bf, const struct hcase *c)
 {
 	blkif_front_ring_t *ring = blkfront_ring(bf);
@@ -503,7 +384,7 @@ static int full_ring_bad_case(struct blkfront *bf, const struct hcase *c)
 	{ .name = n, .disk = d, .expect = e, .fn = indirect_case, .op = o, .nsegs = s, \
 	  .special = sp }
 
-static const struct hcase cases[] = {
+const struct hcase hostile_req_cases[] = {
 	/* opcodes */
 	D("op-4", "rw", ERROR, 4, 1, 0, 0, 0, 7),	/* 3 is FLUSH_DISKCACHE */
 	D("op-7", "rw", ERROR, 7, 1, 0, 0, 0, 7),
@@ -562,48 +443,70 @@ static const struct hcase cases[] = {
 	{ .name = "req-prod-backwards", .disk = "rw", .expect = ANY, .fn = prod_back_case },
 	{ .name = "double-fetch", .disk = "rw", .expect = ANY, .fn = double_fetch_case },
 };
-#define NCASES (sizeof(cases) / sizeof(cases[0]))
+const size_t hostile_req_ncases = sizeof(hostile_req_cases) / sizeof(hostile_req_cases[0]);
 
+static const struct {
+	const struct hcase *cases;
+	const size_t *n;
+} tables[] = {
+	{ hostile_req_cases, &hostile_req_ncases },
+	{ hostile_xs_cases, &hostile_xs_ncases },
+	{ hostile_life_cases, &hostile_life_ncases },
+};
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
+
+/* The case called name, or NULL. */
+static const struct hcase *find_case(const char *name)
+{
+	for (size_t t = 0; t < NTABLES; t++)
+		for (size_t i = 0; i < *tables[t].n; i++)
+			if (!strcmp(tables[t].cases[i].name, name))
+				return &tables[t].cases[i];
+	return NULL;
+}
+
+/* Run the case argv[2] on vdev argv[1], or list the cases. */
 int main(int argc, char **argv)
 {
 	struct blkfront_opts opts;
-	struct blkfront *bf;
-	const struct hcase *c = NULL;
+	struct blkfront *bf = NULL;
+	const struct hcase *c;
 	char err[256];
 	int rc;
 
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
-		for (size_t i = 0; i < NCASES; i++)
-			printf("%s %s %s\n", cases[i].name, cases[i].disk,
-			       outcome_name[cases[i].expect]);
+		for (size_t t = 0; t < NTABLES; t++)
+			for (size_t i = 0; i < *tables[t].n; i++)
+				printf("%s %s %s\n", tables[t].cases[i].name,
+				       tables[t].cases[i].disk,
+				       outcome_name[tables[t].cases[i].expect]);
 		return 0;
 	}
 	if (argc != 3) {
 		fprintf(stderr, "usage: hostile VDEV CASE | hostile --list\n");
 		return 2;
 	}
-	vdev = argv[1];
-	for (size_t i = 0; i < NCASES; i++)
-		if (!strcmp(cases[i].name, argv[2]))
-			c = &cases[i];
+	hostile_vdev = argv[1];
+	c = find_case(argv[2]);
 	if (!c) {
 		fprintf(stderr, "hostile: no case %s (see hostile --list)\n", argv[2]);
 		return 2;
 	}
-	blkfront_opts_init(&opts);
-	opts.vdev = vdev;
-	opts.timeout_ms = 5000;
-	opts.indirect_segs = 32;
-	if (blkfront_connect(&opts, &bf, err, sizeof(err))) {
-		fprintf(stderr, "hostile: %s: cannot connect: %s\n", c->name, err);
-		return 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* DESTROYED cases talk to hostile.sh */
+	if (!c->own_connect) {
+		hostile_opts(&opts);
+		if (blkfront_connect(&opts, &bf, err, sizeof(err))) {
+			fprintf(stderr, "hostile: %s: cannot connect: %s\n", c->name, err);
+			return 1;
+		}
 	}
 	rc = c->fn(bf, c);
 	/* A halted ring may not let go cleanly: the next connect resets it. */
-	blkfront_disconnect(bf, err, sizeof(err));
+	if (bf)
+		blkfront_disconnect(bf, err, sizeof(err));
 	if (rc) {
 		printf("hostile: %s: FAIL (expected %s): %s\n", c->name, outcome_name[c->expect],
-		       reason);
+		       hostile_reason);
 		return 1;
 	}
 	printf("hostile: %s: as expected (%s)\n", c->name, outcome_name[c->expect]);

@@ -54,6 +54,13 @@
 
 struct blkfront;
 
+/* One node of blkfront_opts.extra_nodes: name is relative to our vbd's directory
+ * ("protocol", "queue-1/event-channel"); value NULL removes the node. */
+struct blkfront_node {
+	const char *name;
+	const char *value;
+};
+
 /* How to connect. Start from blkfront_opts_init(): some defaults are not zero. */
 struct blkfront_opts {
 	const char *vdev;		/* "xvdb", "51728" */
@@ -71,6 +78,10 @@ struct blkfront_opts {
 					 * it fits, even of 11 segments or fewer */
 	unsigned int queues;		/* rings wanted; 0: 1; N: min(N, backend's,
 					 * BLKFRONT_MAX_QUEUES) */
+	/* For hostile-frontend tests: nodes to write or remove in our directory after our
+	 * own, in the transaction that publishes the rings. */
+	const struct blkfront_node *extra_nodes;
+	unsigned int n_extra_nodes;
 };
 
 /*

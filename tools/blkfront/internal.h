@@ -91,6 +91,10 @@ int bf_publish(struct blkfront *bf, xs_transaction_t t);
 /* Read the disk and the features the backend offers once Connected, and pick. */
 int bf_negotiate_connected(struct blkfront *bf, char *err, size_t errlen);
 
+/* extra.c */
+/* Write or remove opts.extra_nodes in transaction t, after bf_publish. */
+int bf_publish_extra(struct blkfront *bf, xs_transaction_t t);
+
 /* ring.c */
 /* Share the ring pages and bind an unbound event channel for the backend, per queue. */
 int bf_ring_setup(struct blkfront *bf, char *err, size_t errlen);

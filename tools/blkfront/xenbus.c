@@ -272,6 +272,7 @@ static int publish(struct blkfront *bf)
 		if (t == XBT_NULL)
 			return errno ? -errno : -EIO;
 		err = bf_publish(bf, t);
+		err = err ? err : bf_publish_extra(bf, t);
 		err = err ? err : bf_xs_printf(bf, t, bf->fepath, "state", "%d",
 					       XenbusStateInitialised);
 		if (!xs_transaction_end(bf->xs, t, err != 0) && !err)
