@@ -22,13 +22,15 @@ victim=$FE_PID
 # Kill the victim once blkbackd has served it a good number of writes.
 victim_busy() { [ "$(bk_stat victim xvdb wr_req 2>/dev/null || echo 0)" -ge 2000 ]; }
 wait_for 30 victim_busy || fail "the victim's writes never reached blkbackd"
+victim_id=$(xensim list | awk '$2 == "victim" { print $1 }')
 kill -KILL "$victim"
 wait "$victim" 2>/dev/null
 xensim destroy victim
 
-# blkbackd drops the dead guest's disk, and dom0 keeps no page of it mapped.
-victim_gone() { ! bk_ctl list | grep -q "^victim"; }
-wait_for 10 victim_gone || fail "blkbackd still lists the destroyed guest's disk: $(bk_ctl list)"
+# blkbackd drops the dead guest's disk (its own list, not xenstore's, which the toolstack
+# empties at once), and dom0 keeps no page of it mapped.
+victim_gone() { [ "$(bk_ctl stats "$victim_id" xvdb --json)" = "[]" ]; }
+wait_for 10 victim_gone || fail "blkbackd still serves the destroyed guest's disk: $(bk_ctl stats)"
 wait "$by" || { cat "$XENSIM_DIR/bystander.log"; fail "the bystander's verify failed"; }
 bk_ctl detach bystander xvdb
 maps=$(counter Domain-0 maps) unmaps=$(counter Domain-0 unmaps)
