@@ -31,7 +31,7 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-BLKBACK := abi parse grant grant-copy journal ring xs vdev config device backend control log
+BLKBACK := abi parse grant grant-copy journal ring xs vdev config device backend control procstat log
 STORAGE := storage mem filecommon file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
@@ -128,6 +128,13 @@ $(B)/tests/sim/hv-%: $(B)/tests/sim/hv-%.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xengnttab xenevtchn) -pthread $(LDLIBS)
 
+# tests/sim/blkback-cycles.sh's attach/detach cycler, a frontend on libblkfront.a.
+SIM_PROGS := $(B)/tests/sim/attach-cycles
+$(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libblkback.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
+		-pthread $(LDLIBS)
+
 $(B)/tests/sim/hv-xcstub.so: tests/sim/hv-xcstub.c
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
@@ -153,7 +160,7 @@ check-sim: deps
 	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" \
 		LDFLAGS="$(SAN)" SUITE=sim run-sim
 
-run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(HOSTILE)
+run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(SIM_PROGS) $(HOSTILE)
 	$(Q)BLKBACK_BUILD=$(B) BLKBACK_SAN="$(SAN)" tests/run.sh $(SUITE) \
 		$(filter-out tests/sim/lib%.sh tests/sim/fetch.sh,$(wildcard tests/sim/*.sh))
 

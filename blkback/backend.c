@@ -172,18 +172,26 @@ void backend_ring_stopped(void *arg)
 		log_err("cannot wake the main loop: %s", strerror(errno));
 }
 
-/* Rings have stopped: finish disconnecting the devices that waited for them. */
+/*
+ * Rings have stopped: finish disconnecting the devices that waited for them, then look
+ * for devices whose nodes were created again while the old ones were being freed.
+ */
 void backend_reap_rings(struct blk_backend *be)
 {
 	struct blk_dev *d, *next;
+	bool freed = false;
 	eventfd_t n;
 
 	eventfd_read(be->stopped_fd, &n);	/* EAGAIN is fine */
 	for (d = be->devs; d; d = next) {
 		next = d->next;
-		if (d->stopping)
+		if (d->stopping) {
+			freed |= d->freeing;
 			device_update(d);
+		}
 	}
+	if (freed)
+		backend_scan(be);
 }
 
 /* Let go of every device for a successor daemon, then disconnect. */

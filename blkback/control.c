@@ -13,6 +13,7 @@
 #include "control.h"
 #include "device.h"
 #include "log.h"
+#include "procstat.h"
 #include "xs.h"
 #include "../storage/storage.h"
 
@@ -111,8 +112,11 @@ void control_serve(int lfd, struct blk_backend *be)
 		log_debug(LOG_XS, "control request: %s", line);
 		fseek(f, 0, SEEK_CUR);	/* switch the stream from reading to writing */
 		if (!strcmp(line, "stats")) {
-			for (struct blk_dev *d = be->devs; d; d = d->next)
+			unsigned int disks = 0;
+
+			for (struct blk_dev *d = be->devs; d; d = d->next, disks++)
 				device_stats(d, f);
+			procstat_print(f, disks);
 			fprintf(f, "ok\n");
 		} else if (!strncmp(line, "resize ", 7)) {
 			do_resize(be, line + 7, f);

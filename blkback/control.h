@@ -6,7 +6,8 @@
 
 /*
  * The protocol: one request line per connection, answered and closed.
- *   stats                          -> "disk key=value ..." lines, then "ok"
+ *   stats                          -> "disk key=value ..." lines, one "daemon key=value ..."
+ *                                     line (procstat.h), then "ok"
  *   resize DOMID DEVID BYTES [shrink] -> "ok" or "error MESSAGE"
  *   leave                          -> "ok" once the daemon has let go of every disk,
  *                                     leaving connected ones to a successor

@@ -366,6 +366,26 @@ static int device_take_over(struct blk_dev *d)
 }
 
 /*
+ * Only a toolstack writes Initialising: once we have looked at a device, we never do. A
+ * device we probed (or refused) that reads it again was removed and created anew at its
+ * path before we saw the removal, as a detach and a quick re-attach of the same disk name
+ * do: let the old one go, with its storage, and serve the new one.
+ */
+static void device_renew(struct blk_dev *d)
+{
+	struct blk_backend *be = d->be;
+	uint32_t domid = d->domid, devid = d->devid;
+
+	log_info("%s: removed and created again", d->name);
+	device_free(d, false);
+	if (device_find(be, domid, devid))
+		return;	/* its rings still wait for storage: backend_reap_rings probes it later */
+	d = device_get(be, domid, devid);
+	if (d)
+		device_update(d);
+}
+
+/*
  * The xenbus state machine: everything that happens to a device comes here,
  * and the frontend's state decides what we do, as in blkif.h and Linux.
  */
@@ -379,6 +399,10 @@ void device_update(struct blk_dev *d)
 
 	if (state == XenbusStateUnknown || d->freeing) {	/* the toolstack removed the device */
 		device_free(d, d->remove);
+		return;
+	}
+	if ((!first || d->failed) && state == XenbusStateInitialising) {
+		device_renew(d);
 		return;
 	}
 	if (d->failed)		/* wait for the toolstack to remove it */

@@ -30,6 +30,21 @@ struct pgrant {
 	struct pgrant *prev, *next;	/* the idle list, oldest first; unlinked while used */
 };
 
+/* Grant pages this process maps now, over every ring (ring pages included): a gauge. */
+static uint64_t pages_mapped;
+
+/* Count pages this process mapped (delta > 0) or unmapped (delta < 0). */
+void grant_count_pages(int64_t delta)
+{
+	__atomic_add_fetch(&pages_mapped, (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
+/* Grant pages this process maps now. */
+uint64_t grant_pages_mapped(void)
+{
+	return __atomic_load_n(&pages_mapped, __ATOMIC_RELAXED);
+}
+
 #define GC_BUCKETS 2048			/* a power of two, twice GRANT_PERSISTENT_MAX */
 
 /*
@@ -73,6 +88,8 @@ static void gc_drop(xengnttab_handle *xgt, struct grant_cache *gc, struct pgrant
 	*pp = e->hnext;
 	if (xengnttab_unmap(xgt, e->addr, 1))
 		log_err("persistent grant unmap of ref %u failed: %s", e->gref, strerror(errno));
+	else
+		grant_count_pages(-1);
 	stat_add(&c->unmaps, 1);
 	gc->count--;
 	__atomic_store_n(&c->persistent, gc->count, __ATOMIC_RELAXED);
@@ -117,6 +134,7 @@ static struct pgrant *gc_get(xengnttab_handle *xgt, struct grant_cache *gc, uint
 		return NULL;
 	}
 	stat_add(&c->maps, 1);
+	grant_count_pages(1);
 	e->gref = gref;
 	e->users = 1;
 	e->prev = e->next = e;
@@ -249,6 +267,7 @@ static int map_range(xengnttab_handle *xgt, uint32_t domid, struct blk_req **req
 		return err ? err : -EFAULT;
 	}
 	stat_add(&c->maps, count);
+	grant_count_pages(count);
 	gm->count = count;
 	gm->users = n;
 	gm->parked = NULL;
@@ -342,6 +361,8 @@ struct blk_req *grant_release(struct grant_ctx *g, struct blk_req *req)
 		return NULL;
 	if (xengnttab_unmap(g->xgt, gm->addr, gm->count))
 		log_err("grant unmap of %u pages failed: %s", gm->count, strerror(errno));
+	else
+		grant_count_pages(-(int64_t)gm->count);
 	stat_add(&g->c->unmaps, gm->count);
 	ready = gm->parked;
 	free(gm);

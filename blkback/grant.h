@@ -16,6 +16,14 @@ struct grant_counters {
 	uint64_t copies;	/* grant copy segments (data and indirect pages) */
 };
 
+/*
+ * Every grant page this process maps or unmaps is counted here, data and ring pages alike,
+ * so that 'blkbackctl stats --daemon' can say how many it maps now (a gauge).
+ */
+void grant_count_pages(int64_t delta);
+/* Grant pages this process maps now. */
+uint64_t grant_pages_mapped(void);
+
 /* Persistent grants kept per ring at most, as Linux blkback's max_persistent_grants. */
 #define GRANT_PERSISTENT_MAX 1056
 

@@ -575,6 +575,7 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 			cfg->name, pages, cfg->domid, cfg->ring_refs[0], strerror(errno));
 		goto fail;
 	}
+	grant_count_pages(pages);
 	blkif_ring_init(&r->rings, cfg->abi, r->sring, pages);
 	r->size = blkif_ring_size(&r->rings, cfg->abi);
 	r->reqs = calloc(r->size, sizeof(*r->reqs));
@@ -666,8 +667,8 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 		blk_ring_stats_add(final, &r->stats);
 	if (r->port && r->xce)
 		xenevtchn_unbind(r->xce, r->port);
-	if (r->sring)
-		xengnttab_unmap(r->xgt, r->sring, 1u << r->cfg.ring_order);
+	if (r->sring && !xengnttab_unmap(r->xgt, r->sring, 1u << r->cfg.ring_order))
+		grant_count_pages(-(int64_t)(1u << r->cfg.ring_order));
 	if (r->xce)
 		xenevtchn_close(r->xce);
 	if (r->xgt)

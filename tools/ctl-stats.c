@@ -137,10 +137,40 @@ static void stats_json(const struct ctl *c, const char *line, bool first)
 	free(lat);
 }
 
-/* blkbackctl stats [DOMAIN VDEV] [--json] */
+static const char *const daemon_keys[] = {
+	"fds", "threads", "heap_bytes", "grant_pages", "disks",
+};
+
+/* Print the daemon line of a stats answer, as text or as a JSON object. */
+static void stats_daemon(const char *answer, bool json)
+{
+	const char *p = answer;
+	char *line;
+
+	while (p && strncmp(p, "daemon ", 7))
+		p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+	if (!p)
+		die("blkbackd did not say what it holds: is it older than this blkbackctl?");
+	line = strndup(p, strcspn(p, "\n"));
+	if (!line)
+		die("out of memory");
+	for (size_t i = 0; i < sizeof(daemon_keys) / sizeof(daemon_keys[0]); i++) {
+		uint64_t v = kv_num(line, daemon_keys[i]);
+
+		if (json)
+			printf("%s\"%s\": %" PRIu64, i ? ", " : "{", daemon_keys[i], v);
+		else
+			printf("%-12s %" PRIu64 "\n", daemon_keys[i], v);
+	}
+	if (json)
+		printf("}\n");
+	free(line);
+}
+
+/* blkbackctl stats [DOMAIN VDEV | --daemon] [--json] */
 int cmd_stats(struct ctl *c, int argc, char **argv)
 {
-	bool json = false, first = true;
+	bool json = false, first = true, daemon = false;
 	unsigned int domid = UINT32_MAX;
 	uint32_t devid = 0;
 	char *answer, *line, *save = NULL;
@@ -150,20 +180,29 @@ int cmd_stats(struct ctl *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
+		else if (!strcmp(argv[i], "--daemon"))
+			daemon = true;
 		else if (argv[i][0] != '-' && nargs < 2)
 			args[nargs++] = argv[i];
 		else
-			die("stats: unexpected '%s'; usage: blkbackctl stats [DOMAIN VDEV] [--json]",
-			    argv[i]);
+			die("stats: unexpected '%s'; usage: blkbackctl stats [DOMAIN VDEV | --daemon] "
+			    "[--json]", argv[i]);
 	}
 	if (nargs == 1)
 		die("stats: give both DOMAIN and VDEV, or neither");
+	if (nargs && daemon)
+		die("stats: --daemon shows the daemon as a whole: give no DOMAIN and VDEV with it");
 	if (nargs == 2 && vdev_number(args[1], &devid))
 		die("bad disk name '%s': give one such as xvdb", args[1]);
 	ctl_open(c);
 	if (nargs == 2)
 		domid = domain_ref(c, args[0]);
 	answer = control_request(c, "stats");
+	if (daemon) {
+		stats_daemon(answer, json);
+		free(answer);
+		return 0;
+	}
 	if (json)
 		printf("[");
 	else
@@ -174,6 +213,8 @@ int cmd_stats(struct ctl *c, int argc, char **argv)
 		unsigned int d = (unsigned int)kv_num(line, "domid");
 		char vdev[16], dom[40], *name, *engine;
 
+		if (strncmp(line, "disk ", 5))	/* the daemon line: --daemon shows it */
+			continue;
 		if (domid != UINT32_MAX && (d != domid || kv_num(line, "devid") != devid))
 			continue;
 		if (json) {

@@ -30,7 +30,7 @@ unsigned int domain_ref(const struct ctl *c, const char *arg);
 /* The name of a domain, or "?" (caller frees). */
 char *domain_name(const struct ctl *c, unsigned int domid);
 
-/* blkbackctl stats [DOMAIN VDEV] [--json] */
+/* blkbackctl stats [DOMAIN VDEV | --daemon] [--json] */
 int cmd_stats(struct ctl *c, int argc, char **argv);
 
 /* blkbackctl resize DOMAIN VDEV SIZE [--shrink] */

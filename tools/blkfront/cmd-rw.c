@@ -8,15 +8,25 @@
 #include "bfutil.h"
 #include "cli.h"
 
-/* Parse the common options and VDEV OFFSET [LENGTH]; *have_len says whether LENGTH was
- * given. Returns EXIT_GOOD, or an exit code (help printed or bad command line). */
+#define OPT_FLUSH 300
+
+/* Parse the common options (and write's --flush, when flush is not NULL) and VDEV OFFSET
+ * [LENGTH]; *have_len says whether LENGTH was given. Returns EXIT_GOOD, or an exit code
+ * (help printed or bad command line). */
 static int rw_args(struct cli *c, int argc, char **argv, bool need_len, uint64_t *off,
-		   uint64_t *len, bool *have_len)
+		   uint64_t *len, bool *have_len, bool *flush)
 {
-	static const struct option lo[] = { CLI_COMMON_OPTIONS, { 0 } };
+	static const struct option common[] = { CLI_COMMON_OPTIONS, { 0 } };
+	static const struct option wr[] = {
+		CLI_COMMON_OPTIONS, { "flush", no_argument, NULL, OPT_FLUSH }, { 0 },
+	};
 	int opt, rc, nargs;
 
-	while ((opt = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "v", flush ? wr : common, NULL)) != -1) {
+		if (opt == OPT_FLUSH) {
+			*flush = true;
+			continue;
+		}
 		rc = cli_common_opt(c, opt, optarg);
 		if (rc) {
 			if (rc > 0)
@@ -70,9 +80,13 @@ static int check_range(const struct cli *c, const struct blkfront *bf, uint64_t 
 /* Report a failed request; EXIT_IO. */
 static int req_failed(const struct cli *c, const struct blkfront_req *r)
 {
-	cli_err(c, "%s of %u bytes at %" PRIu64 " failed: the backend answered %s",
-		r->op == BLKIF_OP_READ ? "read" : "write", r->len, r->offset,
-		r->status == BLKIF_RSP_EOPNOTSUPP ? "EOPNOTSUPP" : "an I/O error");
+	const char *answer = r->status == BLKIF_RSP_EOPNOTSUPP ? "EOPNOTSUPP" : "an I/O error";
+
+	if (r->op != BLKIF_OP_READ && r->op != BLKIF_OP_WRITE)
+		cli_err(c, "the flush failed: the backend answered %s", answer);
+	else
+		cli_err(c, "%s of %u bytes at %" PRIu64 " failed: the backend answered %s",
+			r->op == BLKIF_OP_READ ? "read" : "write", r->len, r->offset, answer);
 	return EXIT_IO;
 }
 
@@ -202,9 +216,74 @@ static int write_reap(const struct cli *c, struct blkfront *bf, struct blkfront_
 	return 0;
 }
 
-/* Copy stdin to the disk at off: len bytes, or to EOF when !have_len; then flush. */
+/*
+ * write --flush: put a flush on every ring right behind the writes still in flight, without
+ * waiting for their answers, and say "flushed BYTES bytes at OFFSET" on stdout the moment
+ * the flushes are answered. blkbackd answers a flush only once every request before it on
+ * its ring is done and flushed, so from that line on all bytes written are durable.
+ */
+static int write_flush_behind(const struct cli *c, struct blkfront *bf,
+			      struct blkfront_req **done, uint64_t off, uint64_t written)
+{
+	const struct blkfront_features *f = blkfront_features(bf);
+	unsigned int nq = blkfront_queues(bf), waiting = 0;
+	struct blkfront_req *fl[BLKFRONT_MAX_QUEUES];
+	int rc = EXIT_GOOD, err = 0;
+
+	if (!f->flush && !f->barrier) {
+		cli_err(c, "--flush: the backend offers neither flush nor barrier (a disk without "
+			"a write cache, such as mem:, has nothing to flush)");
+		return EXIT_IO;
+	}
+	if (blkfront_slots(bf) < nq) {
+		cli_err(c, "--flush needs a request slot per queue: give --slots %u or more", nq);
+		return EXIT_USAGE;
+	}
+	/* A free slot for each flush, before any goes on a ring. */
+	while (blkfront_slots(bf) - blkfront_inflight(bf) < nq)
+		if (write_reap(c, bf, done, &rc))
+			return rc;
+	for (unsigned int q = 0; q < nq && !err; q++) {
+		fl[q] = blkfront_req_get(bf);
+		fl[q]->queue = (int)q;
+		err = blkfront_submit(bf, fl[q], f->flush ? BLKIF_OP_FLUSH_DISKCACHE :
+				      BLKIF_OP_WRITE_BARRIER, 0, 0);
+		if (err)
+			blkfront_req_put(bf, fl[q]);
+		else
+			waiting++;
+	}
+	if (!err)
+		err = blkfront_kick(bf);
+	else
+		blkfront_kick(bf);	/* those submitted go, for the caller to drain */
+	if (err) {
+		cli_err(c, "cannot submit the flush: %s", strerror(-err));
+		return EXIT_IO;
+	}
+	while (waiting) {
+		int n = blkfront_reap(bf, done, blkfront_slots(bf), c->io_timeout_ms);
+
+		if (n <= 0)
+			return reap_failed(c, n);
+		for (int i = 0; i < n; i++) {
+			if (done[i]->status && !rc)
+				rc = req_failed(c, done[i]);
+			waiting -= done[i]->op != BLKIF_OP_WRITE;
+			blkfront_req_put(bf, done[i]);
+		}
+	}
+	if (rc == EXIT_GOOD) {
+		printf("flushed %" PRIu64 " bytes at %" PRIu64 "\n", written, off);
+		fflush(stdout);
+	}
+	return rc;
+}
+
+/* Copy stdin to the disk at off: len bytes, or to EOF when !have_len; then flush (with
+ * flush_behind, without waiting for the writes first). */
 static int do_write(const struct cli *c, struct blkfront *bf, uint64_t off, uint64_t len,
-		    bool have_len)
+		    bool have_len, bool flush_behind)
 {
 	uint64_t limit = have_len ? len : blkfront_size(bf) - off, at = 0;
 	uint32_t max = blkfront_max_req_bytes(bf);
@@ -275,10 +354,12 @@ static int do_write(const struct cli *c, struct blkfront *bf, uint64_t off, uint
 			"end of the disk: the rest was not written", limit, off);
 		rc = EXIT_IO;
 	}
+	if (rc == EXIT_GOOD && flush_behind)
+		rc = write_flush_behind(c, bf, done, off, at);
 	while (blkfront_inflight(bf) && !write_reap(c, bf, done, &rc))
 		;
 	/* Like fsync: the data is on stable storage before we say so. */
-	if (rc == EXIT_GOOD && (f->flush || f->barrier)) {
+	if (rc == EXIT_GOOD && !flush_behind && (f->flush || f->barrier)) {
 		err = blkfront_sync_io(bf, f->flush ? BLKIF_OP_FLUSH_DISKCACHE :
 				       BLKIF_OP_WRITE_BARRIER, 0, 0, NULL, c->io_timeout_ms);
 		if (err) {
@@ -296,7 +377,7 @@ int cmd_read(struct cli *c, int argc, char **argv)
 	struct blkfront *bf;
 	uint64_t off, len;
 	bool have_len;
-	int rc = rw_args(c, argc, argv, true, &off, &len, &have_len);
+	int rc = rw_args(c, argc, argv, true, &off, &len, &have_len, NULL);
 
 	if (rc)
 		return rc < 0 ? EXIT_GOOD : rc;
@@ -308,13 +389,13 @@ int cmd_read(struct cli *c, int argc, char **argv)
 	return cli_disconnect(c, bf, rc);
 }
 
-/* blkfront write VDEV OFFSET [LENGTH] */
+/* blkfront write VDEV OFFSET [LENGTH] [--flush] */
 int cmd_write(struct cli *c, int argc, char **argv)
 {
 	struct blkfront *bf;
 	uint64_t off, len;
-	bool have_len;
-	int rc = rw_args(c, argc, argv, false, &off, &len, &have_len);
+	bool have_len, flush = false;
+	int rc = rw_args(c, argc, argv, false, &off, &len, &have_len, &flush);
 
 	if (rc)
 		return rc < 0 ? EXIT_GOOD : rc;
@@ -322,6 +403,6 @@ int cmd_write(struct cli *c, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = check_range(c, bf, off, len);
-	rc = rc ? rc : do_write(c, bf, off, len, have_len);
+	rc = rc ? rc : do_write(c, bf, off, len, have_len, flush);
 	return cli_disconnect(c, bf, rc);
 }
