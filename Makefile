@@ -184,7 +184,7 @@ $(B)/fuzz/fuzz-parse: blkback/parse.c blkback/abi.c tests/fuzz/fuzz-parse.h blkb
 $(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) storage/storage.h storage/filecommon.h
 $(B)/fuzz/fuzz-config: blkback/config.c blkback/xs.c blkback/abi.c $(STORAGE:%=storage/%.c) \
 	blkback/config.h blkback/xs.h blkback/abi.h storage/storage.h tests/fuzz/fuzz-config.h
-$(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c
+$(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-check.h
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(WFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(LIBS)

@@ -17,17 +17,8 @@
 #include "../../blkback/backend.h"
 #include "../../blkback/config.h"
 #include "fuzz-config.h"
+#include "fuzz-check.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Report a broken contract and abort, so that libFuzzer keeps the input. */
-#define CHECK(cond) do {							\
-	if (!(cond)) {								\
-		fprintf(stderr, "fuzz-config: contract broken: %s (line %d)\n",	\
-			#cond, __LINE__);					\
-		abort();							\
-	}									\
-} while (0)
 
 #define MAX_NODES 1024
 #define MAX_READS 64		/* no call reads more nodes than this */

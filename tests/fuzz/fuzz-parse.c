@@ -15,17 +15,8 @@
 #include "../../blkback/abi.h"
 #include "../../blkback/parse.h"
 #include "fuzz-parse.h"
+#include "fuzz-check.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Report a broken contract and abort, so that libFuzzer keeps the input. */
-#define CHECK(cond) do {							\
-	if (!(cond)) {								\
-		fprintf(stderr, "fuzz-parse: contract broken: %s (line %d)\n",	\
-			#cond, __LINE__);					\
-		abort();							\
-	}									\
-} while (0)
 
 /* Decode byte 0 into an ABI and the limits of the disk. */
 static enum blkif_abi pick_limits(uint8_t b, struct blk_limits *lim)

@@ -11,17 +11,8 @@
 #include <string.h>
 
 #include "../../storage/storage.h"
+#include "fuzz-check.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Report a broken contract and abort, so that libFuzzer keeps the input. */
-#define CHECK(cond) do {							\
-	if (!(cond)) {								\
-		fprintf(stderr, "fuzz-spec: contract broken: %s (line %d)\n",	\
-			#cond, __LINE__);					\
-		abort();							\
-	}									\
-} while (0)
 
 /* The contract of a spec that parsed. */
 static void check_spec(const struct storage_spec *spec)
