@@ -1,5 +1,6 @@
 /* Logging to stderr (foreground) or syslog (--daemon). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,4 +72,30 @@ void log_msg(int prio, const char *fmt, ...)
 	}
 	va_end(ap);
 	errno = saved;
+}
+
+/* log_msg, at most once per LOG_LIMIT_S seconds for l; the next says how many were held back. */
+void log_limited(struct log_limit *l, int prio, const char *fmt, ...)
+{
+	struct timespec ts;
+	char line[768];
+	uint64_t now;
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec;
+	if (l->logged && now < l->next_s) {
+		l->held++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (l->held)
+		log_msg(prio, "%s (and %" PRIu64 " more like it held back)", line, l->held);
+	else
+		log_msg(prio, "%s", line);
+	l->logged = true;
+	l->held = 0;
+	l->next_s = now + LOG_LIMIT_S;
 }

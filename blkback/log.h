@@ -3,6 +3,7 @@
 #define BLKBACK_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_flag {
 	LOG_RING = 1u << 0,	/* ring attach, sweeps, notifications */
@@ -19,6 +20,21 @@ void log_use_syslog(const char *ident);
 int log_parse_mask(const char *s, unsigned int *mask);
 
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * One kind of message that a guest can cause at will (a bad request, a failing disk): the
+ * first is logged at once, then at most one per LOG_LIMIT_S seconds, so that a hostile
+ * guest cannot flood the log. Zero-initialised; used by one thread.
+ */
+#define LOG_LIMIT_S 10
+struct log_limit {
+	bool logged;		/* one was logged ... */
+	uint64_t next_s;	/* ... and the next may be from this second on (monotonic) */
+	uint64_t held;		/* held back since */
+};
+
+void log_limited(struct log_limit *l, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #define log_err(...) log_msg(3, __VA_ARGS__)
 #define log_warn(...) log_msg(4, __VA_ARGS__)

@@ -49,6 +49,7 @@ struct blk_ring {
 	pthread_t thread;
 	bool started;
 	bool ended;			/* the thread is done (atomic) */
+	struct log_limit bad_log, io_log;	/* the guest's bad requests, storage errors */
 	struct blk_ring_stats stats;
 };
 
@@ -135,6 +136,10 @@ static void req_finish(struct blk_req *req)
 	log_debug(LOG_IO, "%s: id %" PRIu64 " op %u sector %" PRIu64 " +%" PRIu64 ": %s",
 		  r->cfg.name, req->io.id, req->io.op, req->io.sector, req->io.nr_sectors,
 		  req->err ? strerror(-req->err) : "ok");
+	if (req->err && req->nr_steps && !(log_mask & LOG_IO))	/* storage said no */
+		log_limited(&r->io_log, 3, "%s: storage failed request op %u, sector %" PRIu64
+			    " +%" PRIu64 ": %s", r->cfg.name, req->io.op, req->io.sector,
+			    req->io.nr_sectors, strerror(-req->err));
 	req_account(r, req);
 	if (req->nr_steps)		/* it was dispatched */
 		r->in_storage--;
@@ -269,6 +274,17 @@ static struct blk_req *sweep_take(struct blk_ring *r, RING_IDX rp, blkif_request
 /* Requests taken off the ring per sweep at most. */
 #define SWEEP_MAX 64
 
+/* The guest sent a request that breaks the protocol: each at -d io, else now and then. */
+static void ring_rejected(struct blk_ring *r, const struct blk_req *req, const char *why)
+{
+	if (log_mask & LOG_IO)
+		log_msg(7, "%s: rejected request id %" PRIu64 " op %u: %s", r->cfg.name,
+			req->io.id, req->io.op, why);
+	else
+		log_limited(&r->bad_log, 4, "%s: rejected a bad request from the guest (op %u): "
+			    "%s", r->cfg.name, req->io.op, why);
+}
+
 /* Read the segments of a sweep's indirect requests (one grant copy) and validate them. */
 static void sweep_indirect(struct blk_ring *r, struct blk_req **ind, unsigned int n)
 {
@@ -280,8 +296,7 @@ static void sweep_indirect(struct blk_ring *r, struct blk_req **ind, unsigned in
 			ind[i]->err = blkif_parse_indirect(r->iseg[i], &r->cfg.lim, &ind[i]->io,
 							   &why);
 		if (ind[i]->err)
-			log_debug(LOG_IO, "%s: rejected indirect request id %" PRIu64 ": %s",
-				  r->cfg.name, ind[i]->io.id, why);
+			ring_rejected(r, ind[i], why);
 	}
 }
 
@@ -309,8 +324,7 @@ static void ring_sweep(struct blk_ring *r)
 			break;
 		req->err = blkif_parse(&copy, &r->cfg.lim, &req->io, &why);
 		if (req->err) {
-			log_debug(LOG_IO, "%s: rejected request id %" PRIu64 " op %u: %s",
-				  r->cfg.name, req->io.id, req->io.op, why);
+			ring_rejected(r, req, why);
 			req_finish(req);
 			continue;
 		}

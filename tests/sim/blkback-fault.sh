@@ -18,6 +18,8 @@ bk_sim victim bystander other doomed
 data=$XENSIM_DIR/data back=$XENSIM_DIR/back
 head -c 1M /dev/urandom >"$data"
 
+victim_id=$(xensim list | awk '$2 == "victim" { print $1 }')
+
 # The failing kinds: a 16 MiB ramdisk each, written around the faulty range first.
 vd=(xvdb xvdc xvdd)
 kinds=(eio enospc short)
@@ -38,6 +40,10 @@ for i in 0 1 2; do
 	cmp -s "$data" "$back" || fail "$kind: the data after the range changed"
 	errs=$(bk_stat victim "$v" err_req)
 	[ "$errs" -eq 3 ] || fail "$kind: $v counts $errs failed requests, want 3"
+	# Logged for the administrator, but not once per failure: at most one per 10 s.
+	logged=$(grep -c "d$victim_id $v: storage failed request op [01], sector 20[0-9][0-9]" "$BK_LOG")
+	[ "$logged" -ge 1 ] && [ "$logged" -le 3 ] ||
+		fail "$kind: $logged log lines for 3 storage errors on $v, want 1 to 3"
 	echo "$kind: 3 requests touching the range failed; the rest of $v is served and intact"
 done
 
