@@ -217,8 +217,8 @@ fuzz: deps fuzz-bins
 			.cache/fuzz/$$t $(B)/fuzz/seeds/$$t tests/fuzz/regress/$$t || exit 1; \
 	done
 
-check-xen: deps $(TOOLS)
-	$(Q)tests/xen/run.sh check
+check-xen: deps $(TOOLS) $(B)/blkfront $(HOSTILE)
+	$(Q)BLKBACK_BUILD=$(B) tests/xen/run.sh check
 
 # Measure the data path in the simulator beside fio; rewrites the table in docs/performance.md.
 bench: deps $(TOOLS) $(SIM)

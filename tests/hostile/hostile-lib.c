@@ -37,7 +37,7 @@ void hostile_opts(struct blkfront_opts *opts)
 {
 	blkfront_opts_init(opts);
 	opts->vdev = hostile_vdev;
-	opts->timeout_ms = WAIT_MS;
+	opts->timeout_ms = CONNECT_MS;
 	opts->indirect_segs = 32;
 }
 

@@ -13,6 +13,7 @@
 #include "../../tools/blkfront/blkfront.h"
 
 #define WAIT_MS 5000		/* how long an answer may take */
+#define CONNECT_MS 30000	/* how long connecting may take (a loaded emulated guest) */
 #define HALT_MS 1500		/* how long we wait to be sure none comes */
 #define BAD_ID 0x4855535449UL	/* "HOSTI": an id no good request uses */
 

@@ -10,6 +10,13 @@ set -euo pipefail
 VDEV=xvdb
 DEVID=51728     # xvdb: 202 << 8 | 16
 UVDEV=xvdc      # the userspace blkfront's disk in guest2
+# The hostile cases run on real Xen, by name ('hostile --list' has them all): request
+# validation, grants the hypervisor refuses or the guest revoked, indirect requests, attacks on
+# the ring and its event channel, and a configuration refused at connect. Each takes 0.4-2 s
+# under emulation, most of it the connect and disconnect.
+HOSTILE_CASES=(read-12-segs last-sect-8 sector-2^64-1 bad-gref read-into-ro-grant
+    revoked-before-read indirect-bad-page-ref indirect-garbage-segs full-ring-of-bad
+    evtchn-storm req-prod-overflow double-fetch double-fetch-op num-queues-1000)
 # guest3: vCPUs (= queues), memory, and blkfront's ring order. With persistent grants blkfront
 # keeps a bounce page for every grant a full ring can hold: (256 + 1) * 32 << order pages per
 # queue, so 2 queues of 2-page rings take 128.5 MiB (order 4 would need 1 GiB).
@@ -169,12 +176,102 @@ steps_userspace_frontend() {
     check ufront-stats "blkbackctl stats shows rd_sect '${r:-none}', wr_sect '${w:-none}' for $UVDEV, want >= 65536 each" \
         [ "${r:-0}" -ge 65536 -a "${w:-0}" -ge 65536 ]
     expect_ok ufront-alongside guest2 ufront-alongside 60
+    steps_hostile
     if ctl detach guest2 "$UVDEV"; then
         expect_ok ufront-detach guest2 ufront-gone 60
     else
         fail ufront-detach "$(oneline /tmp/ctl.out)"
     fi
     echo "note: the userspace frontend's steps took $(($(date +%s) - t0)) s"
+}
+
+# Succeed once guest2 reported hostile case $1 or the end of its cases. Cheap, as polls go here:
+# dom0's one vCPU also serves both disks (mark_or_gone would run xl each time). No grep -q: with
+# pipefail, tr's SIGPIPE would fail the pipe.
+hostile_reported() {
+    tr -d '\r' < "$CONSOLE_DIR/guest-guest2.log" | grep -e "^@@ hostile-$1 " -e "^@@ hostile-done " > /dev/null
+}
+
+# One PASS or FAIL line for hostile case $1: guest2's hostile run reports the outcome the case
+# expects, and blkbackd is still alive. Counts the cases that expect an error answer in
+# HOSTILE_ERRORS, and adds the case's time to HOSTILE_TIMES. Once guest2 is gone, the cases
+# left fail without waiting.
+hostile_case_step() {
+    local c=$1 v
+    if ! guest_gone guest2 && ! wait_for 90 hostile_reported "$c"; then
+        echo "note: hostile: no report of $c from guest2 within 90 s"
+    fi
+    v=$(guest_mark guest2 "hostile-$c")
+    if [[ $v != ok* ]]; then
+        fail "hostile-$c" "guest2 reports '${v:-nothing}' (its hostile run: '$(guest_mark guest2 hostile-done)')"
+    elif ! daemon_alive; then
+        fail "hostile-$c" "blkbackd died"
+    else
+        pass "hostile-$c"
+        if [[ $v == "ok ERROR "* ]]; then HOSTILE_ERRORS=$((HOSTILE_ERRORS + 1)); fi
+        HOSTILE_TIMES+=" $c ${v##* }"
+    fi
+}
+
+# Succeed if blkbackd runs, answers stats for guest2's xvdc, and guest2's xvdb is Connected.
+hostile_survived() {
+    daemon_alive && blkbackctl stats guest2 "$UVDEV" > /dev/null 2>&1 &&
+        [ "$(xenstore-read "$(backend_dir "$D2" $DEVID)/state" 2>/dev/null)" = 4 ]
+}
+
+# Succeed if blkbackd's log from line $1 on has "ring halted" lines (req-prod-overflow halts
+# one) and each names guest2's xvdc; their number goes to HALTS.
+halts_on_victim_only() {
+    tail -n "+$1" "$DAEMON_LOG" | grep 'ring halted' > /tmp/halts || true
+    HALTS=$(wc -l < /tmp/halts)
+    [ "$HALTS" -ge 1 ] && ! grep -v "d$D2 $UVDEV: " /tmp/halts > /dev/null
+}
+
+# Succeed if the stats deltas say the errors were all on the victim: guest2's xvdc (err_req
+# +$1) answered at least one error per case that expects one ($HOSTILE_ERRORS, at least one),
+# and the stock disk xvdb answered none (err_req +$2) while it was read (rd_req +$3).
+errors_on_victim_only() {
+    [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ ]] &&
+        [ "$HOSTILE_ERRORS" -ge 1 ] && [ "$1" -ge "$HOSTILE_ERRORS" ] && [ "$2" = 0 ] && [ "$3" -gt 0 ]
+}
+
+# Steps 8c: the malicious frontend (tests/hostile) in guest2, one case after another on the
+# userspace frontend's xvdc, while guest2 reads and checks its xvdb (kernel xen-blkfront)
+# over and over. A PASS or FAIL line per case, then: blkbackd survived, every read of the
+# stock disk matched, and blkbackd's counters put the errors and the halt on xvdc only. The
+# word to start is the case list, written under guest2's data/ once the counters are read.
+steps_hostile() {
+    local t0 from vb sb va sa verr berr brd
+    t0=$(date +%s)
+    from=$(($(wc -l < "$DAEMON_LOG") + 1))
+    HOSTILE_ERRORS=0 HOSTILE_TIMES=
+    vb=$(blkbackctl stats guest2 "$UVDEV" --json 2>&1 || true)
+    sb=$(blkbackctl stats guest2 "$VDEV" --json 2>&1 || true)
+    xenstore-write "/local/domain/$D2/data/hostile-cases" "${HOSTILE_CASES[*]}" ||
+        echo "note: xenstore-write data/hostile-cases failed"
+    for c in "${HOSTILE_CASES[@]}"; do hostile_case_step "$c"; done
+    wait_mark guest2 hostile-done 120 || true
+    va=$(blkbackctl stats guest2 "$UVDEV" --json 2>&1 || true)
+    sa=$(blkbackctl stats guest2 "$VDEV" --json 2>&1 || true)
+    check hostile-daemon-alive "blkbackd died, does not answer stats, or guest2's $VDEV is no longer Connected" \
+        hostile_survived
+    expect_ok hostile-stock-disk-unaffected guest2 hostile-alongside 10
+    verr=$(delta "$vb" "$va" err_req)
+    berr=$(delta "$sb" "$sa" err_req)
+    brd=$(delta "$sb" "$sa" rd_req)
+    halts_on_victim_only "$from" || true
+    echo "note: hostile: err_req +$verr on $UVDEV (victim), +$berr on $VDEV (stock, rd_req +$brd);" \
+        "$HALTS 'ring halted' lines: $(cut -c1-120 /tmp/halts | tr '\n' ' ')"
+    if ! errors_on_victim_only "$verr" "$berr" "$brd"; then
+        fail hostile-errors-on-victim-only "err_req +$verr on $UVDEV (want >= $HOSTILE_ERRORS, the cases that expect" \
+            "an error), +$berr on $VDEV (want 0) while it read rd_req +$brd (want > 0)"
+    elif ! halts_on_victim_only "$from"; then
+        fail hostile-errors-on-victim-only "blkbackd logged $HALTS 'ring halted' lines, want >= 1, all for d$D2 $UVDEV"
+    else
+        pass hostile-errors-on-victim-only
+    fi
+    echo "note: hostile: each case's run in guest2:$HOSTILE_TIMES"
+    echo "note: the hostile steps took $(($(date +%s) - t0)) s"
 }
 
 # Step 9: SIGTERM while guest2's disk is connected: exit 0, backend Closing, frontend closing.

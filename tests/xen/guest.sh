@@ -285,11 +285,11 @@ UDEV=xvdc
 USYS=/sys/bus/xen/devices/vbd-51744
 AUTOPROBE=/sys/bus/xen/drivers_autoprobe
 
-# Read xvdb's first 16 MiB over and over until /tmp/ufront-done exists; print how many reads
-# started and how many differed from /tmp/raw.md5 (what raw_test wrote).
-read_xvdb_until_done() {
+# Read xvdb's first 16 MiB over and over until file $1 exists; print how many reads started
+# and how many differed from /tmp/raw.md5 (what raw_test wrote).
+read_xvdb_until() {
     n=0 bad=0
-    while [ ! -e /tmp/ufront-done ]; do
+    while [ ! -e "$1" ]; do
         [ "$(disk_md5 16)" = "$(cat /tmp/raw.md5)" ] || bad=$((bad + 1))
         n=$((n + 1))
     done
@@ -299,7 +299,8 @@ read_xvdb_until_done() {
 # The userspace frontend (blkfront, through /dev/xen/gntalloc, evtchn and xenbus) on xvdc,
 # while the kernel's xen-blkfront keeps serving xvdb. New xen bus devices are left unbound
 # (drivers_autoprobe 0), or the kernel blkfront would answer xvdc's backend before blkfront
-# does. Markers ufront-info (sectors), ufront-verify, ufront-alongside, ufront-gone.
+# does. Markers ufront-info (sectors), ufront-verify, ufront-alongside, ufront-gone; between
+# the last two, the hostile cases (hostile_test) on the same xvdc.
 ufront_test() {
     echo 0 > $AUTOPROBE
     mark ufront-ready
@@ -313,7 +314,7 @@ ufront_test() {
         mark ufront-info bad "$(err)"
     fi
     rm -f /tmp/ufront-done
-    read_xvdb_until_done > /tmp/alongside &
+    read_xvdb_until /tmp/ufront-done > /tmp/alongside &
     blkfront verify $UDEV --iodepth 8 >/tmp/verify 2>&1
     rc=$?
     : > /tmp/ufront-done
@@ -325,8 +326,53 @@ ufront_test() {
     if [ "${1:-0}" = 0 ]; then mark ufront-alongside bad no read of xvdb ran beside blkfront
     elif [ "$2" = 0 ]; then mark ufront-alongside ok "$1 reads of xvdb"
     else mark ufront-alongside bad "$2 of $1 reads of xvdb differed from what was written"; fi
+    hostile_test
     await_gone_node ufront-gone
     echo 1 > $AUTOPROBE
+}
+
+# Set CS to the time since boot in hundredths of a second (no fork: a fork costs here).
+centisecs() { read -r CS _ < /proc/uptime; CS=${CS%.*}${CS#*.}; }
+
+# Succeed if xenstore node $1 (relative to this domain's home; dom0 writes it) exists.
+xs_has() { xenstore-read "$1" >/dev/null 2>&1; }
+
+# The malicious frontend (tests/hostile) on xvdc, one run of "hostile xvdc CASE" for each case
+# dom0 lists in xenstore data/hostile-cases (written once it has read blkbackd's counters),
+# while xvdb (the kernel's blkfront) is read and checked over and over. The reader runs at
+# nice 19: it reads whenever hostile waits for the backend, and does not double hostile's time
+# on the one vCPU. Markers hostile-CASE (ok, the outcome the case expects and the run's time;
+# or bad and why), hostile-alongside, hostile-done.
+hostile_test() {
+    if ! wait_for 120 xs_has data/hostile-cases; then
+        mark hostile-done bad no case list from dom0 in xenstore data/hostile-cases
+        return
+    fi
+    rm -f /tmp/hostile-done
+    read_xvdb_until /tmp/hostile-done > /tmp/hostile-alongside &
+    renice -n 19 -p $! >/dev/null
+    for c in $(xenstore-read data/hostile-cases); do
+        centisecs
+        t0=$CS
+        timeout 60 hostile $UDEV "$c" >/tmp/hostile.out 2>&1
+        rc=$?
+        centisecs
+        t=$((CS - t0))
+        t=$((t / 100)).$((t % 100 / 10))s
+        sed "s/^/guest: hostile $c: /" /tmp/hostile.out
+        if [ "$rc" = 0 ]; then
+            mark "hostile-$c" ok "$(sed -n 's/.*: as expected (\(.*\))$/\1/p' /tmp/hostile.out)" "$t"
+        else
+            mark "hostile-$c" bad "exit $rc after $t: $(tail -n1 /tmp/hostile.out | cut -c1-200)"
+        fi
+    done
+    : > /tmp/hostile-done
+    wait
+    set -- $(cat /tmp/hostile-alongside)
+    if [ "${1:-0}" = 0 ]; then mark hostile-alongside bad no read of xvdb ran beside hostile
+    elif [ "$2" = 0 ]; then mark hostile-alongside ok "$1 reads of xvdb"
+    else mark hostile-alongside bad "$2 of $1 reads of xvdb differed from what was written"; fi
+    mark hostile-done ok
 }
 
 # Report every ufront marker as failed with reason $1 (so dom0 does not wait), then the rest.
@@ -334,6 +380,7 @@ ufront_skip() {
     mark ufront-info bad "$1"
     mark ufront-verify bad skipped
     mark ufront-alongside bad skipped
+    mark hostile-done bad skipped: "$1"
     await_gone_node ufront-gone
     echo 1 > $AUTOPROBE
 }
@@ -342,7 +389,7 @@ ufront_skip() {
 await_gone_node() { if wait_for 120 test ! -e $USYS; then mark "$1" ok; else mark "$1" timeout; fi; }
 
 # The check scenario's second guest: write and read back, a failing sector, the userspace
-# frontend beside the kernel's, see the disk go, idle until destroyed.
+# frontend and then the hostile one beside the kernel's, see the disk go, idle until destroyed.
 run_check2() {
     await_disk size
     raw_test raw

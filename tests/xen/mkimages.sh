@@ -102,7 +102,8 @@ PY
 }
 
 # Build the guest initramfs: busybox, the modules, e2fsprogs, xenstore-read, the userspace
-# blkfront with the Debian Xen libraries (not the simulator's), /init = guest.sh.
+# blkfront and the malicious frontend hostile with the Debian Xen libraries (not the
+# simulator's), /init = guest.sh.
 build_guest() {
     local stage=$BUILD/guest.d tool bins=()
     rm -rf "$stage" && mkdir -p "$stage"/{dev,proc,sys,tmp,mnt,etc}
@@ -118,12 +119,15 @@ build_guest() {
     # xenstore-read: dom0 gives the guest its word through a xenstore node (mq_round)
     put "$stage" "$ROOT/usr/bin/xenstore-read" usr/bin/xenstore-read
     bins+=("$stage/usr/bin/xenstore-read")
-    if [ -x "$BLKBACK_BUILD/blkfront" ]; then
-        put "$stage" "$BLKBACK_BUILD/blkfront" usr/bin/blkfront
-        bins+=("$stage/usr/bin/blkfront")
-    else
-        say "note: $BLKBACK_BUILD/blkfront not built; the guest image has no blkfront"
-    fi
+    # the userspace frontend and the malicious one, both on libblkfront
+    for tool in blkfront tests/hostile/hostile; do
+        if [ -x "$BLKBACK_BUILD/$tool" ]; then
+            put "$stage" "$BLKBACK_BUILD/$tool" "usr/bin/${tool##*/}"
+            bins+=("$stage/usr/bin/${tool##*/}")
+        else
+            say "note: $BLKBACK_BUILD/$tool not built; the guest image has no ${tool##*/}"
+        fi
+    done
     put_libs "$stage" "${bins[@]}"
     [ -f /etc/mke2fs.conf ] && put "$stage" /etc/mke2fs.conf etc/mke2fs.conf
     put "$stage" "$XEN_DIR/guest.sh" init

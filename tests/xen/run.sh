@@ -43,8 +43,9 @@ why_incomplete() {
 
 main() {
     case $SCENARIO in
-    check | demo) for t in blkbackd blkbackctl $([ "$SCENARIO" = check ] && echo blkfront); do
-            [ -x "$BLKBACK_BUILD/$t" ] || die "$BLKBACK_BUILD/$t is missing: run make first"
+    check | demo)
+        for t in blkbackd blkbackctl $([ "$SCENARIO" = check ] && echo blkfront tests/hostile/hostile); do
+            [ -x "$BLKBACK_BUILD/$t" ] || die "$BLKBACK_BUILD/$t is missing: run 'make check-xen' (or 'make demo'), which builds it"
         done ;;
     smoke) ;;
     *) die "usage: run.sh check|demo|smoke" ;;
