@@ -57,8 +57,8 @@ int cfg_frontend(const struct cfg_nodes *n, uint32_t domid, char **fepath, char 
 	ret = -EINVAL;
 	snprintf(prefix, sizeof(prefix), "/local/domain/%u/", domid);
 	if (id != domid || strncmp(fe, prefix, strlen(prefix)) || strlen(fe) > CFG_MAX_FEPATH) {
-		snprintf(why, len, "frontend %s (id %" PRIu64 ") does not belong to domain %u",
-			 fe, id, domid);
+		snprintf(why, len, "frontend %.*s%s (id %" PRIu64 ") does not belong to domain %u",
+			 CFG_MAX_FEPATH, fe, strlen(fe) > CFG_MAX_FEPATH ? "..." : "", id, domid);
 		goto out;
 	}
 	*fepath = fe;
