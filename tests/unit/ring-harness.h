@@ -51,7 +51,7 @@ struct fake_disk {
 	struct storage_io *queue[MAX_LOG];
 	unsigned int qhead, qtail;
 	unsigned int credits;		/* completions the test asked for, not yet run */
-	int cmd_rd, cmd_wr;		/* the test -> reap: 'c' completes one I/O, 'h' runs hook */
+	int cmd_rd, cmd_wr;		/* to reap: 'c' completes one I/O, 'h' runs hook, 'k' kicks */
 	int submit_fd;			/* eventfd: the engine saw a submit, or ran the hook */
 	void (*hook)(void *arg);	/* run on the ring thread by an 'h', after the 'c's */
 	void *hook_arg;
@@ -104,7 +104,7 @@ static inline void disk_signal(struct fake_disk *d)
 static inline void fd_submit(struct storage_queue *q, struct storage_io *io)
 {
 	struct fake_disk *d = q->disk->priv;
-	bool slow = false;
+	bool slow = false, kick;
 
 	pthread_mutex_lock(&d->lock);
 	note_thread(d);
@@ -115,10 +115,14 @@ static inline void fd_submit(struct storage_queue *q, struct storage_io *io)
 	}
 	if (slow)
 		d->queue[d->qtail++ % MAX_LOG] = io;
+	kick = slow && d->credits;
 	pthread_mutex_unlock(&d->lock);
 	disk_signal(d);
 	if (!slow)
 		io->done(io, disk_do(d, io));
+	/* Completions asked for before this I/O came: let reap run them. */
+	if (kick && write(d->cmd_wr, "k", 1) != 1)
+		abort();
 }
 
 /* storage_ops.event_fd: the command pipe. */
@@ -518,7 +522,31 @@ static inline bool stays_quiet(int fd)
 	return poll(&pfd, 1, QUIET_MS) == 0;
 }
 
-/* Let the engine complete n of its queued I/Os (on the ring thread, via reap). */
+/*
+ * Bounded negative check: the engine sees no submit beyond its first n for
+ * QUIET_MS. Counted, not polled: a wait that returned early may leave the
+ * signal of a submit it already counted behind.
+ */
+static inline bool log_stays(unsigned int n)
+{
+	unsigned int more = n + 1;
+
+	return !wait_fd(fd_state.submit_fd, log_reached, &more, QUIET_MS) && log_len() == n;
+}
+
+/* Has the backend notified the frontend at least *(uint64_t *)arg times? */
+static inline bool notified(void *arg)
+{
+	return fake_evtchn_notifies() >= *(uint64_t *)arg;
+}
+
+/* Wait until the backend has notified n times in all (it may publish, then notify). */
+static inline bool wait_notifies(uint64_t n)
+{
+	return wait_fd(fake_evtchn_notify_fd(), notified, &n, TIMEOUT_MS);
+}
+
+/* Let the engine complete its next n queued I/Os, queued now or later (on the ring thread). */
 static inline void complete_queued(unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++)

@@ -34,7 +34,7 @@ static void test_basic(void)
 	CHECK_INT(rsp.status, BLKIF_RSP_OKAY, "write response status");
 	CHECK(memcmp(fd_state.data + 8 * 512, expect, sizeof(expect)) == 0,
 	      "the disk does not hold the written data");
-	CHECK(fake_evtchn_notifies() >= 1, "the backend never notified");
+	CHECK(wait_notifies(1), "the backend never notified");
 
 	req = front_req(&w, BLKIF_OP_READ, 0x2222, 8);
 	add_seg(req, 3, 0, 7);
@@ -50,7 +50,7 @@ static void test_basic(void)
 	      "read back: segment 2 differs");
 	CHECK(fake_grant_page(4)[1023] == 0 && fake_grant_page(4)[3072] == 0,
 	      "read wrote outside its segment");
-	CHECK(fake_evtchn_notifies() >= 2, "the backend did not notify for the read");
+	CHECK(wait_notifies(2), "the backend did not notify for the read");
 	for (grant_ref_t g = 1; g <= 4; g++)
 		CHECK_INT(fake_grant_mapped(g), 0, "data grant still mapped after its response");
 
@@ -194,14 +194,14 @@ static void test_barrier_order(void)
 	add_seg(req, 2, 0, 7);
 	front_push(&w);
 	CHECK(wait_log(1), "A was not submitted");
-	CHECK(stays_quiet(fd_state.submit_fd), "something was submitted while A runs");
+	CHECK(log_stays(1), "something was submitted while A runs");
 	CHECK_INT(log_len(), 1, "I/Os while A is outstanding (no FLUSH, no B)");
 	check_log(0, STORAGE_WRITE, 0, PAGE);
 
 	complete_queued(1);			/* A */
 	CHECK(wait_log(2), "no FLUSH after A completed");
 	check_log(1, STORAGE_FLUSH, 0, 0);
-	CHECK(stays_quiet(fd_state.submit_fd), "something was submitted during the FLUSH");
+	CHECK(log_stays(2), "something was submitted during the FLUSH");
 	CHECK_INT(log_len(), 2, "I/Os while the barrier's FLUSH runs (no B)");
 
 	complete_queued(1);			/* the FLUSH */
@@ -239,7 +239,7 @@ static void test_fua_order(void)
 	add_seg(req, 3, 0, 7);
 	front_push(&w);
 	CHECK(wait_log(1), "C was not submitted");
-	CHECK(stays_quiet(fd_state.submit_fd), "something was submitted while C runs");
+	CHECK(log_stays(1), "something was submitted while C runs");
 	CHECK_INT(log_len(), 1, "I/Os while C is outstanding");
 
 	complete_queued(1);			/* C */
@@ -278,7 +278,7 @@ static void test_overflow(void)
 	w.sring->req_prod = w.sring->rsp_prod + RING_SIZE(&w.front) + 1;
 	CHECK(fake_evtchn_kick() == 0, "kicking the backend failed");
 	CHECK(stays_quiet(fake_evtchn_notify_fd()), "the backend answered an overflowed ring");
-	CHECK(stays_quiet(fd_state.submit_fd), "storage I/O from an overflowed ring");
+	CHECK(log_stays(0), "storage I/O from an overflowed ring");
 	CHECK_INT(w.sring->rsp_prod, 0, "responses on an overflowed ring");
 	CHECK_INT(log_len(), 0, "storage I/Os on an overflowed ring");
 	blk_ring_get_stats(w.ring, &st);
