@@ -1,11 +1,12 @@
 /*
  * Grant copy: the hypervisor copies between guest pages and ours, so nothing of
  * the guest is ever mapped here. Used for indirect descriptor pages always, and
- * for data in copy mode (--grant-mode=copy), through a bounce buffer per slot.
+ * for data in copy mode (--grant-mode=copy), through bounce pages of the ring's own.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "grantint.h"
 #include "log.h"
@@ -22,7 +23,23 @@ struct copy_batch {
 	struct blk_req *owner[COPY_BATCH];
 };
 
-/* Allocate g's copy batch. */
+/*
+ * Copy mode's bounce pages: one arena per ring, as many pages as the ring may
+ * hold in flight (see GRANT_INFLIGHT_PAGES), handed out a page at a time from
+ * a stack of free page numbers. The last freed is the first reused, so only
+ * the pages the guest keeps busy become resident.
+ */
+#define BOUNCE_PAGES (GRANT_INFLIGHT_PAGES + BLK_MAX_SEGS - 1)
+
+struct bounce_pool {
+	uint8_t *base;
+	unsigned int nfree;
+	uint16_t free[BOUNCE_PAGES];
+};
+
+_Static_assert(BOUNCE_PAGES <= 65536, "page numbers are 16 bits");
+
+/* Allocate g's copy batch, and in copy mode its bounce pages; -ENOMEM. */
 int grant_copy_init(struct grant_ctx *g)
 {
 	g->cb = malloc(sizeof(*g->cb));
@@ -30,14 +47,34 @@ int grant_copy_init(struct grant_ctx *g)
 		return -ENOMEM;
 	g->cb->g = g;
 	g->cb->n = 0;
+	if (g->mode != GRANT_MODE_COPY)
+		return 0;
+	g->bp = malloc(sizeof(*g->bp));
+	if (!g->bp)
+		return -ENOMEM;
+	/* Page-aligned, so that O_DIRECT engines can use the pages as they are. */
+	g->bp->base = mmap(NULL, (size_t)BOUNCE_PAGES * XEN_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (g->bp->base == MAP_FAILED) {
+		free(g->bp);
+		g->bp = NULL;
+		return -ENOMEM;
+	}
+	g->bp->nfree = BOUNCE_PAGES;
+	for (unsigned int i = 0; i < BOUNCE_PAGES; i++)
+		g->bp->free[i] = (uint16_t)(BOUNCE_PAGES - 1 - i);
 	return 0;
 }
 
-/* Free it. */
+/* Free them; idempotent. */
 void grant_copy_fini(struct grant_ctx *g)
 {
 	free(g->cb);
 	g->cb = NULL;
+	if (g->bp)
+		munmap(g->bp->base, (size_t)BOUNCE_PAGES * XEN_PAGE_SIZE);
+	free(g->bp);
+	g->bp = NULL;
 }
 
 /* Run the batch: one hypercall; a failed segment fails its request only. */
@@ -113,33 +150,38 @@ void grant_fetch_indirect(struct grant_ctx *g, struct blk_req **reqs, unsigned i
 	batch_run(b);
 }
 
-/* Give a request a bounce buffer of at least its nr_segs pages; -ENOMEM. */
-static int bounce_get(struct blk_req *req)
+/*
+ * Give each segment of a request a bounce page, at the segment's own offset in
+ * it, as if mapped; -ENOMEM if the pool is short (the ring's budget keeps it not).
+ */
+static int bounce_get(struct bounce_pool *bp, struct blk_req *req)
 {
-	unsigned int need = req->io.nr_segs < BLKIF_MAX_SEGMENTS_PER_REQUEST ?
-			    BLKIF_MAX_SEGMENTS_PER_REQUEST : req->io.nr_segs;
-	void *p;
-
-	if (req->bounce_pages >= need)
-		return 0;
-	/* Page-aligned, so that O_DIRECT engines can use it as it is. */
-	if (posix_memalign(&p, XEN_PAGE_SIZE, (size_t)need * XEN_PAGE_SIZE))
+	if (bp->nfree < req->io.nr_segs)
 		return -ENOMEM;
-	free(req->bounce);
-	req->bounce = p;
-	req->bounce_pages = need;
+	for (unsigned int k = 0; k < req->io.nr_segs; k++) {
+		uint8_t *page = bp->base + (size_t)bp->free[--bp->nfree] * XEN_PAGE_SIZE;
+
+		req->iov[k].iov_base = page + req->io.seg[k].offset;
+		req->iov[k].iov_len = req->io.seg[k].len;
+	}
+	req->copied = true;
 	return 0;
 }
 
-/* Free a request slot's bounce buffer. */
-void grant_req_free(struct blk_req *req)
+/* Copy mode: give a finished request's bounce pages back (its iovecs say which). */
+void grant_copy_release(struct grant_ctx *g, struct blk_req *req)
 {
-	free(req->bounce);
-	req->bounce = NULL;
-	req->bounce_pages = 0;
+	struct bounce_pool *bp = g->bp;
+
+	for (unsigned int k = 0; k < req->io.nr_segs; k++) {
+		size_t at = (size_t)((uint8_t *)req->iov[k].iov_base - bp->base);
+
+		bp->free[bp->nfree++] = (uint16_t)(at / XEN_PAGE_SIZE);
+	}
+	req->copied = false;
 }
 
-/* Copy mode: give n requests bounce buffers, filled from the guest for writes. */
+/* Copy mode: give n requests bounce pages, filled from the guest for writes. */
 void grant_copy_in(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
 		   bool guest_writable)
 {
@@ -148,26 +190,18 @@ void grant_copy_in(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
 	for (unsigned int i = 0; i < n; i++) {
 		struct blk_req *req = reqs[i];
 
-		if (bounce_get(req)) {
+		if (bounce_get(g->bp, req)) {
 			req->err = -ENOMEM;
 			continue;
 		}
-		req->copied = true;
-		for (unsigned int k = 0; k < req->io.nr_segs; k++) {
-			const struct blk_seg *s = &req->io.seg[k];
-
-			/* Each segment at its own offset in its own page, as if mapped. */
-			req->iov[k].iov_base = req->bounce + (size_t)k * XEN_PAGE_SIZE + s->offset;
-			req->iov[k].iov_len = s->len;
-			if (!guest_writable)
-				batch_add(b, req, s->gref, s->offset, req->iov[k].iov_base,
-					  s->len, false);
-		}
+		for (unsigned int k = 0; !guest_writable && k < req->io.nr_segs; k++)
+			batch_add(b, req, req->io.seg[k].gref, req->io.seg[k].offset,
+				  req->iov[k].iov_base, req->io.seg[k].len, false);
 	}
 	batch_run(b);
 }
 
-/* Copy mode: copy a finished read's bounce buffer into the guest's pages. */
+/* Copy mode: copy a finished read's bounce pages into the guest's pages. */
 int grant_copy_out(struct grant_ctx *g, struct blk_req *req)
 {
 	struct copy_batch *b = g->cb;

@@ -179,7 +179,7 @@ const char *grant_mode_name(enum grant_mode mode)
 	return mode <= GRANT_MODE_COPY ? names[mode] : "?";
 }
 
-/* Set up g for mode, with a persistent cache in persistent mode. */
+/* Set up g for mode, with a persistent cache or bounce pages as the mode needs. */
 int grant_ctx_init(struct grant_ctx *g, xengnttab_handle *xgt, uint32_t domid,
 		   enum grant_mode mode, struct grant_counters *c)
 {
@@ -348,7 +348,8 @@ struct blk_req *grant_release(struct grant_ctx *g, struct blk_req *req)
 
 	while (req->nr_pgrants)
 		gc_put(g->gc, req->pgrants[--req->nr_pgrants]);
-	req->copied = false;
+	if (req->copied)
+		grant_copy_release(g, req);
 
 	req->gmap = NULL;
 	req->pages = NULL;

@@ -24,6 +24,15 @@ void grant_count_pages(int64_t delta);
 /* Grant pages this process maps now. */
 uint64_t grant_pages_mapped(void);
 
+/*
+ * Data pages the requests in flight on one ring may hold, mapped or bounced: the
+ * ring takes no more requests off the shared ring once it holds this many (so it
+ * holds at most GRANT_INFLIGHT_PAGES + BLK_MAX_SEGS - 1). Without a bound, a
+ * guest filling a 16-page ring with 1 MiB requests would pin 512 MiB of dom0
+ * memory, or 131072 grant mappings, per queue. 16 MiB keeps storage busy.
+ */
+#define GRANT_INFLIGHT_PAGES 4096
+
 /* Persistent grants kept per ring at most, as Linux blkback's max_persistent_grants. */
 #define GRANT_PERSISTENT_MAX 1056
 
@@ -51,16 +60,15 @@ struct grant_ctx {
 	enum grant_mode mode;		/* in use: persistent only if negotiated */
 	struct grant_cache *gc;		/* persistent mode's cache */
 	struct copy_batch *cb;		/* grant copies being gathered */
+	struct bounce_pool *bp;		/* copy mode's bounce pages */
 	struct grant_counters *c;
 };
 
-/* Set up g for mode (allocating the persistent cache); -ENOMEM. */
+/* Set up g for mode (the persistent cache, or copy mode's bounce pages); -ENOMEM. */
 int grant_ctx_init(struct grant_ctx *g, xengnttab_handle *xgt, uint32_t domid,
 		   enum grant_mode mode, struct grant_counters *c);
 /* Unmap every persistent grant (nothing may be in flight); idempotent. */
 void grant_ctx_fini(struct grant_ctx *g);
-/* Free a request slot's bounce buffer. */
-void grant_req_free(struct blk_req *req);
 
 /*
  * Copy the segment descriptors of n indirect requests off their indirect pages
@@ -78,18 +86,18 @@ void grant_fetch_indirect(struct grant_ctx *g, struct blk_req **reqs, unsigned i
  *        that only the requests with a bad or revoked ref fail);
  *   persistent: through the cache (a request that finds every cached grant
  *        busy falls back to the batch; reqs may be reordered);
- *   copy: a bounce buffer, filled from the guest in one grant copy for writes.
+ *   copy: bounce pages, filled from the guest in one grant copy for writes.
  * A request that cannot be reached gets req->err set.
  */
 void grant_map_reqs(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
 		    bool guest_writable);
 
-/* Copy mode: copy a finished read's bounce buffer into the guest's pages; -errno. */
+/* Copy mode: copy a finished read's bounce pages into the guest's pages; -errno. */
 int grant_copy_out(struct grant_ctx *g, struct blk_req *req);
 
 /*
- * A finished request lets go of its pages. One on persistent grants or a bounce
- * buffer comes straight back. Otherwise its answer must wait until the mapping
+ * A finished request lets go of its pages. One on persistent grants or bounce
+ * pages comes straight back. Otherwise its answer must wait until the mapping
  * is gone: Linux blkfront checks, when it sees a response, that the backend no
  * longer maps its grants, and disables the disk if one still is. So the
  * request is parked on the mapping, and the last one out unmaps and returns

@@ -17,22 +17,21 @@ struct blk_req {
 	struct grant_map *gmap;			/* the mapping holding this request's pages */
 	uint8_t *pages;				/* io.nr_segs pages, contiguous in gmap */
 	unsigned int nr_pgrants;		/* or persistent grants, in pgrants[] */
-	bool copied;				/* or a bounce buffer (grant copy mode) */
+	bool copied;				/* or bounce pages (grant copy mode) */
 	struct storage_io sio;
 	enum storage_op steps[REQ_MAX_STEPS];
 	unsigned int nr_steps, step;
 	int err;				/* the first error wins */
+	unsigned int held;			/* data pages counted in the ring's budget */
 	uint64_t start_ns;			/* taken off the ring at, for latency */
 	struct blk_req *next_free;
-	/* Not cleared for each request: filled as used, or kept across uses. */
-	uint8_t *bounce;			/* grant copy mode: the data, page by page */
-	unsigned int bounce_pages;		/* allocated */
+	/* Not cleared for each request: filled as used. */
 	struct blk_io io;			/* the validated private copy */
 	struct pgrant *pgrants[BLK_MAX_SEGS];
 	struct iovec iov[BLK_MAX_SEGS];
 };
 
 /* How much of a blk_req to clear when it is taken for a new request. */
-#define BLK_REQ_CLEAR offsetof(struct blk_req, bounce)
+#define BLK_REQ_CLEAR offsetof(struct blk_req, io)
 
 #endif

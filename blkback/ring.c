@@ -38,6 +38,7 @@ struct blk_ring {
 	struct redo *redo;		/* taken over from a journal: run these first */
 	unsigned int nredo, redo_pos;
 	unsigned int in_storage;	/* dispatched to storage, not yet answered */
+	unsigned int pages_held;	/* data pages of requests taken, not yet answered */
 	struct blk_req *ordered;	/* a flush/barrier running or waiting for a drain */
 	bool ordered_waiting;
 	bool halted, stopping;
@@ -118,6 +119,7 @@ static struct blk_req *req_get(struct blk_ring *r)
  */
 static void req_respond(struct blk_ring *r, struct blk_req *req)
 {
+	r->pages_held -= req->held;
 	journal_answer(&r->j, (unsigned int)(req - r->reqs), r->rings.native.rsp_prod_pvt);
 	blkif_put_response(&r->rings, r->cfg.abi, req->io.id, req->io.op, blkif_status(req->err));
 	req->next_free = r->answered;
@@ -235,7 +237,7 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
 /* May the loop consume requests now? */
 static bool ring_can_consume(const struct blk_ring *r)
 {
-	if (r->halted || r->stopping || r->ordered ||
+	if (r->halted || r->stopping || r->ordered || r->pages_held >= GRANT_INFLIGHT_PAGES ||
 	    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
 		return false;
 	/* Slots wait for their responses to be published (ring_push) to be free. */
@@ -315,7 +317,8 @@ static void ring_sweep(struct blk_ring *r)
 		ring_halt(r, rp);
 		return;
 	}
-	while (n < SWEEP_MAX) {
+	/* The page budget is checked before each take, so one request may go past it. */
+	while (n < SWEEP_MAX && r->pages_held < GRANT_INFLIGHT_PAGES) {
 		blkif_request_t copy;
 		struct blk_req *req = sweep_take(r, rp, &copy);
 		const char *why;
@@ -328,6 +331,8 @@ static void ring_sweep(struct blk_ring *r)
 			req_finish(req);
 			continue;
 		}
+		req->held = req->io.nr_segs;
+		r->pages_held += req->held;
 		batch[n++] = req;
 		if (req->io.indirect)
 			ind[ni++] = req;
@@ -675,8 +680,6 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 	}
 	grant_ctx_fini(&r->g);		/* nothing is in flight now */
 	storage_queue_close(r->sq);
-	for (unsigned int i = 0; r->reqs && i < r->size; i++)
-		grant_req_free(&r->reqs[i]);
 	if (final)	/* inflight and persistent are 0 once stopped */
 		blk_ring_stats_add(final, &r->stats);
 	if (r->port && r->xce)

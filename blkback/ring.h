@@ -34,7 +34,7 @@ struct blk_ring_config {
 /* Counters in the style of the kernel blkback's statistics (see stats.h for access). */
 struct blk_ring_stats {
 	uint64_t rd_req, wr_req, f_req, ds_req, err_req;
-	uint64_t oo_req;		/* sweeps held back by a full ring or an ordering point */
+	uint64_t oo_req;		/* sweeps held back: slots, page budget or ordering point */
 	uint64_t rd_sect, wr_sect, ds_sect;
 	uint64_t notifies;
 	uint64_t inflight;		/* requests taken off the ring, not yet answered */

@@ -173,6 +173,62 @@ static void test_last_sect_8(struct world *w)
 	CHECK_U64(after.grants.copies, before.grants.copies + 1, "copies (its indirect page only)");
 }
 
+/* Queued I/Os the budget case lets in: a 1 MiB request is 256 pages. */
+#define BUDGET_REQS (GRANT_INFLIGHT_PAGES / NSEGS)
+
+/*
+ * A guest fills its ring with 1 MiB writes while storage holds them: the ring
+ * takes only GRANT_INFLIGHT_PAGES pages' worth, and more as pages come back:
+ * one request's in copy mode, a whole sweep's mapping in map mode.
+ */
+static void test_page_budget(enum grant_mode mode)
+{
+	unsigned int nreq;
+	struct blkif_request_segment *segs;
+	struct blk_ring_stats st;
+	blkif_response_t rsp;
+	struct world w;
+	unsigned int back = mode == GRANT_MODE_MAP ? BUDGET_REQS : 1;
+	bool all_ok = true;
+
+	printf("case 4 (%s): a ring full of 1 MiB writes holds %u of them at most\n",
+	       grant_mode_name(mode), BUDGET_REQS);
+	world_init(&w, IND_GRANTS);
+	w.cfg.lim.max_indirect = NSEGS;
+	w.cfg.grant_mode = mode;
+	CHECK(world_ring_start(&w) == 0, "blk_ring_start failed");
+	nreq = RING_FREE_REQUESTS(&w.front);
+	CHECK(nreq > BUDGET_REQS + 1, "the ring holds only %u requests", nreq);
+	for (unsigned int i = 0; i < nreq && i < MAX_LOG; i++)
+		fd_state.slow[i] = true;
+	for (unsigned int i = 0; i < nreq; i++) {
+		segs = front_indirect(&w, BLKIF_OP_WRITE, 0x400 + i, START, IND_W, NSEGS);
+		for (unsigned int k = 0; k < NSEGS; k++)
+			segs[k] = (struct blkif_request_segment){ .gref = W_PAGE0 + k,
+								  .last_sect = 7 };
+	}
+	front_push(&w);
+	/* The sweep takes every request it will before the first reaches storage. */
+	CHECK(wait_log(BUDGET_REQS), "storage did not see %u writes", BUDGET_REQS);
+	blk_ring_get_stats(w.ring, &st);
+	CHECK_U64(st.inflight, BUDGET_REQS, "requests taken with storage holding them all");
+	CHECK_INT(fake_grant_mapped(W_PAGE0), mode == GRANT_MODE_MAP ? BUDGET_REQS : 0,
+		  "mappings of a page every request uses");
+	complete_queued(back);
+	CHECK(wait_log(BUDGET_REQS + back), "%u answered writes did not let as many in", back);
+	blk_ring_get_stats(w.ring, &st);
+	CHECK_U64(st.inflight, BUDGET_REQS, "requests taken after some were answered");
+	complete_queued(nreq - back);
+	CHECK(wait_rsps(&w, nreq), "not every write was answered");
+	for (unsigned int i = 0; i < nreq; i++) {
+		take_rsp(&w, &rsp);
+		all_ok &= rsp.status == BLKIF_RSP_OKAY;
+	}
+	CHECK(all_ok, "a write held back by the budget failed");
+	CHECK_INT(log_len(), nreq, "storage I/Os");
+	world_stop(&w);
+}
+
 int main(void)
 {
 	static const grant_ref_t ind[] = { IND_W, IND_R, IND_GOOD, IND_LAST8 };
@@ -186,5 +242,7 @@ int main(void)
 	for (unsigned int i = 0; i < sizeof(ind) / sizeof(ind[0]); i++)
 		CHECK_INT(fake_grant_map_count(ind[i]), 0, "an indirect page was mapped");
 	world_stop(&w);
+	test_page_budget(GRANT_MODE_MAP);
+	test_page_budget(GRANT_MODE_COPY);
 	return check_done("test-ring-indirect");
 }
