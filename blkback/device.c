@@ -166,8 +166,13 @@ static int connect_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	/* A read-only disk refuses flushes and discards: offering them invites errors. */
 	bool flush = disk->caps.flush && !d->readonly;
 	bool discard = disk->caps.discard && !d->readonly;
+	char error[192];
 	int err;
 
+	/* A refusal of an earlier attempt to connect no longer holds. */
+	snprintf(error, sizeof(error), "%s/error", d->bepath);
+	if (!xs_rm(xs, t, error) && errno != ENOENT)
+		return -errno;
 	/* Linux blkfront reads sectors in 512-byte units whatever sector-size says. */
 	err = bxs_printf(xs, t, d->bepath, "sectors", "%" PRIu64, disk->size >> SECTOR_SHIFT);
 	err = err ? err : bxs_printf(xs, t, d->bepath, "info", "%u",

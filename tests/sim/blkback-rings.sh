@@ -45,6 +45,8 @@ xg "$fe/state" 6
 # The frontend comes back properly: the disk serves again.
 fe guest1 verify xvdb --seed 9 >/dev/null || fail "the disk does not serve after the refusal"
 bk_serving || fail "blkbackd died"
+! xensim run guest1 -- "$XSR" "$be/error" 2>/dev/null ||
+	fail "the refusal is still in $be/error after the disk connected"
 echo "order 7 refused with a reason; the disk serves again afterwards"
 
 # Queue counts: none, one more than offered, and a thousand are refused the same way.
