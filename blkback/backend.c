@@ -197,10 +197,8 @@ void backend_reap_rings(struct blk_backend *be)
 /* Let go of every device for a successor daemon, then disconnect. */
 void backend_leave(struct blk_backend *be)
 {
-	while (be->devs) {
-		device_leave(be->devs);
-		device_free(be->devs, false);
-	}
+	for (struct blk_dev *d = be->devs; d; d = d->next)
+		device_leave(d);
 	backend_close(be);
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -13,6 +14,9 @@
 #include "ring.h"
 #include "vdev.h"
 #include "xs.h"
+
+/* How long a resize waits for the disk's I/O in flight to finish (the main thread waits). */
+#define RESIZE_WAIT_S 5
 
 /* Our backend state, as last read from or written to the state node. */
 static int be_state(struct blk_dev *d)
@@ -484,7 +488,8 @@ static int resize_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 /* Change the disk's size under a running guest; Linux blkfront re-reads sectors on a state write. */
 int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
 {
-	int ret, state = be_state(d);
+	int ret = 0, state = be_state(d);
+	struct timespec until;
 
 	if (!d->disk) {
 		snprintf(err, errlen, "%s has no open disk to resize", d->name);
@@ -504,9 +509,16 @@ int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
 			 "%u-byte sector size", d->name, bytes, d->disk->caps.sector_size);
 		return -EINVAL;
 	}
-	for (unsigned int q = 0; q < d->nr_rings; q++)
-		blk_ring_pause(d->rings[q]);	/* nothing in flight while the disk changes */
-	ret = d->disk->ops->resize(d->disk, bytes, err, errlen);
+	/* Nothing in flight while the disk changes; but the main thread waits only so long. */
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += RESIZE_WAIT_S;
+	for (unsigned int q = 0; !ret && q < d->nr_rings; q++)
+		ret = blk_ring_pause(d->rings[q], &until);
+	if (ret)
+		snprintf(err, errlen, "%s: its storage has not finished the I/O in flight in %d s, "
+			 "so it was not resized; try again once it answers", d->name, RESIZE_WAIT_S);
+	else
+		ret = d->disk->ops->resize(d->disk, bytes, err, errlen);
 	for (unsigned int q = 0; q < d->nr_rings; q++)
 		blk_ring_resume(d->rings[q], d->disk->size >> SECTOR_SHIFT);
 	if (ret)
@@ -564,23 +576,18 @@ bool device_shutdown(struct blk_dev *d)
 	return device_disconnect(d);
 }
 
-/* Let go of the device for a successor daemon: its rings keep their journals. */
+/*
+ * Let go of the device for a successor daemon: its rings stop, keeping their journals,
+ * with the guest left Connected; backend_close waits for them. A disk in our memory
+ * cannot be handed over: backend_close closes it.
+ */
 void device_leave(struct blk_dev *d)
 {
-	if (d->in_memory) {	/* nothing to hand over */
-		if (d->nr_rings && !d->stopping)
-			set_state(d, XenbusStateConnected, XenbusStateClosing);
-		for (unsigned int q = 0; q < d->nr_rings; q++)
-			blk_ring_stop(d->rings[q], &d->past);
-		d->nr_rings = 0;
-		d->stopping = false;
+	if (d->in_memory)
 		return;
-	}
-	for (unsigned int q = 0; q < d->nr_rings; q++) {
-		blk_ring_leave(d->rings[q]);
-		d->rings[q] = NULL;
-	}
-	d->nr_rings = 0;
+	for (unsigned int q = 0; q < d->nr_rings; q++)
+		blk_ring_keep_journal(d->rings[q]);
+	device_disconnect(d);
 }
 
 /*

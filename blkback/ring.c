@@ -561,6 +561,7 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 {
 	struct blk_ring *r = calloc(1, sizeof(*r));
 	unsigned int pages = 1u << cfg->ring_order;
+	pthread_condattr_t ca;
 	xenevtchn_port_or_error_t port;
 	int err;
 
@@ -573,7 +574,10 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 	r->cfg = *cfg;
 	r->wake_fd = -1;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);	/* blk_ring_pause's deadline */
+	pthread_cond_init(&r->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	r->xgt = xengnttab_open(NULL, 0);
 	r->xce = xenevtchn_open(NULL, 0);
 	if (!r->xgt || !r->xce) {
@@ -701,24 +705,34 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 	free(r);
 }
 
+/* Keep the journal when the ring is stopped, for a successor. */
+void blk_ring_keep_journal(struct blk_ring *r)
+{
+	r->keep_journal = true;
+}
+
 /* Stop serving, answering what is in flight, but keep the journal for a successor. */
 void blk_ring_leave(struct blk_ring *r)
 {
 	if (!r)
 		return;
-	r->keep_journal = true;
+	blk_ring_keep_journal(r);
 	blk_ring_stop(r, NULL);
 }
 
 /* Hold the ring still: nothing in storage and nothing consumed until blk_ring_resume. */
-void blk_ring_pause(struct blk_ring *r)
+int blk_ring_pause(struct blk_ring *r, const struct timespec *until)
 {
+	int err = 0;
+
 	__atomic_store_n(&r->pause_req, true, __ATOMIC_RELEASE);
 	ring_wake(r);
 	pthread_mutex_lock(&r->lock);
-	while (!r->paused)
-		pthread_cond_wait(&r->cond, &r->lock);
+	while (!r->paused && err != ETIMEDOUT)
+		err = pthread_cond_timedwait(&r->cond, &r->lock, until);
+	err = r->paused ? 0 : -ETIMEDOUT;
 	pthread_mutex_unlock(&r->lock);
+	return err;
 }
 
 /* Let a paused ring go on, with a new disk size (in 512-byte sectors). */

@@ -2,6 +2,7 @@
 #ifndef BLKBACK_RING_H
 #define BLKBACK_RING_H
 
+#include <time.h>
 #include <xenevtchn.h>
 
 #include "abi.h"
@@ -76,13 +77,18 @@ void blk_ring_stop(struct blk_ring *ring, struct blk_ring_stats *final);
 /* Stop serving, answering what is in flight, but keep the journal for a successor. */
 void blk_ring_leave(struct blk_ring *ring);
 
+/* Keep the journal when the ring is stopped, for a successor (main thread only). */
+void blk_ring_keep_journal(struct blk_ring *ring);
+
 /*
  * Hold the ring still: wait until nothing is in storage and stop taking
  * requests, so the disk can change under it. Only the main thread calls this.
+ * -ETIMEDOUT if storage still holds requests at until (CLOCK_MONOTONIC); the
+ * ring then goes on taking none until blk_ring_resume, which must follow either way.
  */
-void blk_ring_pause(struct blk_ring *ring);
+int blk_ring_pause(struct blk_ring *ring, const struct timespec *until);
 
-/* Let a paused ring go on, with the disk's new size in 512-byte sectors. */
+/* Let a paused ring (or one asked to pause) go on, with the disk's size in 512-byte sectors. */
 void blk_ring_resume(struct blk_ring *ring, uint64_t nr_sectors);
 
 /* A snapshot of the ring's counters, each read whole while the ring runs. */

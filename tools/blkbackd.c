@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 	char *end;
 	char pidbuf[256], sockpath[256], statedir[128];
 	bool daemonize = false;
-	struct blk_backend be = { 0 };
+	/* Static: a ring thread left in hung storage at exit may still poke be.stopped_fd. */
+	static struct blk_backend be = { .stopped_fd = -1 };
 	sigset_t sigs;
 	pid_t owner = 0;
 	int c, sfd, cfd = -1, err, ret = 1, ready_fd = -1;

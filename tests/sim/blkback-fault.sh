@@ -6,8 +6,9 @@
 #  - stall: a read there waits, as on a hung NFS server, while everything else goes on: the
 #    same guest's other disk, a bystander's verify, attaching and detaching other disks, and
 #    a guest that dies with its read stalled (the daemon's main thread never waits for
-#    storage). blkbackctl unstall then lets the read finish, with the file's bytes, and the
-#    dead guest's disk is let go with nothing left mapped.
+#    storage long: a resize of the stalled disk gives up after 5 s and says why).
+#    blkbackctl unstall then lets the read finish, with the file's bytes, the disk can be
+#    resized, and the dead guest's disk is let go with nothing left mapped.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
@@ -83,8 +84,17 @@ stalled "$doomed_id" xvdb || fail "the dead guest's disk was let go while its re
 echo "while a read was stalled: another disk of the guest verified, the bystander verified" \
 	"twice, a disk was attached, written and detached, and a guest died"
 
+# A resize needs the disk still: it waits at most 5 s for the held read, then says why not.
+expect_fail bk_ctl resize victim xvde 32M
+expect_out "has not finished the I/O in flight in 5 s, so it was not resized"
+stalled victim xvde || fail "the stalled read finished after the refused resize"
+fe victim verify xvdf --seed 3 --iodepth 8 --passes 1 >/dev/null ||
+	fail "the stalled guest's other disk failed its verify after the refused resize"
+
 bk_ctl unstall victim xvde
 wait "$reader" || fail "the stalled read failed once released: $(cat "$err")"
+bk_ctl resize victim xvde 32M >/dev/null || fail "the disk cannot be resized once unstalled"
+[ "$(stat -c %s "$img")" -eq $((32 << 20)) ] || fail "the resize did not grow $img"
 tail -c +$((1024 * 1024 + 1)) "$img" | head -c 4096 | cmp -s - "$out" ||
 	fail "the released read returned the wrong bytes"
 bk_ctl unstall "$doomed_id" xvdb
