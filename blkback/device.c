@@ -450,9 +450,14 @@ void device_update(struct blk_dev *d)
 
 	switch (fe) {
 	case XenbusStateInitialising:
+		/*
+		 * A guest reboot or blkfront reload, from Closed; or a reset that did not wait
+		 * for us to close (Linux gives up after 5 s, and a write burst comes as one
+		 * event): let the old rings go first.
+		 */
 		if (!online)
 			set_state(d, state, XenbusStateClosed);
-		else if (state == XenbusStateClosed)	/* guest reboot, blkfront reload */
+		else if (state != XenbusStateInitWait && device_disconnect(d))
 			set_state(d, state, XenbusStateInitWait);
 		break;
 	case XenbusStateInitialised:

@@ -1,8 +1,8 @@
 /*
  * Hostile frontends on the xenstore side: bad nodes published at Initialised (REFUSED:
  * no connection, a reason in the backend's error node, Closing, and then the same disk
- * connects properly), a flood of writes into our own directory, and connect/disconnect
- * loops as fast as they go.
+ * connects properly), a flood of writes into our own directory, connect/disconnect
+ * loops as fast as they go, and a reset that does not wait for the backend.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -422,6 +422,46 @@ static int connect_loop_case(struct blkfront *unused, const struct hcase *c)
 	return reconnect_and_read("after the loop");
 }
 
+/*
+ * A frontend that resets without waiting for the backend, as Linux's
+ * xenbus_reset_frontend does once its waits time out (a kexec'd guest): Connected with
+ * a request in flight, then Closing, Closed and Initialising in one burst. The backend
+ * must let the old rings go and come back to InitWait, and the disk serve again.
+ */
+static int reset_case(struct blkfront *unused, const struct hcase *c)
+{
+	static const char *const burst[] = { "5", "6", "1" };
+	struct blkfront_opts opts;
+	struct blkfront *bf = NULL;
+	char path[160], err[256];
+	blkif_request_t r;
+	struct vbd v;
+	int rc;
+
+	(void)unused;
+	(void)c;
+	hostile_opts(&opts);
+	rc = vbd_open(&v);
+	if (!rc && blkfront_connect(&opts, &bf, err, sizeof(err)))
+		rc = fail("cannot connect: %s", err);
+	if (!rc) {
+		good_req(bf, &r, 7777);
+		blkfront_ring_put(bf, &r, false);
+		rc = blkfront_ring_push(bf, BLKFRONT_NOTIFY_ALWAYS);
+		if (rc)
+			rc = fail("push: %s", strerror(-rc));
+	}
+	snprintf(path, sizeof(path), "%s/state", v.fepath);
+	for (unsigned int i = 0; !rc && i < sizeof(burst) / sizeof(burst[0]); i++)
+		if (!xs_write(v.xs, XBT_NULL, path, burst[i], 1))
+			rc = fail("cannot write %s: %s", path, strerror(errno));
+	if (!rc && wait_backend(&v, 1u << XenbusStateInitWait, CONNECT_MS) < 0)
+		rc = fail("the backend did not come back to InitWait after the reset");
+	blkfront_disconnect(bf, err, sizeof(err));	/* frees the old rings; any end */
+	vbd_close(&v);
+	return rc ? rc : reconnect_and_read("after the reset");
+}
+
 #define A8 "AAAAAAAA"
 #define NODE(n, v) ((const struct blkfront_node[]){ { n, v } })
 /* A refused connection: its node (value NULL: removed), ring order, queues, the error. */
@@ -468,6 +508,8 @@ const struct hcase hostile_xs_cases[] = {
 	{ .name = "xenstore-flood", .disk = "rw", .expect = ANY, .fn = flood_case,
 	  .own_connect = true },
 	{ .name = "connect-loop", .disk = "rw", .expect = ANY, .fn = connect_loop_case,
+	  .own_connect = true },
+	{ .name = "reset-skipping-close", .disk = "rw", .expect = ANY, .fn = reset_case,
 	  .own_connect = true },
 };
 const size_t hostile_xs_ncases = sizeof(hostile_xs_cases) / sizeof(hostile_xs_cases[0]);

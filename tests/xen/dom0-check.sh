@@ -12,11 +12,13 @@ DEVID=51728     # xvdb: 202 << 8 | 16
 UVDEV=xvdc      # the userspace blkfront's disk in guest2
 # The hostile cases run on real Xen, by name ('hostile --list' has them all): request
 # validation, grants the hypervisor refuses or the guest revoked, indirect requests, attacks on
-# the ring and its event channel, and a configuration refused at connect. Each takes 0.4-2 s
+# the ring and its event channel, a configuration refused at connect, and a frontend reset
+# that does not wait for the backend. Each takes 0.4-2 s
 # under emulation, most of it the connect and disconnect.
 HOSTILE_CASES=(read-12-segs last-sect-8 sector-2^64-1 bad-gref read-into-ro-grant
     revoked-before-read indirect-bad-page-ref indirect-garbage-segs full-ring-of-bad
-    evtchn-storm req-prod-overflow double-fetch double-fetch-op num-queues-1000)
+    evtchn-storm req-prod-overflow double-fetch double-fetch-op num-queues-1000
+    reset-skipping-close)
 # guest3: vCPUs (= queues), memory, and blkfront's ring order. With persistent grants blkfront
 # keeps a bounce page for every grant a full ring can hold: (256 + 1) * 32 << order pages per
 # queue, so 2 queues of 2-page rings take 128.5 MiB (order 4 would need 1 GiB).
