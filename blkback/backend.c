@@ -173,25 +173,25 @@ void backend_ring_stopped(void *arg)
 }
 
 /*
- * Rings have stopped: finish disconnecting the devices that waited for them, then look
- * for devices whose nodes were created again while the old ones were being freed.
+ * Rings have stopped: finish disconnecting the devices that waited for them. Then, if
+ * such a device was freed, here or by a watch event since, look for a device whose
+ * nodes were created again meanwhile: their events came while the old one still stood.
  */
 void backend_reap_rings(struct blk_backend *be)
 {
 	struct blk_dev *d, *next;
-	bool freed = false;
 	eventfd_t n;
 
 	eventfd_read(be->stopped_fd, &n);	/* EAGAIN is fine */
 	for (d = be->devs; d; d = next) {
 		next = d->next;
-		if (d->stopping) {
-			freed |= d->freeing;
+		if (d->stopping)
 			device_update(d);
-		}
 	}
-	if (freed)
+	if (be->rescan) {
+		be->rescan = false;
 		backend_scan(be);
+	}
 }
 
 /* Let go of every device for a successor daemon, then disconnect. */

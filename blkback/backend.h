@@ -28,6 +28,7 @@ struct blk_backend {
 	enum grant_mode grant_mode;
 	char state_dir[128];		/* ring journals; "" for none */
 	int stopped_fd;			/* an eventfd: some ring's thread has ended */
+	bool rescan;			/* a device waited for its rings and is freed since */
 	bool leaving;			/* asked to exit, leaving disks to a successor */
 	void *leave_reply;		/* the FILE * of that request, answered at the end */
 	struct blk_dev *devs;

@@ -602,12 +602,14 @@ void device_leave(struct blk_dev *d)
 void device_free(struct blk_dev *d, bool remove)
 {
 	struct blk_backend *be = d->be;
+	bool waited = d->freeing;
 	struct blk_dev **pp;
 
 	d->freeing = true;
 	d->remove |= remove;
 	if (!device_disconnect(d))
 		return;		/* device_update finishes once the rings have stopped */
+	be->rescan |= waited;	/* see backend_reap_rings */
 	remove = d->remove;
 	if (d->watching)
 		xs_unwatch(be->xs, d->fe_state, d->bepath);
