@@ -82,6 +82,21 @@ static void vbd_close(struct vbd *v)
 	v->bepath = NULL;
 }
 
+/* Open our vbd's view of xenstore and connect to it with the hostile options; 0 or fail(). */
+static int vbd_connect(struct vbd *v, struct blkfront **bf)
+{
+	struct blkfront_opts opts;
+	char err[256];
+	int rc;
+
+	*bf = NULL;
+	hostile_opts(&opts);
+	rc = vbd_open(v);
+	if (!rc && blkfront_connect(&opts, bf, err, sizeof(err)))
+		rc = fail("cannot connect: %s", err);
+	return rc;
+}
+
 /* Wait up to ms for a watch event with token tok: 1, or 0 on timeout. */
 static int wait_watch(struct xs_handle *xs, const char *tok, int ms)
 {
@@ -322,7 +337,6 @@ static int flood_case(struct blkfront *unused, const struct hcase *c)
 	struct flooder f[FLOODERS];
 	unsigned int ok = 0, nospc = 0, other = 0;
 	char path[160], err[256];
-	struct blkfront_opts opts;
 	struct blkfront *bf;
 	uint64_t t0, t1, t2;
 	struct vbd v;
@@ -330,10 +344,7 @@ static int flood_case(struct blkfront *unused, const struct hcase *c)
 
 	(void)unused;
 	(void)c;
-	hostile_opts(&opts);
-	rc = vbd_open(&v);
-	if (!rc && blkfront_connect(&opts, &bf, err, sizeof(err)))
-		rc = fail("cannot connect: %s", err);
+	rc = vbd_connect(&v, &bf);
 	if (rc) {
 		vbd_close(&v);
 		return rc;
@@ -431,19 +442,15 @@ static int connect_loop_case(struct blkfront *unused, const struct hcase *c)
 static int reset_case(struct blkfront *unused, const struct hcase *c)
 {
 	static const char *const burst[] = { "5", "6", "1" };
-	struct blkfront_opts opts;
-	struct blkfront *bf = NULL;
 	char path[160], err[256];
+	struct blkfront *bf;
 	blkif_request_t r;
 	struct vbd v;
 	int rc;
 
 	(void)unused;
 	(void)c;
-	hostile_opts(&opts);
-	rc = vbd_open(&v);
-	if (!rc && blkfront_connect(&opts, &bf, err, sizeof(err)))
-		rc = fail("cannot connect: %s", err);
+	rc = vbd_connect(&v, &bf);
 	if (!rc) {
 		good_req(bf, &r, 7777);
 		blkfront_ring_put(bf, &r, false);
