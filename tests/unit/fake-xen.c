@@ -13,7 +13,8 @@
 #include "fake-xen.h"
 
 #define FAKE_PAGE 4096u
-#define FAKE_MAX_REGIONS 256
+/* Live mappings at most: room for a full persistent cache (1056 one-page maps) and more. */
+#define FAKE_MAX_REGIONS 2048
 #define FAKE_LOCAL_PORT 17
 
 /* One guest page offered to the backend. */

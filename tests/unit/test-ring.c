@@ -3,7 +3,8 @@
  * the grant and event-channel libraries (fake-xen.c) and a scripted storage
  * engine (ring-harness.h). The test plays the frontend: it writes requests on
  * the shared ring, kicks the event channel and reads responses back.
- * Indirect requests, grant copy and the journal take-over are in test-ring-*.c.
+ * Indirect requests, grant copy, persistent grants and the journal take-over are in
+ * test-ring-*.c.
  */
 #include "ring-harness.h"
 
@@ -287,49 +288,6 @@ static void test_overflow(void)
 	world_stop(&w);
 }
 
-/* Case 7: persistent grants: mapped once, kept after the answer, reused, unmapped at stop. */
-static void test_persistent(void)
-{
-	struct world w;
-	struct blk_ring_stats st;
-	blkif_request_t *req;
-	blkif_response_t rsp;
-	uint8_t expect[PAGE];
-
-	printf("case 7: persistent grants\n");
-	world_init(&w, NR_GRANTS);
-	w.cfg.grant_mode = GRANT_MODE_PERSISTENT;
-	if (world_ring_start(&w)) {
-		fprintf(stderr, "blk_ring_start failed\n");
-		exit(1);
-	}
-	fill_page(1, 33);
-	memcpy(expect, fake_grant_page(1), PAGE);
-	req = front_req(&w, BLKIF_OP_WRITE, 0x3333, 16);
-	add_seg(req, 1, 0, 7);
-	front_push(&w);
-	CHECK(wait_rsps(&w, 1), "no response to the write");
-	take_rsp(&w, &rsp);
-	CHECK_INT(rsp.status, BLKIF_RSP_OKAY, "persistent write status");
-	CHECK(memcmp(fd_state.data + 16 * 512, expect, PAGE) == 0, "the write did not land");
-	CHECK_INT(fake_grant_mapped(1), 1, "a persistent grant is unmapped after its answer");
-
-	/* The same page, now as a read target: no new map, the data comes back into it. */
-	memset(fake_grant_page(1), 0, PAGE);
-	req = front_req(&w, BLKIF_OP_READ, 0x4444, 16);
-	add_seg(req, 1, 0, 7);
-	front_push(&w);
-	CHECK(wait_rsps(&w, 1), "no response to the read");
-	take_rsp(&w, &rsp);
-	CHECK_INT(rsp.status, BLKIF_RSP_OKAY, "persistent read status");
-	CHECK(memcmp(fake_grant_page(1), expect, PAGE) == 0, "the read did not land");
-	blk_ring_get_stats(w.ring, &st);
-	CHECK_U64(st.grants.maps, 1, "one map for two requests on the same grant");
-	CHECK_U64(st.grants.persistent, 1, "persistent grants held");
-	CHECK_U64(st.grants.unmaps, 0, "unmaps while connected");
-	world_stop(&w);		/* checks that no mapping is left */
-}
-
 /* Run every case, each on a fresh ring. */
 int main(void)
 {
@@ -340,6 +298,5 @@ int main(void)
 	test_barrier_order();
 	test_fua_order();
 	test_overflow();
-	test_persistent();
 	return check_done("test-ring");
 }
