@@ -417,6 +417,11 @@ static void *ring_thread(void *arg)
 	for (;;) {
 		int more = 0;
 
+		/*
+		 * Stop: drain what is in flight, then leave. Read every turn, not only when
+		 * the doorbell rings: a guest that keeps its ring full never lets us poll.
+		 */
+		r->stopping = __atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage)
 			ring_hold_still(r);
 		ring_sweep(r);
@@ -451,8 +456,6 @@ static void *ring_thread(void *arg)
 
 			if (read(r->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 				log_err("%s: reading the wake fd: %s", r->cfg.name, strerror(errno));
-			/* Stop: drain what is in flight, then leave. */
-			r->stopping = __atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE);
 		}
 		if (pfd[2].revents & POLLIN)
 			storage_reap(r->sq);

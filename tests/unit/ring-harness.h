@@ -55,6 +55,8 @@ struct fake_disk {
 	int submit_fd;			/* eventfd: the engine saw a submit, or ran the hook */
 	void (*hook)(void *arg);	/* run on the ring thread by an 'h', after the 'c's */
 	void *hook_arg;
+	void (*submit_hook)(void *arg);	/* run on the ring thread after each submit */
+	void *submit_hook_arg;
 	unsigned int hooks_run;
 	unsigned int done_off_thread;	/* done callbacks run off the ring thread */
 	pthread_t ring_thread;
@@ -123,6 +125,8 @@ static inline void fd_submit(struct storage_queue *q, struct storage_io *io)
 	/* Completions asked for before this I/O came: let reap run them. */
 	if (kick && write(d->cmd_wr, "k", 1) != 1)
 		abort();
+	if (d->submit_hook)
+		d->submit_hook(d->submit_hook_arg);
 }
 
 /* storage_ops.event_fd: the command pipe. */

@@ -288,6 +288,58 @@ static void test_overflow(void)
 	world_stop(&w);
 }
 
+/* The refilling frontend of case 8: how many requests it has put on the ring. */
+static unsigned int refills;
+
+/*
+ * Run on the ring thread at each submit: the frontend takes the answers published
+ * so far and puts a new read on the ring, so that the ring always has one more
+ * request waiting by the time the loop looks again before sleeping.
+ */
+static void refill(void *arg)
+{
+	struct world *w = arg;
+	blkif_response_t rsp;
+	blkif_request_t *req;
+	int notify;
+
+	while (w->sring->rsp_prod != w->front.rsp_cons)
+		take_rsp(w, &rsp);
+	if (RING_FULL(&w->front))
+		return;
+	req = front_req(w, BLKIF_OP_READ, 0x8000 + refills, 8 * (refills % 64));
+	add_seg(req, 1 + refills % 8, 0, 7);
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&w->front, notify);
+	(void)notify;	/* the backend is busy: it looks again before it sleeps */
+	__atomic_add_fetch(&refills, 1, __ATOMIC_RELEASE);
+}
+
+/* Has the refilling frontend put at least *(unsigned *)arg requests on the ring? */
+static bool refilled(void *arg)
+{
+	return __atomic_load_n(&refills, __ATOMIC_ACQUIRE) >= *(unsigned int *)arg;
+}
+
+/* Case 8: a frontend that keeps its ring full cannot keep the ring from stopping. */
+static void test_stop_busy(void)
+{
+	unsigned int want = 1000;
+	struct world w;
+	blkif_request_t *req;
+
+	printf("case 8: a ring kept full still stops\n");
+	world_start(&w);
+	fd_state.submit_hook = refill;
+	fd_state.submit_hook_arg = &w;
+	req = front_req(&w, BLKIF_OP_READ, 0x7fff, 0);
+	add_seg(req, 1, 0, 7);
+	front_push(&w);
+	CHECK(wait_fd(fd_state.submit_fd, refilled, &want, TIMEOUT_MS),
+	      "the frontend did not refill the ring %u times", want);
+	world_stop(&w);		/* fails if blk_ring_stop does not return */
+	CHECK(refills >= want, "refills: %u", refills);
+}
+
 /* Run every case, each on a fresh ring. */
 int main(void)
 {
@@ -298,5 +350,6 @@ int main(void)
 	test_barrier_order();
 	test_fua_order();
 	test_overflow();
+	test_stop_busy();
 	return check_done("test-ring");
 }
