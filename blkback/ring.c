@@ -714,15 +714,6 @@ void blk_ring_keep_journal(struct blk_ring *r)
 	r->keep_journal = true;
 }
 
-/* Stop serving, answering what is in flight, but keep the journal for a successor. */
-void blk_ring_leave(struct blk_ring *r)
-{
-	if (!r)
-		return;
-	blk_ring_keep_journal(r);
-	blk_ring_stop(r, NULL);
-}
-
 /* Hold the ring still: nothing in storage and nothing consumed until blk_ring_resume. */
 int blk_ring_pause(struct blk_ring *r, const struct timespec *until)
 {

@@ -74,9 +74,6 @@ bool blk_ring_stopped(const struct blk_ring *ring);
  * If final is not NULL, the ring's last counters are added to it. */
 void blk_ring_stop(struct blk_ring *ring, struct blk_ring_stats *final);
 
-/* Stop serving, answering what is in flight, but keep the journal for a successor. */
-void blk_ring_leave(struct blk_ring *ring);
-
 /* Keep the journal when the ring is stopped, for a successor (main thread only). */
 void blk_ring_keep_journal(struct blk_ring *ring);
 

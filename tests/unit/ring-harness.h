@@ -263,10 +263,11 @@ static inline void *stop_thread(void *arg)
 	return NULL;
 }
 
-/* Thread body: blk_ring_leave. */
+/* Thread body: stop the ring but keep its journal, as a handover does (device_leave). */
 static inline void *leave_thread(void *arg)
 {
-	blk_ring_leave(arg);
+	blk_ring_keep_journal(arg);
+	blk_ring_stop(arg, NULL);
 	return NULL;
 }
 

@@ -305,7 +305,7 @@ static void test_leave(struct world *w, const struct snapshot *s)
 {
 	blkif_response_t rsp;
 
-	printf("case 3: blk_ring_leave keeps the journal for a successor\n");
+	printf("case 3: a ring stopped for a handover keeps the journal for a successor\n");
 	SHARED_RING_INIT(w->sring);		/* the guest reconnects: a fresh ring */
 	FRONT_RING_INIT(&w->front, w->sring, PAGE);
 	w->cfg.take_over = false;
@@ -314,7 +314,7 @@ static void test_leave(struct world *w, const struct snapshot *s)
 	CHECK(wait_rsps(w, 1), "no answer on the fresh ring");
 	take_rsp(w, &rsp);
 	world_ring_stop(w, true);
-	CHECK(exists(s->path), "blk_ring_leave removed the journal");
+	CHECK(exists(s->path), "a ring stopped for a handover removed the journal");
 
 	w->cfg.take_over = true;
 	CHECK_INT(world_ring_start(w), 0, "taking over a ring that was left");
