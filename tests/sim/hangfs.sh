@@ -4,7 +4,8 @@
 #  - With write, truncate, open, flush or fsync held, the process making that call has not
 #    returned, and for write and truncate the backing file is unchanged; released, the call
 #    finishes with success and its effect is in the backing file.
-#  - fallocate (plain and punching a hole) goes through, and is held the same way.
+#  - The same for read, create and fallocate; fallocate punches holes too. A held release
+#    (the last close) does not block close(2), the kernel sends it in the background.
 #  - A process killed with SIGKILL in a held write stays, in state D with its fds and flock
 #    lock, until the write is released (other tests rely on this).
 #  - The teardown leaves nothing mounted.
@@ -75,6 +76,37 @@ hangfs_release open
 exits_ok "$pid" "the cat held in open"
 hangfs_wait open done
 cmp -s "$back/f" "$tmp/out" || fail "cat after the held open read other data"
+
+# read: a cat held in read(2).
+hangfs_hang read
+cat "$mnt/f" >"$tmp/out" &
+pid=$!
+hangfs_wait read held
+running "$pid" || fail "cat returned while its read was held"
+hangfs_release read
+exits_ok "$pid" "the cat held in read"
+hangfs_wait read done
+cmp -s "$back/f" "$tmp/out" || fail "cat after the held read read other data"
+
+# create: a new file is not made while held.
+hangfs_hang create
+bash -c 'echo created >"$1"' _ "$mnt/new" &
+pid=$!
+hangfs_wait create held
+running "$pid" || fail "the create returned while held"
+[ -e "$back/new" ] && fail "the file was created in the backing directory while held"
+hangfs_release create
+exits_ok "$pid" "the held create"
+hangfs_wait create done
+[ "$(cat "$back/new")" = created ] || fail "the released create did not make the file"
+
+# release (FUSE's, after the last close): close(2) does not wait for it, the kernel sends it
+# in the background; it is held all the same.
+hangfs_hang release
+dd if="$tmp/new" of="$mnt/new" bs=16K status=none || fail "dd with release held failed"
+hangfs_wait release held
+hangfs_release release
+hangfs_wait release done
 
 # flush: close(2) held, after the write has landed.
 hangfs_hang flush

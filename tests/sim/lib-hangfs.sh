@@ -27,13 +27,21 @@
 # released; the same when another thread calls exit: the leader becomes a zombie, the held
 # thread stays in D with the shared fd table, and the locks stay held. Only after release does
 # the write finish (on the backing file) and the process go.
+# Not so for io_uring (and other asynchronous I/O): a write submitted through io_uring is sent
+# to FUSE as a background request and no thread of the process waits for it. Killed with
+# SIGKILL, the process exits at once (its pid is gone, its other fds and their locks are let
+# go), while the ring's exit work in a kworker keeps the written file open: that open file
+# description, with any flock or OFD lock on it, stays until the write is released, and the
+# write then lands on the backing file after the process has gone.
+# A held "release" (FUSE's release after the last close) does not block close(2): the kernel
+# sends it in the background. Hold "flush" to block close(2).
 #
 # What ends a held request besides a release: killing hangfs (its /dev/fuse closes, the
 # kernel aborts the connection: the caller gets ENOTCONN) or writing 1 to
 # /sys/fs/fuse/connections/N/abort (the caller gets an error; hangfs logs "done OP /name -107"
 # and exits). An unmount does not: umount fails with EBUSY while a file is open, and a lazy
 # unmount leaves the held request waiting. hangfs_stop therefore releases all first, then
-# unmounts, sends SIGTERM, and kills hangfs if it has not gone within 10 s.
+# unmounts, sends SIGTERM, and kills hangfs if it has not gone within 5 s (files still open).
 HANGFS_BIN=$BUILD/tests/sim/hangfs
 HANGFS_PID=
 declare -gA _HANGFS_SEEN=()
@@ -121,8 +129,8 @@ hangfs_stop() {
 		printf 'release all\n' >"$HANGFS_CONTROL" 2>/dev/null
 		fusermount3 -u "$HANGFS_MNT" 2>/dev/null || umount -l "$HANGFS_MNT" 2>/dev/null
 		kill -TERM "$HANGFS_PID" 2>/dev/null
-		if ! wait_for 10 _hangfs_gone; then
-			echo "warning: hangfs did not exit within 10 s of SIGTERM (files still open" \
+		if ! wait_for 5 _hangfs_gone; then
+			echo "warning: hangfs did not exit within 5 s of SIGTERM (files still open" \
 				"on $HANGFS_MNT?): killing it" >&2
 			kill -KILL "$HANGFS_PID" 2>/dev/null
 			killed=1
