@@ -154,12 +154,13 @@ static const char *backing_name(const char *path)
 	return path + 1;
 }
 
-// Return -errno of the last failed call, or res when it did not fail.
+// 0, or -errno when the call that returned res failed.
 static int result(long res)
 {
 	return res < 0 ? -errno : 0;
 }
 
+// Mount-time settings: no caching, every read and write reaches hangfs.
 static void *hfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
@@ -173,6 +174,7 @@ static void *hfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return NULL;
 }
 
+// stat(2): the backing directory for "/", else a regular file in it.
 static int hfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	const char *name = backing_name(path);
@@ -191,6 +193,7 @@ static int hfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	return S_ISREG(st->st_mode) ? 0 : -ENOENT;
 }
 
+// The regular files in the backing directory.
 static int hfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
@@ -231,6 +234,7 @@ static int backing_flags(int flags)
 	return (flags & ~(O_DIRECT | O_NOCTTY)) | O_NOFOLLOW | O_CLOEXEC;
 }
 
+// open(2) of an existing file (holdable: open).
 static int hfs_open(const char *path, struct fuse_file_info *fi)
 {
 	const char *name = backing_name(path);
@@ -248,6 +252,7 @@ static int hfs_open(const char *path, struct fuse_file_info *fi)
 	return finish(held, OP_OPEN, path, 0);
 }
 
+// open(2) with O_CREAT of a file that does not exist yet (holdable: create).
 static int hfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	const char *name = backing_name(path);
@@ -265,6 +270,7 @@ static int hfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return finish(held, OP_CREATE, path, 0);
 }
 
+// read(2) and pread(2) (holdable: read).
 static int hfs_read(const char *path, char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -277,6 +283,7 @@ static int hfs_read(const char *path, char *buf, size_t size, off_t off,
 	return finish(held, OP_READ, path, n < 0 ? -errno : (int)n);
 }
 
+// write(2) and pwrite(2) (holdable: write).
 static int hfs_write(const char *path, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -289,6 +296,7 @@ static int hfs_write(const char *path, const char *buf, size_t size, off_t off,
 	return finish(held, OP_WRITE, path, n < 0 ? -errno : (int)n);
 }
 
+// fsync(2) and fdatasync(2) (holdable: fsync).
 static int hfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	int held = hold(OP_FSYNC, path);
@@ -299,20 +307,22 @@ static int hfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 		      result(datasync ? fdatasync(fi->fh) : fsync(fi->fh)));
 }
 
+// Each close(2) of a file descriptor (holdable: flush).
 static int hfs_flush(const char *path, struct fuse_file_info *fi)
 {
-	int held = hold(OP_FLUSH, path);
+	int held = hold(OP_FLUSH, path), fd;
 
 	if (held < 0)
 		return finish(1, OP_FLUSH, path, held);
 	// Closing a duplicate reports what close(2) of the backing file would.
-	int fd = dup(fi->fh);
-
+	fd = dup(fi->fh);
 	if (fd < 0)
 		return finish(held, OP_FLUSH, path, -errno);
 	return finish(held, OP_FLUSH, path, result(close(fd)));
 }
 
+// The last close of an open file; the kernel does not make close(2) wait for it (holdable:
+// release).
 static int hfs_release(const char *path, struct fuse_file_info *fi)
 {
 	int held = hold(OP_RELEASE, path);
@@ -321,6 +331,7 @@ static int hfs_release(const char *path, struct fuse_file_info *fi)
 	return finish(held != 0, OP_RELEASE, path, 0);
 }
 
+// truncate(2), ftruncate(2) and open's O_TRUNC (holdable: truncate).
 static int hfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	const char *name = backing_name(path);
@@ -340,6 +351,7 @@ static int hfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	return finish(held, OP_TRUNCATE, path, res);
 }
 
+// fallocate(2), any mode the backing file system takes (holdable: fallocate).
 static int hfs_fallocate(const char *path, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
@@ -350,6 +362,7 @@ static int hfs_fallocate(const char *path, int mode, off_t off, off_t len,
 	return finish(held, OP_FALLOCATE, path, result(fallocate(fi->fh, mode, off, len)));
 }
 
+// unlink(2).
 static int hfs_unlink(const char *path)
 {
 	const char *name = backing_name(path);
@@ -359,12 +372,14 @@ static int hfs_unlink(const char *path)
 	return result(unlinkat(hs.dirfd, name, 0));
 }
 
+// statfs(2): the backing file system's.
 static int hfs_statfs(const char *path, struct statvfs *st)
 {
 	(void)path;
 	return result(fstatvfs(hs.dirfd, st));
 }
 
+// utimensat(2) and futimens(2), for touch.
 static int hfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	const char *name = backing_name(path);
@@ -376,6 +391,7 @@ static int hfs_utimens(const char *path, const struct timespec tv[2], struct fus
 	return result(utimensat(hs.dirfd, name, tv, AT_SYMLINK_NOFOLLOW));
 }
 
+// chmod(2).
 static int hfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	const char *name = backing_name(path);
@@ -517,12 +533,14 @@ static void *signal_thread(void *arg)
 	_exit(1);
 }
 
+// Print how to call hangfs.
 static void usage(void)
 {
 	fprintf(stderr, "usage: hangfs --backing DIR --control FIFO --events FILE [--debug] "
 		"MOUNTPOINT\n");
 }
 
+// Parse the options, open the control FIFO and events file, mount, serve until unmounted.
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -535,7 +553,7 @@ int main(int argc, char **argv)
 	};
 	const char *backing = NULL, *control = NULL, *events = NULL;
 	char mount_opts[64];
-	bool debug = false;
+	bool debug = false, mounted = false;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *cfg = NULL;
 	pthread_t tid;
@@ -607,20 +625,21 @@ int main(int argc, char **argv)
 	}
 	if (fuse_mount(hs.fuse, hs.mnt) != 0) {
 		// Exit 3: the lib tells a refused mount (no FUSE here) from other failures.
-		fprintf(stderr, "hangfs: the kernel refused to mount FUSE at %s (see above)\n",
-			hs.mnt);
+		fprintf(stderr, "hangfs: the kernel refused to mount FUSE at %s (see above; in a "
+			"container FUSE needs /dev/fuse and CAP_SYS_ADMIN)\n", hs.mnt);
 		rc = 3;
-		goto out_destroy;
+		goto out;
 	}
+	mounted = true;
 	if (pthread_create(&tid, NULL, control_thread, NULL) != 0 ||
 	    pthread_create(&tid, NULL, signal_thread, &sigs) != 0) {
 		fprintf(stderr, "hangfs: cannot start a thread\n");
-		goto out_unmount;
+		goto out;
 	}
 	cfg = fuse_loop_cfg_create();
 	if (!cfg) {
 		fprintf(stderr, "hangfs: out of memory\n");
-		goto out_unmount;
+		goto out;
 	}
 	// Each held request keeps a thread: allow many.
 	fuse_loop_cfg_set_max_threads(cfg, 512);
@@ -628,15 +647,16 @@ int main(int argc, char **argv)
 	event("ready");
 	rc = fuse_loop_mt(hs.fuse, cfg) == 0 ? 0 : 1;
 
-out_unmount:
-	pthread_mutex_lock(&hs.lock);
-	hs.stopping = true;
-	pthread_mutex_unlock(&hs.lock);
-	release(OP_COUNT, true);
-	fuse_unmount(hs.fuse);
-out_destroy:
-	fuse_destroy(hs.fuse);
 out:
+	if (mounted) {
+		pthread_mutex_lock(&hs.lock);
+		hs.stopping = true;
+		pthread_mutex_unlock(&hs.lock);
+		release(OP_COUNT, true);
+		fuse_unmount(hs.fuse);
+	}
+	if (hs.fuse)
+		fuse_destroy(hs.fuse);
 	if (cfg)
 		fuse_loop_cfg_destroy(cfg);
 	fuse_opt_free_args(&args);

@@ -48,11 +48,14 @@ declare -gA _HANGFS_SEEN=()
 
 # Mount hangfs over backing directory $1 at a fresh mountpoint (HANGFS_MNT).
 hangfs_start() {
-	local back=$1 rc
+	local back=$1 rc log
 	[ -n "$HANGFS_PID" ] && fail "hangfs_start: hangfs already runs (one per test)"
 	[ -d "$back" ] || fail "hangfs_start: backing directory $back does not exist"
 	[ -x "$HANGFS_BIN" ] || fail "$HANGFS_BIN is not built: run make $HANGFS_BIN"
-	[ -c /dev/fuse ] || { echo "skipped: /dev/fuse is missing (no FUSE on this machine)"; exit 77; }
+	if [ ! -c /dev/fuse ]; then
+		echo "skipped: /dev/fuse is missing (no FUSE on this machine)"
+		exit 77
+	fi
 	HANGFS_STATE=$(mktemp -d /tmp/hangfs-state.XXXXXX) || fail "mktemp failed"
 	HANGFS_MNT=$(mktemp -d /tmp/hangfs-mnt.XXXXXX) || fail "mktemp failed"
 	export HANGFS_MNT
@@ -73,11 +76,15 @@ hangfs_start() {
 		rc=0
 		wait "$HANGFS_PID" || rc=$?
 		HANGFS_PID=
+		log=$(cat "$HANGFS_LOG")
+		rmdir "$HANGFS_MNT"
+		rm -rf "$HANGFS_STATE"
 		if [ "$rc" -eq 3 ]; then
-			echo "skipped: the kernel refused the FUSE mount: $(tail -n 2 "$HANGFS_LOG" | tr '\n' ' ')"
+			echo "skipped: the kernel refused the FUSE mount: $log" | tr '\n' ' '
+			echo
 			exit 77
 		fi
-		cat "$HANGFS_LOG"
+		echo "$log"
 		fail "hangfs exited with status $rc before mounting $HANGFS_MNT"
 	fi
 }
@@ -95,7 +102,8 @@ _hangfs_cmd() {
 	printf '%s\n' "$1" >"$HANGFS_CONTROL" || fail "cannot write to $HANGFS_CONTROL"
 	wait_for 10 _hangfs_count_above '^\(cmd\|bad\) ' "$n" ||
 		{ cat "$HANGFS_LOG"; fail "hangfs did not apply '$1' within 10 s"; }
-	! grep -qx "bad $1" "$HANGFS_EVENTS" || fail "hangfs refused '$1': $(tail -n 1 "$HANGFS_LOG")"
+	! grep -qx "bad $1" "$HANGFS_EVENTS" ||
+		fail "hangfs refused '$1': $(tail -n 1 "$HANGFS_LOG")"
 }
 
 # Are there more than $2 events lines matching regex $1 (and if not, is hangfs alive)?
@@ -130,8 +138,8 @@ hangfs_stop() {
 		fusermount3 -u "$HANGFS_MNT" 2>/dev/null || umount -l "$HANGFS_MNT" 2>/dev/null
 		kill -TERM "$HANGFS_PID" 2>/dev/null
 		if ! wait_for 5 _hangfs_gone; then
-			echo "warning: hangfs did not exit within 5 s of SIGTERM (files still open" \
-				"on $HANGFS_MNT?): killing it" >&2
+			echo "warning: hangfs did not exit within 5 s of SIGTERM (files still" \
+				"open on $HANGFS_MNT?): killing it" >&2
 			kill -KILL "$HANGFS_PID" 2>/dev/null
 			killed=1
 		fi
