@@ -11,8 +11,11 @@
 #                           events (WHAT is held or done) than the earlier satisfied waits for
 #                           that pair counted: successive waits count successive events. The
 #                           count lives in this shell: do not call it from a $(...) subshell.
-#   hangfs_stop             what runs at exit, for a test that checks the teardown: release
-#                           all, unmount, stop hangfs (idempotent)
+#   hangfs_stop             release all, unmount, stop hangfs and check its log (idempotent).
+#                           At exit, held requests are released before every other cleanup
+#                           (a daemon cannot exit while its write is held) and hangfs_stop
+#                           runs after every other cleanup (after the daemon has let go of
+#                           the files on the mount)
 #   HANGFS_EVENTS           the events file: "ready", "held OP /name", "done OP /name RESULT"
 #                           (RESULT 0, a byte count for read/write, or -errno), "cmd LINE"
 #   HANGFS_LOG              hangfs's stderr
@@ -66,7 +69,10 @@ hangfs_start() {
 	"$HANGFS_BIN" --backing "$back" --control "$HANGFS_CONTROL" --events "$HANGFS_EVENTS" \
 		"$HANGFS_MNT" >>"$HANGFS_LOG" 2>&1 &
 	HANGFS_PID=$!
-	cleanup_add hangfs_stop
+	# Held requests go first at exit, before any other cleanup (a daemon cannot stop while
+	# one of its writes is held); the unmount goes last, after whatever uses the mount.
+	_cleanups+=(hangfs_stop)
+	trap '_hangfs_rc=$?; _hangfs_release_quietly; (exit $_hangfs_rc); _run_cleanups' EXIT
 	wait_for 20 _hangfs_ready_or_gone
 	if ! grep -qx ready "$HANGFS_EVENTS"; then
 		if kill -0 "$HANGFS_PID" 2>/dev/null; then
@@ -124,6 +130,15 @@ hangfs_wait() {
 		fail "no new '$what $op' event within $secs s (seen $seen before); events:$(
 			tail -n 8 "$HANGFS_EVENTS" | sed 's/^/ | /' | tr '\n' ' ')"
 	_HANGFS_SEEN[$key]=$((seen + 1))
+}
+
+# At exit: let everything held go on, saying so, without waiting for hangfs to apply it.
+_hangfs_release_quietly() {
+	[ -n "$HANGFS_PID" ] && kill -0 "$HANGFS_PID" 2>/dev/null || return 0
+	grep -q '^held ' "$HANGFS_EVENTS" 2>/dev/null || return 0
+	printf 'release all\n' >"$HANGFS_CONTROL" 2>/dev/null
+	wait_for 5 grep -qx 'cmd release all' "$HANGFS_EVENTS"
+	return 0
 }
 
 # Is $1 a mountpoint in /proc/mounts?
