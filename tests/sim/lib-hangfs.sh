@@ -16,6 +16,9 @@
 #                           (a daemon cannot exit while its write is held) and hangfs_stop
 #                           runs after every other cleanup (after the daemon has let go of
 #                           the files on the mount)
+#   hangfs_kill             SIGKILL hangfs, as storage that vanishes: every request in flight
+#                           or held fails with ENOTCONN, and so does every later call on the
+#                           mount, until hangfs_stop unmounts it
 #   HANGFS_EVENTS           the events file: "ready", "held OP /name", "done OP /name RESULT"
 #                           (RESULT 0, a byte count for read/write, or -errno), "cmd LINE"
 #   HANGFS_LOG              hangfs's stderr
@@ -75,7 +78,7 @@ hangfs_start() {
 	trap '_hangfs_rc=$?; _hangfs_release_quietly; (exit $_hangfs_rc); _run_cleanups' EXIT
 	wait_for 20 _hangfs_ready_or_gone
 	if ! grep -qx ready "$HANGFS_EVENTS"; then
-		if kill -0 "$HANGFS_PID" 2>/dev/null; then
+		if _hangfs_alive; then
 			cat "$HANGFS_LOG"
 			fail "hangfs did not mount $HANGFS_MNT within 20 s"
 		fi
@@ -96,7 +99,7 @@ hangfs_start() {
 }
 
 _hangfs_ready_or_gone() {
-	grep -qx ready "$HANGFS_EVENTS" || ! kill -0 "$HANGFS_PID" 2>/dev/null
+	grep -qx ready "$HANGFS_EVENTS" || ! _hangfs_alive
 }
 
 # Send control line $1 and wait until hangfs has applied it ("cmd LINE" in the events).
@@ -104,8 +107,8 @@ _hangfs_cmd() {
 	local n
 	[ -n "$HANGFS_PID" ] || fail "hangfs is not running (hangfs_start first)"
 	n=$(grep -c '^\(cmd\|bad\) ' "$HANGFS_EVENTS")
-	# hangfs keeps the FIFO open for reading and writing: this open never blocks.
-	printf '%s\n' "$1" >"$HANGFS_CONTROL" || fail "cannot write to $HANGFS_CONTROL"
+	# Opened for reading and writing: never blocks, even with no hangfs reading.
+	printf '%s\n' "$1" 1<>"$HANGFS_CONTROL" || fail "cannot write to $HANGFS_CONTROL"
 	wait_for 10 _hangfs_count_above '^\(cmd\|bad\) ' "$n" ||
 		{ cat "$HANGFS_LOG"; fail "hangfs did not apply '$1' within 10 s"; }
 	! grep -qx "bad $1" "$HANGFS_EVENTS" ||
@@ -115,7 +118,7 @@ _hangfs_cmd() {
 # Are there more than $2 events lines matching regex $1 (and if not, is hangfs alive)?
 _hangfs_count_above() {
 	[ "$(grep -c "$1" "$HANGFS_EVENTS")" -gt "$2" ] && return 0
-	kill -0 "$HANGFS_PID" 2>/dev/null || { cat "$HANGFS_LOG"; fail "hangfs has exited"; }
+	_hangfs_alive || { cat "$HANGFS_LOG"; fail "hangfs has exited"; }
 	return 1
 }
 
@@ -132,11 +135,19 @@ hangfs_wait() {
 	_HANGFS_SEEN[$key]=$((seen + 1))
 }
 
+# Kill hangfs: the kernel fails whatever is held or comes later with ENOTCONN.
+hangfs_kill() {
+	[ -n "$HANGFS_PID" ] || fail "hangfs is not running (hangfs_start first)"
+	kill -KILL "$HANGFS_PID" 2>/dev/null
+	wait "$HANGFS_PID"
+	_HANGFS_KILLED=1
+}
+
 # At exit: let everything held go on, saying so, without waiting for hangfs to apply it.
 _hangfs_release_quietly() {
-	[ -n "$HANGFS_PID" ] && kill -0 "$HANGFS_PID" 2>/dev/null || return 0
+	_hangfs_alive || return 0
 	grep -q '^held ' "$HANGFS_EVENTS" 2>/dev/null || return 0
-	printf 'release all\n' >"$HANGFS_CONTROL" 2>/dev/null
+	printf 'release all\n' 1<>"$HANGFS_CONTROL" 2>/dev/null
 	wait_for 5 grep -qx 'cmd release all' "$HANGFS_EVENTS"
 	return 0
 }
@@ -146,10 +157,10 @@ _hangfs_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/moun
 
 # Release everything, unmount, stop hangfs and check its log. Idempotent.
 hangfs_stop() {
-	local rc=0 killed=
+	local rc=0 killed=${_HANGFS_KILLED:-}
 	[ -n "$HANGFS_PID" ] || return 0
-	if kill -0 "$HANGFS_PID" 2>/dev/null; then
-		printf 'release all\n' >"$HANGFS_CONTROL" 2>/dev/null
+	if [ -z "$killed" ] && _hangfs_alive; then
+		printf 'release all\n' 1<>"$HANGFS_CONTROL" 2>/dev/null
 		fusermount3 -u "$HANGFS_MNT" 2>/dev/null || umount -l "$HANGFS_MNT" 2>/dev/null
 		kill -TERM "$HANGFS_PID" 2>/dev/null
 		if ! wait_for 5 _hangfs_gone; then
@@ -159,8 +170,8 @@ hangfs_stop() {
 			killed=1
 		fi
 	fi
-	wait "$HANGFS_PID" || rc=$?
-	HANGFS_PID=
+	wait "$HANGFS_PID" 2>/dev/null || rc=$?
+	HANGFS_PID= _HANGFS_KILLED=
 	# After a kill or a connection abort the dead mount stays until unmounted.
 	if _hangfs_mounted "$HANGFS_MNT"; then
 		fusermount3 -u "$HANGFS_MNT" 2>/dev/null || umount -l "$HANGFS_MNT" 2>/dev/null
@@ -175,7 +186,12 @@ hangfs_stop() {
 	[ -n "${HANGFS_KEEP:-}" ] || rm -rf "$HANGFS_STATE"
 }
 
-_hangfs_gone() {
-	[ "$(ps -o stat= -p "$HANGFS_PID" 2>/dev/null)" = "" ] ||
-		[[ $(ps -o stat= -p "$HANGFS_PID") == Z* ]]
+# Is hangfs running (not exited, not a zombie)?
+_hangfs_alive() {
+	local st
+	[ -n "$HANGFS_PID" ] && [ -z "${_HANGFS_KILLED:-}" ] || return 1
+	st=$(ps -o stat= -p "$HANGFS_PID" 2>/dev/null)
+	[ -n "$st" ] && [[ $st != Z* ]]
 }
+
+_hangfs_gone() { ! _hangfs_alive; }
