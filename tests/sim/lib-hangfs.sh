@@ -1,5 +1,5 @@
 # Sourced by simulator tests that need storage hung inside a system call, after
-# tests/helpers.sh and tests/sim/lib.sh. One hangfs per test.
+# tests/helpers.sh and tests/sim/lib.sh. One hangfs at a time per test.
 #   hangfs_start DIR        mount hangfs (tests/sim/hangfs.c) over backing directory DIR at a
 #                           fresh mountpoint, exported as HANGFS_MNT; unmounted at exit. Skips
 #                           (77) only when the machine has no usable FUSE.
@@ -38,14 +38,18 @@
 # SIGKILL, the process exits at once (its pid is gone, its other fds and their locks are let
 # go), while the ring's exit work in a kworker keeps the written file open: that open file
 # description, with any flock or OFD lock on it, stays until the write is released, and the
-# write then lands on the backing file after the process has gone.
+# write then lands on the backing file after the process has gone. Seen with blkbackd: a
+# file: disk's SIGKILLed daemon stays (leader a zombie, the I/O thread in D) until the
+# release; a uring: disk's is gone within the second while its write is still held.
 # A held "release" (FUSE's release after the last close) does not block close(2): the kernel
 # sends it in the background. Hold "flush" to block close(2).
 #
 # What ends a held request besides a release: killing hangfs (its /dev/fuse closes, the
 # kernel aborts the connection: the caller gets ENOTCONN) or writing 1 to
-# /sys/fs/fuse/connections/N/abort (the caller gets an error; hangfs logs "done OP /name -107"
-# and exits). An unmount does not: umount fails with EBUSY while a file is open, and a lazy
+# /sys/fs/fuse/connections/N/abort, N the mount's minor device number (the caller gets
+# ECONNABORTED; hangfs logs "done OP /name -107" and exits; fusectl must be mounted there:
+# mount -t fusectl none /sys/fs/fuse/connections). Either way the dead mount stays until
+# unmounted. An unmount does not: umount fails with EBUSY while a file is open, and a lazy
 # unmount leaves the held request waiting. hangfs_stop therefore releases all first, then
 # unmounts, sends SIGTERM, and kills hangfs if it has not gone within 5 s (files still open).
 HANGFS_BIN=$BUILD/tests/sim/hangfs
