@@ -146,10 +146,45 @@ static void release(enum op op, bool stop_hanging)
 	pthread_mutex_unlock(&hs.lock);
 }
 
+// The path argument of an operation on an open file: NULL, see struct hfile.
+#define NOPATH const char *nopath __attribute__((unused))
+
+// An open file: the backing fd and the path it was opened by (for the events). The path
+// libfuse passes to operations on an open file is NULL (nullpath_ok): computing it would lock
+// the file's node in libfuse for as long as the request is held, and an unlink of the file
+// would then wait behind a held write.
+struct hfile {
+	int fd;
+	char path[];
+};
+
+// The open file of fi.
+static struct hfile *hf(const struct fuse_file_info *fi)
+{
+	return (struct hfile *)(uintptr_t)fi->fh;
+}
+
+// Record backing fd for path as fi's open file; closes fd and returns -ENOMEM on failure.
+static int hf_attach(struct fuse_file_info *fi, const char *path, int fd)
+{
+	size_t len = strlen(path) + 1;
+	struct hfile *f = malloc(sizeof(*f) + len);
+
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	f->fd = fd;
+	memcpy(f->path, path, len);
+	fi->fh = (uintptr_t)f;
+	fi->direct_io = 1;
+	return 0;
+}
+
 // The name in DIR of a path under the mountpoint, or NULL if it is not directly in it.
 static const char *backing_name(const char *path)
 {
-	if (path[0] != '/' || path[1] == '\0' || strchr(path + 1, '/'))
+	if (!path || path[0] != '/' || path[1] == '\0' || strchr(path + 1, '/'))
 		return NULL;
 	return path + 1;
 }
@@ -170,7 +205,7 @@ static void *hfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 0;
 	cfg->direct_io = 1;
 	cfg->hard_remove = 1;
-	cfg->nullpath_ok = 0;
+	cfg->nullpath_ok = 1;
 	return NULL;
 }
 
@@ -180,10 +215,10 @@ static int hfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	const char *name = backing_name(path);
 	int res;
 
-	if (strcmp(path, "/") == 0)
-		return fstat(hs.dirfd, st) < 0 ? -errno : 0;
 	if (fi)
-		res = fstat(fi->fh, st);
+		res = fstat(hf(fi)->fd, st);
+	else if (strcmp(path, "/") == 0)
+		return result(fstat(hs.dirfd, st));
 	else if (!name)
 		return -ENOENT;
 	else
@@ -202,7 +237,8 @@ static int hfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t 
 	int fd;
 
 	(void)off, (void)fi, (void)flags;
-	if (strcmp(path, "/") != 0)
+	// The root is the only directory; path is NULL when libfuse has an open directory.
+	if (path && strcmp(path, "/") != 0)
 		return -ENOTDIR;
 	fd = openat(hs.dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -247,9 +283,7 @@ static int hfs_open(const char *path, struct fuse_file_info *fi)
 	fd = openat(hs.dirfd, name, backing_flags(fi->flags) & ~(O_CREAT | O_EXCL));
 	if (fd < 0)
 		return finish(held, OP_OPEN, path, -errno);
-	fi->fh = fd;
-	fi->direct_io = 1;
-	return finish(held, OP_OPEN, path, 0);
+	return finish(held, OP_OPEN, path, hf_attach(fi, path, fd));
 }
 
 // open(2) with O_CREAT of a file that does not exist yet (holdable: create).
@@ -265,57 +299,59 @@ static int hfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	fd = openat(hs.dirfd, name, backing_flags(fi->flags) | O_CREAT, mode);
 	if (fd < 0)
 		return finish(held, OP_CREATE, path, -errno);
-	fi->fh = fd;
-	fi->direct_io = 1;
-	return finish(held, OP_CREATE, path, 0);
+	return finish(held, OP_CREATE, path, hf_attach(fi, path, fd));
 }
 
 // read(2) and pread(2) (holdable: read).
-static int hfs_read(const char *path, char *buf, size_t size, off_t off,
+static int hfs_read(NOPATH, char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	const char *path = hf(fi)->path;
 	int held = hold(OP_READ, path);
 	ssize_t n;
 
 	if (held < 0)
 		return finish(1, OP_READ, path, held);
-	n = pread(fi->fh, buf, size, off);
+	n = pread(hf(fi)->fd, buf, size, off);
 	return finish(held, OP_READ, path, n < 0 ? -errno : (int)n);
 }
 
 // write(2) and pwrite(2) (holdable: write).
-static int hfs_write(const char *path, const char *buf, size_t size, off_t off,
+static int hfs_write(NOPATH, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	const char *path = hf(fi)->path;
 	int held = hold(OP_WRITE, path);
 	ssize_t n;
 
 	if (held < 0)
 		return finish(1, OP_WRITE, path, held);
-	n = pwrite(fi->fh, buf, size, off);
+	n = pwrite(hf(fi)->fd, buf, size, off);
 	return finish(held, OP_WRITE, path, n < 0 ? -errno : (int)n);
 }
 
 // fsync(2) and fdatasync(2) (holdable: fsync).
-static int hfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+static int hfs_fsync(NOPATH, int datasync, struct fuse_file_info *fi)
 {
+	const char *path = hf(fi)->path;
 	int held = hold(OP_FSYNC, path);
 
 	if (held < 0)
 		return finish(1, OP_FSYNC, path, held);
 	return finish(held, OP_FSYNC, path,
-		      result(datasync ? fdatasync(fi->fh) : fsync(fi->fh)));
+		      result(datasync ? fdatasync(hf(fi)->fd) : fsync(hf(fi)->fd)));
 }
 
 // Each close(2) of a file descriptor (holdable: flush).
-static int hfs_flush(const char *path, struct fuse_file_info *fi)
+static int hfs_flush(NOPATH, struct fuse_file_info *fi)
 {
+	const char *path = hf(fi)->path;
 	int held = hold(OP_FLUSH, path), fd;
 
 	if (held < 0)
 		return finish(1, OP_FLUSH, path, held);
 	// Closing a duplicate reports what close(2) of the backing file would.
-	fd = dup(fi->fh);
+	fd = dup(hf(fi)->fd);
 	if (fd < 0)
 		return finish(held, OP_FLUSH, path, -errno);
 	return finish(held, OP_FLUSH, path, result(close(fd)));
@@ -323,24 +359,27 @@ static int hfs_flush(const char *path, struct fuse_file_info *fi)
 
 // The last close of an open file; the kernel does not make close(2) wait for it (holdable:
 // release).
-static int hfs_release(const char *path, struct fuse_file_info *fi)
+static int hfs_release(NOPATH, struct fuse_file_info *fi)
 {
-	int held = hold(OP_RELEASE, path);
+	struct hfile *f = hf(fi);
+	int held = hold(OP_RELEASE, f->path);
 
-	close(fi->fh);
-	return finish(held != 0, OP_RELEASE, path, 0);
+	close(f->fd);
+	finish(held != 0, OP_RELEASE, f->path, 0);
+	free(f);
+	return 0;
 }
 
 // truncate(2), ftruncate(2) and open's O_TRUNC (holdable: truncate).
-static int hfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+static int hfs_truncate(const char *fpath, off_t size, struct fuse_file_info *fi)
 {
-	const char *name = backing_name(path);
+	const char *path = fi ? hf(fi)->path : fpath, *name = backing_name(path);
 	int held = hold(OP_TRUNCATE, path), fd, res;
 
 	if (held < 0)
 		return finish(1, OP_TRUNCATE, path, held);
 	if (fi)
-		return finish(held, OP_TRUNCATE, path, result(ftruncate(fi->fh, size)));
+		return finish(held, OP_TRUNCATE, path, result(ftruncate(hf(fi)->fd, size)));
 	if (!name)
 		return finish(held, OP_TRUNCATE, path, -ENOENT);
 	fd = openat(hs.dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -352,14 +391,15 @@ static int hfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 }
 
 // fallocate(2), any mode the backing file system takes (holdable: fallocate).
-static int hfs_fallocate(const char *path, int mode, off_t off, off_t len,
+static int hfs_fallocate(NOPATH, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
+	const char *path = hf(fi)->path;
 	int held = hold(OP_FALLOCATE, path);
 
 	if (held < 0)
 		return finish(1, OP_FALLOCATE, path, held);
-	return finish(held, OP_FALLOCATE, path, result(fallocate(fi->fh, mode, off, len)));
+	return finish(held, OP_FALLOCATE, path, result(fallocate(hf(fi)->fd, mode, off, len)));
 }
 
 // unlink(2).
@@ -385,7 +425,7 @@ static int hfs_utimens(const char *path, const struct timespec tv[2], struct fus
 	const char *name = backing_name(path);
 
 	if (fi)
-		return result(futimens(fi->fh, tv));
+		return result(futimens(hf(fi)->fd, tv));
 	if (!name)
 		return -ENOENT;
 	return result(utimensat(hs.dirfd, name, tv, AT_SYMLINK_NOFOLLOW));
@@ -397,7 +437,7 @@ static int hfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 	const char *name = backing_name(path);
 
 	if (fi)
-		return result(fchmod(fi->fh, mode));
+		return result(fchmod(hf(fi)->fd, mode));
 	if (!name)
 		return -ENOENT;
 	return result(fchmodat(hs.dirfd, name, mode, 0));

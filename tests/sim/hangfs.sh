@@ -4,6 +4,7 @@
 #  - With write, truncate, open, flush or fsync held, the process making that call has not
 #    returned, and for write and truncate the backing file is unchanged; released, the call
 #    finishes with success and its effect is in the backing file.
+#  - stat and reads of a file go on while a write to it is held; an unlink while a read is.
 #  - The same for read, create and fallocate; fallocate punches holes too. A held release
 #    (the last close) does not block close(2), the kernel sends it in the background.
 #  - A process killed with SIGKILL in a held write stays, in state D with its fds and flock
@@ -54,6 +55,35 @@ exits_ok "$pid" "the held dd write"
 hangfs_wait write done
 cmp -s -n 16384 "$tmp/new" "$back/f" 0 16384 || fail "the released write is not in the backing file"
 grep -qx "done write /f 16384" "$HANGFS_EVENTS" || fail "no 'done write /f 16384' event"
+
+# While a write to a file is held, stat and reads of it and writes to other files go on.
+# (Other writes, truncates and unlinks of that file wait in the kernel for its inode lock.)
+cp "$tmp/data" "$back/u"
+hangfs_hang write
+dd if="$tmp/new" of="$mnt/u" bs=16K conv=notrunc status=none &
+pid=$!
+hangfs_wait write held
+[ "$(stat -c %s "$mnt/u")" = 65536 ] || fail "stat of a file with a held write failed"
+cmp -s "$mnt/u" "$tmp/data" || fail "reading a file with a held write gave other data"
+hangfs_release write
+exits_ok "$pid" "the held write to u"
+hangfs_wait write done
+
+# While a read of a file is held, the file can be unlinked (libfuse locks no path for it).
+hangfs_hang read
+cat "$mnt/u" >"$tmp/out" &
+pid=$!
+hangfs_wait read held
+rm "$mnt/u" &
+rmpid=$!
+wait_for 10 eval '! running '"$rmpid" || fail "the unlink of a file waited behind its held read"
+wait "$rmpid" || fail "the unlink of a file with a held read failed"
+[ -e "$back/u" ] && fail "the unlink did not remove the backing file"
+hangfs_release read
+exits_ok "$pid" "the held read of the unlinked file"
+hangfs_wait read done
+cmp -s "$tmp/out" <(head -c 16K "$tmp/new"; tail -c +16385 "$tmp/data") ||
+	fail "the held read of the unlinked file read other data"
 
 # truncate (setattr size).
 hangfs_hang truncate

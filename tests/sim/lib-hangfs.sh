@@ -41,6 +41,12 @@
 # write then lands on the backing file after the process has gone. Seen with blkbackd: a
 # file: disk's SIGKILLed daemon stays (leader a zombie, the I/O thread in D) until the
 # release; a uring: disk's is gone within the second while its write is still held.
+# A held write keeps the file's inode lock (FUSE direct I/O writes take it exclusively), so
+# other writes, truncates, fallocates, chmods and unlinks of that same file wait in the kernel
+# without reaching hangfs (no "held" event) until it is released; they then go on (and are
+# held in turn while write still hangs). Reads, stat and fsync of the file, and everything on
+# other files, go on. But an unlink stuck that way holds the directory's lock: creating opens
+# and lookups of new names then wait as well. Held reads, fsyncs and flushes lock nothing.
 # A held "release" (FUSE's release after the last close) does not block close(2): the kernel
 # sends it in the background. Hold "flush" to block close(2).
 #
