@@ -41,12 +41,14 @@
 # write then lands on the backing file after the process has gone. Seen with blkbackd: a
 # file: disk's SIGKILLed daemon stays (leader a zombie, the I/O thread in D) until the
 # release; a uring: disk's is gone within the second while its write is still held.
-# A held write keeps the file's inode lock (FUSE direct I/O writes take it exclusively), so
+# A held write(2) keeps its file's inode lock (FUSE direct I/O writes take it exclusively):
 # other writes, truncates, fallocates, chmods and unlinks of that same file wait in the kernel
-# without reaching hangfs (no "held" event) until it is released; they then go on (and are
-# held in turn while write still hangs). Reads, stat and fsync of the file, and everything on
-# other files, go on. But an unlink stuck that way holds the directory's lock: creating opens
-# and lookups of new names then wait as well. Held reads, fsyncs and flushes lock nothing.
+# without reaching hangfs (no "held" event) until it is released, so one synchronous write per
+# file is held at a time. Writes through io_uring take the lock only to submit: many of them
+# can be held at once (4 of 4 submitted, seen). Reads, stat and fsync of the file, and
+# everything on other files, go on; but an unlink stuck behind a held write holds the
+# directory's lock, and creating opens and lookups of new names then wait as well. Held
+# reads, fsyncs and flushes lock nothing.
 # A held "release" (FUSE's release after the last close) does not block close(2): the kernel
 # sends it in the background. Hold "flush" to block close(2).
 #
