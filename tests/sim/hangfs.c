@@ -123,11 +123,12 @@ static int hold(enum op op, const char *path)
 	return ret;
 }
 
-// Finish a request: log "done" if it was held. Returns res.
+// Finish a request: log "done" with 0 or -errno if it was held. Returns res (a byte count
+// for read and write).
 static int finish(int held, enum op op, const char *path, int res)
 {
 	if (held)
-		event("done %s %s %d", op_names[op], path, res);
+		event("done %s %s %d", op_names[op], path, res > 0 ? 0 : res);
 	return res;
 }
 

@@ -20,7 +20,7 @@
 #                           or held fails with ENOTCONN, and so does every later call on the
 #                           mount, until hangfs_stop unmounts it
 #   HANGFS_EVENTS           the events file: "ready", "held OP /name", "done OP /name RESULT"
-#                           (RESULT 0, a byte count for read/write, or -errno), "cmd LINE"
+#                           (RESULT 0 or -errno), "cmd LINE" (or "bad LINE")
 #   HANGFS_LOG              hangfs's stderr
 #
 # What the kernel does with a held request (seen on Linux 6.18 with libfuse 3.14; FUSE's
