@@ -62,6 +62,7 @@
 # unmounts, sends SIGTERM, and kills hangfs if it has not gone within 5 s (files still open).
 HANGFS_BIN=$BUILD/tests/sim/hangfs
 HANGFS_PID=
+_HANGFS_OPS="open create read write fsync flush release truncate fallocate"
 declare -gA _HANGFS_SEEN=()
 
 # Mount hangfs over backing directory $1 at a fresh mountpoint (HANGFS_MNT).
@@ -140,6 +141,8 @@ hangfs_release() { _hangfs_cmd "release $1"; }
 # Wait until one more "$2 $1 ..." event has appeared than the earlier waits saw.
 hangfs_wait() {
 	local op=$1 what=$2 secs=${3:-20} key="$2 $1" seen
+	[[ $what == held || $what == done ]] || fail "hangfs_wait: WHAT is held or done, not '$what'"
+	[[ " $_HANGFS_OPS " == *" $op "* ]] || fail "hangfs_wait: no operation '$op' ($_HANGFS_OPS)"
 	seen=${_HANGFS_SEEN[$key]:-0}
 	wait_for "$secs" _hangfs_count_above "^$what $op " "$seen" ||
 		fail "no new '$what $op' event within $secs s (seen $seen before); events:$(
