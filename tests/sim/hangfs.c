@@ -31,6 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+// The most requests served (and so held) at once.
+#define MAX_THREADS 512
+
 enum op { OP_OPEN, OP_CREATE, OP_READ, OP_WRITE, OP_FSYNC, OP_FLUSH, OP_RELEASE, OP_TRUNCATE,
 	  OP_FALLOCATE, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
@@ -199,7 +202,10 @@ static int result(long res)
 // Mount-time settings: no caching, every read and write reaches hangfs.
 static void *hfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	// Asynchronous requests (io_uring and AIO reads and writes) count against the kernel's
+	// background limit (12 by default): beyond it, held ones would stall all the others.
+	conn->max_background = MAX_THREADS;
+	conn->congestion_threshold = MAX_THREADS;
 	// The test changes DIR behind the kernel's back: cache nothing.
 	cfg->entry_timeout = 0;
 	cfg->attr_timeout = 0;
@@ -683,7 +689,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	// Each held request keeps a thread: allow many.
-	fuse_loop_cfg_set_max_threads(cfg, 512);
+	fuse_loop_cfg_set_max_threads(cfg, MAX_THREADS);
 	fuse_loop_cfg_set_idle_threads(cfg, 4);
 	event("ready");
 	rc = fuse_loop_mt(hs.fuse, cfg) == 0 ? 0 : 1;

@@ -45,7 +45,7 @@
 # other writes, truncates, fallocates, chmods and unlinks of that same file wait in the kernel
 # without reaching hangfs (no "held" event) until it is released, so one synchronous write per
 # file is held at a time. Writes through io_uring take the lock only to submit: many of them
-# can be held at once (4 of 4 submitted, seen). Reads, stat and fsync of the file, and
+# can be held at once (all 20 of 20 submitted, seen; hangfs holds up to 512). Reads, stat and fsync of the file, and
 # everything on other files, go on; but an unlink stuck behind a held write holds the
 # directory's lock, and creating opens and lookups of new names then wait as well. Held
 # reads, fsyncs and flushes lock nothing.
