@@ -45,10 +45,10 @@
 # other writes, truncates, fallocates, chmods and unlinks of that same file wait in the kernel
 # without reaching hangfs (no "held" event) until it is released, so one synchronous write per
 # file is held at a time. Writes through io_uring take the lock only to submit: many of them
-# can be held at once (all 20 of 20 submitted, seen; hangfs holds up to 512). Reads, stat and fsync of the file, and
-# everything on other files, go on; but an unlink stuck behind a held write holds the
-# directory's lock, and creating opens and lookups of new names then wait as well. Held
-# reads, fsyncs and flushes lock nothing.
+# can be held at once (20 of 20 submitted, seen; hangfs holds up to 512 requests). Reads,
+# stat and fsync of the file, and everything on other files, go on; but an unlink stuck
+# behind a held write holds the directory's lock, and creating opens and lookups of new names
+# then wait as well. Held reads, fsyncs and flushes lock nothing.
 # A held "release" (FUSE's release after the last close) does not block close(2): the kernel
 # sends it in the background. Hold "flush" to block close(2).
 #
@@ -141,7 +141,8 @@ hangfs_release() { _hangfs_cmd "release $1"; }
 # Wait until one more "$2 $1 ..." event has appeared than the earlier waits saw.
 hangfs_wait() {
 	local op=$1 what=$2 secs=${3:-20} key="$2 $1" seen
-	[[ $what == held || $what == done ]] || fail "hangfs_wait: WHAT is held or done, not '$what'"
+	[[ $what == held || $what == done ]] ||
+		fail "hangfs_wait: WHAT is held or done, not '$what'"
 	[[ " $_HANGFS_OPS " == *" $op "* ]] || fail "hangfs_wait: no operation '$op' ($_HANGFS_OPS)"
 	seen=${_HANGFS_SEEN[$key]:-0}
 	wait_for "$secs" _hangfs_count_above "^$what $op " "$seen" ||
