@@ -156,11 +156,16 @@ static void release(enum op op, bool stop_hanging)
 // An open file: the backing fd and the path it was opened by (for the events). The path
 // libfuse passes to operations on an open file is NULL (nullpath_ok): computing it would lock
 // the file's node in libfuse for as long as the request is held, and an unlink of the file
-// would then wait behind a held write.
+// would then wait behind a held read. Listed, to be freed at exit: the kernel does not send
+// every release when the mount goes.
 struct hfile {
+	struct hfile *prev, *next;
 	int fd;
 	char path[];
 };
+
+static struct hfile open_files = { .prev = &open_files, .next = &open_files };
+static pthread_mutex_t open_files_lock = PTHREAD_MUTEX_INITIALIZER;
 
 // The open file of fi.
 static struct hfile *hf(const struct fuse_file_info *fi)
@@ -180,9 +185,26 @@ static int hf_attach(struct fuse_file_info *fi, const char *path, int fd)
 	}
 	f->fd = fd;
 	memcpy(f->path, path, len);
+	pthread_mutex_lock(&open_files_lock);
+	f->prev = open_files.prev;
+	f->next = &open_files;
+	f->prev->next = f;
+	open_files.prev = f;
+	pthread_mutex_unlock(&open_files_lock);
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1;
 	return 0;
+}
+
+// Close and free an open file.
+static void hf_free(struct hfile *f)
+{
+	pthread_mutex_lock(&open_files_lock);
+	f->prev->next = f->next;
+	f->next->prev = f->prev;
+	pthread_mutex_unlock(&open_files_lock);
+	close(f->fd);
+	free(f);
 }
 
 // The name in DIR of a path under the mountpoint, or NULL if it is not directly in it.
@@ -371,9 +393,8 @@ static int hfs_release(NOPATH, struct fuse_file_info *fi)
 	struct hfile *f = hf(fi);
 	int held = hold(OP_RELEASE, f->path);
 
-	close(f->fd);
-	finish(held != 0, OP_RELEASE, f->path, 0);
-	free(f);
+	finish(held != 0, OP_RELEASE, f->path, result(close(dup(f->fd))));
+	hf_free(f);
 	return 0;
 }
 
@@ -704,6 +725,8 @@ out:
 	}
 	if (hs.fuse)
 		fuse_destroy(hs.fuse);
+	while (open_files.next != &open_files)
+		hf_free(open_files.next);
 	if (cfg)
 		fuse_loop_cfg_destroy(cfg);
 	fuse_opt_free_args(&args);
