@@ -9,7 +9,8 @@
 #    (the last close) does not block close(2), the kernel sends it in the background.
 #  - A process killed with SIGKILL in a held write stays, in state D with its fds and flock
 #    lock, until the write is released (other tests rely on this).
-#  - Killed, hangfs fails the held write and later calls with ENOTCONN.
+#  - On SIGTERM hangfs lets the held write finish, unmounts itself and exits 0; killed, it
+#    fails the held write and later calls with ENOTCONN.
 #  - The teardown leaves nothing mounted.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
@@ -201,7 +202,21 @@ rc=$?
 flock -n "$back/lock" true || fail "the lock is still held after the writer went"
 hangfs_wait write done
 
+# SIGTERM lets everything held go on, and hangfs unmounts itself and exits 0.
+hangfs_hang write
+dd if="$tmp/data" of="$mnt/t" bs=16K status=none &
+pid=$!
+hangfs_wait write held
+kill -TERM "$HANGFS_PID"
+exits_ok "$pid" "the held write after SIGTERM to hangfs"
+cmp -s "$tmp/data" "$back/t" || fail "the write held at SIGTERM is not in the backing file"
+wait_for 10 eval '! _hangfs_mounted "$mnt"' || fail "hangfs did not unmount itself on SIGTERM"
+hangfs_stop
+_hangfs_mounted "$mnt" && fail "$mnt is still mounted after hangfs_stop"
+
 # Storage that vanishes: killing hangfs fails the held write and later calls (ENOTCONN).
+hangfs_start "$back"
+mnt=$HANGFS_MNT
 hangfs_hang write
 dd if="$tmp/new" of="$mnt/f" bs=16K conv=notrunc status=none 2>"$tmp/dd.err" &
 pid=$!
