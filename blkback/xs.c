@@ -8,7 +8,7 @@
 #include "xenio.h"
 #include "xs.h"
 
-/* Read path (printf-style) into a malloc'd string; NULL if absent. */
+/* Read path (printf-style) into a malloc'd string; NULL if absent (errno ENOENT) or if the read failed. */
 char *bxs_read(struct xs_handle *xs, xs_transaction_t t, const char *fmt, ...)
 {
 	char path[256];
@@ -45,8 +45,8 @@ int bxs_read_uint(struct xs_handle *xs, xs_transaction_t t, const char *path,
 	char *s = xs_read(xs, t, path, &len);
 	int ret;
 
-	if (!s)
-		return -ENOENT;
+	if (!s)		/* ENOENT: absent; anything else: xenstore did not answer */
+		return errno && errno != ENOENT ? -errno : -ENOENT;
 	ret = parse_uint(s, max, val);
 	free(s);
 	return ret;
