@@ -31,7 +31,7 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-BLKBACK := abi parse grant grant-copy journal ring xs vdev config device backend control procstat log
+BLKBACK := num abi parse grant grant-copy journal ring xs vdev config device backend control procstat log
 STORAGE := storage mem filecommon file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
@@ -117,7 +117,7 @@ $(RING_TESTS): $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/fake-xen.o $(B)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore liburing) -pthread $(LDLIBS)
 
 # The blkfront unit tests test libblkfront.a's pure parts (no Xen calls are reached).
-$(B)/tests/test-blkfront-%: $(B)/tests/unit/test-blkfront-%.o $(B)/libblkfront.a
+$(B)/tests/test-blkfront-%: $(B)/tests/unit/test-blkfront-%.o $(B)/libblkfront.a $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm $(LDLIBS)
 
