@@ -101,20 +101,27 @@ void log_msg(int prio, const char *fmt, ...)
 		vsyslog(prio, fmt, ap);
 	} else {
 		FILE *out = log_file ? log_file : stderr;
+		char line[1024], *text = line, when[32];
 		struct timespec ts;
 		struct tm tm;
-		char when[32];
+		va_list again;
+		int n;
 
+		va_copy(again, ap);
+		n = vsnprintf(line, sizeof(line), fmt, ap);
+		/* Longer than the usual line: format it again whole, on the heap. */
+		if (n >= (int)sizeof(line) && vasprintf(&text, fmt, again) < 0)
+			text = NULL;
+		va_end(again);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
 		/* A log file outlives the day: it gets the date too. */
 		strftime(when, sizeof(when), log_file ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm);
-		flockfile(out);	/* one line, whole, among the threads' */
-		fprintf(out, "%s.%03ld blkbackd %s: ", when, ts.tv_nsec / 1000000,
-			level[prio & 7]);
-		vfprintf(out, fmt, ap);
-		fputc('\n', out);
-		funlockfile(out);
+		/* One call, so one write of the whole line among the threads' lines. */
+		fprintf(out, "%s.%03ld blkbackd %s: %s\n", when, ts.tv_nsec / 1000000,
+			level[prio & 7], text ? text : "(a log line too long for memory)");
+		if (text != line)
+			free(text);
 	}
 	va_end(ap);
 	errno = saved;
