@@ -182,9 +182,11 @@ FUZZ_SEEDS := $(FUZZ_TARGETS:%=$(B)/fuzz/seeds/%/.stamp)
 
 $(B)/fuzz/fuzz-parse: blkback/parse.c blkback/abi.c tests/fuzz/fuzz-parse.h blkback/parse.h \
 	blkback/abi.h
-$(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) storage/storage.h storage/filecommon.h
-$(B)/fuzz/fuzz-config: blkback/config.c blkback/xs.c blkback/abi.c $(STORAGE:%=storage/%.c) \
-	blkback/config.h blkback/xs.h blkback/abi.h storage/storage.h tests/fuzz/fuzz-config.h
+$(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) blkback/num.c storage/storage.h storage/filecommon.h \
+	blkback/num.h
+$(B)/fuzz/fuzz-config: blkback/config.c blkback/xs.c blkback/abi.c blkback/num.c \
+	$(STORAGE:%=storage/%.c) blkback/config.h blkback/xs.h blkback/abi.h blkback/num.h \
+	storage/storage.h tests/fuzz/fuzz-config.h
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-check.h
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(dir $@)

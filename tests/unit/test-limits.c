@@ -13,6 +13,7 @@
 
 #include <xen/io/xs_wire.h>
 
+#include "../../blkback/config.h"
 #include "../../blkback/log.h"
 #include "../../blkback/xs.h"
 #include "../../storage/storage.h"
@@ -133,8 +134,33 @@ static void test_long_log(void)
 	free(got);
 }
 
+/* A node map of one node: multi-queue-num-queues holds a long string. */
+static char *read_long(void *arg, const char *path)
+{
+	return strstr(path, "multi-queue-num-queues") ? strdup(arg) : NULL;
+}
+
+/* A guest's long value in a refusal is cut with "...", never silently. */
+static void test_config_clip(void)
+{
+	char value[201], why[512];
+	struct cfg_nodes n = { .read = read_long, .arg = value, .bepath = "/be",
+			       .fepath = "/local/domain/1/device/vbd/51728" };
+	unsigned int nr;
+
+	memset(value, '7', 200);
+	value[200] = '\0';
+	CHECK_INT(cfg_nr_queues(&n, 4, &nr, why, sizeof(why)), -EINVAL, "200 sevens");
+	CHECK(strstr(why, "'7777777777777777777777777777777777777777777777777777777777777777...'"),
+	      "%s", why);
+	value[20] = '\0';
+	CHECK_INT(cfg_nr_queues(&n, 4, &nr, why, sizeof(why)), -EINVAL, "20 sevens");
+	CHECK(strstr(why, "'77777777777777777777'; this backend"), "%s", why);
+}
+
 int main(void)
 {
+	test_config_clip();
 	test_spec_paths();
 	test_spec_too_long();
 	test_long_open_error();
