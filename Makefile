@@ -12,8 +12,10 @@ B := build
 SUITE := unit
 
 PKGS := xenstore xengnttab xenevtchn liburing
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Read from pkg-config when first used, not when the Makefile is read: on a fresh machine the
+# libraries arrive only with deps-build, which every compile waits for (see below).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -48,12 +50,14 @@ EVTCHN_OBJS := $(call objs,$(wildcard tools/xensim/lib/evtchn*.c)) $(SIMLIB_COMM
 BLKFRONT_LIB_OBJS := $(call objs,$(filter-out tools/blkfront/blkfront.c,$(wildcard tools/blkfront/*.c)))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
-.PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo bench deps install \
+.PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo bench deps \
+	deps-build install \
 	uninstall clean fuzz check-fuzz fuzz-bins fuzz-seeds
 all: $(TOOLS) $(SIM)
 sim: $(SIM)
 
-$(B)/%.o: %.c
+# Every compile waits for the build dependencies: a fresh machine gets them on the first make.
+$(B)/%.o: %.c | deps-build
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -136,14 +140,17 @@ $(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libbl
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
 		-pthread $(LDLIBS)
 
-$(B)/tests/sim/hv-xcstub.so: tests/sim/hv-xcstub.c
+$(B)/tests/sim/hv-xcstub.so: tests/sim/hv-xcstub.c | deps-build
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
-# Install what the build and the tests need (Debian 12), saying what.
-deps:
+# Install what the build (deps-build) or the build and the tests (deps) need on Debian 12,
+# saying what; nothing when all is there.
+deps: deps-build
 	$(Q)tools/install-deps.sh
+deps-build:
+	$(Q)tools/install-deps.sh --build
 
 check: check-unit check-fuzz check-unit-asan check-sim check-xen
 

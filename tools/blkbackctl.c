@@ -121,6 +121,13 @@ static int parse_timeout(const char *s)
 	return (int)v;
 }
 
+/* The command that lists domains: xensim's in a simulated domain (its drop-in libraries
+ * connect to XENSIM_HV), else xl's. */
+static const char *domain_lister(void)
+{
+	return getenv("XENSIM_HV") ? "xensim list" : "xl list";
+}
+
 /* Resolve a domain name or id; die with advice if there is no such domain. */
 unsigned int domain_id(const struct ctl *c, const char *arg)
 {
@@ -132,7 +139,8 @@ unsigned int domain_id(const struct ctl *c, const char *arg)
 		char *dir = bxs_read(c->xs, XBT_NULL, "/local/domain/%" PRIu64, id);
 
 		if (!dir)
-			die("there is no domain %" PRIu64 " ('xl list' shows the running domains)", id);
+			die("there is no domain %" PRIu64 " ('%s' shows the running domains)", id,
+			    domain_lister());
 		free(dir);
 		return (unsigned int)id;
 	}
@@ -146,7 +154,8 @@ unsigned int domain_id(const struct ctl *c, const char *arg)
 	}
 	free(doms);
 	if (found == UINT32_MAX)
-		die("there is no domain named '%s' ('xl list' shows the running domains)", arg);
+		die("there is no domain named '%s' ('%s' shows the running domains)", arg,
+		    domain_lister());
 	return found;
 }
 
