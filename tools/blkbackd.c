@@ -212,11 +212,8 @@ int main(int argc, char **argv)
 				strerror(-err));
 			goto out;
 		}
-		if (err) {
-			fprintf(stderr, "blkbackd: no syslog listens on /dev/log: logging to %s\n",
-				logpath);
+		if (err)	/* blkbackd(8) says where: the terminal's samples stay the same */
 			log_info("no syslog listens on /dev/log: logging here");
-		}
 		detach_ready(ready_fd);
 	}
 	ret = serve(&be, sfd, cfd);

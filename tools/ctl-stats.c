@@ -233,7 +233,7 @@ static void stats_json(const struct ctl *c, const char *line, const struct disk_
 	free(ro);
 }
 
-/* Print one disk's stats line as a table row, and under it what xenstore says of it (v). */
+/* Print one disk's stats line as a table row, ending in what xenstore says of it (v). */
 static void stats_row(const struct ctl *c, const char *line, const struct disk_view *v)
 {
 	unsigned int d = (unsigned int)kv_num(line, "domid");
@@ -246,16 +246,15 @@ static void stats_row(const struct ctl *c, const char *line, const struct disk_v
 		num_size_text(kv_num(line, "size"), size);
 	printf("%-16s %-6s %-6s %8s %9" PRIu64 " %9" PRIu64 " %7" PRIu64 " %7" PRIu64 " %6"
 	       PRIu64 " %5" PRIu64 " %9" PRIu64 " %9" PRIu64 " %5" PRIu64 " %8" PRIu64 " %8"
-	       PRIu64 "\n", dom, vdev, engine ? engine : "-", size, kv_num(line, "rd_req"),
-	       kv_num(line, "wr_req"), kv_num(line, "f_req"), kv_num(line, "ds_req"),
-	       kv_num(line, "oo_req"), kv_num(line, "err_req"), kv_num(line, "rd_sect"),
-	       kv_num(line, "wr_sect"), kv_num(line, "inflight"), lat_percentile(line, 0.5),
-	       lat_percentile(line, 0.99));
-	printf("    %s, abi %s, backend %s, frontend %s, spec %s\n",
-	       (ro ? !strcmp(ro, "1") : v->ro) ? "read-only" : "read-write", abi ? abi : "-",
+	       PRIu64 "  %-4s %-10s %-12s %-12s %s\n", dom, vdev, engine ? engine : "-", size,
+	       kv_num(line, "rd_req"), kv_num(line, "wr_req"), kv_num(line, "f_req"),
+	       kv_num(line, "ds_req"), kv_num(line, "oo_req"), kv_num(line, "err_req"),
+	       kv_num(line, "rd_sect"), kv_num(line, "wr_sect"), kv_num(line, "inflight"),
+	       lat_percentile(line, 0.5), lat_percentile(line, 0.99),
+	       (ro ? !strcmp(ro, "1") : v->ro) ? "ro" : "rw", abi ? abi : "-",
 	       xenbus_state_name(v->bs), xenbus_state_name(v->fs), v->spec ? v->spec : "?");
 	if (v->error)
-		printf("    error: %s\n", v->error);
+		printf("%-16s error: %s\n", "", v->error);
 	free(name);
 	free(engine);
 	free(abi);
@@ -338,9 +337,10 @@ int cmd_stats(struct ctl *c, int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-16s %-6s %-6s %8s %9s %9s %7s %7s %6s %5s %9s %9s %5s %8s %8s\n", "DOMAIN",
-		       "VDEV", "ENGINE", "SIZE", "RD_REQ", "WR_REQ", "F_REQ", "DS_REQ", "OO_REQ",
-		       "ERR", "RD_SECT", "WR_SECT", "INFL", "P50_US", "P99_US");
+		printf("%-16s %-6s %-6s %8s %9s %9s %7s %7s %6s %5s %9s %9s %5s %8s %8s  %-4s %-10s "
+		       "%-12s %-12s %s\n", "DOMAIN", "VDEV", "ENGINE", "SIZE", "RD_REQ", "WR_REQ",
+		       "F_REQ", "DS_REQ", "OO_REQ", "ERR", "RD_SECT", "WR_SECT", "INFL", "P50_US",
+		       "P99_US", "MODE", "ABI", "BACKEND", "FRONTEND", "SPEC");
 	for (line = strtok_r(answer, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		unsigned int d = (unsigned int)kv_num(line, "domid");
 		uint32_t dev = (uint32_t)kv_num(line, "devid");

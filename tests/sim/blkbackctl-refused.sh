@@ -105,7 +105,8 @@ want = dict(readonly=True, abi="x86_64-abi", backend_state="Connected", size=3 <
 bad = {k: d.get(k) for k in want if d.get(k) != want[k]}
 sys.exit("stats --json: %s" % bad if bad else 0)' || fail "stats of xvdc is wrong"
 OUT=$(bk_ctl stats guest1 xvdc)
-expect_out "read-only, abi x86_64-abi, backend Connected, frontend Connected, spec mem:size=3T,ro"
+expect_out "$(printf "%-4s %-10s %-12s %-12s %s" ro x86_64-abi Connected Connected \
+	mem:size=3T,ro)"
 expect_out "error: a test error"
 kill "$FE_PID"
 wait "$FE_PID" 2>/dev/null
