@@ -24,7 +24,7 @@ struct dev_job {
 	unsigned int nr_rings;
 	uint64_t bytes;			/* resize: the new size */
 	int ret;			/* 0 or -errno */
-	char err[512];			/* why, when ret is not 0 */
+	char err[STORAGE_ERR_LEN];	/* why, when ret is not 0 */
 };
 
 /* device.c: the storage open that device_probe started has ended (on the main thread). */

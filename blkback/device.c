@@ -82,7 +82,7 @@ static int refuse_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	if (err == -ENOENT)
 		return err;	/* removed: writing would create it again */
 	r->old = err ? XenbusStateUnknown : (int)v;
-	err = bxs_printf(xs, t, r->d->bepath, "error", "%s", r->msg);
+	err = bxs_write_message(xs, t, r->d->bepath, "error", r->msg);
 	return err ? err : bxs_printf(xs, t, r->d->bepath, "state", "%d", r->state);
 }
 
@@ -135,7 +135,7 @@ static char *read_node(void *arg, const char *path)
 static void device_probe(struct blk_dev *d)
 {
 	struct cfg_nodes n = { .read = read_node, .arg = d, .bepath = d->bepath };
-	char *fe = NULL, *params = NULL, err[512];
+	char *fe = NULL, *params = NULL, err[STORAGE_ERR_LEN];
 	struct storage_spec spec = { 0 };
 	int ret;
 
@@ -594,5 +594,7 @@ void device_stats(const struct blk_dev *d, FILE *out)
 	fputs(" lat_us=", out);
 	for (unsigned int b = 0; b < LAT_BUCKETS; b++)
 		fprintf(out, "%s%" PRIu64, b ? "," : "", st.lat[b]);
-	fputc('\n', out);
+	/* What blkbackctl list and stats show beside xenstore's nodes. */
+	fprintf(out, " ro=%d abi=%s\n", d->readonly,
+		d->nr_rings ? blkif_abi_name(blk_ring_abi(d->rings[0])) : "-");
 }

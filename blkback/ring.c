@@ -751,3 +751,9 @@ void blk_ring_get_stats(const struct blk_ring *r, struct blk_ring_stats *st)
 	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
 		dst[i] = stat_read(&src[i]);
 }
+
+/* The ring ABI the frontend chose (its protocol node); set at start, never changed. */
+enum blkif_abi blk_ring_abi(const struct blk_ring *r)
+{
+	return r->cfg.abi;
+}

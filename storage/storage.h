@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -131,14 +132,30 @@ const struct storage_ops *storage_engine(const char *name);
 
 /*
  * Parse a spec. On error returns -EINVAL and writes a message naming the bad
- * field and the accepted forms into err.
+ * field and the accepted forms into err (STORAGE_ERR_LEN holds any). A spec longer
+ * than STORAGE_SPEC_MAX, or a path of PATH_MAX bytes or more, is refused saying so.
  */
 int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, size_t errlen);
 
 /* Free what storage_spec_parse allocated; idempotent. */
 void storage_spec_free(struct storage_spec *spec);
 
-/* Parse a size with an optional K/M/G/T suffix (powers of 1024). */
+/* The largest disk: 2^63 bytes (8388608T), what a file offset (off_t) reaches. */
+#define STORAGE_MAX_SIZE (1ull << 63)
+
+/*
+ * The longest spec text accepted: a path of PATH_MAX - 1 bytes, its engine and options.
+ * (A spec that goes through xenstore must also fit its node: see bxs_value_max.)
+ */
+#define STORAGE_SPEC_MAX (PATH_MAX + 256)
+
+/* An err buffer that holds any message of the parser or an engine, whatever the path. */
+#define STORAGE_ERR_LEN (2 * PATH_MAX + 1024)
+
+/*
+ * Parse a size with an optional K/M/G/T suffix (powers of 1024), at most
+ * STORAGE_MAX_SIZE: num_parse_size's -EINVAL or -ERANGE.
+ */
 int storage_parse_size(const char *s, uint64_t *bytes);
 
 /* Open a disk from a parsed spec; on error a message goes into err. */

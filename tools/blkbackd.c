@@ -1,5 +1,6 @@
 /* blkbackd: serve Xen virtual disks from userspace. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +14,8 @@
 #include "../blkback/backend.h"
 #include "../blkback/control.h"
 #include "../blkback/log.h"
+#include "../blkback/num.h"
+#include "../blkback/version.h"
 #include "detach.h"
 #include "pidfile.h"
 
@@ -32,8 +35,11 @@ static void usage(FILE *f)
 		"  -q, --max-queues N  queues (threads) a disk may use, 1 to 32 (default: one per\n"
 		"                      online CPU)\n"
 		"  -D, --daemon        detach from the terminal once serving, then log to syslog\n"
-		"  -p, --pidfile PATH  pidfile (default /run/blkbackd/KIND.pid)\n"
-		"  -h, --help          this text\n");
+		"                      (without one, to KIND.log in the run directory)\n"
+		"  -p, --pidfile PATH  pidfile (default RUNDIR/KIND.pid; see blkbackd(8))\n"
+		"  -V, --version       print the version\n"
+		"  -h, --help          this text\n"
+		"Exit status: 0 done, 1 failed, 2 bad command line.\n");
 }
 
 /*
@@ -96,12 +102,13 @@ int main(int argc, char **argv)
 		{ "daemon", no_argument, NULL, 'D' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *kind = "vbd3", *pidfile = NULL;
 	struct blk_backend_opts bopts = { .grant_mode = GRANT_MODE_PERSISTENT };
-	char *end;
-	char pidbuf[256], sockpath[256], statedir[128];
+	char pidbuf[PATH_MAX], sockpath[PATH_MAX], statedir[PATH_MAX], logpath[PATH_MAX];
+	uint64_t nq;
 	bool daemonize = false;
 	/* Static: a thread left in hung storage at exit may still poke its fds, use its device. */
 	static struct blk_backend be = { .stopped_fd = -1, .task_fd = -1, .retry_fd = -1 };
@@ -109,7 +116,7 @@ int main(int argc, char **argv)
 	pid_t owner = 0;
 	int c, sfd, cfd = -1, err, ret = 1, ready_fd = -1;
 
-	while ((c = getopt_long(argc, argv, "k:d:g:q:Dp:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:d:g:q:Dp:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			if (!*optarg || strlen(optarg) >= sizeof(be.kind) || strchr(optarg, '/')) {
@@ -134,18 +141,21 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'q':
-			errno = 0;
-			bopts.max_queues = (unsigned int)strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || bopts.max_queues < 1 ||
-			    bopts.max_queues > BLK_MAX_QUEUES || optarg[0] == '-') {
-				fprintf(stderr, "blkbackd: bad --max-queues '%s': give a number "
-					"from 1 to %u\n", optarg, BLK_MAX_QUEUES);
+			err = num_parse_uint(optarg, BLK_MAX_QUEUES, &nq);
+			if (err || nq < 1) {
+				char msg[256];
+
+				num_error(msg, sizeof(msg), "--max-queues", optarg, err ? err : -EINVAL,
+					  false, 1, BLK_MAX_QUEUES);
+				fprintf(stderr, "blkbackd: %s\n", msg);
 				return 2;
 			}
+			bopts.max_queues = (unsigned int)nq;
 			break;
 		case 'D': daemonize = true; break;
 		case 'p': pidfile = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': version_print("blkbackd"); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -154,10 +164,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!pidfile) {
-		pidfile_path(kind, pidbuf, sizeof(pidbuf));
-		pidfile = pidbuf;
+	if (run_path(kind, "sock", sockpath, sizeof(sockpath)) ||
+	    run_path(kind, "state", statedir, sizeof(statedir)) ||
+	    run_path(kind, "log", logpath, sizeof(logpath)) ||
+	    (!pidfile && pidfile_path(kind, pidbuf, sizeof(pidbuf)))) {
+		fprintf(stderr, "blkbackd: the run directory's path is too long: set "
+			"BLKBACKD_RUNDIR to a shorter one\n");
+		return 1;
 	}
+	if (!pidfile)
+		pidfile = pidbuf;
 	/* Until it serves, a detaching daemon still reports on the terminal. */
 	if (daemonize && (err = detach_start(&ready_fd))) {
 		fprintf(stderr, "blkbackd: cannot fork: %s\n", strerror(-err));
@@ -169,7 +185,9 @@ int main(int argc, char **argv)
 			"serve another kind with --kind", (long)owner, kind);
 		return 1;
 	} else if (err) {
-		log_err("cannot create pidfile %s: %s", pidfile, strerror(-err));
+		log_err("cannot create pidfile %s: %s%s", pidfile, strerror(-err),
+			err == -EACCES || err == -EPERM || err == -EROFS ? "; set BLKBACKD_RUNDIR "
+			"to a directory of yours, or run as root (see blkbackd(8), ENVIRONMENT)" : "");
 		return 1;
 	}
 	/* Block the signals in every thread; the main loop reads them from a signalfd. */
@@ -183,14 +201,12 @@ int main(int argc, char **argv)
 		log_err("signalfd: %s", strerror(errno));
 		goto out;
 	}
-	run_path(kind, "sock", sockpath, sizeof(sockpath));
 	err = make_parent_dir(sockpath);	/* the pidfile may live elsewhere (--pidfile) */
 	cfd = err ? err : control_open(sockpath);
 	if (cfd < 0) {
 		log_err("cannot listen on %s: %s", sockpath, strerror(-cfd));
 		goto out;
 	}
-	run_path(kind, "state", statedir, sizeof(statedir));
 	if (mkdir(statedir, 0700) && errno != EEXIST)
 		log_err("cannot create %s: %s; a restart will close connected disks",
 			statedir, strerror(errno));
@@ -200,7 +216,15 @@ int main(int argc, char **argv)
 	if (backend_open(&be, &bopts))
 		goto out;
 	if (daemonize) {
-		log_use_syslog("blkbackd");
+		err = log_use_syslog("blkbackd", logpath);
+		if (err < 0) {
+			log_err("no syslog listens on /dev/log, and cannot open %s for the log: %s; "
+				"run blkbackd in the foreground, or start a syslog daemon", logpath,
+				strerror(-err));
+			goto out;
+		}
+		if (err)	/* blkbackd(8) says where: the terminal's samples stay the same */
+			log_info("no syslog listens on /dev/log: logging here");
 		detach_ready(ready_fd);
 	}
 	ret = serve(&be, sfd, cfd);

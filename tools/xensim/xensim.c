@@ -1,4 +1,5 @@
 /* xensim.c: the xensim command line: starts the daemon and talks to it. */
+#include "../../blkback/version.h"
 #include "daemon.h"
 #include "xensim.h"
 
@@ -33,7 +34,8 @@ static const char usage[] =
 	"  xs-fault PATH ERROR [COUNT]             the next COUNT (1) xenstore reads of PATH\n"
 	"                                          fail with ERROR (EIO...); COUNT 0: none\n"
 	"The run directory is --dir, else $XENSIM_DIR, else /run/xensim (root), else\n"
-	"$XDG_RUNTIME_DIR/xensim, else /tmp/xensim-$UID.\n";
+	"$XDG_RUNTIME_DIR/xensim, else /tmp/xensim-$UID.\n"
+	"--version prints the version. Exit status: 0 done, 1 failed, 2 bad command line.\n";
 
 static const char *const counter_names[] = { "map_calls", "maps", "unmaps", "copy_calls",
 					     "copies", "notifies", "shares", "unshares",
@@ -356,6 +358,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->json = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage, stdout);
+			exit(0);
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			version_print("xensim");
 			exit(0);
 		} else if (a[0] == '-' || o->npos == 4) {
 			fprintf(stderr, "xensim: unexpected argument '%s'\n%s", a, usage);
