@@ -8,6 +8,7 @@
 #    (the last close) does not block close(2), the kernel sends it in the background.
 #  - A process killed with SIGKILL in a held write stays, in state D with its fds and flock
 #    lock, until the write is released (other tests rely on this).
+#  - Killed, hangfs fails the held write and later calls with ENOTCONN.
 #  - The teardown leaves nothing mounted.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
@@ -169,6 +170,18 @@ rc=$?
 [ "$rc" = 137 ] || fail "the SIGKILLed writer exited with $rc, not 137"
 flock -n "$back/lock" true || fail "the lock is still held after the writer went"
 hangfs_wait write done
+
+# Storage that vanishes: killing hangfs fails the held write and later calls (ENOTCONN).
+hangfs_hang write
+dd if="$tmp/new" of="$mnt/f" bs=16K conv=notrunc status=none 2>"$tmp/dd.err" &
+pid=$!
+hangfs_wait write held
+hangfs_kill
+wait_for 10 eval '! running '"$pid" || fail "the held write stayed after hangfs was killed"
+wait "$pid" && fail "the held write succeeded though hangfs was killed"
+grep -q "not connected" "$tmp/dd.err" || fail "dd did not say ENOTCONN: $(cat "$tmp/dd.err")"
+expect_fail stat "$mnt/f"
+expect_out "not connected"
 
 # The teardown unmounts.
 hangfs_stop
