@@ -42,6 +42,8 @@ struct blk_ring {
 	struct blk_req *ordered;	/* a flush/barrier running or waiting for a drain */
 	bool ordered_waiting;
 	bool halted, stopping;
+	bool poll_failed;		/* poll fails: take nothing more, drain storage, end */
+	unsigned int backoff_ms;	/* between tries while poll fails */
 	int wake_fd;			/* the main thread's doorbell: stop or pause */
 	bool stop_req, pause_req;	/* set by the main thread, read atomically */
 	bool paused;			/* under lock: the thread is holding still */
@@ -51,6 +53,7 @@ struct blk_ring {
 	bool started;
 	bool ended;			/* the thread is done (atomic) */
 	struct log_limit bad_log, io_log;	/* the guest's bad requests, storage errors */
+	struct log_limit poll_log;	/* poll failing again and again */
 	struct blk_ring_stats stats;
 };
 
@@ -237,7 +240,8 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
 /* May the loop consume requests now? */
 static bool ring_can_consume(const struct blk_ring *r)
 {
-	if (r->halted || r->stopping || r->ordered || r->pages_held >= GRANT_INFLIGHT_PAGES ||
+	if (r->halted || r->stopping || r->poll_failed || r->ordered ||
+	    r->pages_held >= GRANT_INFLIGHT_PAGES ||
 	    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
 		return false;
 	/* Slots wait for their responses to be published (ring_push) to be free. */
@@ -404,6 +408,59 @@ static void ring_wake(struct blk_ring *r)
 		log_err("%s: cannot wake the ring thread: %s", r->cfg.name, strerror(errno));
 }
 
+/* Wait for the ring's fds; -errno if poll fails or an fd is not open (POLLNVAL). */
+static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n)
+{
+	int timeout = r->poll_failed ? (int)r->backoff_ms : -1;
+
+	if (poll(pfd, n, timeout) < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (nfds_t i = 0; i < n; i++)
+		if (pfd[i].revents & POLLNVAL)
+			return -EBADF;
+	return 0;
+}
+
+/* Longest wait between two tries while poll fails. */
+#define POLL_BACKOFF_MAX_MS 1000
+
+/*
+ * Poll failed: the ring cannot wait for its guest or its storage any more. It takes
+ * no more requests, but storage still holds requests whose pages and buffers the
+ * ring owns, so it must not end before storage has answered them all: it reaps
+ * blindly (reap does not block) on a bounded backoff, polling again each time,
+ * until nothing is in storage (the loop then ends it).
+ */
+static void ring_poll_failed(struct blk_ring *r, int err)
+{
+	struct timespec ts;
+
+	if (!r->poll_failed && !r->in_storage)
+		log_err("%s: poll failed: %s; ring stopped; the guest must reconnect the disk",
+			r->cfg.name, strerror(-err));
+	else if (!r->poll_failed)
+		log_err("%s: poll failed: %s; taking no more requests, the ring stops once the "
+			"%u request%s in storage %s answered; the guest must reconnect the disk",
+			r->cfg.name, strerror(-err), r->in_storage, r->in_storage == 1 ? "" : "s",
+			r->in_storage == 1 ? "is" : "are");
+	else
+		log_limited(&r->poll_log, 3, "%s: poll still fails: %s; %u request%s in storage",
+			    r->cfg.name, strerror(-err), r->in_storage,
+			    r->in_storage == 1 ? "" : "s");
+	if (!r->in_storage) {
+		r->poll_failed = true;
+		return;
+	}
+	r->poll_failed = true;
+	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 1;
+	if (r->backoff_ms > POLL_BACKOFF_MAX_MS)
+		r->backoff_ms = POLL_BACKOFF_MAX_MS;
+	ts.tv_sec = r->backoff_ms / 1000;
+	ts.tv_nsec = (long)(r->backoff_ms % 1000) * 1000000;
+	nanosleep(&ts, NULL);
+	storage_reap(r->sq);
+}
+
 /* The ring's thread: sleep on the event channel, work, repeat. */
 static void *ring_thread(void *arg)
 {
@@ -413,6 +470,7 @@ static void *ring_thread(void *arg)
 		{ .fd = r->wake_fd, .events = POLLIN },
 		{ .fd = storage_event_fd(r->sq), .events = POLLIN },
 	};
+	int err;
 
 	for (;;) {
 		int more = 0;
@@ -422,27 +480,28 @@ static void *ring_thread(void *arg)
 		 * the doorbell rings: a guest that keeps its ring full never lets us poll.
 		 */
 		r->stopping = __atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage)
+		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage &&
+		    !r->poll_failed)
 			ring_hold_still(r);
 		ring_sweep(r);
 		storage_kick(r->sq);
 		ring_push(r);
-		if (r->stopping && !r->in_storage)
+		/* Never with requests in storage: their pages and buffers are the ring's. */
+		if ((r->stopping || r->poll_failed) && !r->in_storage)
 			break;
 		if (ring_can_consume(r)) {
 			/* Re-arm req_event, then look once more before sleeping. */
 			RING_FINAL_CHECK_FOR_REQUESTS(&r->rings.native, more);
 			if (more)
 				continue;
-		} else if (!r->halted && !r->stopping &&
+		} else if (!r->halted && !r->stopping && !r->poll_failed &&
 			   RING_HAS_UNCONSUMED_REQUESTS(&r->rings.native)) {
 			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}
-		if (poll(pfd, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("%s: poll failed: %s; ring stopped", r->cfg.name, strerror(errno));
-			break;
+		err = ring_poll(r, pfd, 3);
+		if (err) {
+			ring_poll_failed(r, err);
+			continue;
 		}
 		if (pfd[0].revents & POLLIN) {
 			xenevtchn_port_or_error_t port = xenevtchn_pending(r->xce);
@@ -460,6 +519,9 @@ static void *ring_thread(void *arg)
 		if (pfd[2].revents & POLLIN)
 			storage_reap(r->sq);
 	}
+	if (r->poll_failed && r->backoff_ms)
+		log_err("%s: ring stopped: storage answered what it held after poll failed",
+			r->cfg.name);
 	__atomic_store_n(&r->ended, true, __ATOMIC_RELEASE);
 	if (r->cfg.stopped)
 		r->cfg.stopped(r->cfg.stopped_arg);

@@ -1,0 +1,131 @@
+/*
+ * Unit test: what a ring does when something other than its guest fails: poll
+ * fails on its thread (fake-xen.c's poll), or a request reaches storage that
+ * breaks the engine contract. Neither may end the ring with I/O in storage,
+ * nor take the daemon down.
+ */
+#include "ring-harness.h"
+
+/* What the ring looked like when its thread ended (cfg.stopped). */
+static struct {
+	int efd;		/* readable once the thread ended */
+	unsigned int queued;	/* I/Os the engine still held then */
+	RING_IDX rsp_prod;	/* responses published by then */
+} at_end;
+
+/* cfg.stopped: note what the engine holds as the ring's thread ends. */
+static void on_stopped(void *arg)
+{
+	struct world *w = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&fd_state.lock);
+	at_end.queued = fd_state.qtail - fd_state.qhead;
+	pthread_mutex_unlock(&fd_state.lock);
+	at_end.rsp_prod = __atomic_load_n(&w->sring->rsp_prod, __ATOMIC_ACQUIRE);
+	if (write(at_end.efd, &one, sizeof(one)) != sizeof(one))
+		abort();
+}
+
+/* Has the ring's thread ended? */
+static bool ended(void *arg)
+{
+	return blk_ring_stopped(arg);
+}
+
+/* Have at least *(unsigned *)arg polls failed? */
+static bool polls_failed(void *arg)
+{
+	return fake_poll_failures() >= *(unsigned int *)arg;
+}
+
+/* A world whose ring reports the end of its thread to at_end. */
+static void start_watched(struct world *w)
+{
+	world_init(w, NR_GRANTS);
+	at_end.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(at_end.efd >= 0, "eventfd");
+	w->cfg.stopped = on_stopped;
+	w->cfg.stopped_arg = w;
+	if (world_ring_start(w)) {
+		fprintf(stderr, "blk_ring_start failed\n");
+		exit(1);
+	}
+}
+
+/* Stop and free a world started by start_watched. */
+static void stop_watched(struct world *w)
+{
+	fake_poll_fail(0, 0);
+	world_stop(w);
+	close(at_end.efd);
+}
+
+/*
+ * Case 1: poll fails while a write is in storage. The ring takes nothing more,
+ * but its thread goes on reaping until storage has answered, and only then ends:
+ * the write is answered, and teardown frees nothing storage still uses.
+ */
+static void test_poll_fails_in_flight(void)
+{
+	struct world w;
+	blkif_request_t *req;
+	blkif_response_t rsp;
+	unsigned int one = 1;
+
+	printf("case 1: poll fails with a write in storage\n");
+	start_watched(&w);
+	fd_state.slow[0] = true;
+	fill_page(1, 7);
+	req = front_req(&w, BLKIF_OP_WRITE, 0x51, 16);
+	add_seg(req, 1, 0, 7);
+	front_push(&w);
+	CHECK(wait_log(1), "the write never reached storage");
+	fake_poll_fail(UINT32_MAX, ENOMEM);
+	CHECK(fake_evtchn_kick() == 0, "kicking the backend failed");
+	CHECK(wait_fd(fake_poll_fail_fd(), polls_failed, &one, TIMEOUT_MS),
+	      "the ring thread never polled again");
+	/* Another request now: the ring must not take it. */
+	req = front_req(&w, BLKIF_OP_WRITE, 0x52, 24);
+	add_seg(req, 2, 0, 7);
+	front_push(&w);
+	complete_queued(1);
+	CHECK(wait_fd(at_end.efd, ended, w.ring, TIMEOUT_MS),
+	      "the ring's thread did not end once storage answered");
+	CHECK_INT(at_end.queued, 0, "I/Os still in storage when the ring's thread ended");
+	CHECK_INT(at_end.rsp_prod, 1, "responses published when the ring's thread ended");
+	CHECK_INT(log_len(), 1, "I/Os submitted: the ring took a request after poll failed");
+	if (w.sring->rsp_prod == 1) {
+		take_rsp(&w, &rsp);
+		CHECK_U64(rsp.id, 0x51, "response id");
+		CHECK_INT(rsp.status, BLKIF_RSP_OKAY, "response status");
+		CHECK(memcmp(fd_state.data + 16 * 512, fake_grant_page(1), PAGE) == 0,
+		      "the write's data is not on the disk");
+	}
+	stop_watched(&w);
+}
+
+/* Case 2: poll fails with nothing in storage: the thread ends at once, nothing left behind. */
+static void test_poll_fails_idle(void)
+{
+	struct world w;
+	unsigned int one = 1;
+
+	printf("case 2: poll fails on an idle ring\n");
+	start_watched(&w);
+	fake_poll_fail(1, EINVAL);
+	CHECK(fake_evtchn_kick() == 0, "kicking the backend failed");
+	CHECK(wait_fd(fake_poll_fail_fd(), polls_failed, &one, TIMEOUT_MS),
+	      "the ring thread never polled again");
+	CHECK(wait_fd(at_end.efd, ended, w.ring, TIMEOUT_MS),
+	      "the ring's thread did not end after poll failed");
+	CHECK_INT(at_end.queued, 0, "I/Os in storage when the ring's thread ended");
+	stop_watched(&w);
+}
+
+int main(void)
+{
+	test_poll_fails_in_flight();
+	test_poll_fails_idle();
+	return check_done("test-ring-faults");
+}
