@@ -141,7 +141,8 @@ static void req_finish(struct blk_req *req)
 	log_debug(LOG_IO, "%s: id %" PRIu64 " op %u sector %" PRIu64 " +%" PRIu64 ": %s",
 		  r->cfg.name, req->io.id, req->io.op, req->io.sector, req->io.nr_sectors,
 		  req->err ? strerror(-req->err) : "ok");
-	if (req->err && req->nr_steps && !(log_mask & LOG_IO))	/* storage said no */
+	/* Storage said no (not storage_submit, which req_contract_broken logged). */
+	if (req->err && req->nr_steps && !req->refused && !(log_mask & LOG_IO))
 		log_limited(&r->io_log, 3, "%s: storage failed request op %u, sector %" PRIu64
 			    " +%" PRIu64 ": %s", r->cfg.name, req->io.op, req->io.sector,
 			    req->io.nr_sectors, strerror(-req->err));
@@ -158,10 +159,31 @@ static void req_finish(struct blk_req *req)
 		req_dispatch(r->ordered);
 }
 
+/*
+ * A request the parser let through would break the storage engine's contract: a bug
+ * here, or a disk that changed under the ring. Only this ring stops (as a ring whose
+ * guest broke the protocol does) and the request fails; the daemon and every other
+ * disk go on.
+ */
+static void req_contract_broken(struct blk_req *req, const char *why)
+{
+	struct blk_ring *r = req->ring;
+
+	log_err("%s: request id %" PRIu64 " op %u, sector %" PRIu64 " +%" PRIu64 " breaks the "
+		"storage engine's contract (%s): the request fails and the ring is halted; the "
+		"guest must reconnect the disk. This is a bug in blkbackd: please report it",
+		r->cfg.name, req->io.id, req->io.op, req->io.sector, req->io.nr_sectors, why);
+	r->halted = true;
+	req->refused = true;
+	req->err = req->err ? req->err : -EIO;
+	req_finish(req);
+}
+
 /* Submit the request's current step to storage. */
 static void req_submit_step(struct blk_req *req)
 {
 	struct storage_io *sio = &req->sio;
+	const char *why;
 	enum storage_op op = req->steps[req->step];
 	bool data = op == STORAGE_READ || op == STORAGE_WRITE;
 
@@ -171,7 +193,8 @@ static void req_submit_step(struct blk_req *req)
 	sio->iov = data ? req->iov : NULL;
 	sio->iovcnt = data ? req->io.nr_segs : 0;
 	sio->secure = req->io.secure;
-	storage_submit(req->ring->sq, sio);
+	if (storage_submit(req->ring->sq, sio, &why))
+		req_contract_broken(req, why);
 }
 
 /* Storage finished a step: keep the first error, run the next step or answer. */

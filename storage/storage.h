@@ -159,8 +159,13 @@ int storage_queue_open(struct storage *disk, struct storage_queue **qp);
 /* Close a queue with nothing in flight; NULL is fine. */
 void storage_queue_close(struct storage_queue *q);
 
-/* Submit an I/O on q after asserting the engine contract. */
-void storage_submit(struct storage_queue *q, struct storage_io *io);
+/*
+ * Submit an I/O on q: 0, and io->done is called once. An I/O that breaks the
+ * engine contract (no done, a bad length, past the end of the disk, a change to
+ * a read-only disk, a discard the disk does not offer) is not submitted: -EINVAL,
+ * done is not called, and *why names the rule it breaks.
+ */
+int storage_submit(struct storage_queue *q, struct storage_io *io, const char **why);
 
 /* Start what submit queued (no-op if the engine has no kick). */
 void storage_kick(struct storage_queue *q);

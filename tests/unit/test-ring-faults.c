@@ -123,9 +123,45 @@ static void test_poll_fails_idle(void)
 	stop_watched(&w);
 }
 
+/*
+ * Case 3: a request the parser lets through breaks the engine contract (here the
+ * disk shrank under the ring): storage_submit refuses it instead of aborting the
+ * daemon, the request fails, and the ring is halted: it takes no more requests.
+ */
+static void test_contract_halts(void)
+{
+	struct world w;
+	blkif_request_t *req;
+	blkif_response_t rsp;
+
+	printf("case 3: a request that breaks the engine contract halts the ring\n");
+	start_watched(&w);
+	w.disk.size = 8 * 512;		/* the parser's limit stays DISK_BYTES */
+	req = front_req(&w, BLKIF_OP_WRITE, 0x61, 64);
+	add_seg(req, 1, 0, 7);
+	front_push(&w);
+	CHECK(wait_rsps(&w, 1), "no response to the request");
+	if (w.sring->rsp_prod == 1) {
+		take_rsp(&w, &rsp);
+		CHECK_U64(rsp.id, 0x61, "response id");
+		CHECK_INT(rsp.status, BLKIF_RSP_ERROR, "response status");
+	}
+	CHECK_INT(log_len(), 0, "I/Os the engine saw");
+	/* A good request now: a halted ring leaves it on the ring. */
+	req = front_req(&w, BLKIF_OP_WRITE, 0x62, 0);
+	add_seg(req, 2, 0, 7);
+	front_push(&w);
+	CHECK(fake_evtchn_kick() == 0, "kicking the backend failed");
+	CHECK(log_stays(0), "a halted ring sent a request to storage");
+	CHECK(w.sring->rsp_prod == 1, "a halted ring answered another request");
+	CHECK(!blk_ring_stopped(w.ring), "the halted ring's thread ended by itself");
+	stop_watched(&w);
+}
+
 int main(void)
 {
 	test_poll_fails_in_flight();
 	test_poll_fails_idle();
+	test_contract_halts();
 	return check_done("test-ring-faults");
 }
