@@ -56,6 +56,8 @@ struct storage_io {
 	bool secure;			/* DISCARD only, and only if caps.secure_discard */
 	/* Called exactly once, with len on success (0 for FLUSH) or -errno. */
 	void (*done)(struct storage_io *io, int64_t result);
+	/* The engine's, while it holds the I/O: e.g. a list of I/Os waiting for room. */
+	struct storage_io *engine_next;
 };
 
 struct storage {
@@ -125,6 +127,9 @@ struct storage_ops {
 extern const struct storage_ops storage_mem_ops;
 extern const struct storage_ops storage_file_ops;
 extern const struct storage_ops storage_uring_ops;
+
+/* Submission queue entries of each uring queue (512; tests make it small). */
+extern unsigned int storage_uring_depth;
 
 /* Find an engine by name; NULL if there is none. */
 const struct storage_ops *storage_engine(const char *name);
