@@ -12,6 +12,7 @@
 #include "journal.h"
 #include "log.h"
 #include "ring.h"
+#include "sring.h"
 
 /* A request a killed daemon had taken and not answered, to run again in its old slot. */
 struct redo {
@@ -30,6 +31,7 @@ struct blk_ring {
 	evtchn_port_t port;		/* local */
 	void *sring;
 	union blkif_back_rings rings;	/* .native is the common view of the indices */
+	RING_IDX rsp_published;		/* the rsp_prod we wrote last (sring.h) */
 	unsigned int size;
 	struct blk_req *reqs, *free;
 	struct blk_req *answered;	/* responses written, slots freed once published */
@@ -247,7 +249,7 @@ static void req_dispatch(struct blk_req *req)
 	req_submit_step(req);
 }
 
-/* Stop serving a ring whose frontend broke the ring protocol. */
+/* Stop serving a ring whose frontend broke the ring protocol (sring_req_prod_bad). */
 static void ring_halt(struct blk_ring *r, RING_IDX prod)
 {
 	/* A producer behind what we consumed went backwards (the index difference wraps). */
@@ -338,9 +340,8 @@ static void ring_sweep(struct blk_ring *r)
 
 	if (!ring_can_consume(r))
 		return;
-	rp = r->rings.native.sring->req_prod;
-	xen_rmb();	/* read requests only after seeing the producer index */
-	if (RING_REQUEST_PROD_OVERFLOW(&r->rings.native, rp)) {
+	rp = sring_req_prod(&r->rings.native);	/* read once: only this snapshot bounds the sweep */
+	if (sring_req_prod_bad(&r->rings.native, rp)) {
 		ring_halt(r, rp);
 		return;
 	}
@@ -391,11 +392,11 @@ static void ring_sweep(struct blk_ring *r)
 static void ring_push(struct blk_ring *r)
 {
 	struct blk_req *req, *next;
-	int notify;
+	bool notify;
 
 	if (!r->answered)
 		return;
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->rings.native, notify);
+	notify = sring_push_responses(&r->rings.native, &r->rsp_published);
 	for (req = r->answered; req; req = next) {	/* published: the slots are free */
 		next = req->next_free;
 		journal_free_slot(&r->j, (unsigned int)(req - r->reqs));
@@ -496,8 +497,6 @@ static void *ring_thread(void *arg)
 	int err;
 
 	for (;;) {
-		int more = 0;
-
 		/*
 		 * Stop: drain what is in flight, then leave. Read every turn, not only when
 		 * the doorbell rings: a guest that keeps its ring full never lets us poll.
@@ -514,11 +513,10 @@ static void *ring_thread(void *arg)
 			break;
 		if (ring_can_consume(r)) {
 			/* Re-arm req_event, then look once more before sleeping. */
-			RING_FINAL_CHECK_FOR_REQUESTS(&r->rings.native, more);
-			if (more)
+			if (sring_final_check(&r->rings.native))
 				continue;
 		} else if (!r->halted && !r->stopping && !r->poll_failed &&
-			   RING_HAS_UNCONSUMED_REQUESTS(&r->rings.native)) {
+			   sring_has_requests(&r->rings.native)) {
 			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}
 		err = ring_poll(r, pfd, 3);
@@ -580,7 +578,7 @@ static int redo_cmp(const void *a, const void *b)
 static int ring_take_over(struct blk_ring *r)
 {
 	struct blkif_back_ring *br = &r->rings.native;
-	RING_IDX rsp_prod = br->sring->rsp_prod, req_cons;
+	RING_IDX rsp_prod = sring_read(&br->sring->rsp_prod), req_cons;
 	struct journal_key key;
 	unsigned int n = 0;
 	int err;
@@ -599,6 +597,7 @@ static int ring_take_over(struct blk_ring *r)
 	if (!r->redo)
 		return -ENOMEM;
 	br->rsp_prod_pvt = rsp_prod;
+	r->rsp_published = rsp_prod;
 	br->req_cons = req_cons;
 	for (unsigned int k = r->size; k-- > 0;) {
 		const struct journal_slot *js = journal_slot(&r->j, k);

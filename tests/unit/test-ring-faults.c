@@ -158,10 +158,53 @@ static void test_contract_halts(void)
 	stop_watched(&w);
 }
 
+/*
+ * Case 4: with requests in storage, the frontend moves req_prod back behind
+ * what the ring consumed (but not behind its responses). The snapshot fails
+ * the check and the ring halts: it never takes the stale slots past req_prod.
+ */
+static void test_prod_goes_back(void)
+{
+	struct world w;
+	blkif_request_t *req;
+	blkif_response_t rsps[8];
+	unsigned int n;
+
+	printf("case 4: req_prod moves back behind the requests consumed\n");
+	start_watched(&w);
+	for (unsigned int i = 0; i < 3; i++) {
+		fd_state.slow[i] = true;
+		req = front_req(&w, BLKIF_OP_WRITE, 0x70 + i, 8 * i);
+		add_seg(req, 1 + i, 0, 7);
+	}
+	front_push(&w);
+	CHECK(wait_log(3), "the three writes never reached storage");
+	__atomic_store_n(&w.sring->req_prod, 1, __ATOMIC_RELEASE);
+	CHECK(fake_evtchn_kick() == 0, "kicking the backend failed");
+	CHECK(log_stays(3), "the ring sent more to storage after req_prod went back");
+	complete_queued(3);
+	CHECK(wait_rsps(&w, 3), "the three writes were not answered");
+	/* Then a good request after the three: a halted ring leaves it alone. */
+	w.front.req_prod_pvt = 3;
+	req = front_req(&w, BLKIF_OP_WRITE, 0x80, 64);
+	add_seg(req, 5, 0, 7);
+	__atomic_store_n(&w.sring->req_prod, 4, __ATOMIC_RELEASE);
+	CHECK(fake_evtchn_kick() == 0, "kicking the backend failed");
+	CHECK(log_stays(3), "a halted ring took a request");
+	n = take_all(&w, rsps, 8);
+	CHECK_INT(n, 3, "responses: only the three writes may be answered");
+	for (unsigned int i = 0; i < n; i++)
+		CHECK(rsps[i].id >= 0x70 && rsps[i].id < 0x73 && rsps[i].status == BLKIF_RSP_OKAY,
+		      "response %u: id %#llx status %d", i, (unsigned long long)rsps[i].id,
+		      rsps[i].status);
+	stop_watched(&w);
+}
+
 int main(void)
 {
 	test_poll_fails_in_flight();
 	test_poll_fails_idle();
 	test_contract_halts();
+	test_prod_goes_back();
 	return check_done("test-ring-faults");
 }
