@@ -25,6 +25,7 @@ struct blk_ring {
 	struct blk_ring_config cfg;
 	xengnttab_handle *xgt;
 	struct grant_ctx g;		/* how guest pages are reached */
+	struct grant_budget *budget;	/* the domain's: what its rings may hold */
 	struct storage_queue *sq;	/* this queue's path to the disk */
 	struct blkif_request_segment (*iseg)[BLK_MAX_SEGS];	/* a sweep's indirect segments */
 	xenevtchn_handle *xce;
@@ -125,6 +126,7 @@ static struct blk_req *req_get(struct blk_ring *r)
 static void req_respond(struct blk_ring *r, struct blk_req *req)
 {
 	r->pages_held -= req->held;
+	grant_budget_give(r->budget, req->held);
 	journal_answer(&r->j, (unsigned int)(req - r->reqs), r->rings.native.rsp_prod_pvt);
 	blkif_put_response(&r->rings, r->cfg.abi, req->io.id, req->io.op, blkif_status(req->err));
 	req->next_free = r->answered;
@@ -266,7 +268,7 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
 static bool ring_can_consume(const struct blk_ring *r)
 {
 	if (r->halted || r->stopping || r->poll_failed || r->ordered ||
-	    r->pages_held >= GRANT_INFLIGHT_PAGES ||
+	    r->pages_held >= GRANT_INFLIGHT_PAGES || !grant_budget_room(r->budget) ||
 	    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
 		return false;
 	/* Slots wait for their responses to be published (ring_push) to be free. */
@@ -348,18 +350,26 @@ static void ring_sweep(struct blk_ring *r)
 	/* The page budget is checked before each take, so one request may go past it. */
 	while (n < SWEEP_MAX && r->pages_held < GRANT_INFLIGHT_PAGES) {
 		blkif_request_t copy;
-		struct blk_req *req = sweep_take(r, rp, &copy);
+		struct blk_req *req;
 		const char *why;
 
-		if (!req)
+		/* Room for the largest request in the domain's and the daemon's budgets. */
+		if (!grant_budget_take(r->budget, BLK_MAX_SEGS))
 			break;
+		req = sweep_take(r, rp, &copy);
+		if (!req) {
+			grant_budget_give(r->budget, BLK_MAX_SEGS);
+			break;
+		}
 		req->err = blkif_parse(&copy, &r->cfg.lim, &req->io, &why);
 		if (req->err) {
+			grant_budget_give(r->budget, BLK_MAX_SEGS);
 			ring_rejected(r, req, why);
 			req_finish(req);
 			continue;
 		}
 		req->held = req->io.nr_segs;
+		grant_budget_give(r->budget, BLK_MAX_SEGS - req->held);
 		r->pages_held += req->held;
 		batch[n++] = req;
 		if (req->io.indirect)
@@ -432,10 +442,21 @@ static void ring_wake(struct blk_ring *r)
 		log_err("%s: cannot wake the ring thread: %s", r->cfg.name, strerror(errno));
 }
 
-/* Wait for the ring's fds; -errno if poll fails or an fd is not open (POLLNVAL). */
+/* How long a ring whose requests wait for room in the shared budgets sleeps between looks. */
+#define BUDGET_RETRY_MS 10
+
+/*
+ * Wait for the ring's fds; -errno if poll fails or an fd is not open (POLLNVAL).
+ * Room in the domain's or the daemon's budget comes back from other rings, which do
+ * not ring our doorbell: requests waiting for it make us look again now and then.
+ */
 static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n)
 {
 	int timeout = r->poll_failed ? (int)r->backoff_ms : -1;
+
+	if (timeout < 0 && !r->halted && !r->stopping && !grant_budget_room(r->budget) &&
+	    sring_has_requests(&r->rings.native))
+		timeout = BUDGET_RETRY_MS;
 
 	if (poll(pfd, n, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -694,7 +715,13 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = grant_ctx_init(&r->g, r->xgt, cfg->domid, cfg->grant_mode, &r->stats.grants);
+	r->budget = grant_budget_get(cfg->domid);
+	if (!r->budget) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = grant_ctx_init(&r->g, r->xgt, cfg->domid, cfg->grant_mode, r->budget,
+			     &r->stats.grants);
 	if (err)
 		goto fail;
 	err = storage_queue_open(cfg->disk, &r->sq);
@@ -770,6 +797,7 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 			  r->stats.grants.maps, r->stats.grants.map_calls);
 	}
 	grant_ctx_fini(&r->g);		/* nothing is in flight now */
+	grant_budget_put(r->budget);
 	storage_queue_close(r->sq);
 	if (final)	/* inflight and persistent are 0 once stopped */
 		blk_ring_stats_add(final, &r->stats);
