@@ -128,6 +128,18 @@ extern const struct storage_ops storage_mem_ops;
 extern const struct storage_ops storage_file_ops;
 extern const struct storage_ops storage_uring_ops;
 
+/*
+ * The bytes every ramdisk together may allocate (pages written, until discarded or
+ * shrunk away; a named ramdisk's stay while it is detached). A write that would pass
+ * it fails with ENOSPC; a new ramdisk is refused once it is reached. 0 restores the
+ * default, half of the RAM.
+ */
+void storage_mem_set_limit(uint64_t bytes);
+/* That limit, in bytes. */
+uint64_t storage_mem_limit(void);
+/* The bytes the ramdisks allocate now. */
+uint64_t storage_mem_used(void);
+
 /* Submission queue entries of each uring queue (512; tests make it small). */
 extern unsigned int storage_uring_depth;
 
