@@ -13,8 +13,31 @@
 #include "../blkback/backend.h"
 #include "../blkback/control.h"
 #include "../blkback/log.h"
+#include "../storage/storage.h"
 #include "detach.h"
 #include "pidfile.h"
+
+/* Long options without a short form. */
+enum { OPT_GRANT_PAGES = 256, OPT_GRANT_PAGES_DOMAIN, OPT_MEM_LIMIT };
+
+/* Grant pages a limit may be at most: 16 GiB of guest memory. */
+#define MAX_GRANT_PAGES (1ull << 22)
+
+/* Parse a number of grant pages, GRANT_LIMIT_MIN_PAGES to MAX_GRANT_PAGES; -EINVAL. */
+static int parse_pages(const char *s, uint64_t *pages)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < GRANT_LIMIT_MIN_PAGES || v > MAX_GRANT_PAGES)
+		return -EINVAL;
+	*pages = v;
+	return 0;
+}
 
 /* Print usage to f. */
 static void usage(FILE *f)
@@ -31,6 +54,15 @@ static void usage(FILE *f)
 		"                      per batch) or copy (grant copy into our buffers)\n"
 		"  -q, --max-queues N  queues (threads) a disk may use, 1 to 32 (default: one per\n"
 		"                      online CPU)\n"
+		"      --grant-pages N\n"
+		"                      guest pages every disk together may hold, mapped or in\n"
+		"                      flight (default 262144: 1 GiB); past it requests wait\n"
+		"      --grant-pages-domain N\n"
+		"                      the same for the disks of one guest, 1024 to --grant-pages\n"
+		"                      (default 32768: 128 MiB)\n"
+		"      --mem-limit SIZE\n"
+		"                      memory every mem disk together may allocate (default: half\n"
+		"                      the RAM); past it the guest's write fails with ENOSPC\n"
 		"  -D, --daemon        detach from the terminal once serving, then log to syslog\n"
 		"  -p, --pidfile PATH  pidfile (default /run/blkbackd/KIND.pid)\n"
 		"  -h, --help          this text\n");
@@ -82,6 +114,9 @@ int main(int argc, char **argv)
 		{ "debug", required_argument, NULL, 'd' },
 		{ "grant-mode", required_argument, NULL, 'g' },
 		{ "max-queues", required_argument, NULL, 'q' },
+		{ "grant-pages", required_argument, NULL, OPT_GRANT_PAGES },
+		{ "grant-pages-domain", required_argument, NULL, OPT_GRANT_PAGES_DOMAIN },
+		{ "mem-limit", required_argument, NULL, OPT_MEM_LIMIT },
 		{ "daemon", no_argument, NULL, 'D' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
@@ -129,6 +164,25 @@ int main(int argc, char **argv)
 			    bopts.max_queues > BLK_MAX_QUEUES || optarg[0] == '-') {
 				fprintf(stderr, "blkbackd: bad --max-queues '%s': give a number "
 					"from 1 to %u\n", optarg, BLK_MAX_QUEUES);
+				return 2;
+			}
+			break;
+		case OPT_GRANT_PAGES:
+		case OPT_GRANT_PAGES_DOMAIN:
+			if (parse_pages(optarg, c == OPT_GRANT_PAGES ? &bopts.grant_pages :
+					&bopts.grant_pages_domain)) {
+				fprintf(stderr, "blkbackd: bad --%s '%s': give a number of pages "
+					"from %u to %llu\n", c == OPT_GRANT_PAGES ? "grant-pages" :
+					"grant-pages-domain", optarg, GRANT_LIMIT_MIN_PAGES,
+					(unsigned long long)MAX_GRANT_PAGES);
+				return 2;
+			}
+			break;
+		case OPT_MEM_LIMIT:
+			if (optarg[0] == '-' || storage_parse_size(optarg, &bopts.mem_limit) ||
+			    bopts.mem_limit < (1u << 20)) {
+				fprintf(stderr, "blkbackd: bad --mem-limit '%s': give a size of at "
+					"least 1M, with an optional K, M, G or T suffix\n", optarg);
 				return 2;
 			}
 			break;
