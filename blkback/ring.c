@@ -11,54 +11,8 @@
 
 #include "journal.h"
 #include "log.h"
-#include "ring.h"
+#include "ringint.h"
 #include "sring.h"
-
-/* A request a killed daemon had taken and not answered, to run again in its old slot. */
-struct redo {
-	unsigned int slot;
-	RING_IDX idx;
-	blkif_request_t req;
-};
-
-struct blk_ring {
-	struct blk_ring_config cfg;
-	xengnttab_handle *xgt;
-	struct grant_ctx g;		/* how guest pages are reached */
-	struct grant_budget *budget;	/* the domain's: what its rings may hold */
-	struct storage_queue *sq;	/* this queue's path to the disk */
-	struct blkif_request_segment (*iseg)[BLK_MAX_SEGS];	/* a sweep's indirect segments */
-	xenevtchn_handle *xce;
-	evtchn_port_t port;		/* local */
-	void *sring;
-	union blkif_back_rings rings;	/* .native is the common view of the indices */
-	RING_IDX rsp_published;		/* the rsp_prod we wrote last (sring.h) */
-	unsigned int size;
-	struct blk_req *reqs, *free;
-	struct blk_req *answered;	/* responses written, slots freed once published */
-	struct journal j;		/* what a restarted daemon needs to take over */
-	bool keep_journal;		/* leaving for a successor: keep it */
-	struct redo *redo;		/* taken over from a journal: run these first */
-	unsigned int nredo, redo_pos;
-	unsigned int in_storage;	/* dispatched to storage, not yet answered */
-	unsigned int pages_held;	/* data pages of requests taken, not yet answered */
-	struct blk_req *ordered;	/* a flush/barrier running or waiting for a drain */
-	bool ordered_waiting;
-	bool halted, stopping;
-	bool poll_failed;		/* poll fails: take nothing more, drain storage, end */
-	unsigned int backoff_ms;	/* between tries while poll fails */
-	int wake_fd;			/* the main thread's doorbell: stop or pause */
-	bool stop_req, pause_req;	/* set by the main thread, read atomically */
-	bool paused;			/* under lock: the thread is holding still */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool started;
-	bool ended;			/* the thread is done (atomic) */
-	struct log_limit bad_log, io_log;	/* the guest's bad requests, storage errors */
-	struct log_limit poll_log;	/* poll failing again and again */
-	struct blk_ring_stats stats;
-};
 
 static void req_dispatch(struct blk_req *req);
 
@@ -568,100 +522,6 @@ static void *ring_thread(void *arg)
 	if (r->cfg.stopped)
 		r->cfg.stopped(r->cfg.stopped_arg);
 	return NULL;
-}
-
-/* What identifies this ring in a journal. */
-static void ring_key(const struct blk_ring *r, struct journal_key *key)
-{
-	memset(key, 0, sizeof(*key));
-	key->domid = r->cfg.domid;
-	key->devid = r->cfg.devid;
-	key->queue = r->cfg.queue;
-	key->ring_order = r->cfg.ring_order;
-	key->ring_size = r->size;
-	key->abi = r->cfg.abi;
-	key->remote_port = r->cfg.remote_port;
-	memcpy(key->ring_refs, r->cfg.ring_refs, sizeof(r->cfg.ring_refs));
-}
-
-/* Order redo entries by the ring index they were taken from. */
-static int redo_cmp(const void *a, const void *b)
-{
-	return (int32_t)(((const struct redo *)a)->idx - ((const struct redo *)b)->idx);
-}
-
-/*
- * Take over a ring from the journal a killed daemon left, as Linux's BACK_RING_ATTACH
- * does from the indices alone: go on from its consumer index, with the responses the
- * frontend has seen, and run again, in their old slots, the requests it had taken
- * without publishing an answer. See docs/restart.md.
- */
-static int ring_take_over(struct blk_ring *r)
-{
-	struct blkif_back_ring *br = &r->rings.native;
-	RING_IDX rsp_prod = sring_read(&br->sring->rsp_prod), req_cons;
-	struct journal_key key;
-	unsigned int n = 0;
-	int err;
-
-	ring_key(r, &key);
-	err = journal_open(&r->j, r->cfg.journal, &key, r->size);
-	if (err)
-		return err;
-	req_cons = journal_req_cons(&r->j);
-	if (req_cons - rsp_prod > r->size) {
-		log_err("%s: the journal's consumer index %u and the ring's %u responses do not "
-			"fit one ring", r->cfg.name, req_cons, rsp_prod);
-		return -ESTALE;
-	}
-	r->redo = calloc(r->size, sizeof(*r->redo));
-	if (!r->redo)
-		return -ENOMEM;
-	br->rsp_prod_pvt = rsp_prod;
-	r->rsp_published = rsp_prod;
-	br->req_cons = req_cons;
-	for (unsigned int k = r->size; k-- > 0;) {
-		const struct journal_slot *js = journal_slot(&r->j, k);
-		bool taken = js->state == JSLOT_TAKEN && (int32_t)(js->idx - req_cons) < 0;
-		bool unpublished = js->state == JSLOT_ANSWERED &&
-				   (int32_t)(js->rsp_idx - rsp_prod) >= 0;
-
-		if (taken || unpublished) {
-			r->redo[n++] = (struct redo){ .slot = k, .idx = js->idx, .req = js->req };
-			continue;
-		}
-		journal_free_slot(&r->j, k);
-		r->reqs[k].next_free = r->free;
-		r->free = &r->reqs[k];
-	}
-	qsort(r->redo, n, sizeof(*r->redo), redo_cmp);
-	r->nredo = n;
-	if (n != req_cons - rsp_prod)
-		log_warn("%s: the journal holds %u unanswered requests where the ring says %u",
-			 r->cfg.name, n, req_cons - rsp_prod);
-	log_info("%s: took over the ring: %u request%s to run again, resuming at %u",
-		 r->cfg.name, n, n == 1 ? "" : "s", req_cons);
-	return 0;
-}
-
-/* A fresh ring: every slot free, and a new journal if there is a place for one. */
-static int ring_fresh(struct blk_ring *r)
-{
-	struct journal_key key;
-	int err;
-
-	ring_key(r, &key);
-	err = journal_create(&r->j, r->cfg.journal, &key, r->size);
-	if (err) {
-		log_err("%s: cannot create the ring journal %s: %s", r->cfg.name, r->cfg.journal,
-			strerror(-err));
-		return err;
-	}
-	for (unsigned int i = r->size; i-- > 0;) {
-		r->reqs[i].next_free = r->free;
-		r->free = &r->reqs[i];
-	}
-	return 0;
 }
 
 /* Map the ring, bind the event channel and start serving it. */
