@@ -58,7 +58,8 @@ pid_h=$FE_PID
 fe_bg "$log_b" bystander verify xvdc --seed 6 --iodepth 32 --bs 1M --passes 2
 pid_b=$FE_PID
 wait "$pid_h" || fail "the hog's verify failed under tight grant budgets: $(tail -n 3 "$log_h")"
-wait "$pid_b" || fail "the bystander's verify failed under tight grant budgets: $(tail -n 3 "$log_b")"
+wait "$pid_b" ||
+	fail "the bystander's verify failed under tight grant budgets: $(tail -n 3 "$log_b")"
 for g in hog bystander; do
 	errs=$(bk_stat "$g" xvdc err_req)
 	[ "$errs" -eq 0 ] || fail "$g counts $errs failed requests under the grant budgets"
