@@ -177,6 +177,14 @@ int main(int argc, char **argv)
 					(unsigned long long)MAX_GRANT_PAGES);
 				return 2;
 			}
+			/* Given alone, each is checked against the other's default at start. */
+			if (bopts.grant_pages && bopts.grant_pages_domain > bopts.grant_pages) {
+				fprintf(stderr, "blkbackd: --grant-pages-domain %llu is more than "
+					"--grant-pages %llu\n",
+					(unsigned long long)bopts.grant_pages_domain,
+					(unsigned long long)bopts.grant_pages);
+				return 2;
+			}
 			break;
 		case OPT_MEM_LIMIT:
 			if (optarg[0] == '-' || storage_parse_size(optarg, &bopts.mem_limit) ||
