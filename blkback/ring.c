@@ -411,7 +411,6 @@ static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n)
 	if (timeout < 0 && !r->halted && !r->stopping && !grant_budget_room(r->budget) &&
 	    sring_has_requests(&r->rings.native))
 		timeout = BUDGET_RETRY_MS;
-
 	if (poll(pfd, n, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (nfds_t i = 0; i < n; i++)
@@ -432,25 +431,23 @@ static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n)
  */
 static void ring_poll_failed(struct blk_ring *r, int err)
 {
+	unsigned int n = r->in_storage;
+	bool first = !r->poll_failed;
 	struct timespec ts;
 
-	if (!r->poll_failed && !r->in_storage)
+	r->poll_failed = true;
+	if (first && !n)
 		log_err("%s: poll failed: %s; ring stopped; the guest must reconnect the disk",
 			r->cfg.name, strerror(-err));
-	else if (!r->poll_failed)
+	else if (first)
 		log_err("%s: poll failed: %s; taking no more requests, the ring stops once the "
 			"%u request%s in storage %s answered; the guest must reconnect the disk",
-			r->cfg.name, strerror(-err), r->in_storage, r->in_storage == 1 ? "" : "s",
-			r->in_storage == 1 ? "is" : "are");
+			r->cfg.name, strerror(-err), n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
 	else
 		log_limited(&r->poll_log, 3, "%s: poll still fails: %s; %u request%s in storage",
-			    r->cfg.name, strerror(-err), r->in_storage,
-			    r->in_storage == 1 ? "" : "s");
-	if (!r->in_storage) {
-		r->poll_failed = true;
-		return;
-	}
-	r->poll_failed = true;
+			    r->cfg.name, strerror(-err), n, n == 1 ? "" : "s");
+	if (!n)
+		return;		/* the loop ends the thread */
 	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 1;
 	if (r->backoff_ms > POLL_BACKOFF_MAX_MS)
 		r->backoff_ms = POLL_BACKOFF_MAX_MS;
