@@ -195,8 +195,14 @@ static int chunks_resize(struct ramdisk *rd, uint64_t size)
 	uint64_t n = (pages + CHUNK_PAGES - 1) / CHUNK_PAGES;
 	uint64_t **c;
 
-	for (uint64_t i = n; i < rd->nchunks; i++)
-		free(rd->chunks[i]);
+	if (n <= rd->nchunks && rd->chunks) {	/* shrinking keeps the array */
+		for (uint64_t i = n; i < rd->nchunks; i++) {
+			free(rd->chunks[i]);
+			rd->chunks[i] = NULL;
+		}
+		rd->nchunks = n;
+		return 0;
+	}
 	c = realloc(rd->chunks, (n ? n : 1) * sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -439,7 +445,7 @@ static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t err
 	if (size > rd->size)
 		madvise((uint8_t *)base + rd->size, size - rd->size, MADV_NOHUGEPAGE);
 	else
-		chunks_resize(rd, size);	/* shrinks: cannot fail */
+		chunks_resize(rd, size);	/* shrinking cannot fail */
 	rd->base = base;
 	rd->size = size;
 	disk->size = size;
