@@ -109,6 +109,7 @@ static void prep_rest(struct io_uring_sqe *sqe, const struct uring_queue *u,
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rest | 1);
 }
 
+/* Prepare the I/O's SQE (below, beside the engine's submit). */
 static void prep_io(struct io_uring_sqe *sqe, const struct uring_queue *u,
 		    struct storage_io *io);
 
