@@ -33,8 +33,8 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-BLKBACK := num abi parse grant grant-copy journal ring xs vdev config device device-life task \
-	backend control procstat log
+BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-takeover xs vdev config \
+	device device-life task backend control procstat log
 STORAGE := storage mem filecommon file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl

@@ -17,6 +17,9 @@ struct blk_backend_opts {
 	unsigned int max_queues;	/* multi-queue-max-queues; 0: online CPUs */
 	enum grant_mode grant_mode;	/* how guest data is reached */
 	const char *state_dir;		/* ring journals, for a restart; NULL: none */
+	uint64_t grant_pages_domain;	/* grant pages one domain may hold; 0: default */
+	uint64_t grant_pages;		/* ... and every domain together; 0: default */
+	uint64_t mem_limit;		/* bytes the ramdisks may allocate; 0: half the RAM */
 };
 
 struct blk_backend {

@@ -1,5 +1,4 @@
 /* Engine table, spec parsing and the checked entry points into an engine. */
-#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,22 +281,52 @@ void storage_queue_close(struct storage_queue *q)
 	free(q);
 }
 
-/* Submit an I/O on q after asserting the engine contract: the parser guaranteed it. */
-void storage_submit(struct storage_queue *q, struct storage_io *io)
+/* The rule of the engine contract io breaks, or NULL if it keeps them all. */
+static const char *contract_broken(const struct storage *disk, const struct storage_io *io)
 {
-	const struct storage *disk = q->disk;
+	bool data = io->op == STORAGE_READ || io->op == STORAGE_WRITE;
 	uint64_t sum = 0;
 
-	for (int i = 0; i < io->iovcnt; i++)
+	if (!io->done)
+		return "an I/O needs a done callback";
+	if (io->op > STORAGE_DISCARD)
+		return "unknown operation";
+	if (io->op != STORAGE_FLUSH && !io->len)
+		return "only a flush may be empty";
+	if (data && (io->iovcnt <= 0 || !io->iov))
+		return "a read or write needs iovecs";
+	for (int i = 0; data && i < io->iovcnt; i++) {
+		if (io->iov[i].iov_len > io->len - sum)
+			return "the iovecs hold more than len";
 		sum += io->iov[i].iov_len;
-	assert(io->done);
-	assert(io->op == STORAGE_FLUSH || io->len);
-	assert((io->op != STORAGE_READ && io->op != STORAGE_WRITE) || sum == io->len);
-	assert(io->op != STORAGE_DISCARD || (disk->caps.discard && (!io->secure ||
-						disk->caps.secure_discard)));
-	assert(io->offset <= disk->size && io->len <= disk->size - io->offset);
-	assert(io->op == STORAGE_READ || !disk->readonly);
-	disk->ops->submit(q, io);
+	}
+	if (data && sum != io->len)
+		return "the iovecs hold less than len";
+	if (io->op == STORAGE_DISCARD && !disk->caps.discard)
+		return "discard on a disk that does not offer it";
+	if (io->op == STORAGE_DISCARD && io->secure && !disk->caps.secure_discard)
+		return "secure discard on a disk that does not offer it";
+	if (io->op != STORAGE_FLUSH &&
+	    (io->offset > disk->size || io->len > disk->size - io->offset))
+		return "the range goes past the end of the disk";
+	if (io->op != STORAGE_READ && disk->readonly)
+		return "a change to a read-only disk";
+	return NULL;
+}
+
+/*
+ * Submit an I/O on q if it keeps the engine contract (the parser made sure it does).
+ * One that does not would have an engine write past its disk or into a read-only
+ * one: it is refused, for the caller to fail that request and halt its ring; the
+ * daemon and every other disk go on.
+ */
+int storage_submit(struct storage_queue *q, struct storage_io *io, const char **why)
+{
+	*why = contract_broken(q->disk, io);
+	if (*why)
+		return -EINVAL;
+	q->disk->ops->submit(q, io);
+	return 0;
 }
 
 /* Start what submit queued on q, where the engine defers it. */

@@ -57,6 +57,8 @@ struct storage_io {
 	bool secure;			/* DISCARD only, and only if caps.secure_discard */
 	/* Called exactly once, with len on success (0 for FLUSH) or -errno. */
 	void (*done)(struct storage_io *io, int64_t result);
+	/* The engine's, while it holds the I/O: e.g. a list of I/Os waiting for room. */
+	struct storage_io *engine_next;
 };
 
 struct storage {
@@ -127,6 +129,21 @@ extern const struct storage_ops storage_mem_ops;
 extern const struct storage_ops storage_file_ops;
 extern const struct storage_ops storage_uring_ops;
 
+/*
+ * The bytes every ramdisk together may allocate (pages written, until discarded or
+ * shrunk away; a named ramdisk's stay while it is detached). A write that would pass
+ * it fails with ENOSPC; a new ramdisk is refused once it is reached. 0 restores the
+ * default, half of the RAM.
+ */
+void storage_mem_set_limit(uint64_t bytes);
+/* That limit, in bytes. */
+uint64_t storage_mem_limit(void);
+/* The bytes the ramdisks allocate now. */
+uint64_t storage_mem_used(void);
+
+/* Submission queue entries of each uring queue (512; tests make it small). */
+extern unsigned int storage_uring_depth;
+
 /* Find an engine by name; NULL if there is none. */
 const struct storage_ops *storage_engine(const char *name);
 
@@ -176,8 +193,13 @@ int storage_queue_open(struct storage *disk, struct storage_queue **qp);
 /* Close a queue with nothing in flight; NULL is fine. */
 void storage_queue_close(struct storage_queue *q);
 
-/* Submit an I/O on q after asserting the engine contract. */
-void storage_submit(struct storage_queue *q, struct storage_io *io);
+/*
+ * Submit an I/O on q: 0, and io->done is called once. An I/O that breaks the
+ * engine contract (no done, a bad length, past the end of the disk, a change to
+ * a read-only disk, a discard the disk does not offer) is not submitted: -EINVAL,
+ * done is not called, and *why names the rule it breaks.
+ */
+int storage_submit(struct storage_queue *q, struct storage_io *io, const char **why);
 
 /* Start what submit queued (no-op if the engine has no kick). */
 void storage_kick(struct storage_queue *q);

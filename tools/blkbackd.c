@@ -19,6 +19,14 @@
 #include "detach.h"
 #include "pidfile.h"
 
+/* Long options without a short form. */
+enum { OPT_GRANT_PAGES = 256, OPT_GRANT_PAGES_DOMAIN, OPT_MEM_LIMIT };
+
+/* Grant pages a limit may be at most: 16 GiB of guest memory. */
+#define MAX_GRANT_PAGES (1ull << 22)
+/* The largest --mem-limit: 1 EiB, far past any RAM. */
+#define MAX_MEM_LIMIT (1ull << 60)
+
 /* Print usage to f. */
 static void usage(FILE *f)
 {
@@ -34,6 +42,15 @@ static void usage(FILE *f)
 		"                      per batch) or copy (grant copy into our buffers)\n"
 		"  -q, --max-queues N  queues (threads) a disk may use, 1 to 32 (default: one per\n"
 		"                      online CPU)\n"
+		"      --grant-pages N\n"
+		"                      guest pages every disk together may hold, mapped or in\n"
+		"                      flight (default 262144: 1 GiB); past it requests wait\n"
+		"      --grant-pages-domain N\n"
+		"                      the same for the disks of one guest, 1024 to --grant-pages\n"
+		"                      (default 32768: 128 MiB)\n"
+		"      --mem-limit SIZE\n"
+		"                      memory every mem disk together may allocate (default: half\n"
+		"                      the RAM); past it the guest's write fails with ENOSPC\n"
 		"  -D, --daemon        detach from the terminal once serving, then log to syslog\n"
 		"                      (without one, to KIND.log in the run directory)\n"
 		"  -p, --pidfile PATH  pidfile (default RUNDIR/KIND.pid; see blkbackd(8))\n"
@@ -99,6 +116,9 @@ int main(int argc, char **argv)
 		{ "debug", required_argument, NULL, 'd' },
 		{ "grant-mode", required_argument, NULL, 'g' },
 		{ "max-queues", required_argument, NULL, 'q' },
+		{ "grant-pages", required_argument, NULL, OPT_GRANT_PAGES },
+		{ "grant-pages-domain", required_argument, NULL, OPT_GRANT_PAGES_DOMAIN },
+		{ "mem-limit", required_argument, NULL, OPT_MEM_LIMIT },
 		{ "daemon", no_argument, NULL, 'D' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
@@ -151,6 +171,43 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			bopts.max_queues = (unsigned int)nq;
+			break;
+		case OPT_GRANT_PAGES:
+		case OPT_GRANT_PAGES_DOMAIN: {
+			const char *what = c == OPT_GRANT_PAGES ? "--grant-pages" :
+				"--grant-pages-domain";
+			uint64_t *pages = c == OPT_GRANT_PAGES ? &bopts.grant_pages :
+				&bopts.grant_pages_domain;
+
+			err = num_parse_uint(optarg, MAX_GRANT_PAGES, pages);
+			if (err || *pages < GRANT_LIMIT_MIN_PAGES) {
+				char msg[256];
+
+				num_error(msg, sizeof(msg), what, optarg, err ? err : -EINVAL, false,
+					  GRANT_LIMIT_MIN_PAGES, MAX_GRANT_PAGES);
+				fprintf(stderr, "blkbackd: %s\n", msg);
+				return 2;
+			}
+			/* Given alone, each is checked against the other's default at start. */
+			if (bopts.grant_pages && bopts.grant_pages_domain > bopts.grant_pages) {
+				fprintf(stderr, "blkbackd: --grant-pages-domain %llu is more than "
+					"--grant-pages %llu\n",
+					(unsigned long long)bopts.grant_pages_domain,
+					(unsigned long long)bopts.grant_pages);
+				return 2;
+			}
+			break;
+		}
+		case OPT_MEM_LIMIT:
+			err = num_parse_size(optarg, MAX_MEM_LIMIT, &bopts.mem_limit);
+			if (err || bopts.mem_limit < (1u << 20)) {
+				char msg[256];
+
+				num_error(msg, sizeof(msg), "--mem-limit", optarg, err ? err : -EINVAL,
+					  true, 1u << 20, MAX_MEM_LIMIT);
+				fprintf(stderr, "blkbackd: %s\n", msg);
+				return 2;
+			}
 			break;
 		case 'D': daemonize = true; break;
 		case 'p': pidfile = optarg; break;
