@@ -542,6 +542,7 @@ int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
 void device_stats(const struct blk_dev *d, FILE *out)
 {
 	struct blk_ring_stats st = { 0 }, q;
+	bool halted = false;
 
 	for (unsigned int i = 0; i < d->nr_rings; i++) {
 		blk_ring_get_stats(d->rings[i], &q);
@@ -567,7 +568,9 @@ void device_stats(const struct blk_dev *d, FILE *out)
 	fputs(" lat_us=", out);
 	for (unsigned int b = 0; b < LAT_BUCKETS; b++)
 		fprintf(out, "%s%" PRIu64, b ? "," : "", st.lat[b]);
-	fputc('\n', out);
+	for (unsigned int i = 0; i < d->nr_rings; i++)	/* a ring stopped on a bad frontend */
+		halted |= blk_ring_halted(d->rings[i]);
+	fprintf(out, " halted=%d\n", halted);
 }
 
 /*
