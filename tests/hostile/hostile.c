@@ -10,7 +10,9 @@
  *             Connected;
  *   ANY       the backend may answer, error or halt; it must only not crash or close
  *             (tests/sim/hostile.sh checks that blkbackd stays up). Most ANY cases check
- *             more, each saying what: evtchn-storm does a good read afterwards;
+ *             more, each saying what: evtchn-storm does a good read afterwards, the
+ *             double fetches and revoke-in-flight want exactly one answer per request
+ *             with its id (and no halt);
  *   REFUSED   the frontend publishes bad xenstore nodes: the backend does not connect,
  *             writes why in its error node and goes Closing; then the same disk connects
  *             properly and serves a good read (hostile-xs.c);
@@ -24,7 +26,8 @@
  * the frontend's life in hostile-life.c.
  * 'hostile --list' prints one line per case: NAME DISK OUTCOME, DISK being the disk the
  * case wants (rw: a writable ramdisk, ro: attached read-only). Exit 0 as expected, 1
- * otherwise (with a one-line reason), 2 on bad usage.
+ * otherwise (with a one-line reason), 2 on bad usage. What only dom0 can see, the runner
+ * gives as commands in the environment (the hooks of hostile.h).
  */
 #include <errno.h>
 #include <inttypes.h>
