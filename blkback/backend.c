@@ -94,6 +94,14 @@ int backend_fd(const struct blk_backend *be)
 	return xs_fileno(be->xs);
 }
 
+/* A directory the scan lists could not be read (err): unless it is gone, scan again later. */
+static void scan_failed(struct blk_backend *be, const char *path, int err)
+{
+	if (err != ENOENT &&
+	    backend_retry_later(be, &be->scan_fails, "backend", path, err ? -err : -EIO))
+		be->scan_retry = true;
+}
+
 /* Update every device, and create the ones that appeared. */
 static void backend_scan(struct blk_backend *be)
 {
@@ -103,11 +111,15 @@ static void backend_scan(struct blk_backend *be)
 	uint64_t domid, devid;
 
 	doms = xs_directory(be->xs, XBT_NULL, be->root, &nd);
+	if (!doms)
+		scan_failed(be, be->root, errno);
 	for (unsigned int i = 0; doms && i < nd; i++) {
 		if (parse_uint(doms[i], UINT16_MAX, &domid))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", be->root, doms[i]);
 		vdevs = xs_directory(be->xs, XBT_NULL, path, &nv);
+		if (!vdevs)
+			scan_failed(be, path, errno);
 		for (unsigned int k = 0; vdevs && k < nv; k++)
 			if (!parse_uint(vdevs[k], UINT32_MAX, &devid))
 				device_get(be, (uint32_t)domid, (uint32_t)devid);
@@ -298,6 +310,8 @@ void backend_retry_due(struct blk_backend *be)
 		for (d = be->devs; d; d = d->next)
 			d->retry = false;	/* the scan updates every device */
 		backend_scan(be);
+		if (!be->scan_retry)
+			be->scan_fails = 0;	/* it read everything this time */
 	}
 	for (d = be->devs; d; d = next) {
 		next = d->next;
