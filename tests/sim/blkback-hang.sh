@@ -74,7 +74,7 @@ hangfs_wait truncate held 30 || fail "blkbackd never truncated $img"
 others_go_on "a resize"
 expect_fail timeout 20 "$BUILD/xensim" run Domain-0 -- "$BUILD/blkbackctl" resize guest1 xvdb 48M
 expect_out "busy"
-online_events() { grep -c "watch backend fired: .*/51728/online$" "$BK_LOG"; }
+online_events() { grep -c "watch backend fired: .*/vbd3/$id1/51728/online$" "$BK_LOG"; }
 before=$(online_events)
 bk_ctl detach guest1 xvdb --timeout 60 >"$XENSIM_DIR/detach.log" 2>&1 &
 detach=$!
