@@ -426,9 +426,15 @@ static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t err
 	uint64_t ps = page_size(), keep = (size + ps - 1) / ps;
 	void *base;
 
-	/* The pages past the new end go with the shrink; a grown bitmap starts empty. */
-	if (size < rd->size)
+	/*
+	 * The pages past the new end go with the shrink; a grown bitmap starts empty. The
+	 * page the new end falls inside stays: its bytes past the end are zeroed, or a
+	 * later grow would bring the dropped data back.
+	 */
+	if (size < rd->size) {
+		zero_part(rd, size, keep * ps - size);
 		mem_free_pages(rd, keep, (rd->size + ps - 1) / ps);
+	}
 	if (size > rd->size && chunks_resize(rd, size)) {
 		snprintf(err, errlen, "cannot resize the ramdisk to %llu bytes: %s",
 			 (unsigned long long)size, strerror(ENOMEM));

@@ -133,6 +133,32 @@ int main(void)
 	      "bytes after close: %llu", (unsigned long long)storage_mem_used());
 	CHECK(open_disk("mem:size=1M", &c, err, sizeof(err)) == 0, "a new ramdisk: %s", err);
 	storage_close(c);
+
+	/*
+	 * A shrink to inside a page keeps that page (and its count); the bytes past the new
+	 * end are dropped all the same, so that space grown again reads as zeroes.
+	 */
+	printf("case 5: a shrink inside a page, then a grow: the grown bytes read as zeroes\n");
+	c = NULL;
+	if (open_disk("mem:size=64K", &c, err, sizeof(err)) || storage_queue_open(c, &qa)) {
+		CHECK(0, "cannot open a ramdisk: %s", err);
+	} else {
+		size_t nonzero = 0;
+
+		memset(buf, 0x5a, PG);
+		CHECK_INT(run(qa, STORAGE_WRITE, 0, PG), PG, "a page written");
+		CHECK(c->ops->resize(c, 512, err, sizeof(err)) == 0, "shrink to 512: %s", err);
+		CHECK(c->ops->resize(c, 64 * KiB, err, sizeof(err)) == 0, "grow: %s", err);
+		memset(buf, 0xff, PG);
+		CHECK_INT(run(qa, STORAGE_READ, 0, PG), PG, "reading the page back");
+		CHECK(buf[0] == 0x5a && buf[511] == 0x5a, "the bytes kept by the shrink changed");
+		for (size_t i = 512; i < PG; i++)
+			nonzero += buf[i] != 0;
+		CHECK(nonzero == 0, "%zu bytes past the shrink's end came back after the grow",
+		      nonzero);
+		storage_queue_close(qa);
+	}
+	storage_close(c);
 	storage_close(b);
 	return check_done("test-mem-limit");
 }
