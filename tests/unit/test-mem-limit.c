@@ -53,6 +53,21 @@ static int64_t run(struct storage_queue *q, enum storage_op kind, uint64_t off, 
 	return op.result;
 }
 
+/* The kernel's page tables for this process (VmPTE), in KiB; 0 if unreadable. */
+static unsigned long long pte_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned long long kib = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPTE: %llu kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
 /* Open spec; the open's result, its message in err. */
 static int open_disk(const char *text, struct storage **disk, char *err, size_t errlen)
 {
@@ -156,6 +171,36 @@ int main(void)
 			nonzero += buf[i] != 0;
 		CHECK(nonzero == 0, "%zu bytes past the shrink's end came back after the grow",
 		      nonzero);
+		storage_queue_close(qa);
+	}
+	storage_close(c);
+
+	/*
+	 * Reading never-written space costs nothing either: not a page, and not the page
+	 * tables that mapping the zero page into it would take (4 KiB for every 2 MiB,
+	 * 2 GiB for a 1 TiB ramdisk read through), which --mem-limit does not count.
+	 */
+	printf("case 6: reading 1 GiB never written takes no page tables\n");
+	c = NULL;
+	if (open_disk("mem:size=16G", &c, err, sizeof(err)) || storage_queue_open(c, &qa)) {
+		CHECK(0, "cannot open a ramdisk: %s", err);
+	} else {
+		unsigned long long before = pte_kib(), after;
+		uint64_t used = storage_mem_used();
+		size_t nonzero = 0;
+
+		CHECK(before > 0, "no VmPTE in /proc/self/status");
+		memset(buf, 0xff, MiB);
+		for (uint64_t off = 0; off < 1024 * MiB; off += MiB)
+			CHECK_INT(run(qa, STORAGE_READ, 4 * 1024 * MiB + off, MiB), MiB,
+				  "reading unwritten space");
+		for (size_t i = 0; i < MiB; i++)
+			nonzero += buf[i] != 0;
+		CHECK(nonzero == 0, "%zu bytes of unwritten space read as other than 0", nonzero);
+		after = pte_kib();
+		CHECK(after < before + 256, "page tables grew from %llu to %llu KiB reading "
+		      "unwritten space", before, after);
+		CHECK_U64(storage_mem_used(), used, "bytes allocated after reading");
 		storage_queue_close(qa);
 	}
 	storage_close(c);
