@@ -413,7 +413,7 @@ int cmd_handover(struct ctl *c, int argc, char **argv)
 {
 	(void)argv;
 	if (argc > 1)
-		die("handover: takes no arguments; usage: blkbackctl handover");
+		usage_die("handover: takes no arguments; usage: blkbackctl handover");
 	need_daemon(c);
 	free(control_request(c, "leave"));
 	printf("blkbackd has left; connected disks wait for the next blkbackd to take "
