@@ -228,7 +228,8 @@ void backend_ring_stopped(void *arg)
 }
 
 /*
- * Rings have stopped: finish disconnecting the devices that waited for them. Then, if
+ * Rings have stopped: finish disconnecting the devices that waited for them, and close
+ * those whose ring ended without being asked (device_update sees it). Then, if
  * such a device was freed, here or by a watch event since, look for a device whose
  * nodes were created again meanwhile: their events came while the old one still stood.
  */
@@ -240,7 +241,7 @@ void backend_reap_rings(struct blk_backend *be)
 	eventfd_read(be->stopped_fd, &n);	/* EAGAIN is fine */
 	for (d = be->devs; d; d = next) {
 		next = d->next;
-		if (d->stopping)
+		if (d->stopping || d->nr_rings)	/* or a ring ended on its own */
 			device_update(d);
 	}
 	if (be->rescan) {

@@ -477,6 +477,15 @@ static bool device_start(struct blk_dev *d, int *state)
 	return false;
 }
 
+/* Whether a ring's thread ended without being asked to (its poll failed: ring.c said why). */
+static bool ring_died(const struct blk_dev *d)
+{
+	for (unsigned int q = 0; !d->stopping && q < d->nr_rings; q++)
+		if (blk_ring_stopped(d->rings[q]))
+			return true;
+	return false;
+}
+
 /*
  * The xenbus state machine: everything that happens to a device comes here,
  * and the frontend's state decides what we do, as in blkif.h and Linux. A node
@@ -515,6 +524,13 @@ void device_update(struct blk_dev *d)
 		return;
 	if (d->stopping)	/* free the rings that have stopped since */
 		device_disconnect(d);
+	if (ring_died(d)) {	/* the guest's requests on it would wait for ever */
+		log_err("%s: a queue stopped serving; closing the disk so that the guest "
+			"connects it again", d->name);
+		device_disconnect(d);
+		device_set_state(d, state, XenbusStateClosing);
+		state = XenbusStateClosing;
+	}
 	snprintf(path, sizeof(path), "%s/online", d->bepath);
 	err = bxs_read_uint(d->be->xs, XBT_NULL, path, 1, &v);
 	online = !err && v == 1;	/* absent or not 1: offline */
