@@ -79,7 +79,8 @@ void blk_ring_keep_journal(struct blk_ring *ring);
 
 /*
  * Hold the ring still: wait until nothing is in storage and stop taking
- * requests, so the disk can change under it. Only the main thread calls this.
+ * requests, so the disk can change under it. One thread at a time calls this
+ * and blk_ring_resume (a resize's own, while the main thread leaves the ring be).
  * -ETIMEDOUT if storage still holds requests at until (CLOCK_MONOTONIC); the
  * ring then goes on taking none until blk_ring_resume, which must follow either way.
  */
@@ -90,5 +91,10 @@ void blk_ring_resume(struct blk_ring *ring, uint64_t nr_sectors);
 
 /* A snapshot of the ring's counters, each read whole while the ring runs. */
 void blk_ring_get_stats(const struct blk_ring *ring, struct blk_ring_stats *st);
+/* Has the ring halted on a frontend that broke the ring protocol? (any thread) */
+bool blk_ring_halted(const struct blk_ring *ring);
+
+/* The ring ABI the frontend chose (its protocol node). */
+enum blkif_abi blk_ring_abi(const struct blk_ring *ring);
 
 #endif

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../blkback/version.h"
+#include <xen/io/protocols.h>
+
 #include "cli.h"
 
 /* Print the usage text to f. */
@@ -62,10 +65,14 @@ void cli_usage(FILE *f)
 "  --indirect always|auto     always: every read and write as an indirect request,\n"
 "                             even of 11 pages or fewer (default auto)\n"
 "  --no-persistent            do not offer feature-persistent\n"
+"  --abi x86_32|x86_64|native the ring layout to speak, named in the protocol node\n"
+"                             (default native: this build's, " XEN_IO_PROTO_ABI_NATIVE ")\n"
 "  -v, --verbose              debug messages to stderr\n"
 "\n"
-"Exit status: 0 done (verify: every block good), 1 verify found bad blocks,\n"
-"2 I/O, connection or system error, 3 bad command line.\n", f);
+"  --version                  print the version\n"
+"\n"
+"Exit status: 0 done (verify: every block good), 1 failed (an I/O, connection or\n"
+"system error), 2 bad command line, 3 verify found bad blocks.\n", f);
 }
 
 /* Find the subcommand and run it. */
@@ -86,6 +93,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		cli_usage(stdout);
+		return EXIT_GOOD;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		version_print("blkfront");
 		return EXIT_GOOD;
 	}
 	blkfront_opts_init(&c.opts);

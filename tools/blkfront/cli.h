@@ -7,12 +7,12 @@
 
 #include "blkfront.h"
 
-/* Exit codes, as the usage text documents them. */
+/* Exit codes, the rule of every tool (see blkfront(1)), and verify's own. */
 enum {
 	EXIT_GOOD = 0,		/* done; verify: every block good */
-	EXIT_MISMATCH = 1,	/* verify found bad blocks */
-	EXIT_IO = 2,		/* an I/O, connection or system error */
-	EXIT_USAGE = 3,		/* bad command line */
+	EXIT_IO = 1,		/* failed: an I/O, connection or system error */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_MISMATCH = 3,	/* verify found bad blocks */
 };
 
 /* Option codes of the common options (subcommands use 'a'..'z' and >= 300). */
@@ -25,6 +25,7 @@ enum {
 	OPT_INDIRECT_SEGS,
 	OPT_INDIRECT,
 	OPT_QUEUES,
+	OPT_ABI,
 	OPT_HELP,
 };
 
@@ -38,6 +39,7 @@ enum {
 	{ "indirect-segs", required_argument, NULL, OPT_INDIRECT_SEGS }, \
 	{ "indirect", required_argument, NULL, OPT_INDIRECT }, \
 	{ "queues", required_argument, NULL, OPT_QUEUES }, \
+	{ "abi", required_argument, NULL, OPT_ABI }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, OPT_HELP }
 
