@@ -165,7 +165,7 @@ deps-build:
 
 check: check-unit check-fuzz check-unit-asan check-sim check-xen
 
-check-unit: deps $(UNIT_TESTS) $(TOOLS)
+check-unit: deps $(UNIT_TESTS) $(TOOLS) $(B)/blkfront $(B)/xensim
 	$(Q)BLKBACK_BUILD=$(B) tests/run.sh $(SUITE) $(UNIT_TESTS) tests/unit/*.sh
 
 # The unit suite again, built with AddressSanitizer and UBSan; any report fails it.
