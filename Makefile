@@ -32,7 +32,7 @@ msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 BLKBACK := abi parse grant grant-copy journal ring xs vdev config device backend control procstat log
-STORAGE := storage mem filecommon file uring fault
+STORAGE := storage mem filecommon filelock file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
 # The simulator (daemon + drop-in libraries) and the userspace frontend.

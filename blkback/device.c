@@ -344,14 +344,22 @@ static void forget_journals(struct blk_dev *d)
  * Serve a device an earlier daemon had connected and was killed (or left) while the
  * guest kept it: take over its rings from their journals. -errno, logged, when that
  * cannot be done safely: then the caller closes the device and the guest reconnects.
+ * probe_err is device_probe's: -EBUSY says another open file holds the image's lock,
+ * which an earlier daemon's I/O still in the kernel does, even once it has exited.
  */
-static int device_take_over(struct blk_dev *d)
+static int device_take_over(struct blk_dev *d, int probe_err)
 {
 	struct blk_ring_config cfg;
 	uint64_t fe;
-	int err = -ENOENT;
+	int err = probe_err ? probe_err : -ENOENT;
 
-	if (d->in_memory)
+	if (probe_err == -EBUSY)
+		log_warn("%s: was connected by an earlier blkbackd, which may still have I/O in "
+			 "flight on its file (the file is locked); not serving it: closing the "
+			 "device", d->name);
+	else if (probe_err)
+		;	/* device_probe said why */
+	else if (d->in_memory)
 		log_warn("%s: was connected by an earlier blkbackd, but its mem disk died with "
 			 "it; closing the device", d->name);
 	else if (bxs_read_uint(d->be->xs, XBT_NULL, d->fe_state, XenbusStateReconfigured, &fe) ||
@@ -423,6 +431,9 @@ void device_update(struct blk_dev *d)
 
 		if (err == -EAGAIN)
 			return;
+		/* A device some earlier daemon had connected: take it over, or close it. */
+		if (state == XenbusStateConnected && !device_take_over(d, err))
+			return;
 		if (err) {
 			storage_close(d->disk);
 			d->disk = NULL;
@@ -430,10 +441,7 @@ void device_update(struct blk_dev *d)
 			set_state(d, state, XenbusStateClosed);
 			return;
 		}
-		/* A device some earlier daemon had connected: take it over, or close it. */
 		if (state == XenbusStateConnected) {
-			if (!device_take_over(d))
-				return;
 			set_state(d, state, XenbusStateClosing);
 			state = XenbusStateClosing;
 		} else if (state != XenbusStateClosing) {
