@@ -14,7 +14,7 @@
 
 #define TOKEN_BACKEND "backend"
 #define TOKEN_RELEASE "release"
-#define SHUTDOWN_WAIT_MS 10000	/* how long a shutdown waits for storage to answer */
+#define SHUTDOWN_WAIT_S 10	/* how long a shutdown waits for storage to answer, unless told */
 
 /* Connect to xenstore and watch the backend directory. */
 int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
@@ -31,6 +31,7 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 	if (be->max_queues > BLK_MAX_QUEUES)
 		be->max_queues = BLK_MAX_QUEUES;
 	be->grant_mode = opts->grant_mode;
+	be->shutdown_wait_s = opts->shutdown_wait_s ? opts->shutdown_wait_s : SHUTDOWN_WAIT_S;
 	if (opts->state_dir)
 		snprintf(be->state_dir, sizeof(be->state_dir), "%s", opts->state_dir);
 	be->stopped_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -225,13 +226,13 @@ static bool wait_ring_stopped(struct blk_backend *be, uint64_t end)
 }
 
 /*
- * Close every device (guests see Closing), giving their storage SHUTDOWN_WAIT_MS to answer
+ * Close every device (guests see Closing), giving their storage shutdown_wait_s to answer
  * what is in flight. A device whose storage hangs longer is left as it is: its guest pages
  * cannot be let go under a running I/O, and the exit does that. Idempotent.
  */
 void backend_close(struct blk_backend *be)
 {
-	uint64_t end = now_ms() + SHUTDOWN_WAIT_MS;
+	uint64_t end = now_ms() + (uint64_t)be->shutdown_wait_s * 1000;
 	struct blk_dev *d, *next;
 	bool waiting = true;
 
@@ -248,8 +249,8 @@ void backend_close(struct blk_backend *be)
 			break;
 	}
 	for (d = be->devs; d; d = d->next)
-		log_err("%s: its storage has not answered in %d s; exiting without waiting for it",
-			d->name, SHUTDOWN_WAIT_MS / 1000);
+		log_err("%s: its storage has not answered in %u s; exiting without waiting for it",
+			d->name, be->shutdown_wait_s);
 	if (be->xs) {
 		xs_unwatch(be->xs, be->root, TOKEN_BACKEND);
 		xs_unwatch(be->xs, "@releaseDomain", TOKEN_RELEASE);

@@ -17,6 +17,7 @@ struct blk_backend_opts {
 	unsigned int max_queues;	/* multi-queue-max-queues; 0: online CPUs */
 	enum grant_mode grant_mode;	/* how guest data is reached */
 	const char *state_dir;		/* ring journals, for a restart; NULL: none */
+	unsigned int shutdown_wait_s;	/* an exit waits this long for storage; 0: 10 */
 };
 
 struct blk_backend {
@@ -27,6 +28,7 @@ struct blk_backend {
 	unsigned int max_queues;	/* offered per disk, 1 .. BLK_MAX_QUEUES */
 	enum grant_mode grant_mode;
 	char state_dir[128];		/* ring journals; "" for none */
+	unsigned int shutdown_wait_s;	/* an exit waits this long for storage */
 	int stopped_fd;			/* an eventfd: some ring's thread has ended */
 	bool rescan;			/* a device waited for its rings and is freed since */
 	bool leaving;			/* asked to exit, leaving disks to a successor */
