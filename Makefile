@@ -135,6 +135,16 @@ $(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libbl
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
 		-pthread $(LDLIBS)
 
+# The FUSE file system that holds system calls inside the kernel (tests/sim/lib-hangfs.sh).
+# libfuse3 is looked up when the recipe runs, not when the Makefile is read: a fresh machine
+# runs make before make deps has installed it.
+HANGFS := $(B)/tests/sim/hangfs
+$(HANGFS): tests/sim/hangfs.c
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $$(pkg-config --cflags fuse3) $(LDFLAGS) -o $@ $< \
+		$$(pkg-config --libs fuse3) $(LDLIBS)
+
 $(B)/tests/sim/hv-xcstub.so: tests/sim/hv-xcstub.c
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
@@ -160,7 +170,7 @@ check-sim: deps
 	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" \
 		LDFLAGS="$(SAN)" SUITE=sim run-sim
 
-run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(SIM_PROGS) $(HOSTILE)
+run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(SIM_PROGS) $(HANGFS) $(HOSTILE)
 	$(Q)BLKBACK_BUILD=$(B) BLKBACK_SAN="$(SAN)" tests/run.sh $(SUITE) \
 		$(filter-out tests/sim/lib%.sh tests/sim/fetch.sh,$(wildcard tests/sim/*.sh))
 

@@ -6,8 +6,11 @@ set -euo pipefail
 # Real-Xen bench: QEMU, static busybox and cpio to build the boot images,
 # xz/python3 to unpack the guest kernel, e2fsprogs for the guest's mkfs.
 # Fuzzing (make fuzz, check-fuzz): clang, whose Debian 12 package (clang-14) has libFuzzer.
+# Hung-storage tests (tests/sim/hangfs.c, a FUSE file system): libfuse3-dev to build it,
+# fuse3 for fusermount3 to unmount it.
 pkgs=(gcc make pkg-config libxen-dev liburing-dev clang
-      qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs)
+      qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs
+      fuse3 libfuse3-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
