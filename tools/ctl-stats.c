@@ -326,7 +326,8 @@ int cmd_handover(struct ctl *c, int argc, char **argv)
 						len ? ", " : "", line + 11);
 	free(answer);
 	start = now_s();
-	while (flock(fd, LOCK_SH | LOCK_NB)) {
+	/* Gone once the lock is free, or taken by the next daemon, which wrote its pid. */
+	while (flock(fd, LOCK_SH | LOCK_NB) && pidfile_read(fd) == pid) {
 		waited = now_s() - start;
 		if (waited >= c->timeout)
 			die("blkbackd (pid %ld) has left its disks but not exited after %d s: I/O "

@@ -59,6 +59,14 @@ static pid_t read_pid(int fd, bool *leaving)
 	return pid;
 }
 
+/* The pid written in an open pidfile; 0 if none. */
+pid_t pidfile_read(int fd)
+{
+	bool leaving;
+
+	return read_pid(fd, &leaving);
+}
+
 /* Create the directory path lives in, if missing (one level, mode 0755). */
 int make_parent_dir(const char *path)
 {

@@ -23,6 +23,9 @@ int make_parent_dir(const char *path);
  */
 int pidfile_claim(const char *path, pid_t *owner, bool *leaving);
 
+/* The pid written in an open pidfile; 0 if none. */
+pid_t pidfile_read(int fd);
+
 /* Mark the pidfile (pidfile_claim's fd) "PID leaving": a successor waits for our exit. */
 int pidfile_leaving(int fd);
 
