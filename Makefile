@@ -12,8 +12,10 @@ B := build
 SUITE := unit
 
 PKGS := xenstore xengnttab xenevtchn liburing
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Read from pkg-config when first used, not when the Makefile is read: on a fresh machine the
+# libraries arrive only with deps-build, which every compile waits for (see below).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -31,7 +33,8 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-BLKBACK := abi parse grant grant-copy journal ring xs vdev config device backend control procstat log
+BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-takeover xs vdev config device \
+	backend control procstat log
 STORAGE := storage mem filecommon filelock file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
@@ -48,12 +51,14 @@ EVTCHN_OBJS := $(call objs,$(wildcard tools/xensim/lib/evtchn*.c)) $(SIMLIB_COMM
 BLKFRONT_LIB_OBJS := $(call objs,$(filter-out tools/blkfront/blkfront.c,$(wildcard tools/blkfront/*.c)))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
-.PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo bench deps install \
+.PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo bench deps \
+	deps-build install \
 	uninstall clean fuzz check-fuzz fuzz-bins fuzz-seeds
 all: $(TOOLS) $(SIM)
 sim: $(SIM)
 
-$(B)/%.o: %.c
+# Every compile waits for the build dependencies: a fresh machine gets them on the first make.
+$(B)/%.o: %.c | deps-build
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -66,7 +71,8 @@ $(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/tools/detach.o $(
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/blkbackctl: $(B)/tools/blkbackctl.o $(B)/tools/ctl-stats.o $(B)/tools/pidfile.o \
+$(B)/blkbackctl: $(B)/tools/blkbackctl.o $(B)/tools/ctl-stats.o $(B)/tools/ctl-list.o \
+		$(B)/tools/pidfile.o \
 		$(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -117,7 +123,7 @@ $(RING_TESTS): $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/fake-xen.o $(B)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore liburing) -pthread $(LDLIBS)
 
 # The blkfront unit tests test libblkfront.a's pure parts (no Xen calls are reached).
-$(B)/tests/test-blkfront-%: $(B)/tests/unit/test-blkfront-%.o $(B)/libblkfront.a
+$(B)/tests/test-blkfront-%: $(B)/tests/unit/test-blkfront-%.o $(B)/libblkfront.a $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm $(LDLIBS)
 
@@ -145,14 +151,17 @@ $(HANGFS): tests/sim/hangfs.c
 	$(Q)$(CC) $(ALL_CFLAGS) $$(pkg-config --cflags fuse3) $(LDFLAGS) -o $@ $< \
 		$$(pkg-config --libs fuse3) $(LDLIBS)
 
-$(B)/tests/sim/hv-xcstub.so: tests/sim/hv-xcstub.c
+$(B)/tests/sim/hv-xcstub.so: tests/sim/hv-xcstub.c | deps-build
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
-# Install what the build and the tests need (Debian 12), saying what.
-deps:
+# Install what the build (deps-build) or the build and the tests (deps) need on Debian 12,
+# saying what; nothing when all is there.
+deps: deps-build
 	$(Q)tools/install-deps.sh
+deps-build:
+	$(Q)tools/install-deps.sh --build
 
 check: check-unit check-fuzz check-unit-asan check-sim check-xen
 
@@ -191,9 +200,11 @@ FUZZ_SEEDS := $(FUZZ_TARGETS:%=$(B)/fuzz/seeds/%/.stamp)
 
 $(B)/fuzz/fuzz-parse: blkback/parse.c blkback/abi.c tests/fuzz/fuzz-parse.h blkback/parse.h \
 	blkback/abi.h
-$(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) storage/storage.h storage/filecommon.h
-$(B)/fuzz/fuzz-config: blkback/config.c blkback/xs.c blkback/abi.c $(STORAGE:%=storage/%.c) \
-	blkback/config.h blkback/xs.h blkback/abi.h storage/storage.h tests/fuzz/fuzz-config.h
+$(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) blkback/num.c storage/storage.h storage/filecommon.h \
+	blkback/num.h
+$(B)/fuzz/fuzz-config: blkback/config.c blkback/xs.c blkback/abi.c blkback/num.c \
+	$(STORAGE:%=storage/%.c) blkback/config.h blkback/xs.h blkback/abi.h blkback/num.h \
+	storage/storage.h tests/fuzz/fuzz-config.h
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-check.h
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(dir $@)

@@ -9,7 +9,7 @@
 /* Map a `protocol` node value to an ABI; NULL (node absent) means x86_32. */
 int blkif_abi_from_protocol(const char *protocol, enum blkif_abi *abi)
 {
-	/* blkif.h: with no protocol node the frontend is a 32-bit x86 guest. */
+	/* No protocol node: x86_32, as Linux xen-blkback assumes on x86 (BLKIF_PROTOCOL_DEFAULT). */
 	if (!protocol || !*protocol)
 		*abi = BLKIF_ABI_X86_32;
 	else if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_32))

@@ -24,6 +24,16 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 	uint64_t self = 0;
 	int err;
 
+	/* The limits every ring and ramdisk shares (see grant-limit.c and storage/mem.c). */
+	err = grant_set_limits(opts->grant_pages_domain ? opts->grant_pages_domain :
+			       GRANT_DOMAIN_PAGES_DEFAULT,
+			       opts->grant_pages ? opts->grant_pages : GRANT_DAEMON_PAGES_DEFAULT);
+	if (err) {
+		log_err("--grant-pages-domain must be from %u to --grant-pages (default %u)",
+			GRANT_LIMIT_MIN_PAGES, GRANT_DAEMON_PAGES_DEFAULT);
+		return err;
+	}
+	storage_mem_set_limit(opts->mem_limit);
 	memset(be, 0, sizeof(*be));
 	snprintf(be->kind, sizeof(be->kind), "%s", kind);
 	/* One queue per online CPU unless asked, as Linux blkback's xen_blkif_max_queues. */

@@ -18,6 +18,9 @@ struct blk_backend_opts {
 	enum grant_mode grant_mode;	/* how guest data is reached */
 	const char *state_dir;		/* ring journals, for a restart; NULL: none */
 	unsigned int shutdown_wait_s;	/* an exit waits this long for storage; 0: 10 */
+	uint64_t grant_pages_domain;	/* grant pages one domain may hold; 0: default */
+	uint64_t grant_pages;		/* ... and every domain together; 0: default */
+	uint64_t mem_limit;		/* bytes the ramdisks may allocate; 0: half the RAM */
 };
 
 struct blk_backend {

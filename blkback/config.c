@@ -13,17 +13,35 @@
 #define PATH_LEN 256
 #define DIR_LEN 192
 
-/* Read the node whose path fmt formats into path (PATH_LEN bytes); NULL if absent. */
+/*
+ * Read the node whose path fmt formats into path (PATH_LEN bytes); NULL if absent. A path
+ * that does not fit (it cannot: bepath and fepath are bounded) is never read cut short.
+ */
 static char *get(const struct cfg_nodes *n, char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static char *get(const struct cfg_nodes *n, char *path, const char *fmt, ...)
 {
 	va_list ap;
+	int len;
 
 	va_start(ap, fmt);
-	vsnprintf(path, PATH_LEN, fmt, ap);
+	len = vsnprintf(path, PATH_LEN, fmt, ap);
 	va_end(ap);
+	if (len < 0 || len >= PATH_LEN)
+		return NULL;
 	return n->read(n->arg, path);
+}
+
+/* Room for a guest's value in a message: CLIP_LEN - 4 bytes of it, then "..." if longer. */
+#define CLIP_LEN 68
+
+/* s for a message, cut to fit with "..." (a guest may write anything there) into buf. */
+static const char *clip(const char *s, char buf[CLIP_LEN])
+{
+	if (strlen(s) < CLIP_LEN)
+		return s;
+	snprintf(buf, CLIP_LEN, "%.*s...", CLIP_LEN - 4, s);
+	return buf;
 }
 
 /* The node at path as a decimal number no larger than max: -ENOENT if absent, -EINVAL if bad. */
@@ -105,13 +123,13 @@ int cfg_nr_queues(const struct cfg_nodes *n, unsigned int max, unsigned int *nr,
 		  size_t len)
 {
 	char path[PATH_LEN];
-	char *s = get(n, path, "%s/multi-queue-num-queues", n->fepath);
+	char *s = get(n, path, "%s/multi-queue-num-queues", n->fepath), buf[CLIP_LEN];
 	uint64_t v = 1;
 	int ret = 0;
 
 	if (s && (parse_uint(s, max, &v) || v == 0)) {
-		snprintf(why, len, "frontend asks for multi-queue-num-queues '%.20s'; this backend "
-			 "offers 1 to %u (multi-queue-max-queues)", s, max);
+		snprintf(why, len, "frontend asks for multi-queue-num-queues '%s'; this backend "
+			 "offers 1 to %u (multi-queue-max-queues)", clip(s, buf), max);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -125,7 +143,7 @@ out:
 int cfg_common(const struct cfg_nodes *n, enum grant_mode mode, struct blk_ring_config *cfg,
 	       char *why, size_t len)
 {
-	char path[PATH_LEN], *protocol;
+	char path[PATH_LEN], *protocol, buf[CLIP_LEN];
 	uint64_t v;
 	int ret;
 
@@ -142,8 +160,8 @@ int cfg_common(const struct cfg_nodes *n, enum grant_mode mode, struct blk_ring_
 	protocol = get(n, path, "%s/protocol", n->fepath);
 	ret = blkif_abi_from_protocol(protocol, &cfg->abi);
 	if (ret)
-		snprintf(why, len, "frontend protocol '%.64s' is not one of x86_32-abi, x86_64-abi",
-			 protocol);
+		snprintf(why, len, "frontend protocol '%s' is not one of x86_32-abi, x86_64-abi",
+			 protocol ? clip(protocol, buf) : "(null)");
 	free(protocol);
 	return ret;
 }
@@ -152,7 +170,7 @@ int cfg_common(const struct cfg_nodes *n, enum grant_mode mode, struct blk_ring_
 int cfg_queue(const struct cfg_nodes *n, unsigned int nr, unsigned int q,
 	      struct blk_ring_config *cfg, char *why, size_t len)
 {
-	char dir[DIR_LEN], path[PATH_LEN];
+	char dir[DIR_LEN], path[PATH_LEN], buf[CLIP_LEN];
 	char *s = get(n, path, "%s/ring-page-order", n->fepath);
 	uint64_t order = 0, v = 0;
 	int ret = -EINVAL;
@@ -163,8 +181,8 @@ int cfg_queue(const struct cfg_nodes *n, unsigned int nr, unsigned int q,
 	else
 		snprintf(dir, sizeof(dir), "%s/queue-%u", n->fepath, q);
 	if (s && parse_uint(s, BLK_RING_MAX_ORDER, &order)) {
-		snprintf(why, len, "frontend asks for ring-page-order '%.20s'; this backend offers "
-			 "0 to %u (max-ring-page-order)", s, BLK_RING_MAX_ORDER);
+		snprintf(why, len, "frontend asks for ring-page-order '%s'; this backend offers "
+			 "0 to %u (max-ring-page-order)", clip(s, buf), BLK_RING_MAX_ORDER);
 		goto out;
 	}
 	cfg->ring_order = (unsigned int)order;

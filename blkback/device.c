@@ -50,14 +50,14 @@ static void device_error(struct blk_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void device_error(struct blk_dev *d, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[STORAGE_ERR_LEN];	/* room for any storage message, whatever its path */
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_err("%s: %s", d->name, msg);
-	bxs_printf(d->be->xs, XBT_NULL, d->bepath, "error", "%s", msg);
+	bxs_write_message(d->be->xs, XBT_NULL, d->bepath, "error", msg);
 }
 
 /* The device for domid/devid, if the daemon serves it. */
@@ -113,7 +113,7 @@ static int device_probe(struct blk_dev *d)
 {
 	struct cfg_nodes n = { .read = read_node, .arg = d, .bepath = d->bepath };
 	struct xs_handle *xs = d->be->xs;
-	char *fe = NULL, *params = NULL, err[512];
+	char *fe = NULL, *params = NULL, err[STORAGE_ERR_LEN];
 	struct storage_spec spec = { 0 };
 	int ret;
 
@@ -575,7 +575,9 @@ void device_stats(const struct blk_dev *d, FILE *out)
 	fputs(" lat_us=", out);
 	for (unsigned int b = 0; b < LAT_BUCKETS; b++)
 		fprintf(out, "%s%" PRIu64, b ? "," : "", st.lat[b]);
-	fputc('\n', out);
+	/* What blkbackctl list and stats show beside xenstore's nodes. */
+	fprintf(out, " ro=%d abi=%s\n", d->readonly,
+		d->nr_rings ? blkif_abi_name(blk_ring_abi(d->rings[0])) : "-");
 }
 
 /*

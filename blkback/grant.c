@@ -76,9 +76,9 @@ static void idle_unlink(struct pgrant *e)
 	e->prev = e->next = e;
 }
 
-/* Unmap e and forget it; it must be idle. */
+/* Unmap e and forget it (and its page in the domain's budget); it must be idle. */
 static void gc_drop(xengnttab_handle *xgt, struct grant_cache *gc, struct pgrant *e,
-		    struct grant_counters *c)
+		    struct grant_budget *budget, struct grant_counters *c)
 {
 	struct pgrant **pp;
 
@@ -91,6 +91,7 @@ static void gc_drop(xengnttab_handle *xgt, struct grant_cache *gc, struct pgrant
 	else
 		grant_count_pages(-1);
 	stat_add(&c->unmaps, 1);
+	grant_budget_give(budget, 1);
 	gc->count--;
 	__atomic_store_n(&c->persistent, gc->count, __ATOMIC_RELAXED);
 	free(e);
@@ -98,11 +99,14 @@ static void gc_drop(xengnttab_handle *xgt, struct grant_cache *gc, struct pgrant
 
 /*
  * The persistent grant for gref, mapped if new; NULL with *err: -ENOSPC when the cache
- * is full (the request is then mapped with the sweep's batch).
+ * is full, or the domain's or the daemon's budget leaves it no room to grow (the
+ * request is then mapped with the sweep's batch).
  */
-static struct pgrant *gc_get(xengnttab_handle *xgt, struct grant_cache *gc, uint32_t domid,
-			     uint32_t gref, struct grant_counters *c, int *err)
+static struct pgrant *gc_get(const struct grant_ctx *g, uint32_t gref, int *err)
 {
+	xengnttab_handle *xgt = g->xgt;
+	struct grant_cache *gc = g->gc;
+	struct grant_counters *c = g->c;
 	struct pgrant *e, **head = gc_bucket(gc, gref);
 
 	for (e = *head; e; e = e->hnext)
@@ -115,21 +119,27 @@ static struct pgrant *gc_get(xengnttab_handle *xgt, struct grant_cache *gc, uint
 		if (++gc->misses >= GC_PURGE_MISSES) {
 			gc->misses = 0;
 			for (unsigned int i = 0; i < gc->max / 8 && gc->idle.next != &gc->idle; i++)
-				gc_drop(xgt, gc, gc->idle.next, c);
+				gc_drop(xgt, gc, gc->idle.next, g->budget, c);
 		}
 		*err = -ENOSPC;		/* mapped with the sweep's batch instead */
 		return NULL;
 	}
+	if (!grant_budget_take_cached(g->budget)) {
+		*err = -ENOSPC;		/* the cache stops growing */
+		return NULL;
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e) {
+		grant_budget_give(g->budget, 1);
 		*err = -ENOMEM;
 		return NULL;
 	}
 	stat_add(&c->map_calls, 1);
 	/* Writable whatever the request: the frontend reuses the page for reads and writes. */
-	e->addr = xengnttab_map_grant_ref(xgt, domid, gref, PROT_READ | PROT_WRITE);
+	e->addr = xengnttab_map_grant_ref(xgt, g->domid, gref, PROT_READ | PROT_WRITE);
 	if (!e->addr) {
 		*err = errno ? -errno : -EFAULT;
+		grant_budget_give(g->budget, 1);
 		free(e);
 		return NULL;
 	}
@@ -181,9 +191,10 @@ const char *grant_mode_name(enum grant_mode mode)
 
 /* Set up g for mode, with a persistent cache or bounce pages as the mode needs. */
 int grant_ctx_init(struct grant_ctx *g, xengnttab_handle *xgt, uint32_t domid,
-		   enum grant_mode mode, struct grant_counters *c)
+		   enum grant_mode mode, struct grant_budget *budget, struct grant_counters *c)
 {
-	*g = (struct grant_ctx){ .xgt = xgt, .domid = domid, .mode = mode, .c = c };
+	*g = (struct grant_ctx){ .xgt = xgt, .domid = domid, .mode = mode, .budget = budget,
+				 .c = c };
 	if (grant_copy_init(g))		/* indirect pages are copied in every mode */
 		return -ENOMEM;
 	if (mode != GRANT_MODE_PERSISTENT)
@@ -206,19 +217,19 @@ void grant_ctx_fini(struct grant_ctx *g)
 		return;
 	for (unsigned int b = 0; b < GC_BUCKETS; b++)
 		while (gc->hash[b])
-			gc_drop(g->xgt, gc, gc->hash[b], g->c);
+			gc_drop(g->xgt, gc, gc->hash[b], g->budget, g->c);
 	free(gc);
 	g->gc = NULL;
 }
 
 /* Reach a request's pages through persistent grants; -ENOSPC: the cache is full. */
-static int map_persistent(xengnttab_handle *xgt, struct grant_cache *gc, uint32_t domid,
-			  struct blk_req *req, struct grant_counters *c)
+static int map_persistent(const struct grant_ctx *g, struct blk_req *req)
 {
+	struct grant_cache *gc = g->gc;
 	int err = 0;
 
 	for (unsigned int k = 0; k < req->io.nr_segs; k++) {
-		struct pgrant *e = gc_get(xgt, gc, domid, req->io.seg[k].gref, c, &err);
+		struct pgrant *e = gc_get(g, req->io.seg[k].gref, &err);
 
 		if (!e) {
 			while (req->nr_pgrants)
@@ -327,7 +338,7 @@ void grant_map_reqs(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
 		return;
 	}
 	for (unsigned int i = 0; i < n; i++) {
-		int err = map_persistent(g->xgt, g->gc, g->domid, reqs[i], g->c);
+		int err = map_persistent(g, reqs[i]);
 
 		if (err == -ENOSPC)	/* the cache is full: map this one per sweep */
 			reqs[nfull++] = reqs[i];

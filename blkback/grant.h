@@ -37,6 +37,42 @@ uint64_t grant_pages_mapped(void);
 #define GRANT_PERSISTENT_MAX 1056
 
 /*
+ * What every ring of one domain, and of the whole daemon, may hold at most: the
+ * data pages of requests in flight (mapped or bounced) plus the persistent grants
+ * kept (blkbackd --grant-pages-domain and --grant-pages; see grant-limit.c).
+ * 32768 pages is 128 MiB of guest memory per domain; 262144 is 1 GiB in all,
+ * within the grant mappings a default Xen lets dom0 hold.
+ */
+#define GRANT_DOMAIN_PAGES_DEFAULT 32768
+#define GRANT_DAEMON_PAGES_DEFAULT 262144
+/* The least either limit may be: a quarter of it holds the largest request. */
+#define GRANT_LIMIT_MIN_PAGES 1024
+
+/* A domain's share of the limits, held by each of its rings. */
+struct grant_budget;
+
+/* Set the limits, before any ring starts; -EINVAL below the minimum or daemon < domain. */
+int grant_set_limits(uint64_t domain_pages, uint64_t daemon_pages);
+/* The limits in force. */
+void grant_get_limits(uint64_t *domain_pages, uint64_t *daemon_pages);
+/* The budget of a domain, shared by its rings; NULL if out of memory. */
+struct grant_budget *grant_budget_get(uint32_t domid);
+/* A ring lets go of its domain's budget, holding nothing in it; NULL is fine. */
+void grant_budget_put(struct grant_budget *b);
+/* Reserve n pages for requests in flight; false (nothing reserved) if a limit would pass. */
+bool grant_budget_take(struct grant_budget *b, unsigned int n);
+/* Whether a request of the largest size fits now (a hint: the take decides). */
+bool grant_budget_room(const struct grant_budget *b);
+/* Reserve a page for a new persistent grant, only while a quarter of each limit stays free. */
+bool grant_budget_take_cached(struct grant_budget *b);
+/* Give back n pages. */
+void grant_budget_give(struct grant_budget *b, unsigned int n);
+/* Pages a domain's rings hold now. */
+uint64_t grant_budget_used(const struct grant_budget *b);
+/* Pages every ring of the daemon holds now. */
+uint64_t grant_daemon_used(void);
+
+/*
  * The three ways to reach guest data (--grant-mode):
  *   map         map the pages of each sweep in one batch, unmap when done;
  *   persistent  map each page once and keep it (when the frontend offers
@@ -61,12 +97,13 @@ struct grant_ctx {
 	struct grant_cache *gc;		/* persistent mode's cache */
 	struct copy_batch *cb;		/* grant copies being gathered */
 	struct bounce_pool *bp;		/* copy mode's bounce pages */
+	struct grant_budget *budget;	/* the domain's: persistent grants count in it */
 	struct grant_counters *c;
 };
 
 /* Set up g for mode (the persistent cache, or copy mode's bounce pages); -ENOMEM. */
 int grant_ctx_init(struct grant_ctx *g, xengnttab_handle *xgt, uint32_t domid,
-		   enum grant_mode mode, struct grant_counters *c);
+		   enum grant_mode mode, struct grant_budget *budget, struct grant_counters *c);
 /* Unmap every persistent grant (nothing may be in flight); idempotent. */
 void grant_ctx_fini(struct grant_ctx *g);
 

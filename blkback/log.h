@@ -13,8 +13,12 @@ enum log_flag {
 
 extern unsigned int log_mask;
 
-/* Send logs to syslog instead of stderr, tagged with ident. */
-void log_use_syslog(const char *ident);
+/*
+ * Send logs to syslog instead of stderr, tagged with ident; when no syslog daemon listens
+ * on /dev/log, append them to the file fallback instead. Returns 0 (syslog), 1 (the
+ * file) or -errno when neither can be used (logs still go to stderr).
+ */
+int log_use_syslog(const char *ident, const char *fallback);
 
 /* Parse "ring,io,xs" or "all" into a mask; -EINVAL names nothing useful. */
 int log_parse_mask(const char *s, unsigned int *mask);

@@ -22,6 +22,7 @@ struct blk_req {
 	enum storage_op steps[REQ_MAX_STEPS];
 	unsigned int nr_steps, step;
 	int err;				/* the first error wins */
+	bool refused;				/* storage_submit refused a step (not storage's error) */
 	unsigned int held;			/* data pages counted in the ring's budget */
 	uint64_t start_ns;			/* taken off the ring at, for latency */
 	struct blk_req *next_free;

@@ -11,48 +11,8 @@
 
 #include "journal.h"
 #include "log.h"
-#include "ring.h"
-
-/* A request a killed daemon had taken and not answered, to run again in its old slot. */
-struct redo {
-	unsigned int slot;
-	RING_IDX idx;
-	blkif_request_t req;
-};
-
-struct blk_ring {
-	struct blk_ring_config cfg;
-	xengnttab_handle *xgt;
-	struct grant_ctx g;		/* how guest pages are reached */
-	struct storage_queue *sq;	/* this queue's path to the disk */
-	struct blkif_request_segment (*iseg)[BLK_MAX_SEGS];	/* a sweep's indirect segments */
-	xenevtchn_handle *xce;
-	evtchn_port_t port;		/* local */
-	void *sring;
-	union blkif_back_rings rings;	/* .native is the common view of the indices */
-	unsigned int size;
-	struct blk_req *reqs, *free;
-	struct blk_req *answered;	/* responses written, slots freed once published */
-	struct journal j;		/* what a restarted daemon needs to take over */
-	bool keep_journal;		/* leaving for a successor: keep it */
-	struct redo *redo;		/* taken over from a journal: run these first */
-	unsigned int nredo, redo_pos;
-	unsigned int in_storage;	/* dispatched to storage, not yet answered */
-	unsigned int pages_held;	/* data pages of requests taken, not yet answered */
-	struct blk_req *ordered;	/* a flush/barrier running or waiting for a drain */
-	bool ordered_waiting;
-	bool halted, stopping;
-	int wake_fd;			/* the main thread's doorbell: stop or pause */
-	bool stop_req, pause_req;	/* set by the main thread, read atomically */
-	bool paused;			/* under lock: the thread is holding still */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool started;
-	bool ended;			/* the thread is done (atomic) */
-	struct log_limit bad_log, io_log;	/* the guest's bad requests, storage errors */
-	struct blk_ring_stats stats;
-};
+#include "ringint.h"
+#include "sring.h"
 
 static void req_dispatch(struct blk_req *req);
 
@@ -120,6 +80,7 @@ static struct blk_req *req_get(struct blk_ring *r)
 static void req_respond(struct blk_ring *r, struct blk_req *req)
 {
 	r->pages_held -= req->held;
+	grant_budget_give(r->budget, req->held);
 	journal_answer(&r->j, (unsigned int)(req - r->reqs), r->rings.native.rsp_prod_pvt);
 	blkif_put_response(&r->rings, r->cfg.abi, req->io.id, req->io.op, blkif_status(req->err));
 	req->next_free = r->answered;
@@ -138,7 +99,8 @@ static void req_finish(struct blk_req *req)
 	log_debug(LOG_IO, "%s: id %" PRIu64 " op %u sector %" PRIu64 " +%" PRIu64 ": %s",
 		  r->cfg.name, req->io.id, req->io.op, req->io.sector, req->io.nr_sectors,
 		  req->err ? strerror(-req->err) : "ok");
-	if (req->err && req->nr_steps && !(log_mask & LOG_IO))	/* storage said no */
+	/* Storage said no (not storage_submit, which req_contract_broken logged). */
+	if (req->err && req->nr_steps && !req->refused && !(log_mask & LOG_IO))
 		log_limited(&r->io_log, 3, "%s: storage failed request op %u, sector %" PRIu64
 			    " +%" PRIu64 ": %s", r->cfg.name, req->io.op, req->io.sector,
 			    req->io.nr_sectors, strerror(-req->err));
@@ -155,10 +117,31 @@ static void req_finish(struct blk_req *req)
 		req_dispatch(r->ordered);
 }
 
+/*
+ * A request the parser let through would break the storage engine's contract: a bug
+ * here, or a disk that changed under the ring. Only this ring stops (as a ring whose
+ * guest broke the protocol does) and the request fails; the daemon and every other
+ * disk go on.
+ */
+static void req_contract_broken(struct blk_req *req, const char *why)
+{
+	struct blk_ring *r = req->ring;
+
+	log_err("%s: request id %" PRIu64 " op %u, sector %" PRIu64 " +%" PRIu64 " breaks the "
+		"storage engine's contract (%s): the request fails and the ring is halted; the "
+		"guest must reconnect the disk. This is a bug in blkbackd: please report it",
+		r->cfg.name, req->io.id, req->io.op, req->io.sector, req->io.nr_sectors, why);
+	r->halted = true;
+	req->refused = true;
+	req->err = req->err ? req->err : -EIO;
+	req_finish(req);
+}
+
 /* Submit the request's current step to storage. */
 static void req_submit_step(struct blk_req *req)
 {
 	struct storage_io *sio = &req->sio;
+	const char *why;
 	enum storage_op op = req->steps[req->step];
 	bool data = op == STORAGE_READ || op == STORAGE_WRITE;
 
@@ -168,7 +151,8 @@ static void req_submit_step(struct blk_req *req)
 	sio->iov = data ? req->iov : NULL;
 	sio->iovcnt = data ? req->io.nr_segs : 0;
 	sio->secure = req->io.secure;
-	storage_submit(req->ring->sq, sio);
+	if (storage_submit(req->ring->sq, sio, &why))
+		req_contract_broken(req, why);
 }
 
 /* Storage finished a step: keep the first error, run the next step or answer. */
@@ -221,7 +205,7 @@ static void req_dispatch(struct blk_req *req)
 	req_submit_step(req);
 }
 
-/* Stop serving a ring whose frontend broke the ring protocol. */
+/* Stop serving a ring whose frontend broke the ring protocol (sring_req_prod_bad). */
 static void ring_halt(struct blk_ring *r, RING_IDX prod)
 {
 	/* A producer behind what we consumed went backwards (the index difference wraps). */
@@ -237,7 +221,8 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
 /* May the loop consume requests now? */
 static bool ring_can_consume(const struct blk_ring *r)
 {
-	if (r->halted || r->stopping || r->ordered || r->pages_held >= GRANT_INFLIGHT_PAGES ||
+	if (r->halted || r->stopping || r->poll_failed || r->ordered ||
+	    r->pages_held >= GRANT_INFLIGHT_PAGES || !grant_budget_room(r->budget) ||
 	    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
 		return false;
 	/* Slots wait for their responses to be published (ring_push) to be free. */
@@ -311,27 +296,34 @@ static void ring_sweep(struct blk_ring *r)
 
 	if (!ring_can_consume(r))
 		return;
-	rp = r->rings.native.sring->req_prod;
-	xen_rmb();	/* read requests only after seeing the producer index */
-	if (RING_REQUEST_PROD_OVERFLOW(&r->rings.native, rp)) {
+	rp = sring_req_prod(&r->rings.native);	/* read once: only this snapshot bounds the sweep */
+	if (sring_req_prod_bad(&r->rings.native, rp)) {
 		ring_halt(r, rp);
 		return;
 	}
 	/* The page budget is checked before each take, so one request may go past it. */
 	while (n < SWEEP_MAX && r->pages_held < GRANT_INFLIGHT_PAGES) {
 		blkif_request_t copy;
-		struct blk_req *req = sweep_take(r, rp, &copy);
+		struct blk_req *req;
 		const char *why;
 
-		if (!req)
+		/* Room for the largest request in the domain's and the daemon's budgets. */
+		if (!grant_budget_take(r->budget, BLK_MAX_SEGS))
 			break;
+		req = sweep_take(r, rp, &copy);
+		if (!req) {
+			grant_budget_give(r->budget, BLK_MAX_SEGS);
+			break;
+		}
 		req->err = blkif_parse(&copy, &r->cfg.lim, &req->io, &why);
 		if (req->err) {
+			grant_budget_give(r->budget, BLK_MAX_SEGS);
 			ring_rejected(r, req, why);
 			req_finish(req);
 			continue;
 		}
 		req->held = req->io.nr_segs;
+		grant_budget_give(r->budget, BLK_MAX_SEGS - req->held);
 		r->pages_held += req->held;
 		batch[n++] = req;
 		if (req->io.indirect)
@@ -364,11 +356,11 @@ static void ring_sweep(struct blk_ring *r)
 static void ring_push(struct blk_ring *r)
 {
 	struct blk_req *req, *next;
-	int notify;
+	bool notify;
 
 	if (!r->answered)
 		return;
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->rings.native, notify);
+	notify = sring_push_responses(&r->rings.native, &r->rsp_published);
 	for (req = r->answered; req; req = next) {	/* published: the slots are free */
 		next = req->next_free;
 		journal_free_slot(&r->j, (unsigned int)(req - r->reqs));
@@ -404,6 +396,67 @@ static void ring_wake(struct blk_ring *r)
 		log_err("%s: cannot wake the ring thread: %s", r->cfg.name, strerror(errno));
 }
 
+/* How long a ring whose requests wait for room in the shared budgets sleeps between looks. */
+#define BUDGET_RETRY_MS 10
+
+/*
+ * Wait for the ring's fds; -errno if poll fails or an fd is not open (POLLNVAL).
+ * Room in the domain's or the daemon's budget comes back from other rings, which do
+ * not ring our doorbell: requests waiting for it make us look again now and then.
+ */
+static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n)
+{
+	int timeout = r->poll_failed ? (int)r->backoff_ms : -1;
+
+	if (timeout < 0 && !r->halted && !r->stopping && !grant_budget_room(r->budget) &&
+	    sring_has_requests(&r->rings.native))
+		timeout = BUDGET_RETRY_MS;
+	if (poll(pfd, n, timeout) < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (nfds_t i = 0; i < n; i++)
+		if (pfd[i].revents & POLLNVAL)
+			return -EBADF;
+	return 0;
+}
+
+/* Longest wait between two tries while poll fails. */
+#define POLL_BACKOFF_MAX_MS 1000
+
+/*
+ * Poll failed: the ring cannot wait for its guest or its storage any more. It takes
+ * no more requests, but storage still holds requests whose pages and buffers the
+ * ring owns, so it must not end before storage has answered them all: it reaps
+ * blindly (reap does not block) on a bounded backoff, polling again each time,
+ * until nothing is in storage (the loop then ends it).
+ */
+static void ring_poll_failed(struct blk_ring *r, int err)
+{
+	unsigned int n = r->in_storage;
+	bool first = !r->poll_failed;
+	struct timespec ts;
+
+	r->poll_failed = true;
+	if (first && !n)
+		log_err("%s: poll failed: %s; ring stopped; the guest must reconnect the disk",
+			r->cfg.name, strerror(-err));
+	else if (first)
+		log_err("%s: poll failed: %s; taking no more requests, the ring stops once the "
+			"%u request%s in storage %s answered; the guest must reconnect the disk",
+			r->cfg.name, strerror(-err), n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
+	else
+		log_limited(&r->poll_log, 3, "%s: poll still fails: %s; %u request%s in storage",
+			    r->cfg.name, strerror(-err), n, n == 1 ? "" : "s");
+	if (!n)
+		return;		/* the loop ends the thread */
+	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 1;
+	if (r->backoff_ms > POLL_BACKOFF_MAX_MS)
+		r->backoff_ms = POLL_BACKOFF_MAX_MS;
+	ts.tv_sec = r->backoff_ms / 1000;
+	ts.tv_nsec = (long)(r->backoff_ms % 1000) * 1000000;
+	nanosleep(&ts, NULL);
+	storage_reap(r->sq);
+}
+
 /* The ring's thread: sleep on the event channel, work, repeat. */
 static void *ring_thread(void *arg)
 {
@@ -413,36 +466,35 @@ static void *ring_thread(void *arg)
 		{ .fd = r->wake_fd, .events = POLLIN },
 		{ .fd = storage_event_fd(r->sq), .events = POLLIN },
 	};
+	int err;
 
 	for (;;) {
-		int more = 0;
-
 		/*
 		 * Stop: drain what is in flight, then leave. Read every turn, not only when
 		 * the doorbell rings: a guest that keeps its ring full never lets us poll.
 		 */
 		r->stopping = __atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage)
+		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage &&
+		    !r->poll_failed)
 			ring_hold_still(r);
 		ring_sweep(r);
 		storage_kick(r->sq);
 		ring_push(r);
-		if (r->stopping && !r->in_storage)
+		/* Never with requests in storage: their pages and buffers are the ring's. */
+		if ((r->stopping || r->poll_failed) && !r->in_storage)
 			break;
 		if (ring_can_consume(r)) {
 			/* Re-arm req_event, then look once more before sleeping. */
-			RING_FINAL_CHECK_FOR_REQUESTS(&r->rings.native, more);
-			if (more)
+			if (sring_final_check(&r->rings.native))
 				continue;
-		} else if (!r->halted && !r->stopping &&
-			   RING_HAS_UNCONSUMED_REQUESTS(&r->rings.native)) {
+		} else if (!r->halted && !r->stopping && !r->poll_failed &&
+			   sring_has_requests(&r->rings.native)) {
 			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}
-		if (poll(pfd, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("%s: poll failed: %s; ring stopped", r->cfg.name, strerror(errno));
-			break;
+		err = ring_poll(r, pfd, 3);
+		if (err) {
+			ring_poll_failed(r, err);
+			continue;
 		}
 		if (pfd[0].revents & POLLIN) {
 			xenevtchn_port_or_error_t port = xenevtchn_pending(r->xce);
@@ -460,103 +512,13 @@ static void *ring_thread(void *arg)
 		if (pfd[2].revents & POLLIN)
 			storage_reap(r->sq);
 	}
+	if (r->poll_failed && r->backoff_ms)
+		log_err("%s: ring stopped: storage answered what it held after poll failed",
+			r->cfg.name);
 	__atomic_store_n(&r->ended, true, __ATOMIC_RELEASE);
 	if (r->cfg.stopped)
 		r->cfg.stopped(r->cfg.stopped_arg);
 	return NULL;
-}
-
-/* What identifies this ring in a journal. */
-static void ring_key(const struct blk_ring *r, struct journal_key *key)
-{
-	memset(key, 0, sizeof(*key));
-	key->domid = r->cfg.domid;
-	key->devid = r->cfg.devid;
-	key->queue = r->cfg.queue;
-	key->ring_order = r->cfg.ring_order;
-	key->ring_size = r->size;
-	key->abi = r->cfg.abi;
-	key->remote_port = r->cfg.remote_port;
-	memcpy(key->ring_refs, r->cfg.ring_refs, sizeof(r->cfg.ring_refs));
-}
-
-/* Order redo entries by the ring index they were taken from. */
-static int redo_cmp(const void *a, const void *b)
-{
-	return (int32_t)(((const struct redo *)a)->idx - ((const struct redo *)b)->idx);
-}
-
-/*
- * Take over a ring from the journal a killed daemon left, as Linux's BACK_RING_ATTACH
- * does from the indices alone: go on from its consumer index, with the responses the
- * frontend has seen, and run again, in their old slots, the requests it had taken
- * without publishing an answer. See docs/restart.md.
- */
-static int ring_take_over(struct blk_ring *r)
-{
-	struct blkif_back_ring *br = &r->rings.native;
-	RING_IDX rsp_prod = br->sring->rsp_prod, req_cons;
-	struct journal_key key;
-	unsigned int n = 0;
-	int err;
-
-	ring_key(r, &key);
-	err = journal_open(&r->j, r->cfg.journal, &key, r->size);
-	if (err)
-		return err;
-	req_cons = journal_req_cons(&r->j);
-	if (req_cons - rsp_prod > r->size) {
-		log_err("%s: the journal's consumer index %u and the ring's %u responses do not "
-			"fit one ring", r->cfg.name, req_cons, rsp_prod);
-		return -ESTALE;
-	}
-	r->redo = calloc(r->size, sizeof(*r->redo));
-	if (!r->redo)
-		return -ENOMEM;
-	br->rsp_prod_pvt = rsp_prod;
-	br->req_cons = req_cons;
-	for (unsigned int k = r->size; k-- > 0;) {
-		const struct journal_slot *js = journal_slot(&r->j, k);
-		bool taken = js->state == JSLOT_TAKEN && (int32_t)(js->idx - req_cons) < 0;
-		bool unpublished = js->state == JSLOT_ANSWERED &&
-				   (int32_t)(js->rsp_idx - rsp_prod) >= 0;
-
-		if (taken || unpublished) {
-			r->redo[n++] = (struct redo){ .slot = k, .idx = js->idx, .req = js->req };
-			continue;
-		}
-		journal_free_slot(&r->j, k);
-		r->reqs[k].next_free = r->free;
-		r->free = &r->reqs[k];
-	}
-	qsort(r->redo, n, sizeof(*r->redo), redo_cmp);
-	r->nredo = n;
-	if (n != req_cons - rsp_prod)
-		log_warn("%s: the journal holds %u unanswered requests where the ring says %u",
-			 r->cfg.name, n, req_cons - rsp_prod);
-	log_info("%s: took over the ring: %u request%s to run again, resuming at %u",
-		 r->cfg.name, n, n == 1 ? "" : "s", req_cons);
-	return 0;
-}
-
-/* A fresh ring: every slot free, and a new journal if there is a place for one. */
-static int ring_fresh(struct blk_ring *r)
-{
-	struct journal_key key;
-	int err;
-
-	ring_key(r, &key);
-	err = journal_create(&r->j, r->cfg.journal, &key, r->size);
-	if (err) {
-		log_err("%s: cannot create the ring journal %s: %s", r->cfg.name, r->cfg.journal,
-			strerror(-err));
-		return err;
-	}
-	for (unsigned int i = r->size; i-- > 0;) {
-		r->reqs[i].next_free = r->free;
-		r->free = &r->reqs[i];
-	}
-	return 0;
 }
 
 /* Map the ring, bind the event channel and start serving it. */
@@ -610,7 +572,13 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = grant_ctx_init(&r->g, r->xgt, cfg->domid, cfg->grant_mode, &r->stats.grants);
+	r->budget = grant_budget_get(cfg->domid);
+	if (!r->budget) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = grant_ctx_init(&r->g, r->xgt, cfg->domid, cfg->grant_mode, r->budget,
+			     &r->stats.grants);
 	if (err)
 		goto fail;
 	err = storage_queue_open(cfg->disk, &r->sq);
@@ -686,6 +654,7 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 			  r->stats.grants.maps, r->stats.grants.map_calls);
 	}
 	grant_ctx_fini(&r->g);		/* nothing is in flight now */
+	grant_budget_put(r->budget);
 	storage_queue_close(r->sq);
 	if (final)	/* inflight and persistent are 0 once stopped */
 		blk_ring_stats_add(final, &r->stats);
@@ -750,4 +719,10 @@ void blk_ring_get_stats(const struct blk_ring *r, struct blk_ring_stats *st)
 	_Static_assert(sizeof(*st) % sizeof(uint64_t) == 0, "stats are uint64_t only");
 	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
 		dst[i] = stat_read(&src[i]);
+}
+
+/* The ring ABI the frontend chose (its protocol node); set at start, never changed. */
+enum blkif_abi blk_ring_abi(const struct blk_ring *r)
+{
+	return r->cfg.abi;
 }

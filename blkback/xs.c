@@ -3,38 +3,32 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+#include <xen/io/xs_wire.h>
 
 #include "xenio.h"
 #include "xs.h"
 
-/* Read path (printf-style) into a malloc'd string; NULL if absent. */
+/* Read path (printf-style) into a malloc'd string; NULL if absent (errno says why). */
 char *bxs_read(struct xs_handle *xs, xs_transaction_t t, const char *fmt, ...)
 {
-	char path[256];
 	unsigned int len;
+	char *path, *val;
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
+	n = vasprintf(&path, fmt, ap);
 	va_end(ap);
-	return xs_read(xs, t, path, &len);
-}
-
-/* Parse a whole string as a decimal number no larger than max. */
-int parse_uint(const char *s, uint64_t max, uint64_t *val)
-{
-	unsigned long long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*val = v;
-	return 0;
+	if (n < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	val = xs_read(xs, t, path, &len);
+	free(path);
+	return val;
 }
 
 /* Read a decimal number no larger than max. */
@@ -52,20 +46,70 @@ int bxs_read_uint(struct xs_handle *xs, xs_transaction_t t, const char *path,
 	return ret;
 }
 
+/* The longest value that fits in dir/node: a xenstore message holds the path and the value. */
+size_t bxs_value_max(const char *dir, const char *node)
+{
+	size_t path = strlen(dir) + 1 + strlen(node) + 1;
+
+	return path >= XENSTORE_PAYLOAD_MAX ? 0 : XENSTORE_PAYLOAD_MAX - path;
+}
+
+/* Write len bytes of val to dir/node; -E2BIG, never cut, when xenstore cannot hold them. */
+static int write_node(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+		      const char *node, const char *val, size_t len)
+{
+	char *path;
+	int err = 0;
+
+	if (len > bxs_value_max(dir, node))
+		return -E2BIG;
+	if (asprintf(&path, "%s/%s", dir, node) < 0)
+		return -ENOMEM;
+	if (!xs_write(xs, t, path, val, (unsigned int)len))
+		err = errno ? -errno : -EIO;
+	free(path);
+	return err;
+}
+
 /* Write a printf-formatted value to dir/node. */
 int bxs_printf(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *node,
 	       const char *fmt, ...)
 {
-	char path[256], val[256];
 	va_list ap;
+	char *val;
+	int n, err;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
 	va_start(ap, fmt);
-	vsnprintf(val, sizeof(val), fmt, ap);
+	n = vasprintf(&val, fmt, ap);
 	va_end(ap);
-	if (!xs_write(xs, t, path, val, strlen(val)))
-		return errno ? -errno : -EIO;
-	return 0;
+	if (n < 0)
+		return -ENOMEM;
+	err = write_node(xs, t, dir, node, val, (size_t)n);
+	free(val);
+	return err;
+}
+
+/* Write a message to dir/node; one too long for xenstore is cut, saying so at its end. */
+int bxs_write_message(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+		      const char *node, const char *msg)
+{
+	static const char cut[] = " [... cut to fit xenstore; the log has all of it]";
+	size_t len = strlen(msg), max = bxs_value_max(dir, node);
+	char *val;
+	int err;
+
+	if (len <= max)
+		return write_node(xs, t, dir, node, msg, len);
+	if (max < sizeof(cut))
+		return -E2BIG;
+	val = malloc(max + 1);
+	if (!val)
+		return -ENOMEM;
+	memcpy(val, msg, max - (sizeof(cut) - 1));
+	memcpy(val + max - (sizeof(cut) - 1), cut, sizeof(cut));
+	err = write_node(xs, t, dir, node, val, max);
+	free(val);
+	return err;
 }
 
 /* Run body inside a transaction, retried while the commit conflicts. */

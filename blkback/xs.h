@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <xenstore.h>
 
-/* Read path (printf-style) into a malloc'd string; NULL if absent. */
+#include "num.h"
+
+/* Read path (printf-style, any length) into a malloc'd string; NULL if absent. */
 char *bxs_read(struct xs_handle *xs, xs_transaction_t t, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -17,9 +19,26 @@ char *bxs_read(struct xs_handle *xs, xs_transaction_t t, const char *fmt, ...)
 int bxs_read_uint(struct xs_handle *xs, xs_transaction_t t, const char *path,
 		  uint64_t max, uint64_t *val);
 
-/* Write a printf-formatted value to dir/node. Returns 0 or -errno. */
+/*
+ * Write a printf-formatted value to dir/node, whatever its length. Returns 0 or -errno:
+ * -E2BIG, with nothing written, when the value is longer than xenstore holds (see
+ * bxs_value_max); a value is never cut.
+ */
 int bxs_printf(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *node,
 	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * The longest value dir/node can hold: one xenstore message (XENSTORE_PAYLOAD_MAX, 4096
+ * bytes) carries the node's path and its value.
+ */
+size_t bxs_value_max(const char *dir, const char *node);
+
+/*
+ * Write a message for people (an error node) to dir/node: one longer than the node holds
+ * is cut, ending in a note that says so, so that the reader knows to look in the log.
+ */
+int bxs_write_message(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+		      const char *node, const char *msg);
 
 /*
  * Run body inside a transaction, again from the start while the commit
@@ -27,9 +46,6 @@ int bxs_printf(struct xs_handle *xs, xs_transaction_t t, const char *dir, const 
  */
 int bxs_transact(struct xs_handle *xs, int (*body)(struct xs_handle *xs, xs_transaction_t t,
 						   void *arg), void *arg);
-
-/* Parse a whole string as a decimal number no larger than max. */
-int parse_uint(const char *s, uint64_t max, uint64_t *val);
 
 /* Name of a xenbus state, for logs and tables. */
 const char *xenbus_state_name(int state);

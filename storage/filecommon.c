@@ -67,7 +67,7 @@ static int sysfs_u64(dev_t dev, const char *name, uint64_t *v)
 static void open_error(const struct storage_spec *spec, int e, char *err, size_t errlen)
 {
 	const char *hint = "";
-	char direct_hint[160];
+	char direct_hint[PATH_MAX + 96];	/* with the path, whole */
 
 	switch (e) {
 	case ENOENT:

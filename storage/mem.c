@@ -14,6 +14,15 @@
  * guest never wrote are not allocated, and reading them maps the shared zero
  * page, so an untouched 1 TiB ramdisk costs nothing.
  *
+ * What the ramdisks allocate is bounded daemon-wide (storage_mem_set_limit,
+ * blkbackd --mem-limit; by default half of the RAM), or one guest filling its
+ * ramdisk would get the daemon, and every guest's disk, OOM-killed. Each
+ * ramdisk keeps a bitmap of its allocated pages (in chunks made on first
+ * write), so a write knows which pages it allocates: it reserves them first,
+ * and fails with ENOSPC, to that guest only, if they do not fit. Discard and
+ * shrinking give pages back. Huge pages are off for the mapping, so that a
+ * written page costs one page.
+ *
  * Queues need no state of their own (every I/O completes inline), and several
  * queues may submit at once: submit only reads base, then copies or zeroes the
  * bytes of its own range, and a discard gives back only the pages wholly
@@ -27,45 +36,244 @@ struct ramdisk {
 	uint64_t size;
 	bool attached;
 	struct ramdisk *next;	/* in the list of named ramdisks */
+	uint64_t **chunks;	/* allocated-page bitmaps, CHUNK_PAGES pages each (atomic) */
+	uint64_t nchunks;
+	uint64_t allocated;	/* bytes of pages allocated (atomic) */
+	/* Writes hold it shared, discards alone: a page freed while written stays counted. */
+	pthread_rwlock_t lock;
 };
+
+/* Pages one bitmap chunk covers: a 4 KiB bitmap. */
+#define CHUNK_PAGES (1u << 15)
+#define CHUNK_WORDS (CHUNK_PAGES / 64)
+
+/* The ramdisks' limit in bytes (0: not set yet, half the RAM), and what they hold. */
+static uint64_t mem_limit;
+static uint64_t mem_used;
+
+/* Bytes in a page. */
+static uint64_t page_size(void)
+{
+	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Half the RAM: the default limit. */
+static uint64_t mem_default_limit(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+
+	return pages > 0 ? (uint64_t)pages * page_size() / 2 : UINT64_MAX;
+}
+
+/* Set the bytes every ramdisk together may allocate; 0 restores the default. */
+void storage_mem_set_limit(uint64_t bytes)
+{
+	__atomic_store_n(&mem_limit, bytes ? bytes : mem_default_limit(), __ATOMIC_RELAXED);
+}
+
+/* The bytes every ramdisk together may allocate. */
+uint64_t storage_mem_limit(void)
+{
+	uint64_t l = __atomic_load_n(&mem_limit, __ATOMIC_RELAXED);
+
+	return l ? l : mem_default_limit();
+}
+
+/* The bytes the ramdisks allocate now. */
+uint64_t storage_mem_used(void)
+{
+	return __atomic_load_n(&mem_used, __ATOMIC_RELAXED);
+}
+
+/* Reserve n bytes under the limit; false if they do not fit. */
+static bool mem_take(uint64_t n)
+{
+	uint64_t limit = storage_mem_limit(), now = __atomic_load_n(&mem_used, __ATOMIC_RELAXED);
+
+	do {
+		if (n > limit || now > limit - n)
+			return false;
+	} while (!__atomic_compare_exchange_n(&mem_used, &now, now + n, true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return true;
+}
+
+/* Give back n bytes of rd's. */
+static void mem_give(struct ramdisk *rd, uint64_t n)
+{
+	__atomic_sub_fetch(&mem_used, n, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&rd->allocated, n, __ATOMIC_RELAXED);
+}
+
+/* The bitmap chunk of page p, made if make; NULL if absent (or out of memory). */
+static uint64_t *page_chunk(struct ramdisk *rd, uint64_t p, bool make)
+{
+	uint64_t **slot = &rd->chunks[p / CHUNK_PAGES];
+	uint64_t *c = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *expected = NULL;
+
+	if (c || !make)
+		return c;
+	c = calloc(CHUNK_WORDS, sizeof(*c));
+	if (c && !__atomic_compare_exchange_n(slot, &expected, c, false, __ATOMIC_ACQ_REL,
+					      __ATOMIC_ACQUIRE)) {
+		free(c);		/* another queue made it first */
+		c = expected;
+	}
+	return c;
+}
+
+/* Whether page p is allocated. */
+static bool page_allocated(struct ramdisk *rd, uint64_t p)
+{
+	const uint64_t *c = page_chunk(rd, p, false);
+
+	return c && (__atomic_load_n(&c[p % CHUNK_PAGES / 64], __ATOMIC_RELAXED) >>
+		     (p % 64) & 1);
+}
+
+/* Set (or clear) page p's bit; whether it changed. */
+static bool page_mark(uint64_t *c, uint64_t p, bool set)
+{
+	uint64_t bit = 1ull << (p % 64), *w = &c[p % CHUNK_PAGES / 64], old;
+
+	old = set ? __atomic_fetch_or(w, bit, __ATOMIC_RELAXED) :
+		    __atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+	return set ? !(old & bit) : !!(old & bit);
+}
+
+/*
+ * Account for a write of [offset, offset + len): reserve the pages it allocates.
+ * -ENOSPC if they pass the limit, -ENOMEM if a bitmap cannot be made.
+ */
+static int mem_alloc_range(struct ramdisk *rd, uint64_t offset, uint64_t len)
+{
+	uint64_t ps = page_size(), first = offset / ps, last = (offset + len - 1) / ps;
+	uint64_t fresh = 0, p;
+
+	for (p = first; p <= last; p++)
+		fresh += !page_allocated(rd, p);
+	if (!fresh)
+		return 0;
+	if (!mem_take(fresh * ps))
+		return -ENOSPC;
+	__atomic_add_fetch(&rd->allocated, fresh * ps, __ATOMIC_RELAXED);
+	for (p = first; p <= last; p++) {
+		uint64_t *c = page_chunk(rd, p, true);
+
+		if (!c) {
+			mem_give(rd, fresh * ps);
+			return -ENOMEM;	/* the pages marked so far stay, rightly counted */
+		}
+		if (page_mark(c, p, true))
+			fresh--;
+	}
+	mem_give(rd, fresh * ps);	/* pages another queue counted first */
+	return 0;
+}
+
+/* Forget the allocated pages in [first, end) (whole pages), giving them back. */
+static void mem_free_pages(struct ramdisk *rd, uint64_t first, uint64_t end)
+{
+	uint64_t freed = 0;
+
+	for (uint64_t p = first; p < end; p++) {
+		uint64_t *c = page_chunk(rd, p, false);
+
+		if (!c) {
+			p |= CHUNK_PAGES - 1;	/* nothing in this chunk */
+			continue;
+		}
+		freed += page_mark(c, p, false);
+	}
+	mem_give(rd, freed * page_size());
+}
+
+/* The bitmap array for size bytes; 0 or -ENOMEM. */
+static int chunks_resize(struct ramdisk *rd, uint64_t size)
+{
+	uint64_t pages = (size + page_size() - 1) / page_size();
+	uint64_t n = (pages + CHUNK_PAGES - 1) / CHUNK_PAGES;
+	uint64_t **c;
+
+	if (n <= rd->nchunks && rd->chunks) {	/* shrinking keeps the array */
+		for (uint64_t i = n; i < rd->nchunks; i++) {
+			free(rd->chunks[i]);
+			rd->chunks[i] = NULL;
+		}
+		rd->nchunks = n;
+		return 0;
+	}
+	c = realloc(rd->chunks, (n ? n : 1) * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	for (uint64_t i = rd->nchunks; i < n; i++)
+		c[i] = NULL;
+	rd->chunks = c;
+	rd->nchunks = n;
+	return 0;
+}
 
 /* Named ramdisks live until the daemon exits; disks open from any thread. */
 static pthread_mutex_t named_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ramdisk *named;
+
+/* Free a ramdisk and give back what it allocated; idempotent parts for a failed new. */
+static void ramdisk_free(struct ramdisk *rd)
+{
+	if (rd->base)
+		munmap(rd->base, rd->size);
+	mem_give(rd, __atomic_load_n(&rd->allocated, __ATOMIC_RELAXED));
+	for (uint64_t i = 0; i < rd->nchunks; i++)
+		free(rd->chunks[i]);
+	free(rd->chunks);
+	pthread_rwlock_destroy(&rd->lock);
+	free(rd->name);
+	free(rd);
+}
 
 /* Allocate a ramdisk of size bytes. */
 static int ramdisk_new(const char *name, uint64_t size, struct ramdisk **rdp)
 {
 	struct ramdisk *rd = calloc(1, sizeof(*rd));
 	void *base;
+	int err;
 
 	if (!rd)
 		return -ENOMEM;
+	pthread_rwlock_init(&rd->lock, NULL);
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED) {
-		int err = -errno;
-
-		free(rd);
-		return err;
+		err = -errno;
+		goto fail;
 	}
 	rd->base = base;
 	rd->size = size;
-	if (name && !(rd->name = strdup(name))) {
-		munmap(base, size);
-		free(rd);
-		return -ENOMEM;
-	}
+	madvise(base, size, MADV_NOHUGEPAGE);	/* best effort: a page written costs a page */
+	err = chunks_resize(rd, size);
+	if (!err && name && !(rd->name = strdup(name)))
+		err = -ENOMEM;
+	if (err)
+		goto fail;
 	*rdp = rd;
 	return 0;
+fail:
+	ramdisk_free(rd);
+	return err;
 }
 
-/* Free an anonymous ramdisk. */
-static void ramdisk_free(struct ramdisk *rd)
+/* A new ramdisk needs some room under the limit; explain in err if none is left. */
+static int mem_room(char *err, size_t errlen)
 {
-	munmap(rd->base, rd->size);
-	free(rd->name);
-	free(rd);
+	uint64_t used = storage_mem_used(), limit = storage_mem_limit();
+
+	if (used < limit)
+		return 0;
+	snprintf(err, errlen, "the ramdisks already hold %llu MiB, all the memory blkbackd's "
+		 "--mem-limit allows them (%llu MiB): detach or discard ramdisks, or restart "
+		 "blkbackd with a larger --mem-limit", (unsigned long long)(used >> 20),
+		 (unsigned long long)(limit >> 20));
+	return -ENOSPC;
 }
 
 /* Find or create the named ramdisk and claim it. */
@@ -91,7 +299,7 @@ static int named_claim(const struct storage_spec *spec, struct ramdisk **rdp,
 		snprintf(err, errlen, "no ramdisk named '%s' exists yet: give size=SIZE "
 			 "to create it", spec->name);
 		ret = -ENOENT;
-	} else if (!rd) {
+	} else if (!rd && !(ret = mem_room(err, errlen))) {
 		ret = ramdisk_new(spec->name, spec->size, &rd);
 		if (!ret) {
 			rd->next = named;
@@ -114,7 +322,7 @@ static int mem_open(struct storage *disk, const struct storage_spec *spec, char 
 
 	if (spec->name)
 		ret = named_claim(spec, &rd, err, errlen);
-	else
+	else if (!(ret = mem_room(err, errlen)))
 		ret = ramdisk_new(NULL, spec->size, &rd);
 	if (ret)
 		return ret;
@@ -141,40 +349,63 @@ static void mem_close(struct storage *disk)
 	}
 }
 
+/* Zero part of one page; a page never written is zero already, and stays unallocated. */
+static void zero_part(struct ramdisk *rd, uint64_t offset, uint64_t len)
+{
+	if (len && page_allocated(rd, offset / page_size()))
+		memset(rd->base + offset, 0, len);
+}
+
 /*
  * Zero a range; the whole pages inside it go back to the kernel. The partial
  * pages at either end are zeroed byte by byte, never dropped: another queue
  * may be writing the rest of them.
  */
-static int mem_discard(const struct ramdisk *rd, uint64_t offset, uint64_t len)
+static int mem_discard(struct ramdisk *rd, uint64_t offset, uint64_t len)
 {
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t page = page_size();
 	uint64_t start = (offset + page - 1) & ~(page - 1);
 	uint64_t end = (offset + len) & ~(page - 1);
+	int ret = 0;
 
+	pthread_rwlock_wrlock(&rd->lock);
 	if (start >= end) {
-		memset(rd->base + offset, 0, len);
-		return 0;
+		zero_part(rd, offset, len);
+		goto out;
 	}
-	memset(rd->base + offset, 0, start - offset);
-	memset(rd->base + end, 0, offset + len - end);
+	zero_part(rd, offset, start - offset);
+	zero_part(rd, end, offset + len - end);
 	/* A private anonymous mapping reads as zeroes after MADV_DONTNEED. */
-	if (madvise(rd->base + start, end - start, MADV_DONTNEED))
-		return -errno;
-	return 0;
+	if (madvise(rd->base + start, end - start, MADV_DONTNEED)) {
+		ret = -errno;
+		goto out;
+	}
+	mem_free_pages(rd, start / page, end / page);
+out:
+	pthread_rwlock_unlock(&rd->lock);
+	return ret;
 }
 
 /* Copy between the iovecs and the ramdisk; completes inline, on any queue. */
 static void mem_submit(struct storage_queue *q, struct storage_io *io)
 {
-	const struct ramdisk *rd = q->disk->priv;
+	struct ramdisk *rd = q->disk->priv;
 	uint8_t *p = rd->base + io->offset;
+	int err;
 
 	if (io->op == STORAGE_DISCARD) {
-		int err = mem_discard(rd, io->offset, io->len);
-
+		err = mem_discard(rd, io->offset, io->len);
 		io->done(io, err ? err : (int64_t)io->len);
 		return;
+	}
+	if (io->op == STORAGE_WRITE) {
+		pthread_rwlock_rdlock(&rd->lock);
+		err = mem_alloc_range(rd, io->offset, io->len);
+		if (err) {
+			pthread_rwlock_unlock(&rd->lock);
+			io->done(io, err);
+			return;
+		}
 	}
 	for (int i = 0; i < io->iovcnt; i++) {
 		if (io->op == STORAGE_READ)
@@ -183,6 +414,8 @@ static void mem_submit(struct storage_queue *q, struct storage_io *io)
 			memcpy(p, io->iov[i].iov_base, io->iov[i].iov_len);
 		p += io->iov[i].iov_len;
 	}
+	if (io->op == STORAGE_WRITE)
+		pthread_rwlock_unlock(&rd->lock);
 	io->done(io, (int64_t)io->len);
 }
 
@@ -190,8 +423,18 @@ static void mem_submit(struct storage_queue *q, struct storage_io *io)
 static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t errlen)
 {
 	struct ramdisk *rd = disk->priv;
-	void *base = mremap(rd->base, rd->size, size, MREMAP_MAYMOVE);
+	uint64_t ps = page_size(), keep = (size + ps - 1) / ps;
+	void *base;
 
+	/* The pages past the new end go with the shrink; a grown bitmap starts empty. */
+	if (size < rd->size)
+		mem_free_pages(rd, keep, (rd->size + ps - 1) / ps);
+	if (size > rd->size && chunks_resize(rd, size)) {
+		snprintf(err, errlen, "cannot resize the ramdisk to %llu bytes: %s",
+			 (unsigned long long)size, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	base = mremap(rd->base, rd->size, size, MREMAP_MAYMOVE);
 	if (base == MAP_FAILED) {
 		int ret = -errno;
 
@@ -199,6 +442,10 @@ static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t err
 			 (unsigned long long)size, strerror(errno));
 		return ret;
 	}
+	if (size > rd->size)
+		madvise((uint8_t *)base + rd->size, size - rd->size, MADV_NOHUGEPAGE);
+	else
+		chunks_resize(rd, size);	/* shrinking cannot fail */
 	rd->base = base;
 	rd->size = size;
 	disk->size = size;

@@ -1,10 +1,10 @@
 /* Engine table, spec parsing and the checked entry points into an engine. */
-#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../blkback/num.h"
 #include "storage.h"
 
 static const struct storage_ops *const engines[] = {
@@ -34,33 +34,17 @@ static void append_usage(char *err, size_t errlen)
 	}
 }
 
-/* Parse a size with an optional K/M/G/T suffix (powers of 1024). */
+/* Parse a size with an optional K/M/G/T suffix (powers of 1024), at most STORAGE_MAX_SIZE. */
 int storage_parse_size(const char *s, uint64_t *bytes)
 {
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
+	return num_parse_size(s, STORAGE_MAX_SIZE, bytes);
+}
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: return -EINVAL;
-	}
-	if (shift && !strcmp(end, "iB"))	/* 64MiB means 64M */
-		end += 2;
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*bytes = (uint64_t)v << shift;
-	return 0;
+/* Mark a message that filled its buffer: it may have been cut, and must say so. */
+static void mark_cut(char *err, size_t errlen)
+{
+	if (errlen > 4 && strlen(err) + 1 >= errlen)
+		memcpy(err + errlen - 4, "...", 4);
 }
 
 /* Parse fault=START+COUNT[:eio|enospc|short|stall] (sectors of 512 bytes). */
@@ -112,7 +96,13 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 	} else if (!strcmp(opt, "shared") && !val && path) {
 		spec->shared = true;
 	} else if (!strcmp(opt, "size") && val && !path) {
-		if (storage_parse_size(val, &spec->size) || !spec->size || spec->size % 512) {
+		int e = storage_parse_size(val, &spec->size);
+
+		if (e == -ERANGE) {
+			num_error(err, errlen, "size", val, e, true, 512, STORAGE_MAX_SIZE);
+			return -EINVAL;
+		}
+		if (e || !spec->size || spec->size % 512) {
 			snprintf(err, errlen, "bad size '%s': give a non-zero multiple of 512 "
 				 "bytes, with an optional K, M, G or T suffix (e.g. size=64M)", val);
 			return -EINVAL;
@@ -143,6 +133,12 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 	int ret = -EINVAL;
 
 	memset(spec, 0, sizeof(*spec));
+	if (strlen(text) > STORAGE_SPEC_MAX) {
+		snprintf(err, errlen, "disk spec '%.64s...' is %zu bytes, longer than the %d "
+			 "accepted: give a shorter path", text, strlen(text), STORAGE_SPEC_MAX);
+		free(copy);
+		return -EINVAL;
+	}
 	if (!copy)
 		return -ENOMEM;
 	colon = strchr(copy, ':');
@@ -172,6 +168,12 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 				 "block device (accepted form: %s)", text, spec->engine->usage);
 			goto out;
 		}
+		if (strlen(opt) >= PATH_MAX) {
+			snprintf(err, errlen, "bad disk spec: the path '%.64s...' is %zu bytes, "
+				 "longer than the %d a path may have (PATH_MAX): give a shorter path", opt,
+				 strlen(opt), PATH_MAX - 1);
+			goto out;
+		}
 		spec->path = strdup(opt);
 		if (!spec->path) {
 			ret = -ENOMEM;
@@ -195,6 +197,7 @@ out:
 	if (ret) {
 		if (ret != -EINVAL)
 			snprintf(err, errlen, "%s", strerror(-ret));
+		mark_cut(err, errlen);
 		storage_spec_free(spec);
 	}
 	free(copy);
@@ -226,6 +229,7 @@ int storage_open(const struct storage_spec *spec, struct storage **diskp, char *
 		if (!err[0])
 			snprintf(err, errlen, "cannot open %s disk: %s", disk->ops->name,
 				 strerror(-ret));
+		mark_cut(err, errlen);
 		free(disk);
 		return ret;
 	}
@@ -279,22 +283,52 @@ void storage_queue_close(struct storage_queue *q)
 	free(q);
 }
 
-/* Submit an I/O on q after asserting the engine contract: the parser guaranteed it. */
-void storage_submit(struct storage_queue *q, struct storage_io *io)
+/* The rule of the engine contract io breaks, or NULL if it keeps them all. */
+static const char *contract_broken(const struct storage *disk, const struct storage_io *io)
 {
-	const struct storage *disk = q->disk;
+	bool data = io->op == STORAGE_READ || io->op == STORAGE_WRITE;
 	uint64_t sum = 0;
 
-	for (int i = 0; i < io->iovcnt; i++)
+	if (!io->done)
+		return "an I/O needs a done callback";
+	if (io->op > STORAGE_DISCARD)
+		return "unknown operation";
+	if (io->op != STORAGE_FLUSH && !io->len)
+		return "only a flush may be empty";
+	if (data && (io->iovcnt <= 0 || !io->iov))
+		return "a read or write needs iovecs";
+	for (int i = 0; data && i < io->iovcnt; i++) {
+		if (io->iov[i].iov_len > io->len - sum)
+			return "the iovecs hold more than len";
 		sum += io->iov[i].iov_len;
-	assert(io->done);
-	assert(io->op == STORAGE_FLUSH || io->len);
-	assert((io->op != STORAGE_READ && io->op != STORAGE_WRITE) || sum == io->len);
-	assert(io->op != STORAGE_DISCARD || (disk->caps.discard && (!io->secure ||
-						disk->caps.secure_discard)));
-	assert(io->offset <= disk->size && io->len <= disk->size - io->offset);
-	assert(io->op == STORAGE_READ || !disk->readonly);
-	disk->ops->submit(q, io);
+	}
+	if (data && sum != io->len)
+		return "the iovecs hold less than len";
+	if (io->op == STORAGE_DISCARD && !disk->caps.discard)
+		return "discard on a disk that does not offer it";
+	if (io->op == STORAGE_DISCARD && io->secure && !disk->caps.secure_discard)
+		return "secure discard on a disk that does not offer it";
+	if (io->op != STORAGE_FLUSH &&
+	    (io->offset > disk->size || io->len > disk->size - io->offset))
+		return "the range goes past the end of the disk";
+	if (io->op != STORAGE_READ && disk->readonly)
+		return "a change to a read-only disk";
+	return NULL;
+}
+
+/*
+ * Submit an I/O on q if it keeps the engine contract (the parser made sure it does).
+ * One that does not would have an engine write past its disk or into a read-only
+ * one: it is refused, for the caller to fail that request and halt its ring; the
+ * daemon and every other disk go on.
+ */
+int storage_submit(struct storage_queue *q, struct storage_io *io, const char **why)
+{
+	*why = contract_broken(q->disk, io);
+	if (*why)
+		return -EINVAL;
+	q->disk->ops->submit(q, io);
+	return 0;
 }
 
 /* Start what submit queued on q, where the engine defers it. */

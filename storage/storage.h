@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -57,6 +58,8 @@ struct storage_io {
 	bool secure;			/* DISCARD only, and only if caps.secure_discard */
 	/* Called exactly once, with len on success (0 for FLUSH) or -errno. */
 	void (*done)(struct storage_io *io, int64_t result);
+	/* The engine's, while it holds the I/O: e.g. a list of I/Os waiting for room. */
+	struct storage_io *engine_next;
 };
 
 struct storage {
@@ -127,19 +130,50 @@ extern const struct storage_ops storage_mem_ops;
 extern const struct storage_ops storage_file_ops;
 extern const struct storage_ops storage_uring_ops;
 
+/*
+ * The bytes every ramdisk together may allocate (pages written, until discarded or
+ * shrunk away; a named ramdisk's stay while it is detached). A write that would pass
+ * it fails with ENOSPC; a new ramdisk is refused once it is reached. 0 restores the
+ * default, half of the RAM.
+ */
+void storage_mem_set_limit(uint64_t bytes);
+/* That limit, in bytes. */
+uint64_t storage_mem_limit(void);
+/* The bytes the ramdisks allocate now. */
+uint64_t storage_mem_used(void);
+
+/* Submission queue entries of each uring queue (512; tests make it small). */
+extern unsigned int storage_uring_depth;
+
 /* Find an engine by name; NULL if there is none. */
 const struct storage_ops *storage_engine(const char *name);
 
 /*
  * Parse a spec. On error returns -EINVAL and writes a message naming the bad
- * field and the accepted forms into err.
+ * field and the accepted forms into err (STORAGE_ERR_LEN holds any). A spec longer
+ * than STORAGE_SPEC_MAX, or a path of PATH_MAX bytes or more, is refused saying so.
  */
 int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, size_t errlen);
 
 /* Free what storage_spec_parse allocated; idempotent. */
 void storage_spec_free(struct storage_spec *spec);
 
-/* Parse a size with an optional K/M/G/T suffix (powers of 1024). */
+/* The largest disk: 2^63 bytes (8388608T), what a file offset (off_t) reaches. */
+#define STORAGE_MAX_SIZE (1ull << 63)
+
+/*
+ * The longest spec text accepted: a path of PATH_MAX - 1 bytes, its engine and options.
+ * (A spec that goes through xenstore must also fit its node: see bxs_value_max.)
+ */
+#define STORAGE_SPEC_MAX (PATH_MAX + 256)
+
+/* An err buffer that holds any message of the parser or an engine, whatever the path. */
+#define STORAGE_ERR_LEN (2 * PATH_MAX + 1024)
+
+/*
+ * Parse a size with an optional K/M/G/T suffix (powers of 1024), at most
+ * STORAGE_MAX_SIZE: num_parse_size's -EINVAL or -ERANGE.
+ */
 int storage_parse_size(const char *s, uint64_t *bytes);
 
 /* Open a disk from a parsed spec; on error a message goes into err. */
@@ -160,8 +194,13 @@ int storage_queue_open(struct storage *disk, struct storage_queue **qp);
 /* Close a queue with nothing in flight; NULL is fine. */
 void storage_queue_close(struct storage_queue *q);
 
-/* Submit an I/O on q after asserting the engine contract. */
-void storage_submit(struct storage_queue *q, struct storage_io *io);
+/*
+ * Submit an I/O on q: 0, and io->done is called once. An I/O that breaks the
+ * engine contract (no done, a bad length, past the end of the disk, a change to
+ * a read-only disk, a discard the disk does not offer) is not submitted: -EINVAL,
+ * done is not called, and *why names the rule it breaks.
+ */
+int storage_submit(struct storage_queue *q, struct storage_io *io, const char **why);
 
 /* Start what submit queued (no-op if the engine has no kick). */
 void storage_kick(struct storage_queue *q);

@@ -20,23 +20,13 @@
  */
 #define URING_DEPTH 512
 
+/* SQ entries of each queue's ring; tests make it small to fill it. */
+unsigned int storage_uring_depth = URING_DEPTH;
+
 /* From <linux/blkdev.h> (Linux 6.12); older headers lack it. */
 #ifndef BLOCK_URING_CMD_DISCARD
 #define BLOCK_URING_CMD_DISCARD _IO(0x12, 0)
 #endif
-
-/*
- * One queue: its own ring and the eventfd the ring signals, on the disk's
- * file or device (disk->priv, a struct file_target). A CQE is only ever seen
- * by the ring it was submitted on, so completions cannot reach another
- * queue, and the queues of a disk share nothing they change.
- */
-struct uring_queue {
-	const struct file_target *t;	/* the disk's, shared by its queues */
-	struct io_uring ring;
-	bool ring_ok;			/* ring initialized */
-	int efd;			/* the event_fd, registered with the ring */
-};
 
 /*
  * The rest of a read or write that came back short, resubmitted. Rare, so
@@ -46,11 +36,34 @@ struct uring_queue {
 struct uring_rest {
 	struct storage_io *io;
 	uint64_t done;			/* bytes transferred so far */
+	struct uring_rest *next;	/* while waiting for an SQE */
+	int iovcnt;
 	struct iovec iov[];		/* what is left of io->iov */
 };
 
+/*
+ * One queue: its own ring and the eventfd the ring signals, on the disk's
+ * file or device (disk->priv, a struct file_target). A CQE is only ever seen
+ * by the ring it was submitted on, so completions cannot reach another
+ * queue, and the queues of a disk share nothing they change.
+ *
+ * When the SQ is full and the kernel takes nothing more for now (io_uring_enter
+ * says EBUSY or EAGAIN: wait for completions), an I/O waits in order on the
+ * queue's lists, and gets its SQE after the next reap or kick. A full SQ is
+ * never an error the guest sees.
+ */
+struct uring_queue {
+	const struct file_target *t;	/* the disk's, shared by its queues */
+	struct io_uring ring;
+	bool ring_ok;			/* ring initialized */
+	int efd;			/* the event_fd, registered with the ring */
+	unsigned int in_kernel;		/* SQEs submitted, CQE not yet seen */
+	struct storage_io *waiting, **waiting_tail;	/* no SQE yet, oldest first */
+	struct uring_rest *rests;	/* short transfers' rests with no SQE yet */
+};
+
 /* Submit every prepared SQE; what the kernel refuses now stays queued for the next try. */
-static void uring_push(struct uring_queue *u)
+static void uring_enter(struct uring_queue *u)
 {
 	while (io_uring_sq_ready(&u->ring)) {
 		int ret = io_uring_submit(&u->ring);
@@ -65,6 +78,7 @@ static void uring_push(struct uring_queue *u)
 			continue;
 		if (ret <= 0)
 			break;
+		u->in_kernel += (unsigned int)ret;
 	}
 }
 
@@ -74,10 +88,65 @@ static struct io_uring_sqe *uring_sqe(struct uring_queue *u)
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
 	if (!sqe) {
-		uring_push(u);
+		uring_enter(u);
 		sqe = io_uring_get_sqe(&u->ring);
 	}
 	return sqe;
+}
+
+/* Prepare the SQE for the rest of a short read or write. */
+static void prep_rest(struct io_uring_sqe *sqe, const struct uring_queue *u,
+		      struct uring_rest *rest)
+{
+	const struct storage_io *io = rest->io;
+
+	if (io->op == STORAGE_READ)
+		io_uring_prep_readv(sqe, u->t->fd, rest->iov, (unsigned int)rest->iovcnt,
+				    io->offset + rest->done);
+	else
+		io_uring_prep_writev(sqe, u->t->fd, rest->iov, (unsigned int)rest->iovcnt,
+				     io->offset + rest->done);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rest | 1);
+}
+
+/* Prepare the I/O's SQE (below, beside the engine's submit). */
+static void prep_io(struct io_uring_sqe *sqe, const struct uring_queue *u,
+		    struct storage_io *io);
+
+/* Give the waiting I/Os SQEs, rests first, then the others in order, while there are SQEs. */
+static void uring_fill(struct uring_queue *u)
+{
+	struct io_uring_sqe *sqe;
+
+	while (u->rests && (sqe = uring_sqe(u))) {
+		struct uring_rest *rest = u->rests;
+
+		u->rests = rest->next;
+		prep_rest(sqe, u, rest);
+	}
+	while (!u->rests && u->waiting && (sqe = uring_sqe(u))) {
+		struct storage_io *io = u->waiting;
+
+		u->waiting = io->engine_next;
+		if (!u->waiting)
+			u->waiting_tail = &u->waiting;
+		prep_io(sqe, u, io);
+	}
+}
+
+/*
+ * Submit what is prepared and what waits for an SQE, as far as the kernel takes it.
+ * If it takes nothing while nothing of ours is in the kernel, no completion would
+ * come to try again: the eventfd is signalled so that the ring thread comes back.
+ */
+static void uring_push(struct uring_queue *u)
+{
+	do {
+		uring_fill(u);
+		uring_enter(u);
+	} while ((u->rests || u->waiting) && io_uring_sq_space_left(&u->ring));
+	if ((u->rests || u->waiting || io_uring_sq_ready(&u->ring)) && !u->in_kernel)
+		eventfd_write(u->efd, 1);
 }
 
 /* Prepare a discard of a block device with the block layer's URING_CMD. */
@@ -89,17 +158,12 @@ static void prep_cmd_discard(struct io_uring_sqe *sqe, int fd, uint64_t offset, 
 	sqe->addr3 = len;
 }
 
-/* Prepare the I/O's SQE on q's ring; submission waits for kick. */
-static void uring_submit(struct storage_queue *q, struct storage_io *io)
+/* Prepare the I/O's SQE. */
+static void prep_io(struct io_uring_sqe *sqe, const struct uring_queue *u,
+		    struct storage_io *io)
 {
-	struct uring_queue *u = q->priv;
-	struct io_uring_sqe *sqe = uring_sqe(u);
 	int fd = u->t->fd;
 
-	if (!sqe) {
-		io->done(io, -EBUSY);
-		return;
-	}
 	switch (io->op) {
 	case STORAGE_READ:
 		io_uring_prep_readv(sqe, fd, io->iov, (unsigned int)io->iovcnt, io->offset);
@@ -122,13 +186,31 @@ static void uring_submit(struct storage_queue *q, struct storage_io *io)
 	io_uring_sqe_set_data(sqe, io);
 }
 
+/*
+ * Prepare the I/O's SQE on q's ring; submission waits for kick. With no SQE
+ * to be had, or others already waiting for one, it waits in line.
+ */
+static void uring_submit(struct storage_queue *q, struct storage_io *io)
+{
+	struct uring_queue *u = q->priv;
+	struct io_uring_sqe *sqe = u->waiting || u->rests ? NULL : uring_sqe(u);
+
+	if (sqe) {
+		prep_io(sqe, u, io);
+		return;
+	}
+	io->engine_next = NULL;
+	*u->waiting_tail = io;
+	u->waiting_tail = &io->engine_next;
+}
+
 /* Start everything submit prepared on q since the last kick: one io_uring_enter. */
 static void uring_kick(struct storage_queue *q)
 {
 	uring_push(q->priv);
 }
 
-/* Queue what is left of a short read or write after done bytes; 0 or -errno. */
+/* Queue what is left of a short read or write after done bytes; 0 or -ENOMEM. */
 static int uring_resubmit(struct uring_queue *u, struct storage_io *io, struct uring_rest **restp,
 			  uint64_t done)
 {
@@ -150,14 +232,14 @@ static int uring_resubmit(struct uring_queue *u, struct storage_io *io, struct u
 	for (; i < io->iovcnt; i++, skip = 0)
 		rest->iov[n++] = (struct iovec){ (char *)io->iov[i].iov_base + skip,
 						 io->iov[i].iov_len - skip };
-	sqe = uring_sqe(u);
-	if (!sqe)
-		return -EBUSY;
-	if (io->op == STORAGE_READ)
-		io_uring_prep_readv(sqe, u->t->fd, rest->iov, (unsigned int)n, io->offset + done);
-	else
-		io_uring_prep_writev(sqe, u->t->fd, rest->iov, (unsigned int)n, io->offset + done);
-	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rest | 1);
+	rest->iovcnt = n;
+	sqe = u->rests ? NULL : uring_sqe(u);
+	if (sqe) {
+		prep_rest(sqe, u, rest);
+	} else {			/* waits for room, ahead of new I/O */
+		rest->next = u->rests;
+		u->rests = rest;
+	}
 	return 0;
 }
 
@@ -202,6 +284,8 @@ static void uring_reap(struct storage_queue *q)
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&u->ring, cqe);
+		if (u->in_kernel)
+			u->in_kernel--;
 		uring_complete(u, data, res);
 	}
 	uring_push(u);
@@ -335,8 +419,9 @@ static int uring_queue_open(struct storage *disk, struct storage_queue *q)
 		return -ENOMEM;
 	u->t = disk->priv;
 	u->efd = -1;
+	u->waiting_tail = &u->waiting;
 	q->priv = u;
-	ret = io_uring_queue_init(URING_DEPTH, &u->ring, 0);
+	ret = io_uring_queue_init(storage_uring_depth, &u->ring, 0);
 	if (ret)
 		goto out;
 	u->ring_ok = true;

@@ -1,5 +1,6 @@
 /* blkbackctl: attach, detach and list the disks blkbackd serves. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -10,14 +11,16 @@
 #include <time.h>
 #include <xenstore.h>
 
+#include "../blkback/num.h"
 #include "../blkback/vdev.h"
+#include "../blkback/version.h"
 #include "../blkback/xenio.h"
 #include "../blkback/xs.h"
 #include "../storage/storage.h"
 #include "ctl.h"
 #include "pidfile.h"
 
-/* Print an error and exit 1. */
+/* Print an error and exit 1: the command failed. */
 void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -28,6 +31,19 @@ void die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(1);
+}
+
+/* Print what is wrong with the command line and exit 2. */
+void usage_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("blkbackctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
 }
 
 /* Print usage to f. */
@@ -60,7 +76,10 @@ static void usage(FILE *f)
 		"      let a disk attached with fault=START+COUNT:stall serve the I/O it holds\n"
 		"      (fault injection, for tests).\n"
 		"\n"
-		"  --kind KIND   backend kind blkbackd serves (default vbd3)\n");
+		"  --kind KIND   backend kind blkbackd serves (default vbd3)\n"
+		"  --version     print the version\n"
+		"\n"
+		"Exit status: 0 done, 1 failed (the message says why), 2 bad command line.\n");
 }
 
 /* Connect to xenstore and find our own domid. */
@@ -74,15 +93,19 @@ void ctl_open(struct ctl *c)
 		    strerror(errno));
 	bxs_read_uint(c->xs, XBT_NULL, "domid", UINT16_MAX, &self);
 	c->self = (unsigned int)self;
-	snprintf(c->root, sizeof(c->root), "/local/domain/%u/backend/%s", c->self, c->kind);
+	if ((size_t)snprintf(c->root, sizeof(c->root), "/local/domain/%u/backend/%s", c->self,
+			     c->kind) >= sizeof(c->root))
+		usage_die("bad --kind '%s': too long", c->kind);
 }
 
 /* Refuse to go on when no daemon serves our kind. */
 void need_daemon(const struct ctl *c)
 {
-	char path[256];
+	char path[PATH_MAX];
 
-	pidfile_path(c->kind, path, sizeof(path));
+	if (pidfile_path(c->kind, path, sizeof(path)))
+		die("the run directory's path is too long: set BLKBACKD_RUNDIR to the one "
+		    "blkbackd uses");
 	if (!pidfile_owner(path))
 		die("no blkbackd is running for kind %s (no live %s): start it with "
 		    "'blkbackd --daemon', then try again", c->kind, path);
@@ -93,9 +116,16 @@ static int parse_timeout(const char *s)
 {
 	uint64_t v;
 
-	if (parse_uint(s, 86400, &v) || !v)
-		die("bad --timeout '%s': give a number of seconds between 1 and 86400", s);
+	if (num_parse_uint(s, 86400, &v) || !v)
+		usage_die("bad --timeout '%s': give a number of seconds from 1 to 86400", s);
 	return (int)v;
+}
+
+/* The command that lists domains: xensim's in a simulated domain (its drop-in libraries
+ * connect to XENSIM_HV), else xl's. */
+static const char *domain_lister(void)
+{
+	return getenv("XENSIM_HV") ? "xensim list" : "xl list";
 }
 
 /* Resolve a domain name or id; die with advice if there is no such domain. */
@@ -109,7 +139,8 @@ unsigned int domain_id(const struct ctl *c, const char *arg)
 		char *dir = bxs_read(c->xs, XBT_NULL, "/local/domain/%" PRIu64, id);
 
 		if (!dir)
-			die("there is no domain %" PRIu64 " ('xl list' shows the running domains)", id);
+			die("there is no domain %" PRIu64 " ('%s' shows the running domains)", id,
+			    domain_lister());
 		free(dir);
 		return (unsigned int)id;
 	}
@@ -123,7 +154,8 @@ unsigned int domain_id(const struct ctl *c, const char *arg)
 	}
 	free(doms);
 	if (found == UINT32_MAX)
-		die("there is no domain named '%s' ('xl list' shows the running domains)", arg);
+		die("there is no domain named '%s' ('%s' shows the running domains)", arg,
+		    domain_lister());
 	return found;
 }
 
@@ -143,12 +175,17 @@ char *domain_name(const struct ctl *c, unsigned int domid)
 	return name ? name : strdup("?");
 }
 
-/* Read a node as an int; dflt if absent or malformed. */
-static int read_int(const struct ctl *c, const char *path, int dflt)
+/* Read dir/node as an int; dflt if absent or malformed. */
+static int read_int(const struct ctl *c, const char *dir, const char *node, int dflt)
 {
+	char *s = bxs_read(c->xs, XBT_NULL, "%s/%s", dir, node);
 	uint64_t v;
+	int ret = dflt;
 
-	return bxs_read_uint(c->xs, XBT_NULL, path, INT32_MAX, &v) ? dflt : (int)v;
+	if (s && !num_parse_uint(s, INT32_MAX, &v))
+		ret = (int)v;
+	free(s);
+	return ret;
 }
 
 /* Does path exist, as transaction t sees it? */
@@ -296,30 +333,76 @@ static bool wait_until(const struct ctl *c, const char *watch_path,
 		left = deadline - now();
 		if (left <= 0)
 			break;
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
+		/* Every 250 ms at least: attach_done also waits on the clock. */
+		if (poll(&pfd, 1, left > 0.25 ? 250 : (int)(left * 1000) + 1) < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 	}
 	xs_unwatch(c->xs, watch_path, "wait");
 	return ok;
 }
 
+/* How long a backend that closed waits for blkbackd's error node, if it came after the state. */
+#define ERROR_GRACE_S 2.0
+
 struct attach_wait {
 	char be[128];
-	char *error;	/* the backend's error node, once it appears */
-	int want;	/* the backend state that ends the wait */
+	char *error;		/* the backend's error node, once it appears */
+	int want;		/* the backend state that ends the wait */
+	int state;		/* the backend's, as last read */
+	double closed_at;	/* when it was first seen closed without an error; 0 before */
 };
 
-/* Is the backend Connected, or has it given up with an error? */
+/* Did blkbackd give the disk up (or was it removed)? */
+static bool refused(int state)
+{
+	return state == XenbusStateClosing || state == XenbusStateClosed ||
+	       state == XenbusStateUnknown;
+}
+
+/* The backend's state and error node, read together in one transaction. */
+static void read_outcome(const struct ctl *c, struct attach_wait *w)
+{
+	for (;;) {
+		xs_transaction_t t = xs_transaction_start(c->xs);
+		char path[160];
+		uint64_t v;
+
+		if (t == XBT_NULL)
+			die("cannot read %s: %s", w->be, strerror(errno));
+		free(w->error);
+		w->error = bxs_read(c->xs, t, "%s/error", w->be);
+		snprintf(path, sizeof(path), "%s/state", w->be);
+		w->state = bxs_read_uint(c->xs, t, path, XenbusStateReconfigured, &v) ?
+			   XenbusStateUnknown : (int)v;
+		if (xs_transaction_end(c->xs, t, false))
+			return;
+		if (errno != EAGAIN)
+			die("cannot read %s: %s", w->be, strerror(errno));
+	}
+}
+
+/*
+ * Is the wait over: the backend in the state wanted, or given up (Closing, Closed or
+ * gone)? An error node alone is not the end: blkbackd closes the disk next, and the nodes
+ * are removed only once it has, so that its last write does not bring them back.
+ */
 static bool attach_done(const struct ctl *c, void *arg)
 {
 	struct attach_wait *w = arg;
-	char path[160];
 
-	snprintf(path, sizeof(path), "%s/error", w->be);
-	free(w->error);
-	w->error = bxs_read(c->xs, XBT_NULL, "%s", path);
-	snprintf(path, sizeof(path), "%s/state", w->be);
-	return w->error || read_int(c, path, 0) >= w->want;
+	read_outcome(c, w);
+	if (refused(w->state)) {
+		if (w->error || w->state == XenbusStateUnknown)
+			return true;
+		if (!w->closed_at)
+			w->closed_at = now();
+		return now() - w->closed_at >= ERROR_GRACE_S;
+	}
+	if (w->error)
+		return false;
+	if (w->want == XenbusStateInitWait)
+		return w->state >= XenbusStateInitWait;
+	return w->state == w->want;
 }
 
 /* blkbackctl attach DOMAIN SPEC [--vdev NAME] [--ro] */
@@ -332,11 +415,12 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 	};
 	struct storage_spec spec;
 	struct attach_wait w = { .error = NULL, .want = XenbusStateConnected };
-	const char *vdev_arg = NULL;
-	char fe[128], err[512], vdev[16], path[200], *name;
+	const char *vdev_arg = NULL, *text;
+	char fe[128], err[STORAGE_ERR_LEN], vdev[16], path[200], *name;
 	unsigned int domid;
+	uint64_t sectors = 0;
 	uint32_t devid;
-	bool ro = false;
+	bool ro = false, ok;
 	int opt;
 
 	optind = 1;
@@ -349,17 +433,16 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (argc - optind != 2) {
-		fprintf(stderr, "blkbackctl attach: give DOMAIN and SPEC, e.g. "
-			"'blkbackctl attach guest1 mem:size=64M'\n");
-		return 2;
-	}
-	if (storage_spec_parse(argv[optind + 1], &spec, err, sizeof(err)))
-		die("%s", err);
+	if (argc - optind != 2)
+		usage_die("attach: give DOMAIN and SPEC, e.g. 'blkbackctl attach guest1 "
+			  "mem:size=64M'");
+	text = argv[optind + 1];
+	if (storage_spec_parse(text, &spec, err, sizeof(err)))
+		usage_die("%s", err);
 	ro |= spec.readonly;
 	storage_spec_free(&spec);
 	if (vdev_arg && vdev_number(vdev_arg, &devid))
-		die("bad --vdev '%s': give a disk name such as xvdb", vdev_arg);
+		usage_die("bad --vdev '%s': give a disk name such as xvdb", vdev_arg);
 	need_daemon(c);
 	ctl_open(c);
 	domid = domain_id(c, argv[optind]);
@@ -370,14 +453,19 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 	vdev_name(devid, vdev, sizeof(vdev));
 	snprintf(w.be, sizeof(w.be), "%s/%u/%u", c->root, domid, devid);
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", domid, devid);
-	write_nodes(c, domid, devid, argv[optind + 1], ro, w.be, fe);
+	/* The spec goes whole into one xenstore node, or not at all. */
+	if (strlen(text) > bxs_value_max(w.be, "params"))
+		usage_die("disk spec '%.64s...' is %zu bytes: a xenstore node holds at most %zu "
+			  "here (a xenstore message is %d bytes with its path); give a shorter "
+			  "path", text, strlen(text), bxs_value_max(w.be, "params"),
+			  XENSTORE_PAYLOAD_MAX);
+	write_nodes(c, domid, devid, text, ro, w.be, fe);
 
 	name = domain_name(c, domid);
-	if (!wait_until(c, w.be, attach_done, &w)) {
-		snprintf(path, sizeof(path), "%s/state", w.be);
-		int bs = read_int(c, path, 0);
-		snprintf(path, sizeof(path), "%s/state", fe);
-		int fs = read_int(c, path, 0);
+	ok = wait_until(c, w.be, attach_done, &w);
+	if (!ok && !w.error) {
+		int fs = read_int(c, fe, "state", 0), bs = w.state;
+
 		die("%s on domain %u (%s) is not connected after %d s: backend %s, frontend %s. %s "
 		    "The disk stays attached and connects when the guest is ready; "
 		    "'blkbackctl detach %u %s' removes it.", vdev, domid, name, c->timeout,
@@ -386,19 +474,25 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 		    "this kind (--kind)?" : fs <= XenbusStateInitialising ? "The guest has not "
 		    "answered: is xen-blkfront loaded in it?" : "", domid, vdev);
 	}
-	if (w.error) {
+	if (w.error || refused(w.state)) {
 		remove_nodes(c, domid, w.be, fe);
-		die("blkbackd could not serve %s to domain %u (%s): %s", vdev, domid, name, w.error);
+		if (w.error)
+			die("blkbackd could not serve %s to domain %u (%s): %s", vdev, domid, name,
+			    w.error);
+		die("blkbackd %s %s on domain %u (%s) without saying why; its log may tell "
+		    "(see blkbackd(8), --daemon)", w.state == XenbusStateUnknown ? "removed" :
+		    "closed", vdev, domid, name);
 	}
 	if (w.want == XenbusStateInitWait) {
 		printf("attached %s to domain %u (%s) as %s%s: blkbackd is ready, the guest's "
-		       "frontend connects when it starts\n", argv[optind + 1], domid, name, vdev,
+		       "frontend connects when it starts\n", text, domid, name, vdev,
 		       ro ? ", read-only" : "");
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/sectors", w.be);
-	printf("attached %s to domain %u (%s) as %s: %" PRIu64 " MiB%s\n", argv[optind + 1],
-	       domid, name, vdev, (uint64_t)read_int(c, path, 0) >> 11, ro ? ", read-only" : "");
+	bxs_read_uint(c->xs, XBT_NULL, path, UINT64_MAX >> SECTOR_SHIFT, &sectors);
+	printf("attached %s to domain %u (%s) as %s: %" PRIu64 " MiB%s\n", text, domid, name,
+	       vdev, sectors >> 11, ro ? ", read-only" : "");
 out:
 	free(name);
 	free(w.error);
@@ -408,10 +502,7 @@ out:
 /* Has the backend reached Closed, or gone? */
 static bool detach_done(const struct ctl *c, void *arg)
 {
-	char path[160];
-
-	snprintf(path, sizeof(path), "%s/state", (const char *)arg);
-	return read_int(c, path, XenbusStateClosed) == XenbusStateClosed;
+	return read_int(c, arg, "state", XenbusStateClosed) == XenbusStateClosed;
 }
 
 /* blkbackctl detach DOMAIN VDEV [--force] */
@@ -435,13 +526,10 @@ static int cmd_detach(struct ctl *c, int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (argc - optind != 2) {
-		fprintf(stderr, "blkbackctl detach: give DOMAIN and VDEV, e.g. "
-			"'blkbackctl detach guest1 xvdb'\n");
-		return 2;
-	}
+	if (argc - optind != 2)
+		usage_die("detach: give DOMAIN and VDEV, e.g. 'blkbackctl detach guest1 xvdb'");
 	if (vdev_number(argv[optind + 1], &devid))
-		die("bad disk name '%s': give one such as xvdb", argv[optind + 1]);
+		usage_die("bad disk name '%s': give one such as xvdb", argv[optind + 1]);
 	ctl_open(c);
 	domid = domain_id(c, argv[optind]);
 	vdev_name(devid, vdev, sizeof(vdev));
@@ -464,55 +552,6 @@ static int cmd_detach(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-/* blkbackctl list */
-static int cmd_list(struct ctl *c)
-{
-	unsigned int nd = 0, nv;
-	char **doms, **vdevs;
-
-	ctl_open(c);
-	printf("%-20s %-8s %-13s %-13s %10s  %s\n", "DOMAIN", "VDEV", "BACKEND", "FRONTEND",
-	       "SIZE", "SPEC");
-	doms = xs_directory(c->xs, XBT_NULL, c->root, &nd);
-	for (unsigned int i = 0; doms && i < nd; i++) {
-		char path[200], dom[40], vdev[16], *name, *params, *fe;
-		uint64_t domid, devid, sectors;
-
-		if (parse_uint(doms[i], UINT16_MAX, &domid))
-			continue;
-		name = domain_name(c, (unsigned int)domid);
-		snprintf(dom, sizeof(dom), "%.24s (%" PRIu64 ")", name, domid);
-		snprintf(path, sizeof(path), "%s/%s", c->root, doms[i]);
-		vdevs = xs_directory(c->xs, XBT_NULL, path, &nv);
-		for (unsigned int k = 0; vdevs && k < nv; k++) {
-			char size[24] = "-";
-
-			if (parse_uint(vdevs[k], UINT32_MAX, &devid))
-				continue;
-			vdev_name((uint32_t)devid, vdev, sizeof(vdev));
-			params = bxs_read(c->xs, XBT_NULL, "%s/%s/params", path, vdevs[k]);
-			fe = bxs_read(c->xs, XBT_NULL, "%s/%s/frontend", path, vdevs[k]);
-			snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s/sectors",
-				 vdevs[k]);
-			if (!bxs_read_uint(c->xs, XBT_NULL, path, UINT64_MAX, &sectors))
-				snprintf(size, sizeof(size), "%" PRIu64 "M", sectors >> 11);
-			snprintf(path, sizeof(path), "%s/%s/%s/state", c->root, doms[i], vdevs[k]);
-			int bs = read_int(c, path, 0);
-			snprintf(path, sizeof(path), "%s/state", fe ? fe : "/nonexistent");
-			int fs = read_int(c, path, 0);
-			printf("%-20s %-8s %-13s %-13s %10s  %s\n", dom, vdev, xenbus_state_name(bs),
-			       xenbus_state_name(fs), size, params ? params : "?");
-			snprintf(path, sizeof(path), "%s/%s", c->root, doms[i]);
-			free(params);
-			free(fe);
-		}
-		free(vdevs);
-		free(name);
-	}
-	free(doms);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct ctl c = { .kind = "vbd3", .timeout = 30 };
@@ -524,6 +563,9 @@ int main(int argc, char **argv)
 			i += 2;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			version_print("blkbackctl");
 			return 0;
 		} else {
 			fprintf(stderr, "blkbackctl: unknown option '%s'\n", argv[i]);
@@ -539,8 +581,11 @@ int main(int argc, char **argv)
 		return cmd_attach(&c, argc - i, argv + i);
 	if (!strcmp(argv[i], "detach"))
 		return cmd_detach(&c, argc - i, argv + i);
-	if (!strcmp(argv[i], "list"))
+	if (!strcmp(argv[i], "list")) {
+		if (argc - i > 1)
+			usage_die("list: takes no arguments; usage: blkbackctl list");
 		return cmd_list(&c);
+	}
 	if (!strcmp(argv[i], "stats"))
 		return cmd_stats(&c, argc - i, argv + i);
 	if (!strcmp(argv[i], "resize"))

@@ -1,5 +1,6 @@
 /* blkbackd: serve Xen virtual disks from userspace. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,8 +14,18 @@
 #include "../blkback/backend.h"
 #include "../blkback/control.h"
 #include "../blkback/log.h"
+#include "../blkback/num.h"
+#include "../blkback/version.h"
 #include "detach.h"
 #include "pidfile.h"
+
+/* Long options without a short form. */
+enum { OPT_GRANT_PAGES = 256, OPT_GRANT_PAGES_DOMAIN, OPT_MEM_LIMIT };
+
+/* Grant pages a limit may be at most: 16 GiB of guest memory. */
+#define MAX_GRANT_PAGES (1ull << 22)
+/* The largest --mem-limit: 1 EiB, far past any RAM. */
+#define MAX_MEM_LIMIT (1ull << 60)
 
 /* Print usage to f. */
 static void usage(FILE *f)
@@ -31,9 +42,21 @@ static void usage(FILE *f)
 		"                      per batch) or copy (grant copy into our buffers)\n"
 		"  -q, --max-queues N  queues (threads) a disk may use, 1 to 32 (default: one per\n"
 		"                      online CPU)\n"
+		"      --grant-pages N\n"
+		"                      guest pages every disk together may hold, mapped or in\n"
+		"                      flight (default 262144: 1 GiB); past it requests wait\n"
+		"      --grant-pages-domain N\n"
+		"                      the same for the disks of one guest, 1024 to --grant-pages\n"
+		"                      (default 32768: 128 MiB)\n"
+		"      --mem-limit SIZE\n"
+		"                      memory every mem disk together may allocate (default: half\n"
+		"                      the RAM); past it the guest's write fails with ENOSPC\n"
 		"  -D, --daemon        detach from the terminal once serving, then log to syslog\n"
-		"  -p, --pidfile PATH  pidfile (default /run/blkbackd/KIND.pid)\n"
-		"  -h, --help          this text\n");
+		"                      (without one, to KIND.log in the run directory)\n"
+		"  -p, --pidfile PATH  pidfile (default RUNDIR/KIND.pid; see blkbackd(8))\n"
+		"  -V, --version       print the version\n"
+		"  -h, --help          this text\n"
+		"Exit status: 0 done, 1 failed, 2 bad command line.\n");
 }
 
 /* Wait for watch events, control requests, stopped rings and signals until SIGTERM or SIGINT. */
@@ -102,15 +125,19 @@ int main(int argc, char **argv)
 		{ "debug", required_argument, NULL, 'd' },
 		{ "grant-mode", required_argument, NULL, 'g' },
 		{ "max-queues", required_argument, NULL, 'q' },
+		{ "grant-pages", required_argument, NULL, OPT_GRANT_PAGES },
+		{ "grant-pages-domain", required_argument, NULL, OPT_GRANT_PAGES_DOMAIN },
+		{ "mem-limit", required_argument, NULL, OPT_MEM_LIMIT },
 		{ "daemon", no_argument, NULL, 'D' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *kind = "vbd3", *pidfile = NULL;
 	struct blk_backend_opts bopts = { .grant_mode = GRANT_MODE_PERSISTENT };
-	char *end;
-	char pidbuf[256], sockpath[256], statedir[128];
+	char pidbuf[PATH_MAX], sockpath[PATH_MAX], statedir[PATH_MAX], logpath[PATH_MAX];
+	uint64_t nq;
 	bool daemonize = false;
 	/* Static: a ring thread left in hung storage at exit may still poke be.stopped_fd. */
 	static struct blk_backend be = { .stopped_fd = -1 };
@@ -119,7 +146,7 @@ int main(int argc, char **argv)
 	bool leaving = false, told = false;
 	int c, sfd, cfd = -1, err, ret = 1, ready_fd = -1, pidfd;
 
-	while ((c = getopt_long(argc, argv, "k:d:g:q:Dp:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:d:g:q:Dp:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			if (!*optarg || strlen(optarg) >= sizeof(be.kind) || strchr(optarg, '/')) {
@@ -144,18 +171,58 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'q':
-			errno = 0;
-			bopts.max_queues = (unsigned int)strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || bopts.max_queues < 1 ||
-			    bopts.max_queues > BLK_MAX_QUEUES || optarg[0] == '-') {
-				fprintf(stderr, "blkbackd: bad --max-queues '%s': give a number "
-					"from 1 to %u\n", optarg, BLK_MAX_QUEUES);
+			err = num_parse_uint(optarg, BLK_MAX_QUEUES, &nq);
+			if (err || nq < 1) {
+				char msg[256];
+
+				num_error(msg, sizeof(msg), "--max-queues", optarg, err ? err : -EINVAL,
+					  false, 1, BLK_MAX_QUEUES);
+				fprintf(stderr, "blkbackd: %s\n", msg);
+				return 2;
+			}
+			bopts.max_queues = (unsigned int)nq;
+			break;
+		case OPT_GRANT_PAGES:
+		case OPT_GRANT_PAGES_DOMAIN: {
+			const char *what = c == OPT_GRANT_PAGES ? "--grant-pages" :
+				"--grant-pages-domain";
+			uint64_t *pages = c == OPT_GRANT_PAGES ? &bopts.grant_pages :
+				&bopts.grant_pages_domain;
+
+			err = num_parse_uint(optarg, MAX_GRANT_PAGES, pages);
+			if (err || *pages < GRANT_LIMIT_MIN_PAGES) {
+				char msg[256];
+
+				num_error(msg, sizeof(msg), what, optarg, err ? err : -EINVAL, false,
+					  GRANT_LIMIT_MIN_PAGES, MAX_GRANT_PAGES);
+				fprintf(stderr, "blkbackd: %s\n", msg);
+				return 2;
+			}
+			/* Given alone, each is checked against the other's default at start. */
+			if (bopts.grant_pages && bopts.grant_pages_domain > bopts.grant_pages) {
+				fprintf(stderr, "blkbackd: --grant-pages-domain %llu is more than "
+					"--grant-pages %llu\n",
+					(unsigned long long)bopts.grant_pages_domain,
+					(unsigned long long)bopts.grant_pages);
+				return 2;
+			}
+			break;
+		}
+		case OPT_MEM_LIMIT:
+			err = num_parse_size(optarg, MAX_MEM_LIMIT, &bopts.mem_limit);
+			if (err || bopts.mem_limit < (1u << 20)) {
+				char msg[256];
+
+				num_error(msg, sizeof(msg), "--mem-limit", optarg, err ? err : -EINVAL,
+					  true, 1u << 20, MAX_MEM_LIMIT);
+				fprintf(stderr, "blkbackd: %s\n", msg);
 				return 2;
 			}
 			break;
 		case 'D': daemonize = true; break;
 		case 'p': pidfile = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': version_print("blkbackd"); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -164,10 +231,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!pidfile) {
-		pidfile_path(kind, pidbuf, sizeof(pidbuf));
-		pidfile = pidbuf;
+	if (run_path(kind, "sock", sockpath, sizeof(sockpath)) ||
+	    run_path(kind, "state", statedir, sizeof(statedir)) ||
+	    run_path(kind, "log", logpath, sizeof(logpath)) ||
+	    (!pidfile && pidfile_path(kind, pidbuf, sizeof(pidbuf)))) {
+		fprintf(stderr, "blkbackd: the run directory's path is too long: set "
+			"BLKBACKD_RUNDIR to a shorter one\n");
+		return 1;
 	}
+	if (!pidfile)
+		pidfile = pidbuf;
 	if (shutdown_wait_env(&bopts.shutdown_wait_s))
 		return 2;
 	/* Until it serves, a detaching daemon still reports on the terminal. */
@@ -192,7 +265,10 @@ int main(int argc, char **argv)
 			"serve another kind with --kind", (long)owner, kind);
 		return 1;
 	} else if (pidfd < 0) {
-		log_err("cannot create pidfile %s: %s", pidfile, strerror(-pidfd));
+		log_err("cannot create pidfile %s: %s%s", pidfile, strerror(-pidfd),
+			pidfd == -EACCES || pidfd == -EPERM || pidfd == -EROFS ? "; set "
+			"BLKBACKD_RUNDIR to a directory of yours, or run as root (see blkbackd(8), "
+			"ENVIRONMENT)" : "");
 		return 1;
 	}
 	if (told)
@@ -208,14 +284,12 @@ int main(int argc, char **argv)
 		log_err("signalfd: %s", strerror(errno));
 		goto out;
 	}
-	run_path(kind, "sock", sockpath, sizeof(sockpath));
 	err = make_parent_dir(sockpath);	/* the pidfile may live elsewhere (--pidfile) */
 	cfd = err ? err : control_open(sockpath);
 	if (cfd < 0) {
 		log_err("cannot listen on %s: %s", sockpath, strerror(-cfd));
 		goto out;
 	}
-	run_path(kind, "state", statedir, sizeof(statedir));
 	if (mkdir(statedir, 0700) && errno != EEXIST)
 		log_err("cannot create %s: %s; a restart will close connected disks",
 			statedir, strerror(errno));
@@ -225,7 +299,15 @@ int main(int argc, char **argv)
 	if (backend_open(&be, &bopts))
 		goto out;
 	if (daemonize) {
-		log_use_syslog("blkbackd");
+		err = log_use_syslog("blkbackd", logpath);
+		if (err < 0) {
+			log_err("no syslog listens on /dev/log, and cannot open %s for the log: %s; "
+				"run blkbackd in the foreground, or start a syslog daemon", logpath,
+				strerror(-err));
+			goto out;
+		}
+		if (err)	/* blkbackd(8) says where: the terminal's samples stay the same */
+			log_info("no syslog listens on /dev/log: logging here");
 		detach_ready(ready_fd);
 	}
 	ret = serve(&be, sfd, cfd);

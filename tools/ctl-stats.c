@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../blkback/num.h"
 #include "../blkback/stats.h"
 #include "../blkback/vdev.h"
 #include "../blkback/xs.h"
@@ -22,51 +23,98 @@
 #include "pidfile.h"
 
 /*
- * Send one request line to the daemon's control socket; return its answer
- * (caller frees), without the final "ok" line. Dies on an "error" answer.
+ * Send one request line to blkbackd's control socket: 0 and its answer in *answer
+ * (caller frees) without the final "ok", or -errno with the reason in why.
  */
-static char *control_request(const struct ctl *c, const char *request)
+int control_ask(const struct ctl *c, const char *request, char **answer, char *why,
+		size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *last;
-	ssize_t n;
-	int fd;
+	size_t n = 0, cap = 4096;
+	char *buf = NULL, *last;
+	ssize_t got;
+	int fd = -1, err;
 
-	if (!buf)
-		die("out of memory");
-	run_path(c->kind, "sock", sa.sun_path, sizeof(sa.sun_path));
+	*answer = NULL;
+	if (run_path(c->kind, "sock", sa.sun_path, sizeof(sa.sun_path))) {
+		snprintf(why, len, "the control socket's path is longer than a socket's %zu "
+			 "bytes: set BLKBACKD_RUNDIR to a shorter directory (for blkbackd too)",
+			 sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		die("cannot reach blkbackd at %s: %s; is it running ('blkbackd --daemon' "
-		    "starts it)?", sa.sun_path, strerror(errno));
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		snprintf(why, len, "cannot reach blkbackd at %s: %s; is it running ('blkbackd "
+			 "--daemon' starts it)?", sa.sun_path, strerror(errno));
+		goto out;
+	}
 	/* A resize waits for the disk's requests in flight; give slow storage time. */
 	struct timeval tv = { .tv_sec = c->timeout };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (write(fd, request, strlen(request)) < 0 || write(fd, "\n", 1) < 0)
-		die("cannot send to blkbackd: %s", strerror(errno));
-	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += (size_t)n;
-		if (cap - len < 2 && !(buf = realloc(buf, cap *= 2)))
-			die("out of memory");
+	if (write(fd, request, strlen(request)) < 0 || write(fd, "\n", 1) < 0) {
+		err = -errno;
+		snprintf(why, len, "cannot send to blkbackd: %s", strerror(errno));
+		goto out;
 	}
-	if (n < 0)
-		die("blkbackd did not answer '%s' within %d s: %s (is a disk's storage hanging? "
-		    "'blkbackctl stats' shows requests in flight)", request, c->timeout,
-		    strerror(errno));
-	close(fd);
-	buf[len] = '\0';
+	err = -ENOMEM;
+	snprintf(why, len, "out of memory");
+	buf = malloc(cap);
+	while (buf && (got = read(fd, buf + n, cap - n - 1)) > 0) {
+		char *more;
+
+		n += (size_t)got;
+		if (cap - n < 2) {
+			more = realloc(buf, cap *= 2);
+			if (!more)
+				goto out;
+			buf = more;
+		}
+	}
+	if (!buf)
+		goto out;
+	if (got < 0) {
+		err = -errno;
+		snprintf(why, len, "blkbackd did not answer '%s' within %d s: %s (is a disk's "
+			 "storage hanging? 'blkbackctl stats' shows requests in flight)", request,
+			 c->timeout, strerror(errno));
+		goto out;
+	}
+	buf[n] = '\0';
 	/* The answer's last line is "ok" or "error MESSAGE". */
-	while (len && buf[len - 1] == '\n')
-		buf[--len] = '\0';
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
 	last = strrchr(buf, '\n');
 	last = last ? last + 1 : buf;
-	if (!strncmp(last, "error ", 6))
-		die("%s", last + 6);
-	if (strcmp(last, "ok"))
-		die("blkbackd gave no answer to '%s' (it may have stopped)", request);
+	err = -EIO;
+	if (!strncmp(last, "error ", 6)) {
+		snprintf(why, len, "%s", last + 6);
+		goto out;
+	}
+	if (strcmp(last, "ok")) {
+		snprintf(why, len, "blkbackd gave no answer to '%s' (it may have stopped)",
+			 request);
+		goto out;
+	}
 	*last = '\0';
-	return buf;
+	*answer = buf;
+	buf = NULL;
+	err = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return err;
+}
+
+/* Send one request line to the daemon's control socket; its answer (caller frees), or die. */
+static char *control_request(const struct ctl *c, const char *request)
+{
+	char why[1024], *answer;
+
+	if (control_ask(c, request, &answer, why, sizeof(why)))
+		die("%s", why);
+	return answer;
 }
 
 /* Seconds on the monotonic clock. */
@@ -79,7 +127,7 @@ static double now_s(void)
 }
 
 /* The value of key in a "key=value key=value" line, or NULL (caller frees). */
-static char *kv(const char *line, const char *key)
+char *kv(const char *line, const char *key)
 {
 	size_t klen = strlen(key);
 
@@ -91,13 +139,47 @@ static char *kv(const char *line, const char *key)
 }
 
 /* A numeric value of a stats line; 0 if absent. */
-static uint64_t kv_num(const char *line, const char *key)
+uint64_t kv_num(const char *line, const char *key)
 {
 	char *v = kv(line, key);
-	uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+	uint64_t n = 0;
 
+	if (v && num_parse_uint(v, UINT64_MAX, &n))
+		n = 0;
 	free(v);
 	return n;
+}
+
+/* The daemon's "disk" line of domid's devid in a stats answer, or NULL (caller frees). */
+char *stats_disk_line(const char *answer, unsigned int domid, uint32_t devid)
+{
+	char head[64];
+	size_t hlen;
+
+	hlen = (size_t)snprintf(head, sizeof(head), "disk domid=%u devid=%u ", domid, devid);
+	for (const char *p = answer; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, head, hlen))
+			return strndup(p, strcspn(p, "\n"));
+	return NULL;
+}
+
+/* Print s as a JSON string, quoted and escaped; null for NULL. */
+void json_str(const char *s)
+{
+	if (!s) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
 }
 
 /* The latency (microseconds, a bucket's upper bound) below which frac of requests fall. */
@@ -126,18 +208,29 @@ static const char *const stat_keys[] = {
 	"persistent_grants", "grant_copies", "grant_copy_calls", "ind_req", "queues",
 };
 
-/* Print one disk's stats line as a JSON object. */
-static void stats_json(const struct ctl *c, const char *line, bool first)
+/* Print one disk's stats line as a JSON object, with what xenstore says of it (v). */
+static void stats_json(const struct ctl *c, const char *line, const struct disk_view *v,
+		       bool first)
 {
 	unsigned int domid = (unsigned int)kv_num(line, "domid");
 	char vdev[16], *name = domain_name(c, domid), *engine = kv(line, "engine"),
-	     *lat = kv(line, "lat_us"), *segs = kv(line, "segs"), *mode = kv(line, "grant_mode");
+	     *lat = kv(line, "lat_us"), *segs = kv(line, "segs"), *mode = kv(line, "grant_mode"),
+	     *abi = kv(line, "abi"), *ro = kv(line, "ro");
 
 	vdev_name((uint32_t)kv_num(line, "devid"), vdev, sizeof(vdev));
-	printf("%s\n  {\"domain\": \"%s\", \"domid\": %u, \"vdev\": \"%s\", \"engine\": \"%s\", "
-	       "\"size\": %" PRIu64 ", \"connected\": %s, \"grant_mode\": \"%s\"",
-	       first ? "" : ",", name, domid, vdev, engine ? engine : "-", kv_num(line, "size"),
-	       kv_num(line, "connected") ? "true" : "false", mode ? mode : "-");
+	printf("%s\n  {\"domain\": ", first ? "" : ",");
+	json_str(name);
+	printf(", \"domid\": %u, \"vdev\": \"%s\", \"engine\": \"%s\", \"size\": %" PRIu64
+	       ", \"connected\": %s, \"grant_mode\": \"%s\", \"readonly\": %s, \"abi\": ", domid,
+	       vdev, engine ? engine : "-", kv_num(line, "size"),
+	       kv_num(line, "connected") ? "true" : "false", mode ? mode : "-",
+	       (ro ? !strcmp(ro, "1") : v->ro) ? "true" : "false");
+	json_str(abi && strcmp(abi, "-") ? abi : NULL);
+	printf(", \"backend_state\": \"%s\", \"frontend_state\": \"%s\", \"spec\": ",
+	       xenbus_state_name(v->bs), xenbus_state_name(v->fs));
+	json_str(v->spec);
+	printf(", \"error\": ");
+	json_str(v->error);
 	for (size_t i = 0; i < sizeof(stat_keys) / sizeof(stat_keys[0]); i++)
 		printf(", \"%s\": %" PRIu64, stat_keys[i], kv_num(line, stat_keys[i]));
 	printf(", \"segs_log2_histogram\": [%s], \"lat_p50_us\": %" PRIu64
@@ -149,6 +242,36 @@ static void stats_json(const struct ctl *c, const char *line, bool first)
 	free(name);
 	free(engine);
 	free(lat);
+	free(abi);
+	free(ro);
+}
+
+/* Print one disk's stats line as a table row, ending in what xenstore says of it (v). */
+static void stats_row(const struct ctl *c, const char *line, const struct disk_view *v)
+{
+	unsigned int d = (unsigned int)kv_num(line, "domid");
+	char vdev[16], dom[96], size[NUM_SIZE_TEXT] = "-", *name = domain_name(c, d),
+	     *engine = kv(line, "engine"), *abi = kv(line, "abi"), *ro = kv(line, "ro");
+
+	snprintf(dom, sizeof(dom), "%.64s (%u)", name, d);	/* domain names: <= 64 */
+	vdev_name((uint32_t)kv_num(line, "devid"), vdev, sizeof(vdev));
+	if (kv_num(line, "size"))
+		num_size_text(kv_num(line, "size"), size);
+	printf("%-16s %-6s %-6s %8s %9" PRIu64 " %9" PRIu64 " %7" PRIu64 " %7" PRIu64 " %6"
+	       PRIu64 " %5" PRIu64 " %9" PRIu64 " %9" PRIu64 " %5" PRIu64 " %8" PRIu64 " %8"
+	       PRIu64 "  %-4s %-10s %-12s %-12s %s\n", dom, vdev, engine ? engine : "-", size,
+	       kv_num(line, "rd_req"), kv_num(line, "wr_req"), kv_num(line, "f_req"),
+	       kv_num(line, "ds_req"), kv_num(line, "oo_req"), kv_num(line, "err_req"),
+	       kv_num(line, "rd_sect"), kv_num(line, "wr_sect"), kv_num(line, "inflight"),
+	       lat_percentile(line, 0.5), lat_percentile(line, 0.99),
+	       (ro ? !strcmp(ro, "1") : v->ro) ? "ro" : "rw", abi ? abi : "-",
+	       xenbus_state_name(v->bs), xenbus_state_name(v->fs), v->spec ? v->spec : "?");
+	if (v->error)
+		printf("%-16s error: %s\n", "", v->error);
+	free(name);
+	free(engine);
+	free(abi);
+	free(ro);
 }
 
 static const char *const daemon_keys[] = {
@@ -187,7 +310,7 @@ int cmd_stats(struct ctl *c, int argc, char **argv)
 	bool json = false, first = true, daemon = false;
 	unsigned int domid = UINT32_MAX;
 	uint32_t devid = 0;
-	char *answer, *line, *save = NULL;
+	char *answer, *line, *save = NULL, vdev[16];
 	int nargs = 0;
 	char *args[2];
 
@@ -199,15 +322,16 @@ int cmd_stats(struct ctl *c, int argc, char **argv)
 		else if (argv[i][0] != '-' && nargs < 2)
 			args[nargs++] = argv[i];
 		else
-			die("stats: unexpected '%s'; usage: blkbackctl stats [DOMAIN VDEV | --daemon] "
-			    "[--json]", argv[i]);
+			usage_die("stats: unexpected '%s'; usage: blkbackctl stats [DOMAIN VDEV | "
+				  "--daemon] [--json]", argv[i]);
 	}
 	if (nargs == 1)
-		die("stats: give both DOMAIN and VDEV, or neither");
+		usage_die("stats: give both DOMAIN and VDEV, or neither");
 	if (nargs && daemon)
-		die("stats: --daemon shows the daemon as a whole: give no DOMAIN and VDEV with it");
+		usage_die("stats: --daemon shows the daemon as a whole: give no DOMAIN and VDEV "
+			  "with it");
 	if (nargs == 2 && vdev_number(args[1], &devid))
-		die("bad disk name '%s': give one such as xvdb", args[1]);
+		usage_die("bad disk name '%s': give one such as xvdb", args[1]);
 	ctl_open(c);
 	if (nargs == 2)
 		domid = domain_ref(c, args[0]);
@@ -217,39 +341,35 @@ int cmd_stats(struct ctl *c, int argc, char **argv)
 		free(answer);
 		return 0;
 	}
+	vdev_name(devid, vdev, sizeof(vdev));
+	if (domid != UINT32_MAX && !(line = stats_disk_line(answer, domid, devid)))
+		die("blkbackd serves no %s to domain %u ('blkbackctl list' shows the attached "
+		    "disks)", vdev, domid);
+	if (domid != UINT32_MAX)
+		free(line);
 	if (json)
 		printf("[");
 	else
-		printf("%-16s %-6s %-6s %8s %9s %9s %7s %7s %6s %5s %9s %9s %5s %8s %8s\n", "DOMAIN",
-		       "VDEV", "ENGINE", "SIZE", "RD_REQ", "WR_REQ", "F_REQ", "DS_REQ", "OO_REQ",
-		       "ERR", "RD_SECT", "WR_SECT", "INFL", "P50_US", "P99_US");
+		printf("%-16s %-6s %-6s %8s %9s %9s %7s %7s %6s %5s %9s %9s %5s %8s %8s  %-4s %-10s "
+		       "%-12s %-12s %s\n", "DOMAIN", "VDEV", "ENGINE", "SIZE", "RD_REQ", "WR_REQ",
+		       "F_REQ", "DS_REQ", "OO_REQ", "ERR", "RD_SECT", "WR_SECT", "INFL", "P50_US",
+		       "P99_US", "MODE", "ABI", "BACKEND", "FRONTEND", "SPEC");
 	for (line = strtok_r(answer, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		unsigned int d = (unsigned int)kv_num(line, "domid");
-		char vdev[16], dom[40], *name, *engine;
+		uint32_t dev = (uint32_t)kv_num(line, "devid");
+		struct disk_view v;
 
 		if (strncmp(line, "disk ", 5))	/* the daemon line: --daemon shows it */
 			continue;
-		if (domid != UINT32_MAX && (d != domid || kv_num(line, "devid") != devid))
+		if (domid != UINT32_MAX && (d != domid || dev != devid))
 			continue;
-		if (json) {
-			stats_json(c, line, first);
-			first = false;
-			continue;
-		}
-		name = domain_name(c, d);
-		engine = kv(line, "engine");
-		snprintf(dom, sizeof(dom), "%.10s (%u)", name, d);
-		vdev_name((uint32_t)kv_num(line, "devid"), vdev, sizeof(vdev));
-		printf("%-16s %-6s %-6s %7" PRIu64 "M %9" PRIu64 " %9" PRIu64 " %7" PRIu64 " %7"
-		       PRIu64 " %6" PRIu64 " %5" PRIu64 " %9" PRIu64 " %9" PRIu64 " %5" PRIu64 " %8"
-		       PRIu64 " %8" PRIu64 "\n", dom, vdev, engine ? engine : "-",
-		       kv_num(line, "size") >> 20, kv_num(line, "rd_req"), kv_num(line, "wr_req"),
-		       kv_num(line, "f_req"), kv_num(line, "ds_req"), kv_num(line, "oo_req"),
-		       kv_num(line, "err_req"), kv_num(line, "rd_sect"), kv_num(line, "wr_sect"),
-		       kv_num(line, "inflight"), lat_percentile(line, 0.5),
-		       lat_percentile(line, 0.99));
-		free(name);
-		free(engine);
+		disk_view_read(c, d, dev, &v);
+		if (json)
+			stats_json(c, line, &v, first);
+		else
+			stats_row(c, line, &v);
+		first = false;
+		disk_view_free(&v);
 	}
 	if (json)
 		printf("%s]\n", first ? "" : "\n");
@@ -265,7 +385,7 @@ int cmd_resize(struct ctl *c, int argc, char **argv)
 	unsigned int domid;
 	uint64_t bytes;
 	uint32_t devid;
-	int nargs = 0;
+	int nargs = 0, err;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--shrink"))
@@ -273,15 +393,22 @@ int cmd_resize(struct ctl *c, int argc, char **argv)
 		else if (argv[i][0] != '-' && nargs < 3)
 			args[nargs++] = argv[i];
 		else
-			die("resize: unexpected '%s'; usage: blkbackctl resize DOMAIN VDEV SIZE "
-			    "[--shrink]", argv[i]);
+			usage_die("resize: unexpected '%s'; usage: blkbackctl resize DOMAIN VDEV SIZE "
+				  "[--shrink]", argv[i]);
 	}
 	if (nargs != 3)
-		die("resize: give DOMAIN, VDEV and SIZE, e.g. 'blkbackctl resize guest1 xvdb 128M'");
+		usage_die("resize: give DOMAIN, VDEV and SIZE, e.g. 'blkbackctl resize guest1 "
+			  "xvdb 128M'");
 	if (vdev_number(args[1], &devid))
-		die("bad disk name '%s': give one such as xvdb", args[1]);
-	if (storage_parse_size(args[2], &bytes) || !bytes)
-		die("bad size '%s': give a number with an optional K, M, G or T suffix", args[2]);
+		usage_die("bad disk name '%s': give one such as xvdb", args[1]);
+	err = storage_parse_size(args[2], &bytes);
+	if (err || !bytes) {
+		char msg[256];
+
+		num_error(msg, sizeof(msg), "size", args[2], err ? err : -EINVAL, true, 512,
+			  STORAGE_MAX_SIZE);
+		usage_die("%s", msg);
+	}
 	need_daemon(c);
 	ctl_open(c);
 	domid = domain_id(c, args[0]);
@@ -355,9 +482,9 @@ int cmd_unstall(struct ctl *c, int argc, char **argv)
 	uint32_t devid;
 
 	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-')
-		die("unstall: give DOMAIN and VDEV, e.g. 'blkbackctl unstall guest1 xvdb'");
+		usage_die("unstall: give DOMAIN and VDEV, e.g. 'blkbackctl unstall guest1 xvdb'");
 	if (vdev_number(argv[2], &devid))
-		die("bad disk name '%s': give one such as xvdb", argv[2]);
+		usage_die("bad disk name '%s': give one such as xvdb", argv[2]);
 	need_daemon(c);
 	ctl_open(c);
 	domid = domain_ref(c, argv[1]);

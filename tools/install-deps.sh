@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
 # Install what building and testing blkbackd needs on Debian 12, saying what.
+#   tools/install-deps.sh           everything: the build, the tests and the real-Xen bench
+#   tools/install-deps.sh --build   only what `make` needs to build the programs
 set -euo pipefail
+build_only=
+case "${1:-}" in
+--build) build_only=1 ;;
+"") ;;
+*) echo "usage: tools/install-deps.sh [--build]" >&2; exit 2 ;;
+esac
 
 # Build: compiler, pkg-config and the Xen and io_uring development files.
 # Real-Xen bench: QEMU, static busybox and cpio to build the boot images,
@@ -8,9 +16,9 @@ set -euo pipefail
 # Fuzzing (make fuzz, check-fuzz): clang, whose Debian 12 package (clang-14) has libFuzzer.
 # Hung-storage tests (tests/sim/hangfs.c, a FUSE file system): libfuse3-dev to build it,
 # fuse3 for fusermount3 to unmount it.
-pkgs=(gcc make pkg-config libxen-dev liburing-dev clang
-      qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs
-      fuse3 libfuse3-dev)
+pkgs=(gcc make pkg-config libxen-dev liburing-dev)
+[ -n "$build_only" ] ||
+	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs fuse3 libfuse3-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -18,7 +26,7 @@ for p in "${pkgs[@]}"; do
 		missing+=("$p")
 done
 # The bench downloads Xen and a kernel with apt-get download: it needs package lists.
-if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+if [ -z "$build_only" ] && ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
 	[ "$(id -u)" -eq 0 ] || { echo "install-deps: no apt package lists; run: sudo apt-get update" >&2; exit 1; }
 	echo "install-deps: fetching the apt package lists (apt-get update)"
 	apt-get update -qq

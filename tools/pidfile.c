@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,23 +12,31 @@
 
 #include "pidfile.h"
 
-/* A run-time file of a kind: <run dir>/<kind>.<ext>; see blkbackd(8), ENVIRONMENT. */
-void run_path(const char *kind, const char *ext, char *buf, size_t len)
+/*
+ * A run-time file of a kind: <run dir>/<kind>.<ext>; see blkbackd(8), ENVIRONMENT. The run
+ * directory is the one xensim(1) would pick, with blkbackd in place of xensim.
+ */
+int run_path(const char *kind, const char *ext, char *buf, size_t len)
 {
 	const char *dir = getenv("BLKBACKD_RUNDIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
 
 	if (dir && *dir)
-		snprintf(buf, len, "%s/%s.%s", dir, kind, ext);
-	else if (geteuid() == 0 || !xdg || !*xdg)
-		snprintf(buf, len, "/run/blkbackd/%s.%s", kind, ext);
-	else	/* an ordinary user, e.g. in the simulator: the user's runtime directory */
-		snprintf(buf, len, "%s/blkbackd/%s.%s", xdg, kind, ext);
+		n = snprintf(buf, len, "%s/%s.%s", dir, kind, ext);
+	else if (geteuid() == 0)
+		n = snprintf(buf, len, "/run/blkbackd/%s.%s", kind, ext);
+	else if (xdg && *xdg)	/* an ordinary user, e.g. in the simulator */
+		n = snprintf(buf, len, "%s/blkbackd/%s.%s", xdg, kind, ext);
+	else			/* an ordinary user without a runtime directory */
+		n = snprintf(buf, len, "/tmp/blkbackd-%u/%s.%s", (unsigned int)geteuid(), kind,
+			     ext);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 /* Default pidfile for a kind. */
-void pidfile_path(const char *kind, char *buf, size_t len)
+int pidfile_path(const char *kind, char *buf, size_t len)
 {
-	run_path(kind, "pid", buf, len);
+	return run_path(kind, "pid", buf, len);
 }
 
 /*
@@ -67,17 +76,28 @@ pid_t pidfile_read(int fd)
 	return read_pid(fd, &leaving);
 }
 
-/* Create the directory path lives in, if missing (one level, mode 0755). */
+/*
+ * Create the directory path lives in, if missing (one level, mode 0755). It must be ours
+ * or root's: another user's (a /tmp directory made first) could replace our files.
+ */
 int make_parent_dir(const char *path)
 {
-	char dir[256], *slash;
+	char dir[PATH_MAX], *slash;
+	struct stat st;
 
-	snprintf(dir, sizeof(dir), "%s", path);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return -ENAMETOOLONG;
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
 		if (mkdir(dir, 0755) && errno != EEXIST)
 			return -errno;
+		if (stat(dir, &st))
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		if (st.st_uid != geteuid() && st.st_uid != 0)
+			return -EPERM;
 	}
 	return 0;
 }

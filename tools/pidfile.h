@@ -6,13 +6,20 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* A run-time file of a kind: $BLKBACKD_RUNDIR (or /run/blkbackd)/<kind>.<ext>. */
-void run_path(const char *kind, const char *ext, char *buf, size_t len);
+/*
+ * A run-time file of a kind: <run dir>/<kind>.<ext>, the run directory being
+ * $BLKBACKD_RUNDIR, else /run/blkbackd for root, else $XDG_RUNTIME_DIR/blkbackd, else
+ * /tmp/blkbackd-UID. -ENAMETOOLONG if it does not fit in len bytes.
+ */
+int run_path(const char *kind, const char *ext, char *buf, size_t len);
 
 /* Default pidfile for a kind: run_path(kind, "pid"). */
-void pidfile_path(const char *kind, char *buf, size_t len);
+int pidfile_path(const char *kind, char *buf, size_t len);
 
-/* Create the directory path lives in, if missing (one level, mode 0755). */
+/*
+ * Create the directory path lives in, if missing (one level, mode 0755); -EPERM if it
+ * belongs to another user than us or root.
+ */
 int make_parent_dir(const char *path);
 
 /*

@@ -257,7 +257,7 @@ static void fuzz_common(const struct cfg_nodes *n, enum grant_mode mode, bool ta
 		want_mode = GRANT_MODE_MAP;
 	snprintf(path, sizeof(path), "%s/protocol", n->fepath);
 	protocol = lookup(path);
-	if (!protocol || !*protocol || !strcmp(protocol, "x86_32-abi"))	/* blkif.h's default */
+	if (!protocol || !*protocol || !strcmp(protocol, "x86_32-abi"))	/* Linux blkback's x86 default */
 		want_abi = BLKIF_ABI_X86_32;
 	else if (!strcmp(protocol, "x86_64-abi"))
 		want_abi = BLKIF_ABI_X86_64;

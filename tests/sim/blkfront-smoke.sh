@@ -15,18 +15,18 @@ expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit $1, got $RC: $OUT"; }
 
 bk_sim guest1
 
-# No vbd yet: say so, and how to get one; exit 2. A bad command line exits 3.
+# No vbd yet: say so, and how to get one; exit 1. A bad command line exits 2.
 fe_rc info xvdb
-expect_rc 2
+expect_rc 1
 expect_out "no vbd 51728 (xvdb)"
 expect_out "blkbackctl attach"
 fe_rc bench xvdb --rw sideways
-expect_rc 3
+expect_rc 2
 expect_out "bad --rw 'sideways'"
 fe_rc read xvdb 100 512
-expect_rc 3
+expect_rc 2
 fe_rc frobnicate
-expect_rc 3
+expect_rc 2
 
 bk_ctl attach guest1 mem:size=16M --vdev xvdb --nowait
 fe_rc info xvdb --indirect-segs 0
@@ -51,7 +51,7 @@ printf 'hello' | fe guest1 write xvdb 2M 2>"$XENSIM_DIR/pad.log" || fail "short 
 grep -q "padded" "$XENSIM_DIR/pad.log" || fail "no word of the padding: $(cat "$XENSIM_DIR/pad.log")"
 fe guest1 read xvdb 2M 512 | head -c 5 | grep -q hello || fail "the padded write did not land"
 fe_rc read xvdb 16M 512
-expect_rc 3
+expect_rc 2
 expect_out "past the end of the disk"
 
 # verify: two passes (seeds 9 and 10), then the last seed re-checked in another chunking.
@@ -71,13 +71,13 @@ import sys; b = bytearray(sys.stdin.buffer.read()); b[100] ^= 1; sys.stdout.buff
 	>"$XENSIM_DIR/blk32"
 fe guest1 write xvdb 16384 <"$XENSIM_DIR/blk32" || fail "corrupting failed"
 fe_rc verify xvdb --seed 10 --size 4M --mode read
-expect_rc 1
+expect_rc 3
 expect_out "sector 16: wrong sector (misdirected) (holds the block of sector 8)"
 expect_out "sector 24: never written"
 expect_out "sector 32: corrupt"
 expect_out "3 bad blocks of 8192"
 fe_rc verify xvdb --seed 3 --size 64k --mode read
-expect_rc 1
+expect_rc 3
 expect_out "wrong seed (holds seed 10"
 
 # bench: text and JSON; outside the simulator's counters the per-request figures are null.
@@ -93,9 +93,9 @@ python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["grant_maps_per
 assert r["notify_per_req"] is None and r["requests"] > 0 and r["rw"] == "write", r' "$OUT" ||
 	fail "bench --json outside the simulator: $OUT"
 fe_rc bench xvdb --bs 64k --indirect-segs 0
-expect_rc 3
+expect_rc 2
 expect_out "indirect"
 fe_rc bench xvdb --bs 2M --indirect-segs 256
-expect_rc 3
+expect_rc 2
 expect_out "at most 1048576 bytes"
 echo "blkfront: info, read, write, verify and bench behave"

@@ -150,6 +150,8 @@ static inline int h_pending(const struct h_disk *h, int n)
 /* Submit slots 0..n-1 on h's queue, then kick once, as one sweep of the ring does. */
 static inline void h_submit(struct h_disk *h, int n)
 {
+	const char *why;
+
 	for (int i = 0; i < n; i++) {
 		struct h_slot *s = &h->slot[i];
 
@@ -159,7 +161,11 @@ static inline void h_submit(struct h_disk *h, int n)
 		s->off_thread = false;
 		s->io.done = h_done;
 		h->nr[s->io.op]++;
-		storage_submit(h->q, &s->io);
+		if (storage_submit(h->q, &s->io, &why)) {
+			H_CHECK(0, "%s: slot %d (op %d) refused by the engine contract: %s",
+				h->name, i, s->io.op, why);
+			exit(check_done("test-engines"));
+		}
 	}
 	storage_kick(h->q);
 }

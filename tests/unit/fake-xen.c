@@ -1,5 +1,7 @@
 /* An in-process fake of libxengnttab and libxenevtchn; see fake-xen.h. */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,8 @@ static unsigned int misuse, handles, maps_total;
 static xenevtchn_handle *backend_xce;
 static int notify_fd = -1;
 static uint64_t notifies;
+static unsigned int poll_fail_left, poll_failures;	/* fake_poll_fail */
+static int poll_fail_err, poll_fail_efd = -1;
 
 /* Start a fresh world with n zeroed guest pages. */
 int fake_xen_init(uint32_t n)
@@ -74,8 +78,10 @@ int fake_xen_init(uint32_t n)
 	maps_total = 0;
 	notifies = 0;
 	backend_xce = NULL;
+	poll_fail_left = poll_failures = 0;
 	notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return notify_fd < 0 ? -1 : 0;
+	poll_fail_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return notify_fd < 0 || poll_fail_efd < 0 ? -1 : 0;
 }
 
 /* Tear the world down and count what was left behind. */
@@ -100,6 +106,9 @@ unsigned int fake_xen_fini(void)
 	if (notify_fd >= 0)
 		close(notify_fd);
 	notify_fd = -1;
+	if (poll_fail_efd >= 0)
+		close(poll_fail_efd);
+	poll_fail_efd = -1;
 	return left;
 }
 
@@ -537,4 +546,61 @@ int xengnttab_grant_copy(xengnttab_handle *xgt, uint32_t count,
 	}
 	pthread_mutex_unlock(&fake_lock);
 	return 0;
+}
+
+/* Fail the next n polls on the backend's event channel fd with err. */
+void fake_poll_fail(unsigned int n, int err)
+{
+	pthread_mutex_lock(&fake_lock);
+	poll_fail_left = n;
+	poll_fail_err = err;
+	pthread_mutex_unlock(&fake_lock);
+}
+
+/* Polls failed so far. */
+unsigned int fake_poll_failures(void)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = poll_failures;
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+/* Readable after each failed poll. */
+int fake_poll_fail_fd(void)
+{
+	return poll_fail_efd;
+}
+
+/*
+ * poll(2) for the whole test program (the ring's code is linked into it): a poll
+ * on the backend's event channel fd fails while fake_poll_fail says so; every
+ * other poll, and that one otherwise, is the real one (ppoll).
+ */
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000 };
+	bool fail = false;
+	uint64_t one = 1;
+	int err = 0;
+
+	pthread_mutex_lock(&fake_lock);
+	for (nfds_t i = 0; i < n && poll_fail_left && backend_xce; i++)
+		fail |= fds[i].fd == backend_xce->efd;
+	if (fail) {
+		poll_failures++;
+		if (poll_fail_left != UINT_MAX)
+			poll_fail_left--;
+		err = poll_fail_err;
+	}
+	pthread_mutex_unlock(&fake_lock);
+	if (fail) {
+		if (write(poll_fail_efd, &one, sizeof(one)) != sizeof(one))
+			abort();
+		errno = err;
+		return -1;
+	}
+	return ppoll(fds, n, timeout < 0 ? NULL : &ts, NULL);
 }

@@ -49,6 +49,18 @@ int fake_evtchn_notify_fd(void);
 /* How many times the backend notified the frontend. */
 uint64_t fake_evtchn_notifies(void);
 
+/*
+ * Make the next n polls that wait on the backend's event channel fd fail with err
+ * (UINT_MAX: every one from now on; 0: none). Other polls are untouched.
+ */
+void fake_poll_fail(unsigned int n, int err);
+
+/* Polls failed so far by fake_poll_fail. */
+unsigned int fake_poll_failures(void);
+
+/* An fd that polls readable after each failed poll. */
+int fake_poll_fail_fd(void);
+
 /* Open grant-table plus event-channel handles. */
 unsigned int fake_handles_open(void);
 

@@ -10,7 +10,7 @@ static void test_sizes(void)
 {
 	static const struct { const char *s; int err; uint64_t v; } cases[] = {
 		{ "512", 0, 512 }, { "0", 0, 0 }, { "4k", 0, 4096 }, { "4K", 0, 4096 },
-		{ "64M", 0, 64ull << 20 }, { "64MiB", 0, 64ull << 20 }, { "1GB", 0, 1ull << 30 },
+		{ "64M", 0, 64ull << 20 }, { "64MiB", 0, 64ull << 20 }, { "1GiB", 0, 1ull << 30 }, { "1GB", -EINVAL, 0 },
 		{ "2T", 0, 2ull << 40 }, { "16777215T", 0, 16777215ull << 40 },
 		{ "16777216T", -ERANGE, 0 }, { "18446744073709551615", 0, UINT64_MAX },
 		{ "18446744073709551616", -ERANGE, 0 }, { "", -EINVAL, 0 }, { "k", -EINVAL, 0 },

@@ -37,6 +37,7 @@ static int64_t run_op(struct storage_queue *q, enum storage_op kind, uint64_t of
 		      const struct iovec *iov, int iovcnt, const char *what)
 {
 	struct op op;
+	const char *why = NULL;
 
 	memset(&op, 0, sizeof(op));
 	op.io.op = kind;
@@ -46,7 +47,7 @@ static int64_t run_op(struct storage_queue *q, enum storage_op kind, uint64_t of
 	op.io.iovcnt = iovcnt;
 	op.io.done = op_done;
 	op.result = INT64_MIN;
-	storage_submit(q, &op.io);
+	CHECK(storage_submit(q, &op.io, &why) == 0, "%s: refused: %s", what, why);
 	/* The mem engine has no reap: completion is inline. */
 	CHECK(op.calls == 1, "%s: done called %d times, want once", what, op.calls);
 	CHECK(op.result == (int64_t)len, "%s: result %lld, want %llu", what,
@@ -302,6 +303,59 @@ out:
 	close_both(q, disk);
 }
 
+/* Submit io expecting the engine contract to refuse it (not abort), and done not called. */
+static void expect_refused(struct storage_queue *q, struct storage_io *io, const char *what)
+{
+	const char *why = NULL;
+	int ret = storage_submit(q, io, &why);
+
+	CHECK(ret == -EINVAL, "%s: storage_submit returned %d, want -EINVAL", what, ret);
+	CHECK(why && *why, "%s: no broken rule named", what);
+	if (why)
+		printf("  %s: refused: %s\n", what, why);
+}
+
+/*
+ * I/Os that break the engine contract are refused by storage_submit, which
+ * returns the error (for the ring to halt) instead of aborting the daemon.
+ */
+static void test_contract(void)
+{
+	struct storage *disk = must_open("mem:size=64K,ro");
+	struct storage_queue *q = must_queue(disk);
+	uint8_t buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct op op;
+
+	if (!q)
+		goto out;
+	memset(&op, 0, sizeof(op));
+	op.io = (struct storage_io){ .op = STORAGE_READ, .offset = 64 * 1024, .len = 4096,
+				     .iov = &iov, .iovcnt = 1, .done = op_done };
+	expect_refused(q, &op.io, "read past the end");
+	op.io.offset = UINT64_MAX - 100;
+	expect_refused(q, &op.io, "read whose range wraps");
+	op.io.offset = 0;
+	op.io.len = 8192;
+	expect_refused(q, &op.io, "len beyond the iovecs");
+	op.io.len = 4096;
+	op.io.op = STORAGE_WRITE;
+	expect_refused(q, &op.io, "write to a read-only disk");
+	op.io.op = STORAGE_READ;
+	op.io.done = NULL;
+	expect_refused(q, &op.io, "no done callback");
+	op.io.done = op_done;
+	op.io.len = 0;
+	op.io.iov = NULL;
+	op.io.iovcnt = 0;
+	expect_refused(q, &op.io, "empty read");
+	CHECK_INT(op.calls, 0, "done calls for refused I/Os");
+	/* The disk still serves a good I/O. */
+	run_io(q, STORAGE_READ, 0, &iov, 1, "read after refusals");
+out:
+	close_both(q, disk);
+}
+
 /* Resident set size of this process in bytes, or 0 if /proc is unreadable. */
 static uint64_t rss_bytes(void)
 {
@@ -532,6 +586,7 @@ int main(void)
 	test_patterns();
 	test_flush();
 	test_readonly();
+	test_contract();
 	test_sparse();
 	test_named();
 	test_open_error();

@@ -71,14 +71,18 @@ static void test_sizes(void)
 		{ "7t", 7ull << 40 },
 		{ "64MiB", 64u << 20 },
 		{ "1KiB", 1024 },
-		{ "16777215T", 16777215ull << 40 },		/* the largest T that fits */
-		{ "18446744073709551615", UINT64_MAX },
+		{ "8388608T", 1ull << 63 },			/* STORAGE_MAX_SIZE */
+		{ "9223372036854775808", 1ull << 63 },
 		{ "0064M", 64u << 20 },
 	};
 	static const char *const bad[] = {
 		"", "M", "-1", "+1", " 1", "1 ", "12Q", "1.5G", "0x10", "64MiBx", "64MM",
-		"64iB", "64B", "64MB", "64Mi", "1KB", "1KBB", "16777216T", "99999999999T", "18446744073709551616",
-		"17179869184G", "99999999999999999999999",
+		"64iB", "64B", "64MB", "64Mi", "1KB", "1KBB",
+	};
+	/* Above STORAGE_MAX_SIZE: "too large", not malformed. */
+	static const char *const big[] = {
+		"8388609T", "9223372036854775809", "16777216T", "99999999999T",
+		"18446744073709551616", "17179869184G", "99999999999999999999999",
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -92,6 +96,12 @@ static void test_sizes(void)
 
 		CHECK_INT(storage_parse_size(bad[i], &b), -EINVAL, bad[i]);
 		CHECK_U64(b, 4242, bad[i]);
+	}
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		uint64_t b = 4242;
+
+		CHECK_INT(storage_parse_size(big[i], &b), -ERANGE, big[i]);
+		CHECK_U64(b, 4242, big[i]);
 	}
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../blkback/version.h"
 #include "cli.h"
 
 /* Print the usage text to f. */
@@ -64,8 +65,10 @@ void cli_usage(FILE *f)
 "  --no-persistent            do not offer feature-persistent\n"
 "  -v, --verbose              debug messages to stderr\n"
 "\n"
-"Exit status: 0 done (verify: every block good), 1 verify found bad blocks,\n"
-"2 I/O, connection or system error, 3 bad command line.\n", f);
+"  --version                  print the version\n"
+"\n"
+"Exit status: 0 done (verify: every block good), 1 failed (an I/O, connection or\n"
+"system error), 2 bad command line, 3 verify found bad blocks.\n", f);
 }
 
 /* Find the subcommand and run it. */
@@ -86,6 +89,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		cli_usage(stdout);
+		return EXIT_GOOD;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		version_print("blkfront");
 		return EXIT_GOOD;
 	}
 	blkfront_opts_init(&c.opts);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "../../blkback/num.h"
 #include "bfutil.h"
 #include "cli.h"
 
@@ -21,11 +22,13 @@ void cli_err(const struct cli *c, const char *fmt, ...)
 /* Parse a byte count; prints the error. */
 int cli_size(const struct cli *c, const char *what, const char *s, uint64_t *v)
 {
-	int err = bf_parse_size(s, v);
+	int err = num_parse_size(s, UINT64_MAX, v);
+	char msg[256];
 
-	if (err)
-		cli_err(c, "bad %s '%s': give bytes with an optional k, M, G or T suffix "
-			"(e.g. 64k, 16M)", what, s);
+	if (err) {
+		num_error(msg, sizeof(msg), what, s, err, true, 0, UINT64_MAX);
+		cli_err(c, "%s", msg);
+	}
 	return err;
 }
 
@@ -33,13 +36,15 @@ int cli_size(const struct cli *c, const char *what, const char *s, uint64_t *v)
 int cli_uint(const struct cli *c, const char *what, const char *s, uint64_t min, uint64_t max,
 	     uint64_t *v)
 {
-	int err = bf_parse_uint(s, max, v);
+	int err = num_parse_uint(s, max, v);
+	char msg[256];
 
 	if (!err && *v < min)
-		err = -ERANGE;
-	if (err)
-		cli_err(c, "bad %s '%s': give a whole number from %llu to %llu", what, s,
-			(unsigned long long)min, (unsigned long long)max);
+		err = -EINVAL;
+	if (err) {
+		num_error(msg, sizeof(msg), what, s, err, false, min, max);
+		cli_err(c, "%s", msg);
+	}
 	return err;
 }
 

@@ -7,12 +7,12 @@
 
 #include "blkfront.h"
 
-/* Exit codes, as the usage text documents them. */
+/* Exit codes, the rule of every tool (see blkfront(1)), and verify's own. */
 enum {
 	EXIT_GOOD = 0,		/* done; verify: every block good */
-	EXIT_MISMATCH = 1,	/* verify found bad blocks */
-	EXIT_IO = 2,		/* an I/O, connection or system error */
-	EXIT_USAGE = 3,		/* bad command line */
+	EXIT_IO = 1,		/* failed: an I/O, connection or system error */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_MISMATCH = 3,	/* verify found bad blocks */
 };
 
 /* Option codes of the common options (subcommands use 'a'..'z' and >= 300). */

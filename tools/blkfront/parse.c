@@ -5,61 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../blkback/num.h"
 #include "bfutil.h"
 
-/* A whole decimal number no larger than max. */
+/* A whole decimal number no larger than max (blkback/num.c, shared by every tool). */
 int bf_parse_uint(const char *s, uint64_t max, uint64_t *v)
 {
-	uint64_t n = 0;
-
-	if (!s || !*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		if (n > (max - (uint64_t)(*s - '0')) / 10)
-			return -ERANGE;
-		n = n * 10 + (uint64_t)(*s - '0');
-	}
-	*v = n;
-	return 0;
+	return num_parse_uint(s, max, v);
 }
 
-/* A byte count with an optional binary suffix: 512, 4k, 64M, 1GiB, 2T. */
+/* A byte count with an optional binary suffix: 512, 4k, 64M, 1GiB, 2T (blkback/num.c). */
 int bf_parse_size(const char *s, uint64_t *bytes)
 {
-	char digits[24], *end;
-	unsigned int shift = 0;
-	size_t n = 0;
-	uint64_t v;
-	int err;
-
-	if (!s)
-		return -EINVAL;
-	while (s[n] >= '0' && s[n] <= '9')
-		n++;
-	if (!n || n >= sizeof(digits))
-		return n ? -ERANGE : -EINVAL;
-	memcpy(digits, s, n);
-	digits[n] = '\0';
-	end = (char *)s + n;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: return -EINVAL;
-	}
-	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
-		end += strlen(end);
-	if (*end)
-		return -EINVAL;
-	err = bf_parse_uint(digits, UINT64_MAX >> shift, &v);
-	if (err)
-		return err;
-	*bytes = v << shift;
-	return 0;
+	return num_parse_size(s, UINT64_MAX, bytes);
 }
 
 /* Seconds, possibly fractional, in (0, max_s]; returned in milliseconds. */

@@ -1,4 +1,5 @@
 /* xensim.c: the xensim command line: starts the daemon and talks to it. */
+#include "../../blkback/version.h"
 #include "daemon.h"
 #include "xensim.h"
 
@@ -31,7 +32,8 @@ static const char usage[] =
 	"  run NAME|ID -- CMD [ARGS]               run CMD in that domain\n"
 	"  counters [NAME|ID] [--json]             what the hypervisor charged each domain\n"
 	"The run directory is --dir, else $XENSIM_DIR, else /run/xensim (root), else\n"
-	"$XDG_RUNTIME_DIR/xensim, else /tmp/xensim-$UID.\n";
+	"$XDG_RUNTIME_DIR/xensim, else /tmp/xensim-$UID.\n"
+	"--version prints the version. Exit status: 0 done, 1 failed, 2 bad command line.\n";
 
 static const char *const counter_names[] = { "map_calls", "maps", "unmaps", "copy_calls",
 					     "copies", "notifies", "shares", "unshares",
@@ -354,6 +356,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->json = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage, stdout);
+			exit(0);
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			version_print("xensim");
 			exit(0);
 		} else if (a[0] == '-' || o->npos == 4) {
 			fprintf(stderr, "xensim: unexpected argument '%s'\n%s", a, usage);

@@ -1,0 +1,62 @@
+/* What ring.c and ring-takeover.c share: a ring's state. */
+#ifndef BLKBACK_RINGINT_H
+#define BLKBACK_RINGINT_H
+
+#include <pthread.h>
+
+#include "journal.h"
+#include "log.h"
+#include "ring.h"
+
+/* A request a killed daemon had taken and not answered, to run again in its old slot. */
+struct redo {
+	unsigned int slot;
+	RING_IDX idx;
+	blkif_request_t req;
+};
+
+struct blk_ring {
+	struct blk_ring_config cfg;
+	xengnttab_handle *xgt;
+	struct grant_ctx g;		/* how guest pages are reached */
+	struct grant_budget *budget;	/* the domain's: what its rings may hold */
+	struct storage_queue *sq;	/* this queue's path to the disk */
+	struct blkif_request_segment (*iseg)[BLK_MAX_SEGS];	/* a sweep's indirect segments */
+	xenevtchn_handle *xce;
+	evtchn_port_t port;		/* local */
+	void *sring;
+	union blkif_back_rings rings;	/* .native is the common view of the indices */
+	RING_IDX rsp_published;		/* the rsp_prod we wrote last (sring.h) */
+	unsigned int size;
+	struct blk_req *reqs, *free;
+	struct blk_req *answered;	/* responses written, slots freed once published */
+	struct journal j;		/* what a restarted daemon needs to take over */
+	bool keep_journal;		/* leaving for a successor: keep it */
+	struct redo *redo;		/* taken over from a journal: run these first */
+	unsigned int nredo, redo_pos;
+	unsigned int in_storage;	/* dispatched to storage, not yet answered */
+	unsigned int pages_held;	/* data pages of requests taken, not yet answered */
+	struct blk_req *ordered;	/* a flush/barrier running or waiting for a drain */
+	bool ordered_waiting;
+	bool halted, stopping;
+	bool poll_failed;		/* poll fails: take nothing more, drain storage, end */
+	unsigned int backoff_ms;	/* between tries while poll fails */
+	int wake_fd;			/* the main thread's doorbell: stop or pause */
+	bool stop_req, pause_req;	/* set by the main thread, read atomically */
+	bool paused;			/* under lock: the thread is holding still */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool started;
+	bool ended;			/* the thread is done (atomic) */
+	struct log_limit bad_log, io_log;	/* the guest's bad requests, storage errors */
+	struct log_limit poll_log;	/* poll failing again and again */
+	struct blk_ring_stats stats;
+};
+
+/* Take over a ring from the journal a killed daemon left; -errno. */
+int ring_take_over(struct blk_ring *r);
+/* A fresh ring: every slot free, and a new journal if there is a place for one; -errno. */
+int ring_fresh(struct blk_ring *r);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * Unit test: the memory every ramdisk together may allocate (storage/mem.c,
+ * blkbackd --mem-limit). A write that would pass the limit fails with ENOSPC
+ * and changes nothing; rewriting pages, reading and discarding cost nothing
+ * more; discard, shrink and close give pages back; a new ramdisk is refused
+ * with a message naming the limit once nothing is left.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../storage/storage.h"
+#include "check.h"
+
+#define KiB 1024ull
+#define MiB (1024 * KiB)
+#define LIMIT (1 * MiB)
+#define PG (4 * KiB)
+
+static uint8_t buf[LIMIT + 2 * PG];
+
+/* An I/O and its result. */
+struct op {
+	struct storage_io io;
+	int64_t result;
+};
+
+/* Completion: note the result. */
+static void note(struct storage_io *io, int64_t result)
+{
+	((struct op *)((char *)io - offsetof(struct op, io)))->result = result;
+}
+
+/* Run one I/O on q (the mem engine completes inline); its result. */
+static int64_t run(struct storage_queue *q, enum storage_op kind, uint64_t off, uint64_t len)
+{
+	struct iovec iov = { buf, len };
+	struct op op = { .io = { .op = kind, .offset = off, .len = len, .done = note },
+			 .result = INT64_MIN };
+	const char *why = NULL;
+
+	if (kind == STORAGE_READ || kind == STORAGE_WRITE) {
+		op.io.iov = &iov;
+		op.io.iovcnt = 1;
+	}
+	if (storage_submit(q, &op.io, &why)) {
+		CHECK(0, "I/O refused: %s", why);
+		return INT64_MIN;
+	}
+	return op.result;
+}
+
+/* Open spec; the open's result, its message in err. */
+static int open_disk(const char *text, struct storage **disk, char *err, size_t errlen)
+{
+	struct storage_spec spec;
+	int ret = storage_spec_parse(text, &spec, err, errlen);
+
+	CHECK(ret == 0, "spec '%s': %s", text, err);
+	if (ret)
+		return ret;
+	ret = storage_open(&spec, disk, err, errlen);
+	storage_spec_free(&spec);
+	return ret;
+}
+
+int main(void)
+{
+	struct storage *a = NULL, *b = NULL, *c = NULL;
+	struct storage_queue *qa = NULL, *qb = NULL;
+	char err[512] = "";
+
+	storage_mem_set_limit(LIMIT);
+	CHECK_U64(storage_mem_limit(), LIMIT, "limit");
+	if (open_disk("mem:size=64M", &a, err, sizeof(err)) ||
+	    open_disk("mem:size=64M,name=kept", &b, err, sizeof(err)) ||
+	    storage_queue_open(a, &qa) || storage_queue_open(b, &qb)) {
+		CHECK(0, "cannot open the ramdisks: %s", err);
+		return check_done("test-mem-limit");
+	}
+	printf("case 1: writes up to the limit, and one past it\n");
+	memset(buf, 0x5a, sizeof(buf));
+	CHECK_INT(run(qa, STORAGE_WRITE, 0, 256 * KiB), 256 * KiB, "write of 256K");
+	CHECK_U64(storage_mem_used(), 256 * KiB, "bytes allocated");
+	CHECK_INT(run(qa, STORAGE_WRITE, 0, 256 * KiB), 256 * KiB, "the same write again");
+	CHECK_INT(run(qa, STORAGE_READ, 32 * MiB, 64 * KiB), 64 * KiB, "read of unwritten pages");
+	CHECK_INT(run(qa, STORAGE_WRITE, 48 * MiB + 512, 512), 512, "512 bytes in a page");
+	CHECK_U64(storage_mem_used(), 256 * KiB + PG, "bytes allocated");
+	CHECK_INT(run(qb, STORAGE_WRITE, 0, LIMIT - 256 * KiB - PG), LIMIT - 256 * KiB - PG,
+		  "another ramdisk fills the rest");
+	CHECK_INT(run(qa, STORAGE_WRITE, 8 * MiB, PG), -ENOSPC, "a write past the limit");
+	CHECK_INT(run(qb, STORAGE_WRITE, 16 * MiB - 512, 2 * PG), -ENOSPC,
+		  "a write past the limit across pages");
+	CHECK_U64(storage_mem_used(), LIMIT, "bytes allocated at the limit");
+	CHECK_INT(run(qa, STORAGE_READ, 8 * MiB, PG), PG, "reading a refused write's range");
+	CHECK(buf[0] == 0 && buf[PG - 1] == 0, "a refused write wrote");
+	memset(buf, 0x5a, sizeof(buf));
+	CHECK_INT(run(qa, STORAGE_WRITE, 100 * KiB, 100 * KiB), 100 * KiB,
+		  "rewriting allocated pages at the limit");
+
+	printf("case 2: a new ramdisk at the limit is refused; a named one comes back\n");
+	CHECK(open_disk("mem:size=1M", &c, err, sizeof(err)) == -ENOSPC,
+	      "a new ramdisk with no room opened");
+	CHECK(strstr(err, "--mem-limit") && strstr(err, "1 MiB"),
+	      "the refusal does not name the limit and the option: '%s'", err);
+	storage_queue_close(qb);
+	storage_close(b);
+	qb = NULL;
+	CHECK_U64(storage_mem_used(), LIMIT, "a detached named ramdisk keeps its pages");
+	CHECK(open_disk("mem:name=kept", &b, err, sizeof(err)) == 0,
+	      "the named ramdisk could not come back: %s", err);
+
+	printf("case 3: discard and shrink give pages back\n");
+	CHECK_INT(run(qa, STORAGE_DISCARD, 0, 128 * KiB + 100), 128 * KiB + 100, "discard");
+	CHECK_U64(storage_mem_used(), LIMIT - 128 * KiB, "bytes after the discard");
+	CHECK_INT(run(qa, STORAGE_DISCARD, 40 * MiB, 1 * MiB), 1 * MiB,
+		  "discard of pages never written");
+	CHECK_U64(storage_mem_used(), LIMIT - 128 * KiB, "bytes after discarding nothing");
+	CHECK_INT(run(qa, STORAGE_WRITE, 2 * MiB, 128 * KiB), 128 * KiB, "a write in the room");
+	CHECK(a->ops->resize(a, 32 * MiB, err, sizeof(err)) == 0, "shrink: %s", err);
+	CHECK_U64(storage_mem_used(), LIMIT - PG, "bytes after shrinking past a page");
+	CHECK(a->ops->resize(a, 64 * MiB, err, sizeof(err)) == 0, "grow: %s", err);
+	CHECK_INT(run(qa, STORAGE_WRITE, 60 * MiB, PG), PG, "a write in the grown space");
+	CHECK_U64(storage_mem_used(), LIMIT, "bytes after writing the grown space");
+
+	printf("case 4: closing an anonymous ramdisk gives its pages back\n");
+	storage_queue_close(qa);
+	storage_close(a);
+	CHECK(storage_mem_used() > 0 && storage_mem_used() < LIMIT,
+	      "bytes after close: %llu", (unsigned long long)storage_mem_used());
+	CHECK(open_disk("mem:size=1M", &c, err, sizeof(err)) == 0, "a new ramdisk: %s", err);
+	storage_close(c);
+	storage_close(b);
+	return check_done("test-mem-limit");
+}

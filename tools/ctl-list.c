@@ -1,0 +1,133 @@
+/* blkbackctl list, and what list and stats show of a disk from xenstore. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../blkback/num.h"
+#include "../blkback/vdev.h"
+#include "../blkback/xenio.h"
+#include "../blkback/xs.h"
+#include "../storage/storage.h"
+#include "ctl.h"
+
+/* dir/node as a xenbus state; Unknown if absent or malformed. */
+static int read_state(const struct ctl *c, const char *dir, const char *node)
+{
+	char *s = dir ? bxs_read(c->xs, XBT_NULL, "%s/%s", dir, node) : NULL;
+	uint64_t v;
+	int state = XenbusStateUnknown;
+
+	if (s && !num_parse_uint(s, XenbusStateReconfigured, &v))
+		state = (int)v;
+	free(s);
+	return state;
+}
+
+/* Read what xenstore says of domid's devid; disk_view_free frees it. */
+void disk_view_read(const struct ctl *c, unsigned int domid, uint32_t devid,
+		    struct disk_view *v)
+{
+	char be[160], *fe, *mode, *sectors;
+	uint64_t n;
+
+	memset(v, 0, sizeof(*v));
+	snprintf(be, sizeof(be), "%s/%u/%u", c->root, domid, devid);
+	v->spec = bxs_read(c->xs, XBT_NULL, "%s/params", be);
+	v->error = bxs_read(c->xs, XBT_NULL, "%s/error", be);
+	v->bs = read_state(c, be, "state");
+	fe = bxs_read(c->xs, XBT_NULL, "%s/frontend", be);
+	v->fs = read_state(c, fe, "state");
+	mode = bxs_read(c->xs, XBT_NULL, "%s/mode", be);
+	v->ro = mode && mode[0] == 'r';
+	if (v->spec && !v->ro) {
+		struct storage_spec spec;
+		char err[STORAGE_ERR_LEN];
+
+		if (!storage_spec_parse(v->spec, &spec, err, sizeof(err))) {
+			v->ro = spec.readonly;
+			storage_spec_free(&spec);
+		}
+	}
+	sectors = bxs_read(c->xs, XBT_NULL, "%s/sectors", be);
+	if (sectors && !num_parse_uint(sectors, UINT64_MAX >> SECTOR_SHIFT, &n))
+		v->bytes = n << SECTOR_SHIFT;
+	free(sectors);
+	free(mode);
+	free(fe);
+}
+
+/* Free what disk_view_read allocated; idempotent. */
+void disk_view_free(struct disk_view *v)
+{
+	free(v->spec);
+	free(v->error);
+	v->spec = v->error = NULL;
+}
+
+/* One row of list: xenstore's view, with what the daemon knows (line, or NULL) over it. */
+static void list_row(const char *dom, const char *vdev, const struct disk_view *v,
+		     const char *line)
+{
+	char size[NUM_SIZE_TEXT] = "-", *abi = line ? kv(line, "abi") : NULL,
+	     *ro = line ? kv(line, "ro") : NULL;
+	uint64_t bytes = line ? kv_num(line, "size") : 0;
+
+	/* The daemon knows the size once it has opened the disk; xenstore once connected. */
+	if (!bytes)
+		bytes = v->bytes;
+	if (bytes)
+		num_size_text(bytes, size);
+	printf("%-20s %-8s %-13s %-13s %10s  %-4s %-11s %s\n", dom, vdev,
+	       xenbus_state_name(v->bs), xenbus_state_name(v->fs), size,
+	       (ro ? !strcmp(ro, "1") : v->ro) ? "ro" : "rw", abi ? abi : "-",
+	       v->spec ? v->spec : "?");
+	if (v->error)
+		printf("%-20s error: %s\n", "", v->error);
+	free(abi);
+	free(ro);
+}
+
+/* blkbackctl list: the disks in xenstore, and what blkbackd knows of them if it runs. */
+int cmd_list(struct ctl *c)
+{
+	unsigned int nd = 0, nv;
+	char **doms, **vdevs, *answer = NULL, why[256];
+
+	ctl_open(c);
+	if (control_ask(c, "stats", &answer, why, sizeof(why)))
+		answer = NULL;	/* no daemon: what xenstore says is all there is */
+	printf("%-20s %-8s %-13s %-13s %10s  %-4s %-11s %s\n", "DOMAIN", "VDEV", "BACKEND",
+	       "FRONTEND", "SIZE", "MODE", "ABI", "SPEC");
+	doms = xs_directory(c->xs, XBT_NULL, c->root, &nd);
+	for (unsigned int i = 0; doms && i < nd; i++) {
+		char dom[96], vdev[16], dir[160], *name;
+		uint64_t domid, devid;
+
+		if (num_parse_uint(doms[i], UINT16_MAX, &domid))
+			continue;
+		name = domain_name(c, (unsigned int)domid);
+		snprintf(dom, sizeof(dom), "%.64s (%" PRIu64 ")", name, domid);	/* names: <= 64 */
+		snprintf(dir, sizeof(dir), "%s/%s", c->root, doms[i]);
+		vdevs = xs_directory(c->xs, XBT_NULL, dir, &nv);
+		for (unsigned int k = 0; vdevs && k < nv; k++) {
+			struct disk_view v;
+			char *line;
+
+			if (num_parse_uint(vdevs[k], UINT32_MAX, &devid))
+				continue;
+			vdev_name((uint32_t)devid, vdev, sizeof(vdev));
+			disk_view_read(c, (unsigned int)domid, (uint32_t)devid, &v);
+			line = answer ? stats_disk_line(answer, (unsigned int)domid,
+							(uint32_t)devid) : NULL;
+			list_row(dom, vdev, &v, line);
+			free(line);
+			disk_view_free(&v);
+		}
+		free(vdevs);
+		free(name);
+	}
+	free(doms);
+	free(answer);
+	return 0;
+}
