@@ -435,12 +435,16 @@ int cmd_handover(struct ctl *c, int argc, char **argv)
 	pid_t pid;
 	int fd;
 
-	if (argc == 3 && !strcmp(argv[1], "--timeout") && !parse_uint(argv[2], 86400, &secs) &&
-	    secs)
+	if (argc == 3 && !strcmp(argv[1], "--timeout")) {
+		if (num_parse_uint(argv[2], 86400, &secs) || !secs)
+			usage_die("bad --timeout '%s': give a number of seconds from 1 to 86400",
+				  argv[2]);
 		c->timeout = (int)secs;
-	else if (argc > 1)
-		die("handover: usage: blkbackctl handover [--timeout SECONDS] (1 to 86400)");
-	pidfile_path(c->kind, path, sizeof(path));
+	} else if (argc > 1) {
+		usage_die("handover: usage: blkbackctl handover [--timeout SECONDS]");
+	}
+	if (pidfile_path(c->kind, path, sizeof(path)))
+		die("the run directory's path is too long: set BLKBACKD_RUNDIR to a shorter one");
 	fd = open(path, O_RDONLY | O_CLOEXEC);	/* held: the daemon's lock is on this file */
 	pid = pidfile_owner(path);
 	if (fd < 0 || !pid)
