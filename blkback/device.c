@@ -550,6 +550,7 @@ int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
 void device_stats(const struct blk_dev *d, FILE *out)
 {
 	struct blk_ring_stats st = { 0 }, q;
+	bool halted = false;
 
 	for (unsigned int i = 0; i < d->nr_rings; i++) {
 		blk_ring_get_stats(d->rings[i], &q);
@@ -575,9 +576,11 @@ void device_stats(const struct blk_dev *d, FILE *out)
 	fputs(" lat_us=", out);
 	for (unsigned int b = 0; b < LAT_BUCKETS; b++)
 		fprintf(out, "%s%" PRIu64, b ? "," : "", st.lat[b]);
+	for (unsigned int i = 0; i < d->nr_rings; i++)	/* a ring stopped on a bad frontend */
+		halted |= blk_ring_halted(d->rings[i]);
 	/* What blkbackctl list and stats show beside xenstore's nodes. */
-	fprintf(out, " ro=%d abi=%s\n", d->readonly,
-		d->nr_rings ? blkif_abi_name(blk_ring_abi(d->rings[0])) : "-");
+	fprintf(out, " ro=%d abi=%s halted=%d\n", d->readonly,
+		d->nr_rings ? blkif_abi_name(blk_ring_abi(d->rings[0])) : "-", halted);
 }
 
 /*

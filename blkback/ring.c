@@ -215,7 +215,7 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
 		"reconnect the disk", r->cfg.name, prod,
 		back ? "went back behind what we consumed," : "is more than a ring ahead of",
 		back ? r->rings.native.req_cons : r->rings.native.rsp_prod_pvt);
-	r->halted = true;
+	__atomic_store_n(&r->halted, true, __ATOMIC_RELEASE);	/* blk_ring_halted reads it */
 }
 
 /* May the loop consume requests now? */
@@ -707,6 +707,12 @@ void blk_ring_resume(struct blk_ring *r, uint64_t nr_sectors)
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	ring_wake(r);	/* requests may have queued up meanwhile */
+}
+
+/* Has the ring halted on a frontend that broke the ring protocol? (any thread) */
+bool blk_ring_halted(const struct blk_ring *r)
+{
+	return __atomic_load_n(&r->halted, __ATOMIC_ACQUIRE);
 }
 
 /* A snapshot of the ring's counters, each read whole while the ring runs. */

@@ -90,6 +90,8 @@ void blk_ring_resume(struct blk_ring *ring, uint64_t nr_sectors);
 
 /* A snapshot of the ring's counters, each read whole while the ring runs. */
 void blk_ring_get_stats(const struct blk_ring *ring, struct blk_ring_stats *st);
+/* Has the ring halted on a frontend that broke the ring protocol? (any thread) */
+bool blk_ring_halted(const struct blk_ring *ring);
 
 /* The ring ABI the frontend chose (its protocol node). */
 enum blkif_abi blk_ring_abi(const struct blk_ring *ring);

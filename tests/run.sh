@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run test programs, each under a timeout: exit 0 pass, 77 skip, anything else fail.
 # usage: tests/run.sh SUITE TEST... ; ends with "N passed, N failed, N skipped".
+# A skip is counted apart, never as a pass; a suite that passed no test at all (none given,
+# or every one skipped) fails: it checked nothing.
 set -u
 suite=$1; shift
 timeout_s=${TEST_TIMEOUT:-120}
@@ -24,4 +26,8 @@ for t in "$@"; do
 	esac
 done
 echo "$suite: $pass passed, $fail failed, $skip skipped"
+if [ "$pass" -eq 0 ]; then
+	echo "FAIL $suite: no test passed ($# given, $skip skipped): the suite checked nothing"
+	exit 1
+fi
 [ "$fail" -eq 0 ]

@@ -206,6 +206,7 @@ static const char *const stat_keys[] = {
 	"rd_req", "wr_req", "f_req", "ds_req", "oo_req", "err_req", "rd_sect", "wr_sect",
 	"ds_sect", "inflight", "notifies", "grant_maps", "grant_map_calls", "grant_unmaps",
 	"persistent_grants", "grant_copies", "grant_copy_calls", "ind_req", "queues",
+	"halted",	/* 1: a ring stopped on a frontend that broke the ring protocol */
 };
 
 /* Print one disk's stats line as a JSON object, with what xenstore says of it (v). */

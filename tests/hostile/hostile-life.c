@@ -133,7 +133,9 @@ static int wait_backend_idle(struct blkfront *bf, int ms)
 /*
  * REVOKE_REQS 11-page reads and writes, each on its own pages shared for them, whose
  * pages are all revoked (special 0) the moment the first is answered, the others being
- * in flight; or (1) once pushed without an event to a backend waiting for one, queued.
+ * in flight, or, with HOSTILE_STALLED_CMD, while the disk's storage holds them (then
+ * HOSTILE_UNSTALL_CMD releases them); or (1) once pushed without an event to a backend
+ * waiting for one, queued.
  * In flight (ANY): which requests the backend had mapped by then is a race, so each may
  * succeed or fail: Xen keeps a mapped page alive until it is unmapped (a Linux frontend's
  * gnttab_end_foreign_access waits for that), as xensim does, and with persistent grants a
@@ -171,6 +173,14 @@ static int revoke_case(struct blkfront *bf, const struct hcase *c)
 		xengntshr_unshare(gs, p, REVOKE_REQS * BIG_SEGS);
 		revoked = true;
 		rc = blkfront_ring_notify(bf);
+	} else if (!rc && hook("HOSTILE_STALLED_CMD")) {
+		/* in storage: revoke while the disk holds them, then let it go on */
+		rc = hook_wait("HOSTILE_STALLED_CMD", bf, CONNECT_MS);
+		if (!rc) {
+			xengntshr_unshare(gs, p, REVOKE_REQS * BIG_SEGS);
+			revoked = true;
+			rc = run_hook("HOSTILE_UNSTALL_CMD");
+		}
 	}
 	if (rc < 0)
 		rc = fail("push: %s", strerror(-rc));
@@ -201,6 +211,9 @@ static int revoke_case(struct blkfront *bf, const struct hcase *c)
 	if (rc)
 		return rc;
 	fprintf(stderr, "hostile: %s: %u requests, %u done, %u failed\n", c->name, n, okay, err);
+	/* queued on a stalling disk: nothing reached its storage; let the good read through */
+	if (c->special && hook("HOSTILE_UNSTALL_CMD") && run_hook("HOSTILE_UNSTALL_CMD"))
+		return 1;
 	return good_read(bf);
 }
 
@@ -210,9 +223,12 @@ static int revoke_case(struct blkfront *bf, const struct hcase *c)
  * grants and event channel are gone. When the guest's next frontend comes, it finds the
  * backend Connected and walks it through Closed: the backend must let go of the dead
  * ring (answering into pages nobody shares any more) and serve the new connection.
+ * With HOSTILE_STALLED_CMD it dies with one full ring held in the disk's storage, which
+ * HOSTILE_UNSTALL_CMD releases once it is dead.
  */
 static int vanish_case(struct blkfront *unused, const struct hcase *c)
 {
+	bool stalled = hook("HOSTILE_STALLED_CMD");
 	int status;
 	pid_t pid;
 
@@ -233,13 +249,17 @@ static int vanish_case(struct blkfront *unused, const struct hcase *c)
 			fprintf(stderr, "hostile: vanish: cannot connect: %s\n", err);
 			_exit(3);
 		}
-		for (unsigned int round = 0; round < 4; round++) {
+		for (unsigned int round = stalled ? 3 : 0; round < 4; round++) {
 			unsigned int n = fill_ring(bf, 40000 + 1000 * round);
 
 			blkfront_ring_push(bf, BLKFRONT_NOTIFY_ALWAYS);
 			for (unsigned int i = 0; round < 3 && i < n; i++)
 				if (wait_response(bf, &rsp, WAIT_MS) != 1)
 					_exit(4);
+		}
+		if (stalled && hook_wait("HOSTILE_STALLED_CMD", bf, CONNECT_MS)) {
+			fprintf(stderr, "hostile: vanish: %s\n", hostile_reason);
+			_exit(6);
 		}
 		raise(SIGKILL);	/* with a full ring pushed */
 		_exit(5);
@@ -248,6 +268,8 @@ static int vanish_case(struct blkfront *unused, const struct hcase *c)
 		return fail("waitpid: %s", strerror(errno));
 	if (!WIFSIGNALED(status))
 		return fail("the frontend did not get to vanish (exit %d)", WEXITSTATUS(status));
+	if (stalled && run_hook("HOSTILE_UNSTALL_CMD"))
+		return 1;
 	return reconnect_and_read("after the frontend vanished");
 }
 
@@ -283,19 +305,39 @@ static blkif_front_ring_t *rw_ring;
 static blkif_vdev_t rw_handle;
 static grant_ref_t rw_igref;
 
+/* What the rewriter writes in operation and nr_segments (an indirect request's
+ * indirect_op): a response's op is one of them, the one or the other (Linux blkback too
+ * answers an indirect request with its indirect_op). */
+static const uint8_t rw_ops[] = {
+	BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_WRITE_BARRIER,
+	BLKIF_OP_DISCARD, BLKIF_OP_INDIRECT, 4, 255,
+};
+static const uint8_t rw_nsegs[] = { 0, 1, 11, 12, 255, BLKIF_OP_READ, BLKIF_OP_WRITE, 8 };
+/* What it writes in handle (an indirect request's nr_segments); [0] and [7]: rw_handle. */
+static uint16_t rw_counts[] = { 0, 1, 8, 256, 257, 65535, 0, 0 };
+
+/* Could the rewriter have written w over a response's low id half (bytes 0-3)? */
+static bool rewriter_word(uint32_t w)
+{
+	uint16_t count = (uint16_t)(w >> 16);
+	bool known = false;
+
+	for (unsigned int i = 0; i < sizeof(rw_counts) / sizeof(rw_counts[0]); i++)
+		known |= rw_counts[i] == count;
+	return known && memchr(rw_ops, (int)(w & 0xff), sizeof(rw_ops)) &&
+	       memchr(rw_nsegs, (int)((w >> 8) & 0xff), sizeof(rw_nsegs));
+}
+
 /*
  * Rewrite operation, nr_segments (an indirect request's indirect_op), handle (its
  * nr_segments) and the first indirect page of every slot, over and over. Bytes 0-3 of
- * a slot also hold the low half of a response's id: the case does not look at ids.
+ * a slot also hold the low half of a response's id, which we may garble: the case keeps
+ * each request's number in the high half too (bytes 4-7), and checks that.
  */
 static void *op_rewriter(void *arg)
 {
-	static const uint8_t ops[] = {
-		BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_WRITE_BARRIER,
-		BLKIF_OP_DISCARD, BLKIF_OP_INDIRECT, 4, 255,
-	};
-	static const uint8_t nsegs[] = { 0, 1, 11, 12, 255, BLKIF_OP_READ, BLKIF_OP_WRITE, 8 };
-	const uint16_t counts[] = { rw_handle, 1, 8, 256, 257, 65535, 0, rw_handle };
+	const uint8_t *ops = rw_ops, *nsegs = rw_nsegs;
+	const uint16_t *counts = rw_counts;
 	unsigned int x = 7;
 
 	(void)arg;
@@ -315,41 +357,32 @@ static void *op_rewriter(void *arg)
 	return NULL;
 }
 
-/* Wait up to ms until the backend has answered all n requests on the ring: 1, 0 if not. */
-static int wait_answered(struct blkfront *bf, unsigned int n, int ms)
-{
-	blkif_front_ring_t *ring = blkfront_ring(bf);
-	uint64_t end = now_ms() + (uint64_t)ms;
-
-	while (__atomic_load_n(&ring->sring->rsp_prod, __ATOMIC_ACQUIRE) - ring->rsp_cons < n) {
-		if (now_ms() >= end)
-			return 0;
-		if (blkfront_ring_wait(bf, 50) < 0)
-			return 0;
-	}
-	return 1;
-}
+#define OP_ROUNDS 40
+#define OP_BATCH 16
 
 /*
  * Good reads and writes pushed while a thread rewrites their operation and segment
- * counts. Whatever the backend fetched, it parses its own copy once: each request gets
- * one response with a BLKIF_RSP_* status (status is not in the bytes rewritten), or the
- * ring halts; and the disk serves a good read after the rewriting stops, on this
- * connection if it did not halt, and on a new one.
+ * counts. Whatever the backend fetched, it parses its own copy once, so it never halts
+ * (nothing here touches the ring's indices) and answers each request exactly once: the
+ * id's high half names a request in flight, its low half is the same request's or a word
+ * the rewriter wrote over it (bytes 0-3 of the slot), the op is
+ * one the request held at some point, the status a BLKIF_RSP_*. Then the disk serves a
+ * good read on this connection and on a new one.
  */
 static int double_fetch_op_case(struct blkfront *unused, const struct hcase *c)
 {
-	unsigned int sent = 0, answered = 0, okay = 0, bad = 0;
+	unsigned int sent = 0, answered = 0, okay = 0;
+	static uint8_t seen[OP_ROUNDS * OP_BATCH];
 	struct blkfront_opts opts;
 	struct blkfront *bf;
 	blkif_response_t rsp;
-	bool halted = false;
 	char err[256];
 	pthread_t t;
 	int rc = 0;
 
 	(void)unused;
 	(void)c;
+	memset(seen, 0, sizeof(seen));
 	hostile_opts(&opts);
 	opts.max_ring_order = 1;	/* 64 slots: the rewriter laps them quickly */
 	if (blkfront_connect(&opts, &bf, err, sizeof(err)))
@@ -364,39 +397,66 @@ static int double_fetch_op_case(struct blkfront *unused, const struct hcase *c)
 	}
 	rw_ring = blkfront_ring(bf);
 	rw_handle = (blkif_vdev_t)blkfront_devid(bf);
+	rw_counts[0] = rw_counts[7] = rw_handle;
 	rw_igref = blkfront_indirect_gref(bf, 0, 0);
 	rw_stop = 0;
 	if (pthread_create(&t, NULL, op_rewriter, NULL)) {
 		blkfront_disconnect(bf, err, sizeof(err));
 		return fail("pthread_create failed");
 	}
-	for (unsigned int round = 0; round < 40 && !halted && !bad; round++) {
+	for (unsigned int round = 0; round < OP_ROUNDS && !rc; round++) {
 		unsigned int n = 0;
 		blkif_request_t r;
 
-		for (; n < 16; n++) {
-			good_req(bf, &r, 60000 + sent + n);
+		for (; n < OP_BATCH; n++) {
+			uint64_t k = sent + n;
+
+			good_req(bf, &r, (k + 1) << 32 | k);
 			r.operation = n % 2 ? BLKIF_OP_WRITE : BLKIF_OP_READ;
-			r.sector_number = 8 * (uint64_t)(sent + n);
+			r.sector_number = 8 * k;
 			if (blkfront_ring_put(bf, &r, false))
 				break;
 		}
 		sent += n;
 		blkfront_ring_push(bf, BLKFRONT_NOTIFY_ALWAYS);
-		halted = !wait_answered(bf, n, HALT_MS);
-		while (blkfront_ring_get_response(bf, &rsp) == 1) {
-			answered++;
-			okay += rsp.status == BLKIF_RSP_OKAY;
-			bad += !known_status(rsp.status);
+		for (unsigned int i = 0; i < n && !rc; i++) {
+			int w = wait_response(bf, &rsp, WAIT_MS);
+			uint64_t k = (rsp.id >> 32) - 1;
+
+			if (w == -ESHUTDOWN)
+				rc = fail("the backend left Connected");
+			else if (w != 1)
+				rc = fail("request %u of %u got no answer within %d ms", answered + 1,
+					  sent, WAIT_MS);
+			else if ((rsp.id >> 32) == 0 || k >= sent || seen[k]++)
+				rc = fail("response id %#" PRIx64 " was never sent or came twice",
+					  (uint64_t)rsp.id);
+			else if ((uint32_t)rsp.id != (uint32_t)k && !rewriter_word((uint32_t)rsp.id))
+				rc = fail("response id %#" PRIx64 ": its low half is neither the "
+					  "request's nor one we wrote", (uint64_t)rsp.id);
+			else if (!memchr(rw_ops, rsp.operation, sizeof(rw_ops)) &&
+				 !memchr(rw_nsegs, rsp.operation, sizeof(rw_nsegs)))
+				rc = fail("response %" PRIu64 " has op %u, which no request held", k,
+					  rsp.operation);
+			else if (!known_status(rsp.status))
+				rc = fail("response %" PRIu64 ": status %d is no BLKIF_RSP_*", k,
+					  rsp.status);
+			else {
+				answered++;
+				okay += rsp.status == BLKIF_RSP_OKAY;
+			}
 		}
 	}
 	rw_stop = 1;
 	pthread_join(t, NULL);
-	fprintf(stderr, "hostile: double-fetch-op: %u requests, %u answered (%u OKAY, the "
-		"rest failed)%s\n", sent, answered, okay, halted ? ", then the ring halted" : "");
-	if (bad)
-		rc = fail("%u responses with a status that is no BLKIF_RSP_*", bad);
-	if (!rc && !halted)
+	if (!rc && blkfront_ring_get_response(bf, &rsp) == 1)
+		rc = fail("an extra response (id %#" PRIx64 ") after all %u were answered",
+			  (uint64_t)rsp.id, sent);
+	if (!rc)
+		fprintf(stderr, "hostile: double-fetch-op: %u requests, %u answered (%u OKAY, the "
+			"rest failed)\n", sent, answered, okay);
+	/* The rewriter left garbage in every slot's op: good_read writes a fresh request. */
+	if (!rc)
 		rc = good_read(bf);
 	blkfront_disconnect(bf, err, sizeof(err));
 	return rc ? rc : reconnect_and_read("after the rewriting");

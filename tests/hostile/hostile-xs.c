@@ -484,7 +484,7 @@ const struct hcase hostile_xs_cases[] = {
 	/* protocol: only the three ABIs blkif.h names (absent or empty: x86_32) */
 	R("protocol-bogus", "protocol", "x86_16-abi", -1, 0, "protocol 'x86_16-abi'"),
 	R("protocol-near-miss", "protocol", "x86_64-abi ", -1, 0, "protocol 'x86_64-abi '"),
-	RS("protocol-1499-bytes", "protocol", 3, "protocol '" A8 A8 A8 A8 A8 A8 A8 A8 "' is"),
+	RS("protocol-1499-bytes", "protocol", 3, "protocol '" A8 A8 A8 A8 A8 A8 A8 A8 "...' is"),
 	/* ring-page-order beyond the offered 4, over a ring of 16 or 1 pages */
 	R("ring-order-5", "ring-page-order", "5", 4, 0, "ring-page-order '5'"),
 	R("ring-order-31", "ring-page-order", "31", 0, 0, "ring-page-order '31'"),

@@ -73,6 +73,20 @@ int good_read(struct blkfront *bf);
 int reconnect_and_read(const char *what);
 /* Push what was put and check the case's outcome for request id. */
 int push_and_check(struct blkfront *bf, const struct hcase *c, uint64_t id);
+/*
+ * Hooks: commands the runner gives in the environment, for what only dom0 sees.
+ *   HOSTILE_HALTED_CMD   exits 0 once the backend reports the disk's ring halted;
+ *   HOSTILE_STALLED_CMD  exits 0 once requests of ours sit in the disk's storage (a disk
+ *                        opened with fault=...:stall); HOSTILE_UNSTALL_CMD releases them.
+ * hook() is the command, or NULL if unset; hook_wait() polls it.
+ */
+const char *hook(const char *name);
+/* Run hook name once: 0 if it exits 0, else fail(). */
+int run_hook(const char *name);
+/* Run hook name until it exits 0, up to ms while bf (or NULL) stays connected: 0, or fail(). */
+int hook_wait(const char *name, struct blkfront *bf, int ms);
+/* The backend halted bf's ring (its own word, no response, still Connected): 0, or fail(). */
+int expect_halted(struct blkfront *bf);
 /* A valid one-page read request on pool page 0, id given. */
 void good_req(struct blkfront *bf, blkif_request_t *r, uint64_t id);
 /* Is s one of the statuses a backend may answer? */

@@ -10,15 +10,14 @@ set -euo pipefail
 VDEV=xvdb
 DEVID=51728     # xvdb: 202 << 8 | 16
 UVDEV=xvdc      # the userspace blkfront's disk in guest2
+ROVDEV=xvdd     # a read-only ramdisk in guest2, for the hostile frontend only
 # The hostile cases run on real Xen, by name ('hostile --list' has them all): request
 # validation, grants the hypervisor refuses or the guest revoked, indirect requests, attacks on
-# the ring and its event channel, a configuration refused at connect, and a frontend reset
-# that does not wait for the backend. Each takes 0.4-2 s
-# under emulation, most of it the connect and disconnect.
-HOSTILE_CASES=(read-12-segs last-sect-8 sector-2^64-1 bad-gref read-into-ro-grant
-    revoked-before-read indirect-bad-page-ref indirect-garbage-segs full-ring-of-bad
-    evtchn-storm req-prod-overflow double-fetch double-fetch-op num-queues-1000
-    reset-skipping-close)
+# the ring and its event channel, a configuration refused at connect, a frontend reset that
+# does not wait for the backend, and writes to a read-only disk (which the guest kernel
+# never sends: they prove blkbackd's own check). Each takes 0.4-2 s under emulation, most of
+# it the connect and disconnect. check.steps lists them, as CASE VDEV: CASE@VDEV here.
+mapfile -t HOSTILE_CASES < <(awk '/^hostile-/ && NF == 2 { print substr($1, 9) "@" $2 }' /bench/check.steps)
 # guest3: vCPUs (= queues), memory, and blkfront's ring order. With persistent grants blkfront
 # keeps a bounce page for every grant a full ring can hold: (256 + 1) * 32 << order pages per
 # queue, so 2 queues of 2-page rings take 128.5 MiB (order 4 would need 1 GiB).
@@ -165,6 +164,8 @@ steps_userspace_frontend() {
         fail ufront-info "attach of $UVDEV to guest2 failed: $(oneline /tmp/ctl.out)"
         return
     fi
+    ctl attach guest2 mem:size=16M --vdev "$ROVDEV" --ro --nowait ||
+        echo "note: read-only attach of $ROVDEV to guest2 failed: $(oneline /tmp/ctl.out)"
     wait_mark guest2 ufront-info 120 || true
     sectors=$(guest_mark guest2 ufront-info)
     check ufront-info "guest2's 'blkfront info $UVDEV' reports '$sectors' sectors, want 65536" \
@@ -179,7 +180,7 @@ steps_userspace_frontend() {
         [ "${r:-0}" -ge 65536 -a "${w:-0}" -ge 65536 ]
     expect_ok ufront-alongside guest2 ufront-alongside 60
     steps_hostile
-    if ctl detach guest2 "$UVDEV"; then
+    if ctl detach guest2 "$ROVDEV" && ctl detach guest2 "$UVDEV"; then
         expect_ok ufront-detach guest2 ufront-gone 60
     else
         fail ufront-detach "$(oneline /tmp/ctl.out)"
@@ -199,7 +200,7 @@ hostile_reported() {
 # HOSTILE_ERRORS, and adds the case's time to HOSTILE_TIMES. Once guest2 is gone, the cases
 # left fail without waiting.
 hostile_case_step() {
-    local c=$1 v
+    local c=${1%@*} v
     if ! guest_gone guest2 && ! wait_for 90 hostile_reported "$c"; then
         echo "note: hostile: no report of $c from guest2 within 90 s"
     fi
@@ -210,7 +211,11 @@ hostile_case_step() {
         fail "hostile-$c" "blkbackd died"
     else
         pass "hostile-$c"
-        if [[ $v == "ok ERROR "* ]]; then HOSTILE_ERRORS=$((HOSTILE_ERRORS + 1)); fi
+        case $v in
+        "ok ERROR "*) if [ "${1#*@}" = "$ROVDEV" ]; then HOSTILE_RO=$((HOSTILE_RO + 1))
+                      else HOSTILE_ERRORS=$((HOSTILE_ERRORS + 1)); fi ;;
+        "ok HALT "*) HOSTILE_HALTS=$((HOSTILE_HALTS + 1)) ;;
+        esac
         HOSTILE_TIMES+=" $c ${v##* }"
     fi
 }
@@ -221,12 +226,27 @@ hostile_survived() {
         [ "$(xenstore-read "$(backend_dir "$D2" $DEVID)/state" 2>/dev/null)" = 4 ]
 }
 
-# Succeed if blkbackd's log from line $1 on has "ring halted" lines (req-prod-overflow halts
-# one) and each names guest2's xvdc; their number goes to HALTS.
+# Succeed if blkbackd's log from line $1 on has a "ring halted" line for each case that
+# expects a halt ($HOSTILE_HALTS, at least one; in the guest, hostile cannot ask blkbackd,
+# so this is the backend's word for it) and each names guest2's xvdc; their number goes to
+# HALTS.
 halts_on_victim_only() {
     tail -n "+$1" "$DAEMON_LOG" | grep 'ring halted' > /tmp/halts || true
     HALTS=$(wc -l < /tmp/halts)
-    [ "$HALTS" -ge 1 ] && ! grep -v "d$D2 $UVDEV: " /tmp/halts > /dev/null
+    [ "$HOSTILE_HALTS" -ge 1 ] && [ "$HALTS" -ge "$HOSTILE_HALTS" ] &&
+        ! grep -v "d$D2 $UVDEV: " /tmp/halts > /dev/null
+}
+
+# Succeed if the stats of guest2's read-only xvdd (JSON $1) say blkbackd refused every write
+# the hostile cases sent it: err_req at least one per case ($HOSTILE_RO, at least one), and
+# not a sector written or discarded. The guest's kernel refuses such writes itself
+# (readonly-write-refused); only a userspace frontend gets them to blkbackd.
+refused_by_backend() {
+    local e w d
+    e=$(json_num "$1" err_req) w=$(json_num "$1" wr_sect) d=$(json_num "$1" ds_sect)
+    echo "note: read-only $ROVDEV: err_req ${e:-none}, wr_sect ${w:-none}, ds_sect ${d:-none}" \
+        "after $HOSTILE_RO hostile write cases"
+    [ "$HOSTILE_RO" -ge 1 ] && [ "${e:-0}" -ge "$HOSTILE_RO" ] && [ "$w" = 0 ] && [ "$d" = 0 ]
 }
 
 # Succeed if the stats deltas say the errors were all on the victim: guest2's xvdc (err_req
@@ -238,15 +258,17 @@ errors_on_victim_only() {
 }
 
 # Steps 8c: the malicious frontend (tests/hostile) in guest2, one case after another on the
-# userspace frontend's xvdc, while guest2 reads and checks its xvdb (kernel xen-blkfront)
-# over and over. A PASS or FAIL line per case, then: blkbackd survived, every read of the
-# stock disk matched, and blkbackd's counters put the errors and the halt on xvdc only. The
-# word to start is the case list, written under guest2's data/ once the counters are read.
+# userspace frontend's xvdc (and the write cases on the read-only xvdd), while guest2 reads
+# and checks its xvdb (kernel xen-blkfront) over and over. A PASS or FAIL line per case,
+# then: blkbackd survived, every read of the stock disk matched, blkbackd's counters put the
+# errors and the halts on xvdc only, and it refused every write to xvdd itself. The word to
+# start is the case list (CASE@VDEV ...), written under guest2's data/ once the counters
+# are read.
 steps_hostile() {
-    local t0 from vb sb va sa verr berr brd
+    local t0 from vb sb va sa verr berr brd ro
     t0=$(date +%s)
     from=$(($(wc -l < "$DAEMON_LOG") + 1))
-    HOSTILE_ERRORS=0 HOSTILE_TIMES=
+    HOSTILE_ERRORS=0 HOSTILE_HALTS=0 HOSTILE_RO=0 HOSTILE_TIMES=
     vb=$(blkbackctl stats guest2 "$UVDEV" --json 2>&1 || true)
     sb=$(blkbackctl stats guest2 "$VDEV" --json 2>&1 || true)
     xenstore-write "/local/domain/$D2/data/hostile-cases" "${HOSTILE_CASES[*]}" ||
@@ -268,10 +290,14 @@ steps_hostile() {
         fail hostile-errors-on-victim-only "err_req +$verr on $UVDEV (want >= $HOSTILE_ERRORS, the cases that expect" \
             "an error), +$berr on $VDEV (want 0) while it read rd_req +$brd (want > 0)"
     elif ! halts_on_victim_only "$from"; then
-        fail hostile-errors-on-victim-only "blkbackd logged $HALTS 'ring halted' lines, want >= 1, all for d$D2 $UVDEV"
+        fail hostile-errors-on-victim-only "blkbackd logged $HALTS 'ring halted' lines, want >= $HOSTILE_HALTS" \
+            "(one per case that halts, at least one), all for d$D2 $UVDEV"
     else
         pass hostile-errors-on-victim-only
     fi
+    ro=$(blkbackctl stats guest2 "$ROVDEV" --json 2>&1 || true)
+    check readonly-refused-by-backend "blkbackd did not refuse every write to the read-only $ROVDEV" \
+        refused_by_backend "$ro"
     echo "note: hostile: each case's run in guest2:$HOSTILE_TIMES"
     echo "note: the hostile steps took $(($(date +%s) - t0)) s"
 }

@@ -337,8 +337,9 @@ centisecs() { read -r CS _ < /proc/uptime; CS=${CS%.*}${CS#*.}; }
 # Succeed if xenstore node $1 (relative to this domain's home; dom0 writes it) exists.
 xs_has() { xenstore-read "$1" >/dev/null 2>&1; }
 
-# The malicious frontend (tests/hostile) on xvdc, one run of "hostile xvdc CASE" for each case
-# dom0 lists in xenstore data/hostile-cases (written once it has read blkbackd's counters),
+# The malicious frontend (tests/hostile), one run of "hostile VDEV CASE" for each CASE@VDEV
+# dom0 lists in xenstore data/hostile-cases (written once it has read blkbackd's counters):
+# VDEV is xvdc, or the read-only xvdd for the write cases,
 # while xvdb (the kernel's blkfront) is read and checked over and over. The reader runs at
 # nice 19: it reads whenever hostile waits for the backend, and does not double hostile's time
 # on the one vCPU. Markers hostile-CASE (ok, the outcome the case expects and the run's time;
@@ -351,10 +352,11 @@ hostile_test() {
     rm -f /tmp/hostile-done
     read_xvdb_until /tmp/hostile-done > /tmp/hostile-alongside &
     renice -n 19 -p $! >/dev/null
-    for c in $(xenstore-read data/hostile-cases); do
+    for cv in $(xenstore-read data/hostile-cases); do
+        c=${cv%@*}
         centisecs
         t0=$CS
-        timeout 60 hostile $UDEV "$c" >/tmp/hostile.out 2>&1
+        timeout 60 hostile "${cv#*@}" "$c" >/tmp/hostile.out 2>&1
         rc=$?
         centisecs
         t=$((CS - t0))

@@ -172,7 +172,7 @@ build_dom0() {
     ln "$BUILD/vmlinux" "$stage/boot/guest/vmlinux"
     ln "$BUILD/guest.cpio" "$stage/boot/guest/initrd.cpio"
     put "$stage" "$XEN_DIR/dom0-init.sh" init
-    for f in "$XEN_DIR"/lib.sh "$XEN_DIR"/dom0-*.sh; do put "$stage" "$f" "bench/${f##*/}"; done
+    for f in "$XEN_DIR"/lib.sh "$XEN_DIR"/dom0-*.sh "$XEN_DIR"/*.steps; do put "$stage" "$f" "bench/${f##*/}"; done
     chmod 755 "$stage/init" "$stage"/bench/*.sh
     mkcpio "$stage" "$BUILD/dom0.cpio"
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 SCENARIO=${1:-}
-TIMEOUT=${XEN_BENCH_TIMEOUT:-300}
+TIMEOUT=${XEN_BENCH_TIMEOUT:-600}
 BLKBACK_BUILD=${BLKBACK_BUILD:-$REPO/build}
 export BLKBACK_BUILD
 
@@ -41,6 +41,26 @@ why_incomplete() {
     esac
 }
 
+# Print a FAIL line for each step of scenario $1's list ($XEN_DIR/$1.steps) that did not
+# print PASS exactly once in log $2, and for each PASS line the list lacks: a step that
+# never ran, or ran twice, fails the run as surely as one that said FAIL.
+steps_done() {
+    local list=$XEN_DIR/$1.steps want got
+    want=$(awk '!/^#/ && NF { print $1 }' "$list")
+    [ -n "$want" ] || { echo "FAIL steps-listed $list lists no step"; return; }
+    got=$(sed -n 's/^PASS \([^ ]*\).*/\1/p' "$2")
+    while read -r step; do
+        case $(grep -cxF -- "$step" <<<"$got") in
+        1) ;;
+        0) grep -q "^FAIL $step\( \|\$\)" "$2" || echo "FAIL step-not-run $step: no PASS or FAIL line" ;;
+        *) echo "FAIL step-twice $step: $(grep -cxF -- "$step" <<<"$got") PASS lines" ;;
+        esac
+    done <<<"$want"
+    while read -r step; do
+        [ -z "$step" ] || grep -qxF -- "$step" <<<"$want" || echo "FAIL step-unlisted $step: PASS, but not in $list"
+    done <<<"$got"
+}
+
 main() {
     case $SCENARIO in
     check | demo)
@@ -62,6 +82,7 @@ main() {
         echo "FAIL bench-completed $(why_incomplete "$QEMU_STATUS")" | tee -a "$log"
     fi
     say "run took $(($(date +%s) - start)) s"
+    steps_done "$SCENARIO" "$log" | tee -a "$log"
     passed=$(grep -c '^PASS ' "$log" || true)
     failed=$(grep -c '^FAIL ' "$log" || true)
     skipped=$(grep -c '^SKIP ' "$log" || true)

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "../../blkback/version.h"
+#include <xen/io/protocols.h>
+
 #include "cli.h"
 
 /* Print the usage text to f. */
@@ -63,6 +65,8 @@ void cli_usage(FILE *f)
 "  --indirect always|auto     always: every read and write as an indirect request,\n"
 "                             even of 11 pages or fewer (default auto)\n"
 "  --no-persistent            do not offer feature-persistent\n"
+"  --abi x86_32|x86_64|native the ring layout to speak, named in the protocol node\n"
+"                             (default native: this build's, " XEN_IO_PROTO_ABI_NATIVE ")\n"
 "  -v, --verbose              debug messages to stderr\n"
 "\n"
 "  --version                  print the version\n"

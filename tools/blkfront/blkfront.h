@@ -61,6 +61,18 @@ struct blkfront_node {
 	const char *value;
 };
 
+/*
+ * The ring layout we speak, and the protocol node that says so (blkif.h's
+ * XEN_IO_PROTO_ABI_*). NATIVE is the layout of the architecture blkfront was built for,
+ * published by its name (on x86_64 the same bytes and name as X86_64); the node is never
+ * left out, since backends on x86 take a missing node for x86_32.
+ */
+enum blkfront_abi { BLKFRONT_ABI_NATIVE, BLKFRONT_ABI_X86_32, BLKFRONT_ABI_X86_64 };
+/* The protocol node's value for abi. */
+const char *blkfront_abi_name(enum blkfront_abi abi);
+/* The ABI a connection speaks. */
+enum blkfront_abi blkfront_abi(const struct blkfront *bf);
+
 /* How to connect. Start from blkfront_opts_init(): some defaults are not zero. */
 struct blkfront_opts {
 	const char *vdev;		/* "xvdb", "51728" */
@@ -78,6 +90,7 @@ struct blkfront_opts {
 					 * it fits, even of 11 segments or fewer */
 	unsigned int queues;		/* rings wanted; 0: 1; N: min(N, backend's,
 					 * BLKFRONT_MAX_QUEUES) */
+	enum blkfront_abi abi;		/* ring layout and protocol node; default native */
 	/* For hostile-frontend tests: nodes to write or remove in our directory after our
 	 * own, in the transaction that publishes the rings. */
 	const struct blkfront_node *extra_nodes;
@@ -218,6 +231,8 @@ void blkfront_io_counts(const struct blkfront *bf, uint64_t *notifies, uint64_t 
  * -EINVAL if queue is not one of blkfront_queues().
  */
 int blkfront_ring_select(struct blkfront *bf, unsigned int queue);
+/* Its indices and size; its slots (RING_GET_REQUEST) are in the native layout only when
+ * the connection speaks it: blkfront_ring_put and _get_response translate. */
 blkif_front_ring_t *blkfront_ring(struct blkfront *bf);
 /* Copy req into the slot at req_prod_pvt and advance it; -ENOSPC if the ring is full and
  * force is false (with force the slot is overwritten anyway). */

@@ -98,6 +98,19 @@ int cli_common_opt(struct cli *c, int opt, const char *arg)
 			return -1;
 		c->opts.queues = (unsigned int)v;
 		return 0;
+	case OPT_ABI:
+		if (!strcmp(arg, "x86_32"))
+			c->opts.abi = BLKFRONT_ABI_X86_32;
+		else if (!strcmp(arg, "x86_64"))
+			c->opts.abi = BLKFRONT_ABI_X86_64;
+		else if (!strcmp(arg, "native"))
+			c->opts.abi = BLKFRONT_ABI_NATIVE;
+		else {
+			cli_err(c, "bad --abi '%s': x86_32, x86_64 or native (the ring layout, "
+				"and the protocol node that names it)", arg);
+			return -1;
+		}
+		return 0;
 	case 'v':
 		blkfront_verbose = 1;
 		return 0;

@@ -25,6 +25,7 @@ enum {
 	OPT_INDIRECT_SEGS,
 	OPT_INDIRECT,
 	OPT_QUEUES,
+	OPT_ABI,
 	OPT_HELP,
 };
 
@@ -38,6 +39,7 @@ enum {
 	{ "indirect-segs", required_argument, NULL, OPT_INDIRECT_SEGS }, \
 	{ "indirect", required_argument, NULL, OPT_INDIRECT }, \
 	{ "queues", required_argument, NULL, OPT_QUEUES }, \
+	{ "abi", required_argument, NULL, OPT_ABI }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "help", no_argument, NULL, OPT_HELP }
 

@@ -27,6 +27,7 @@ static void print_info(const struct blkfront *bf, const char *vdev)
 		       f->discard_secure ? "yes" : "no");
 	else
 		printf("discard: no\n");
+	printf("protocol: %s\n", blkfront_abi_name(blkfront_abi(bf)));
 	printf("persistent: backend %s, in use %s\n", f->persistent ? "yes" : "no",
 	       f->use_persistent ? "yes" : "no");
 	printf("indirect-segments: backend %u, in use %u%s\n", f->max_indirect, f->indirect_segs,

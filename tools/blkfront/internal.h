@@ -15,7 +15,8 @@
 struct bf_queue {
 	void *sring;
 	grant_ref_t ring_refs[1u << BLKFRONT_MAX_RING_ORDER];
-	blkif_front_ring_t ring;
+	blkif_front_ring_t ring;	/* indices; nr_ents as in abi's layout */
+	enum blkfront_abi abi;		/* the layout of the slots (layout.c) */
 	evtchn_port_t port;		/* ours; the backend binds to it */
 	bool port_bound;
 };
@@ -106,6 +107,14 @@ int bf_q_put(struct bf_queue *q, const void *req, bool force);
 int bf_q_push(struct blkfront *bf, struct bf_queue *q, enum blkfront_notify how);
 /* Take q's next response: 1, or 0 if none (rsp_event re-armed). */
 int bf_q_get_response(struct bf_queue *q, blkif_response_t *rsp);
+
+/* layout.c */
+/* Entries a ring of bytes holds in abi's layout. */
+unsigned int bf_abi_ring_size(enum blkfront_abi abi, void *sring, size_t bytes);
+/* Copy a native request (any of its forms) onto q's ring at idx, in q's layout. */
+void bf_abi_put(struct bf_queue *q, RING_IDX idx, const blkif_request_t *req);
+/* Read the response at idx of q's ring, in q's layout, into a native one. */
+void bf_abi_get(const struct bf_queue *q, RING_IDX idx, blkif_response_t *rsp);
 
 /* io.c */
 /* Share the data pool (and indirect pages) and set up the request slots, once the

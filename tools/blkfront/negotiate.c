@@ -134,7 +134,7 @@ int bf_publish(struct blkfront *bf, xs_transaction_t t)
 		err = publish_queue(bf, t, dir, &bf->queues[i]);
 	}
 	err = err ? err : bf_xs_printf(bf, t, bf->fepath, "protocol", "%s",
-				       XEN_IO_PROTO_ABI_NATIVE);
+				       blkfront_abi_name(bf->opts.abi));
 	/*
 	 * Our data pool is shared once and its grants reused for every request, so a backend
 	 * may keep them mapped: that is what feature-persistent promises.

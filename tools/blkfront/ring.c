@@ -28,6 +28,8 @@ static int queue_setup(struct blkfront *bf, unsigned int i, char *err, size_t er
 	memset(q->sring, 0, bytes);
 	SHARED_RING_INIT((blkif_sring_t *)q->sring);
 	FRONT_RING_INIT(&q->ring, (blkif_sring_t *)q->sring, bytes);
+	q->abi = bf->opts.abi;		/* the header is the same in every layout, the slots not */
+	q->ring.nr_ents = bf_abi_ring_size(q->abi, q->sring, bytes);
 	port = xenevtchn_bind_unbound_port(bf->xce, bf->backend_id);
 	if (port < 0) {
 		ret = errno ? -errno : -EIO;
@@ -97,12 +99,13 @@ void bf_ring_teardown(struct blkfront *bf)
 	bf->xgs = NULL;
 }
 
-/* Copy a request-sized slot onto q's ring; -ENOSPC on a full ring unless forced. */
+/* Copy a request-sized slot onto q's ring, in its layout; -ENOSPC on a full ring unless
+ * forced. */
 int bf_q_put(struct bf_queue *q, const void *req, bool force)
 {
 	if (!force && RING_FULL(&q->ring))
 		return -ENOSPC;
-	memcpy(RING_GET_REQUEST(&q->ring, q->ring.req_prod_pvt), req, sizeof(blkif_request_t));
+	bf_abi_put(q, q->ring.req_prod_pvt, req);
 	q->ring.req_prod_pvt++;
 	return 0;
 }
@@ -136,7 +139,7 @@ int bf_q_get_response(struct bf_queue *q, blkif_response_t *rsp)
 	if (!more)
 		return 0;
 	xen_rmb();	/* read the response only after seeing rsp_prod cover it */
-	memcpy(rsp, RING_GET_RESPONSE(&q->ring, q->ring.rsp_cons), sizeof(*rsp));
+	bf_abi_get(q, q->ring.rsp_cons, rsp);
 	q->ring.rsp_cons++;
 	return 1;
 }
