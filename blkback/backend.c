@@ -272,3 +272,40 @@ void backend_close(struct blk_backend *be)
 		be->stopped_fd = -1;
 	}
 }
+
+/* A disk left to the exit whose ring still waits on io_uring, which outlives the process. */
+static struct blk_dev *uring_left(struct blk_backend *be)
+{
+	for (struct blk_dev *d = be->devs; d; d = d->next) {
+		if (!d->disk || d->disk->ops != &storage_uring_ops)
+			continue;
+		for (unsigned int q = 0; q < d->nr_rings; q++)
+			if (!blk_ring_stopped(d->rings[q]))
+				return d;
+	}
+	return NULL;
+}
+
+/*
+ * After backend_close, wait, however long, until no disk left to the exit has io_uring
+ * requests in flight. The kernel runs those on after the process has gone, and a
+ * successor waits only for the process (its pidfile lock): so that it never runs such a
+ * write again while the old one can still land, the process stays until they are done.
+ * A request a thread of ours runs (the file engine) keeps the process anyway.
+ */
+void backend_wait_kernel_io(struct blk_backend *be)
+{
+	struct pollfd p = { .fd = be->stopped_fd, .events = POLLIN };
+	struct blk_dev *d = uring_left(be);
+	eventfd_t n;
+
+	if (d)
+		log_info("%s: waiting for its io_uring requests in flight before exiting: the "
+			 "kernel would go on with them after the exit", d->name);
+	while (uring_left(be)) {
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+		eventfd_read(be->stopped_fd, &n);
+	}
+}
+

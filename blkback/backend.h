@@ -58,6 +58,12 @@ void backend_reap_rings(struct blk_backend *be);
 void backend_close(struct blk_backend *be);
 
 /*
+ * After backend_close: wait, without a bound, for the io_uring requests in flight on the
+ * disks it left to the exit, which the kernel would run on after the process has gone.
+ */
+void backend_wait_kernel_io(struct blk_backend *be);
+
+/*
  * Let go of every device for a successor daemon: answer what is in flight, keep
  * the ring journals, and leave the guests Connected. Disks whose data lives in
  * our memory cannot be handed over and are closed. Then disconnect; idempotent.

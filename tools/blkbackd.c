@@ -327,5 +327,6 @@ out:
 		unlink(sockpath);
 	}
 	control_leave_done(&be);
+	backend_wait_kernel_io(&be);
 	return ret;
 }

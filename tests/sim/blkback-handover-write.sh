@@ -11,8 +11,13 @@
 #    the old process's exit drops it, the successor runs it again, then the guest's next
 #    write to the same sectors is what the file holds.
 #  - a write held inside the kernel (a FUSE file system, tests/sim/hangfs, holds it) on a
-#    file: and a uring: disk: the successor waits until the write is released and the
-#    old process has exited, then runs it again; the guest's newer write stays.
+#    file: disk (in a thread of the old daemon) and a uring: disk (in the kernel for its
+#    io_uring, which the old daemon waits for before exiting): the successor waits until the
+#    write is released and the old process has exited, then takes over; the guest's newer
+#    write stays.
+#  - the same uring: write held when the old daemon is killed: the process is gone, but the
+#    write keeps the image's lock, so the successor does not serve the disk and nobody can
+#    attach the image until the write has landed; then the guest's newer write stays.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
@@ -61,15 +66,16 @@ old_gone() {
 	grep -q "next blkbackd" "$HO_OUT" || fail "handover did not say what happens: $(cat "$HO_OUT")"
 }
 
-# After the take-over: the held write A completed, then the guest writes B over it; the
-# guest and the file read B.
+# The guest's write of A, held at the handover, must have succeeded once taken over.
+a_done() { wait "$WRITER" || fail "$1: the write held at the handover failed: $(cat "$WRITER_LOG")"; }
+
+# Then the guest writes B over A; the guest and the file read B.
 newer_stays() {
 	local what=$1 vdev=$2 img=$3
-	wait "$WRITER" || fail "$what: the write held at the handover failed: $(cat "$WRITER_LOG")"
 	fe guest1 write "$vdev" 1M <"$B" >/dev/null || fail "$what: the newer write failed"
 	fe guest1 read "$vdev" 1M 64K | cmp -s - "$B" || fail "$what: the guest does not read its newer write"
 	at_1M "$img" | cmp -s - "$B" || fail "$what: the file does not hold the newer write"
-	echo "$what: the write held at the handover ran again, and the newer one stays"
+	echo "$what: the newer write to the sectors of the held one stays"
 }
 
 # The guest writes A to vdev $1 at 1 MiB, in the background ($WRITER, output in $WRITER_LOG).
@@ -99,6 +105,7 @@ grep -q "d$gid xvdb: took over the ring: 1 request to run again" "$BK_LOG" ||
 	fail "stall: the next blkbackd did not run the held write again: $(grep "d$gid" "$BK_LOG")"
 wait_for 30 held xvdb || fail "stall: the write run again is not held"
 bk_ctl unstall guest1 xvdb >/dev/null
+a_done stall
 newer_stays stall xvdb "$img"
 bk_ctl detach guest1 xvdb >/dev/null
 
@@ -124,58 +131,72 @@ held_in_kernel() {
 	wait_for 30 decided || fail "$eng: the next blkbackd neither waits nor serves: $(cat "$BK_LOG")"
 }
 
-# file: the write is held in a thread of the old daemon, which therefore stays (its main
-# thread exited, the other in the kernel) with its pidfile locked: the successor waits
-# for it, and only then takes over, running the write again; the newer write stays.
-held_in_kernel file xvdc
-! grep -q "serving /local/domain" "$BK_LOG" ||
-	fail "file: the next blkbackd serves while the old one (pid $OLD) still has a write in the" \
-		"kernel: $(grep -v debug "$BK_LOG" | tail -n 5)"
-kill -0 "$WRITER" 2>/dev/null || fail "file: the held write was answered: $(cat "$WRITER_LOG")"
-echo "file: $(grep -o "waiting for the previous blkbackd.*" "$BK_LOG")"
-# blkbackctl handover waits too, and after a second says what for.
-wait_for 30 grep -q "waiting for blkbackd (pid $OLD) to exit: I/O of d$gid xvdc is still in storage" \
-	"$HO_OUT" || fail "file: handover did not say what it waits for: $(cat "$HO_OUT")"
-kill -0 "$HO_PID" 2>/dev/null || fail "file: handover returned with the old blkbackd's write held"
-! grep -q "the previous blkbackd has exited" "$BK_LOG" ||
-	fail "file: the next blkbackd went on with the old one's write held in the kernel"
-hangfs_release write
-old_gone
-wait_for 30 bk_serving || fail "file: the next blkbackd did not start: $(cat "$BK_LOG")"
-# Released, the write lands and its thread leaves the kernel; the old daemon's ring thread
-# may answer it before the process has gone (then nothing is left to run again).
-grep -q "d$gid xvdc: took over the ring: \(1 request\|0 requests\) to run again" "$BK_LOG" ||
-	fail "file: the next blkbackd did not take over the ring: $(grep "d$gid" "$BK_LOG")"
-newer_stays file xvdc "$IMG"
-bk_ctl detach guest1 xvdc >/dev/null
+# The write is held in a thread of the old daemon (file:), or in the kernel for its io_uring
+# (uring:), which would run it on after the process has gone: either way the old process
+# stays, its pidfile locked, and the successor waits for it, and only then takes over,
+# running the write again unless the old daemon answered it once released; the guest's
+# newer write stays.
+for eng in file uring; do
+	vdev=xvdc; [ "$eng" = uring ] && vdev=xvdd
+	held_in_kernel "$eng" "$vdev"
+	! grep -q "serving /local/domain" "$BK_LOG" ||
+		fail "$eng: the next blkbackd serves while the old one (pid $OLD) still has a write" \
+			"in the kernel: $(grep -v debug "$BK_LOG" | tail -n 5)"
+	kill -0 "$WRITER" 2>/dev/null || fail "$eng: the held write was answered: $(cat "$WRITER_LOG")"
+	echo "$eng: $(grep -o "waiting for the previous blkbackd.*" "$BK_LOG")"
+	# blkbackctl handover waits too, and after a second says what for.
+	wait_for 30 grep -q "waiting for blkbackd (pid $OLD) to exit: I/O of d$gid $vdev is still in storage" \
+		"$HO_OUT" || fail "$eng: handover did not say what it waits for: $(cat "$HO_OUT")"
+	kill -0 "$HO_PID" 2>/dev/null || fail "$eng: handover returned with the old blkbackd's write held"
+	[ "$eng" = file ] ||
+		grep -q "d$gid $vdev: waiting for its io_uring requests in flight before exiting" "$OLD_LOG" ||
+		fail "uring: the old blkbackd did not say it waits for its io_uring: $(tail -n 5 "$OLD_LOG")"
+	! grep -q "the previous blkbackd has exited" "$BK_LOG" ||
+		fail "$eng: the next blkbackd went on with the old one's write held in the kernel"
+	hangfs_release write
+	old_gone
+	wait_for 30 bk_serving || fail "$eng: the next blkbackd did not start: $(cat "$BK_LOG")"
+	# Released, the write lands; the old daemon's ring thread may answer it before the
+	# process has gone (then nothing is left to run again).
+	grep -q "d$gid $vdev: took over the ring: \(1 request\|0 requests\) to run again" "$BK_LOG" ||
+		fail "$eng: the next blkbackd did not take over the ring: $(grep "d$gid" "$BK_LOG")"
+	a_done "$eng"
+	newer_stays "$eng" "$vdev" "$IMG"
+	bk_ctl detach guest1 "$vdev" >/dev/null
+done
 
-# uring: io_uring runs the write in the kernel with no thread of the old daemon in it, so
-# that process exits, but the write keeps its open file, and with it the image's lock:
-# the successor starts and must not serve the disk: it closes it. Nobody can attach the
-# image until the old write has landed; then the guest's newer write stays.
-held_in_kernel uring xvdd
-gave_up() { grep -q "d$gid xvdd: \(took over from\|was connected by an earlier blkbackd\)" "$BK_LOG"; }
-wait_for 30 gave_up || fail "uring: the next blkbackd neither served xvdd nor said why not: $(cat "$BK_LOG")"
-! grep -q "d$gid xvdd: took over from" "$BK_LOG" ||
-	fail "uring: the next blkbackd serves xvdd while the old one's write is still in the kernel" \
+# The fence when nothing waits: blkbackd killed (SIGKILL) while io_uring holds its write.
+# The process is gone at once, but the write keeps its open file, and with it the image's
+# lock: the next blkbackd must not serve the disk, and closes it. Nobody can attach the image
+# until the old write has landed; then the guest's newer write stays.
+IMG=$HANGFS_MNT/killed.img
+truncate -s 16M "$IMG"
+bk_ctl attach guest1 "uring:$IMG" --vdev xvde --nowait >/dev/null
+hangfs_hang write
+write_A_bg xvde
+hangfs_wait write held 30 || fail "killed: the write never reached the file system"
+OLD=$BK_PID OLD_LOG=$BK_LOG
+kill -KILL "$OLD"
+wait "$OLD" 2>/dev/null
+start_next
+gave_up() { grep -q "d$gid xvde: \(took over from\|was connected by an earlier blkbackd\)" "$BK_LOG"; }
+wait_for 30 gave_up || fail "killed: the next blkbackd neither served xvde nor said why not: $(cat "$BK_LOG")"
+! grep -q "d$gid xvde: took over from" "$BK_LOG" ||
+	fail "killed: the next blkbackd serves xvde while the old write is still in the kernel" \
 		"$(grep -v debug "$BK_LOG" | tail -n 5)"
-grep -q "d$gid xvdd: was connected by an earlier blkbackd, which may still have I/O in flight" \
-	"$BK_LOG" || fail "uring: the next blkbackd did not say why it does not serve xvdd: $(cat "$BK_LOG")"
-echo "uring: $(grep -o "was connected by an earlier blkbackd, which may still.*" "$BK_LOG")"
-old_gone
-! wait "$WRITER" || fail "uring: the held write was answered, by a daemon that cannot have run it"
-at_1M "$IMG" | cmp -s - "$A" && fail "uring: the held write landed before its release"
-expect_fail bk_ctl attach guest1 "uring:$IMG" --vdev xvde --timeout 20
+grep -q "d$gid xvde: was connected by an earlier blkbackd, which may still have I/O in flight" \
+	"$BK_LOG" || fail "killed: the next blkbackd did not say why it does not serve xvde: $(cat "$BK_LOG")"
+echo "killed: $(grep -o "was connected by an earlier blkbackd, which may still.*" "$BK_LOG")"
+! wait "$WRITER" || fail "killed: the held write was answered, by a daemon that cannot have run it"
+at_1M "$IMG" | cmp -s - "$A" && fail "killed: the held write landed before its release"
+expect_fail bk_ctl attach guest1 "uring:$IMG" --vdev xvdf --timeout 20
 expect_out "locked, by no running process"
-echo "uring: refused while the old write is held: $(tail -n 1 <<<"$OUT")"
+echo "killed: refused while the old write is held: $(tail -n 1 <<<"$OUT")"
 hangfs_release write
 landed() { at_1M "$IMG" | cmp -s - "$A"; }
-wait_for 30 landed || fail "uring: the old daemon's write did not land once released"
-bk_ctl detach guest1 xvdd --force >/dev/null
-bk_ctl attach guest1 "uring:$IMG" --vdev xvdd --nowait >/dev/null ||
-	fail "uring: the image cannot be attached once the old write has landed"
-newer_stays_after_A() { fe guest1 write xvdd 1M <"$B" >/dev/null && fe guest1 read xvdd 1M 64K | cmp -s - "$B" &&
-	at_1M "$IMG" | cmp -s - "$B"; }
-newer_stays_after_A || fail "uring: the guest's newer write does not stay"
-echo "uring: once the old write had landed, the disk was attached again and the newer write stays"
-bk_ctl detach guest1 xvdd >/dev/null
+wait_for 30 landed || fail "killed: the old daemon's write did not land once released"
+bk_ctl detach guest1 xvde --force >/dev/null
+bk_ctl attach guest1 "uring:$IMG" --vdev xvde --nowait >/dev/null ||
+	fail "killed: the image cannot be attached once the old write has landed"
+newer_stays killed xvde "$IMG"
+bk_ctl detach guest1 xvde >/dev/null
