@@ -53,7 +53,8 @@ handover_bg() {
 	bk_ctl handover >"$HO_OUT" 2>&1 &
 	HO_PID=$!
 	wait_for 30 grep -q "d$gid $1: its storage has not answered in" "$OLD_LOG" ||
-		fail "the old blkbackd did not give up waiting for the held write: $(tail -n 5 "$OLD_LOG")"
+		fail "the old blkbackd did not give up waiting for the held write:" \
+			"$(tail -n 5 "$OLD_LOG")"
 }
 
 # The old daemon must exit 0 with a clean sanitizer log, and the handover succeed.
@@ -73,7 +74,8 @@ a_done() { wait "$WRITER" || fail "$1: the write held at the handover failed: $(
 newer_stays() {
 	local what=$1 vdev=$2 img=$3
 	fe guest1 write "$vdev" 1M <"$B" >/dev/null || fail "$what: the newer write failed"
-	fe guest1 read "$vdev" 1M 64K | cmp -s - "$B" || fail "$what: the guest does not read its newer write"
+	fe guest1 read "$vdev" 1M 64K | cmp -s - "$B" ||
+		fail "$what: the guest does not read its newer write"
 	at_1M "$img" | cmp -s - "$B" || fail "$what: the file does not hold the newer write"
 	echo "$what: the newer write to the sectors of the held one stays"
 }
@@ -145,12 +147,15 @@ for eng in file uring; do
 	kill -0 "$WRITER" 2>/dev/null || fail "$eng: the held write was answered: $(cat "$WRITER_LOG")"
 	echo "$eng: $(grep -o "waiting for the previous blkbackd.*" "$BK_LOG")"
 	# blkbackctl handover waits too, and after a second says what for.
-	wait_for 30 grep -q "waiting for blkbackd (pid $OLD) to exit: I/O of d$gid $vdev is still in storage" \
-		"$HO_OUT" || fail "$eng: handover did not say what it waits for: $(cat "$HO_OUT")"
-	kill -0 "$HO_PID" 2>/dev/null || fail "$eng: handover returned with the old blkbackd's write held"
-	[ "$eng" = file ] ||
-		grep -q "d$gid $vdev: waiting for its io_uring requests in flight before exiting" "$OLD_LOG" ||
-		fail "uring: the old blkbackd did not say it waits for its io_uring: $(tail -n 5 "$OLD_LOG")"
+	said="waiting for blkbackd (pid $OLD) to exit: I/O of d$gid $vdev is still in storage"
+	wait_for 30 grep -q "$said" "$HO_OUT" ||
+		fail "$eng: handover did not say what it waits for: $(cat "$HO_OUT")"
+	kill -0 "$HO_PID" 2>/dev/null ||
+		fail "$eng: handover returned with the old blkbackd's write held"
+	said="d$gid $vdev: waiting for its io_uring requests in flight before exiting"
+	[ "$eng" = file ] || grep -q "$said" "$OLD_LOG" ||
+		fail "uring: the old blkbackd did not say it waits for its io_uring:" \
+			"$(tail -n 5 "$OLD_LOG")"
 	! grep -q "the previous blkbackd has exited" "$BK_LOG" ||
 		fail "$eng: the next blkbackd went on with the old one's write held in the kernel"
 	hangfs_release write
@@ -180,12 +185,14 @@ kill -KILL "$OLD"
 wait "$OLD" 2>/dev/null
 start_next
 gave_up() { grep -q "d$gid xvde: \(took over from\|was connected by an earlier blkbackd\)" "$BK_LOG"; }
-wait_for 30 gave_up || fail "killed: the next blkbackd neither served xvde nor said why not: $(cat "$BK_LOG")"
+wait_for 30 gave_up ||
+	fail "killed: the next blkbackd neither served xvde nor said why not: $(cat "$BK_LOG")"
 ! grep -q "d$gid xvde: took over from" "$BK_LOG" ||
 	fail "killed: the next blkbackd serves xvde while the old write is still in the kernel" \
 		"$(grep -v debug "$BK_LOG" | tail -n 5)"
-grep -q "d$gid xvde: was connected by an earlier blkbackd, which may still have I/O in flight" \
-	"$BK_LOG" || fail "killed: the next blkbackd did not say why it does not serve xvde: $(cat "$BK_LOG")"
+said="d$gid xvde: was connected by an earlier blkbackd, which may still have I/O in flight"
+grep -q "$said" "$BK_LOG" ||
+	fail "killed: the next blkbackd did not say why it does not serve xvde: $(cat "$BK_LOG")"
 echo "killed: $(grep -o "was connected by an earlier blkbackd, which may still.*" "$BK_LOG")"
 ! wait "$WRITER" || fail "killed: the held write was answered, by a daemon that cannot have run it"
 at_1M "$IMG" | cmp -s - "$A" && fail "killed: the held write landed before its release"

@@ -19,7 +19,8 @@ listed() { bk_ctl list | awk -v d="$1" -v v="$2" '$1 == d && $3 == v' | grep -q 
 refused() {
 	expect_fail bk_ctl attach "$1" "$2" --vdev "$4" --timeout 20
 	expect_out "$3"
-	! listed "$1" "$4" || fail "attach $2 to $1 refused, but $4 is left in xenstore: $(bk_ctl list)"
+	! listed "$1" "$4" ||
+		fail "attach $2 to $1 refused, but $4 is left in xenstore: $(bk_ctl list)"
 	echo "refused: $(tail -n 1 <<<"$OUT")"
 }
 
