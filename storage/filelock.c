@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,17 +145,30 @@ int file_lock(int fd, const char *path, bool write, char *err, size_t errlen)
 {
 	struct flock fl = { .l_type = write ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
 	char holder[160];
+	pid_t pid;
 	int e;
 
-	if (!fcntl(fd, F_OFD_SETLK, &fl))
-		return 0;
-	e = errno;
-	if (e != EAGAIN && e != EACCES) {
-		snprintf(err, errlen, "cannot lock %s: %s; blkbackd locks every image it serves, "
-			 "so that no two writers use one by mistake", path, strerror(e));
-		return -e;
+	/*
+	 * A lock no running process holds belongs to I/O the kernel still runs for one that
+	 * has exited; the end of an io_uring's teardown may lag its process by a moment, so
+	 * such a lock gets a second (nothing tells when it goes) before the open fails.
+	 */
+	for (int tries = 0;; tries++) {
+		if (!fcntl(fd, F_OFD_SETLK, &fl))
+			return 0;
+		e = errno;
+		if (e != EAGAIN && e != EACCES) {
+			snprintf(err, errlen, "cannot lock %s: %s; blkbackd locks every image it "
+				 "serves, so that no two writers use one by mistake", path,
+				 strerror(e));
+			return -e;
+		}
+		pid = lock_holder(fd, write, holder, sizeof(holder));
+		if (pid || tries == 10)
+			break;
+		poll(NULL, 0, 100);
 	}
-	if (!lock_holder(fd, write, holder, sizeof(holder)))
+	if (!pid)
 		snprintf(err, errlen, "%s is locked, by no running process%s: I/O started by one "
 			 "that has exited (an earlier blkbackd?) is still in the kernel; attach it "
 			 "again once that I/O has ended", path, holder);
