@@ -33,8 +33,8 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-takeover xs vdev config device \
-	backend control procstat log
+BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-takeover xs vdev config \
+	device device-life task backend control procstat log
 STORAGE := storage mem filecommon filelock file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
@@ -145,7 +145,7 @@ $(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libbl
 # libfuse3 is looked up when the recipe runs, not when the Makefile is read: a fresh machine
 # runs make before make deps has installed it.
 HANGFS := $(B)/tests/sim/hangfs
-$(HANGFS): tests/sim/hangfs.c
+$(HANGFS): tests/sim/hangfs.c | deps-build
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $$(pkg-config --cflags fuse3) $(LDFLAGS) -o $@ $< \

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,18 @@
 #define TOKEN_BACKEND "backend"
 #define TOKEN_RELEASE "release"
 #define SHUTDOWN_WAIT_S 10	/* how long a shutdown waits for storage to answer, unless told */
+
+/* A new eventfd for the main loop, or -errno (logged). */
+static int new_eventfd(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), err;
+
+	if (fd >= 0)
+		return fd;
+	err = -errno;
+	log_err("cannot make an eventfd: %s", strerror(-err));
+	return err;
+}
 
 /* Connect to xenstore and watch the backend directory. */
 int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
@@ -44,11 +57,14 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 	be->shutdown_wait_s = opts->shutdown_wait_s ? opts->shutdown_wait_s : SHUTDOWN_WAIT_S;
 	if (opts->state_dir)
 		snprintf(be->state_dir, sizeof(be->state_dir), "%s", opts->state_dir);
-	be->stopped_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (be->stopped_fd < 0) {
-		err = -errno;
-		log_err("cannot make an eventfd: %s", strerror(errno));
-		return err;
+	be->stopped_fd = new_eventfd();
+	be->task_fd = new_eventfd();
+	be->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (be->retry_fd < 0)
+		log_err("cannot make a timerfd: %s", strerror(errno));
+	if (be->stopped_fd < 0 || be->task_fd < 0 || be->retry_fd < 0) {
+		backend_close(be);
+		return -EMFILE;
 	}
 	be->xs = xs_open(0);
 	if (!be->xs) {
@@ -79,6 +95,14 @@ int backend_fd(const struct blk_backend *be)
 	return xs_fileno(be->xs);
 }
 
+/* A directory the scan lists could not be read (err): unless it is gone, scan again later. */
+static void scan_failed(struct blk_backend *be, const char *path, int err)
+{
+	if (err != ENOENT &&
+	    backend_retry_later(be, &be->scan_fails, "backend", path, err ? -err : -EIO))
+		be->scan_retry = true;
+}
+
 /* Update every device, and create the ones that appeared. */
 static void backend_scan(struct blk_backend *be)
 {
@@ -88,11 +112,15 @@ static void backend_scan(struct blk_backend *be)
 	uint64_t domid, devid;
 
 	doms = xs_directory(be->xs, XBT_NULL, be->root, &nd);
+	if (!doms)
+		scan_failed(be, be->root, errno);
 	for (unsigned int i = 0; doms && i < nd; i++) {
 		if (parse_uint(doms[i], UINT16_MAX, &domid))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", be->root, doms[i]);
 		vdevs = xs_directory(be->xs, XBT_NULL, path, &nv);
+		if (!vdevs)
+			scan_failed(be, path, errno);
 		for (unsigned int k = 0; vdevs && k < nv; k++)
 			if (!parse_uint(vdevs[k], UINT32_MAX, &devid))
 				device_get(be, (uint32_t)domid, (uint32_t)devid);
@@ -128,22 +156,39 @@ static void backend_event(struct blk_backend *be, const char *path)
 		device_update(d);
 }
 
-/* A domain died: remove the devices of domains that are gone. */
+/*
+ * A domain died: remove the devices of domains that are gone. Only an absent
+ * /local/domain/<id> means gone: a read that failed is tried again later.
+ */
 static void backend_release(struct blk_backend *be)
 {
 	struct blk_dev *d, *next;
+	char what[48];
+	int failed = 0;
 
+	be->release_retry = false;
 	for (d = be->devs; d; d = next) {
 		char *dir = bxs_read(be->xs, XBT_NULL, "/local/domain/%u", d->domid);
+		int err = errno;
 
 		next = d->next;
 		if (dir) {
 			free(dir);
 			continue;
 		}
+		if (err != ENOENT) {
+			if (!failed)
+				snprintf(what, sizeof(what), "/local/domain/%u", d->domid);
+			failed = err ? -err : -EIO;
+			continue;
+		}
 		log_info("%s: domain %u is gone", d->name, d->domid);
 		device_free(d, true);
 	}
+	if (!failed)
+		be->release_fails = 0;
+	else if (backend_retry_later(be, &be->release_fails, "backend", what, failed))
+		be->release_retry = true;
 }
 
 /* Handle every pending watch event. */
@@ -205,6 +250,81 @@ void backend_reap_rings(struct blk_backend *be)
 	}
 }
 
+/* A storage call has ended: run the state machine of the devices whose call ended. */
+void backend_reap_jobs(struct blk_backend *be)
+{
+	struct blk_dev *d, *next;
+	eventfd_t n;
+
+	eventfd_read(be->task_fd, &n);	/* EAGAIN is fine */
+	for (d = be->devs; d; d = next) {
+		next = d->next;
+		if (d->job)
+			device_update(d);	/* nothing happens while it still runs */
+	}
+	if (be->rescan) {
+		be->rescan = false;
+		backend_scan(be);
+	}
+}
+
+/* Arm the retry timer for the attempt after *fails, or give up after XS_RETRIES. */
+bool backend_retry_later(struct blk_backend *be, unsigned int *fails, const char *who,
+			 const char *what, int err)
+{
+	unsigned int ms = XS_RETRY_MS << *fails;
+	struct itimerspec cur, its = { 0 };
+
+	if (*fails >= XS_RETRIES) {
+		log_err("%s: cannot read %s from xenstore: %s, %u times in a row; leaving things "
+			"as they are until the next change (is xenstored overloaded?)", who, what,
+			strerror(-err), XS_RETRIES + 1);
+		*fails = 0;
+		return false;
+	}
+	log_warn("%s: cannot read %s from xenstore: %s; trying again in %u ms", who, what,
+		 strerror(-err), ms);
+	(*fails)++;
+	/* One timer serves all: it keeps the earliest time asked for. */
+	if (!timerfd_gettime(be->retry_fd, &cur) && (cur.it_value.tv_sec || cur.it_value.tv_nsec) &&
+	    (uint64_t)cur.it_value.tv_sec * 1000 + (uint64_t)cur.it_value.tv_nsec / 1000000 <= ms)
+		return true;
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	if (timerfd_settime(be->retry_fd, 0, &its, NULL)) {
+		log_err("%s: cannot arm the retry timer: %s", who, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* The retry timer fired: look again at what could not be read. */
+void backend_retry_due(struct blk_backend *be)
+{
+	struct blk_dev *d, *next;
+	uint64_t n;
+
+	if (read(be->retry_fd, &n, sizeof(n)) < 0)
+		return;		/* EAGAIN: nothing expired */
+	if (be->scan_retry) {
+		be->scan_retry = false;
+		for (d = be->devs; d; d = d->next)
+			d->retry = false;	/* the scan updates every device */
+		backend_scan(be);
+		if (!be->scan_retry)
+			be->scan_fails = 0;	/* it read everything this time */
+	}
+	for (d = be->devs; d; d = next) {
+		next = d->next;
+		if (d->retry) {
+			d->retry = false;
+			device_update(d);
+		}
+	}
+	if (be->release_retry)
+		backend_release(be);
+}
+
 /* Let go of every device for a successor daemon, then disconnect. */
 void backend_leave(struct blk_backend *be)
 {
@@ -222,63 +342,80 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Wait until stopped_fd says a ring has stopped; false once the deadline (now_ms) has passed. */
-static bool wait_ring_stopped(struct blk_backend *be, uint64_t end)
+/*
+ * Wait until a ring has stopped or a storage call has ended; false once the deadline
+ * (now_ms) has passed.
+ */
+static bool wait_storage(struct blk_backend *be, uint64_t end)
 {
-	struct pollfd p = { .fd = be->stopped_fd, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = be->stopped_fd, .events = POLLIN },
+			       { .fd = be->task_fd, .events = POLLIN } };
 	uint64_t now = now_ms();
 	eventfd_t n;
 
-	if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)
+	if (now >= end || poll(p, 2, (int)(end - now)) <= 0)
 		return false;
 	eventfd_read(be->stopped_fd, &n);
+	eventfd_read(be->task_fd, &n);
 	return true;
 }
 
 /*
  * Close every device (guests see Closing), giving their storage shutdown_wait_s to answer
- * what is in flight. A device whose storage hangs longer is left as it is: its guest pages
- * cannot be let go under a running I/O, and the exit does that. Idempotent.
+ * what is in flight and to finish an open, a close or a resize. A device whose storage
+ * hangs longer is left as it is: its guest pages cannot be let go under a running I/O,
+ * nor its storage under a running call, and the exit does that. Idempotent.
  */
 void backend_close(struct blk_backend *be)
 {
 	uint64_t end = now_ms() + (uint64_t)be->shutdown_wait_s * 1000;
 	struct blk_dev *d, *next;
-	bool waiting = true;
 
-	while (waiting) {
-		waiting = false;
+	while (be->devs) {
 		for (d = be->devs; d; d = next) {
 			next = d->next;
 			if (device_shutdown(d))
-				device_free(d, false);
-			else
-				waiting = true;
+				device_free(d, false);	/* maybe later: a close of its own */
 		}
-		if (waiting && !wait_ring_stopped(be, end))
+		if (be->devs && !wait_storage(be, end))
 			break;
 	}
-	for (d = be->devs; d; d = d->next)
-		log_err("%s: its storage has not answered in %u s; exiting without waiting for it",
-			d->name, be->shutdown_wait_s);
+	for (d = be->devs; d; d = d->next) {
+		const char *call = device_waiting_for(d);
+
+		if (call)
+			log_err("%s: its storage has not answered in %u s (%s still runs); exiting "
+				"without waiting for it", d->name, be->shutdown_wait_s, call);
+		else
+			log_err("%s: its storage has not answered in %u s; exiting without waiting "
+				"for it", d->name, be->shutdown_wait_s);
+		device_abandon(d);
+	}
 	if (be->xs) {
 		xs_unwatch(be->xs, be->root, TOKEN_BACKEND);
 		xs_unwatch(be->xs, "@releaseDomain", TOKEN_RELEASE);
 		xs_close(be->xs);
 		be->xs = NULL;
 	}
-	if (be->stopped_fd >= 0 && !be->devs) {	/* a stuck ring's thread may still poke it */
-		close(be->stopped_fd);
-		be->stopped_fd = -1;
+	if (be->retry_fd >= 0) {
+		close(be->retry_fd);
+		be->retry_fd = -1;
 	}
+	if (be->devs)	/* a stuck ring's or storage call's thread may still poke these */
+		return;
+	if (be->stopped_fd >= 0)
+		close(be->stopped_fd);
+	if (be->task_fd >= 0)
+		close(be->task_fd);
+	be->stopped_fd = be->task_fd = -1;
 }
 
 /* A disk left to the exit whose ring still waits on io_uring, which outlives the process. */
 static struct blk_dev *uring_left(struct blk_backend *be)
 {
 	for (struct blk_dev *d = be->devs; d; d = d->next) {
-		if (!d->disk || d->disk->ops != &storage_uring_ops)
-			continue;
+		if (d->job || !d->disk || d->disk->ops != &storage_uring_ops)
+			continue;	/* a storage call's thread keeps the process anyway */
 		for (unsigned int q = 0; q < d->nr_rings; q++)
 			if (!blk_ring_stopped(d->rings[q]))
 				return d;

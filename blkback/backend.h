@@ -33,7 +33,11 @@ struct blk_backend {
 	char state_dir[128];		/* ring journals; "" for none */
 	unsigned int shutdown_wait_s;	/* an exit waits this long for storage */
 	int stopped_fd;			/* an eventfd: some ring's thread has ended */
+	int task_fd;			/* an eventfd: some device's storage call has ended */
+	int retry_fd;			/* a timerfd: read again what xenstore failed to answer */
 	bool rescan;			/* a device waited for its rings and is freed since */
+	bool scan_retry, release_retry;	/* a scan, a domain death check, failed to read */
+	unsigned int scan_fails, release_fails;	/* ... so many times in a row */
 	bool leaving;			/* asked to exit, leaving disks to a successor */
 	void *leave_reply;		/* the FILE * of that request, answered at the end */
 	struct blk_dev *devs;
@@ -53,6 +57,28 @@ void backend_ring_stopped(void *arg);
 
 /* stopped_fd polled readable: finish the disconnects that waited for rings to stop. */
 void backend_reap_rings(struct blk_backend *be);
+
+/* task_fd polled readable: take the results of the storage calls that have ended. */
+void backend_reap_jobs(struct blk_backend *be);
+
+/*
+ * Reads of xenstore that fail for another reason than the node being absent are tried
+ * again from the main loop, XS_RETRIES times in a row at most, XS_RETRY_MS apart and
+ * doubling: a transient failure must not read as a removed device or a dead domain.
+ */
+#define XS_RETRIES 8
+#define XS_RETRY_MS 50
+
+/*
+ * A read for who ("d3 xvdb", "backend") of what failed with err: arm the retry timer
+ * and count *fails up, or after XS_RETRIES in a row say so, reset *fails and give up
+ * until the next change. True if a retry is armed.
+ */
+bool backend_retry_later(struct blk_backend *be, unsigned int *fails, const char *who,
+			 const char *what, int err);
+
+/* retry_fd polled readable: run again what waits for a retry. */
+void backend_retry_due(struct blk_backend *be);
 
 /* Close every device (guests see Closing) and disconnect; idempotent. */
 void backend_close(struct blk_backend *be);

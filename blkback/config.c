@@ -35,12 +35,37 @@ static char *get(const struct cfg_nodes *n, char *path, const char *fmt, ...)
 /* Room for a guest's value in a message: CLIP_LEN - 4 bytes of it, then "..." if longer. */
 #define CLIP_LEN 68
 
-/* s for a message, cut to fit with "..." (a guest may write anything there) into buf. */
+/* The bytes byte c takes in a message: 1, or 4 as \xNN. */
+static size_t shown_len(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\' ? 1 : 4;
+}
+
+/*
+ * s for a message, into buf: a guest may write anything there, and the message goes to
+ * the log and to the error node that blkbackctl list and stats print. So each byte that
+ * is not printable ASCII (a newline would fake a row, an escape would drive the
+ * terminal), and the backslash, shows as \xNN; what does not fit is cut, with "...".
+ */
 static const char *clip(const char *s, char buf[CLIP_LEN])
 {
-	if (strlen(s) < CLIP_LEN)
-		return s;
-	snprintf(buf, CLIP_LEN, "%.*s...", CLIP_LEN - 4, s);
+	size_t all = 0, o = 0;
+
+	for (const char *p = s; *p; p++)
+		all += shown_len((unsigned char)*p);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (all >= CLIP_LEN && o + shown_len(c) > CLIP_LEN - 4) {
+			memcpy(buf + o, "...", 4);
+			return buf;
+		}
+		if (shown_len(c) == 1)
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, 5, "\\x%02x", c);
+	}
+	buf[o] = '\0';
 	return buf;
 }
 

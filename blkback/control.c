@@ -39,8 +39,23 @@ int control_open(const char *path)
 	return fd;
 }
 
-/* resize DOMID DEVID BYTES [shrink] */
-static void do_resize(struct blk_backend *be, char *args, FILE *out)
+/* A resize has ended: answer its request and close the connection. */
+static void resize_done(void *arg, int err, const char *msg)
+{
+	FILE *f = arg;
+
+	if (err)
+		fprintf(f, "error %s\n", msg);
+	else
+		fprintf(f, "ok\n");
+	fclose(f);
+}
+
+/*
+ * resize DOMID DEVID BYTES [shrink]; true if the request is answered later, once the
+ * resize has run on its own thread (resize_done): storage may take long or hang.
+ */
+static bool do_resize(struct blk_backend *be, char *args, FILE *out)
 {
 	char *dom = strtok(args, " "), *dev = strtok(NULL, " "), *size = strtok(NULL, " ");
 	char *flag = strtok(NULL, " "), err[512];
@@ -51,21 +66,22 @@ static void do_resize(struct blk_backend *be, char *args, FILE *out)
 	    parse_uint(dev, UINT32_MAX, &devid) || parse_uint(size, UINT64_MAX, &bytes) ||
 	    (flag && strcmp(flag, "shrink"))) {
 		fprintf(out, "error usage: resize DOMID DEVID BYTES [shrink]\n");
-		return;
+		return false;
 	}
 	d = device_find(be, (uint32_t)domid, (uint32_t)devid);
 	if (!d) {
 		fprintf(out, "error blkbackd serves no disk %" PRIu64 " on domain %" PRIu64 "\n",
 			devid, domid);
-	} else if (d->disk && bytes < d->disk->size && !flag) {
+	} else if (d->disk && bytes < d->size && !flag) {
 		fprintf(out, "error %s: %" PRIu64 " bytes is smaller than the disk (%" PRIu64
 			"); pass --shrink to drop the data past the new end\n", d->name, bytes,
-			d->disk->size);
-	} else if (device_resize(d, bytes, err, sizeof(err))) {
+			d->size);
+	} else if (device_resize(d, bytes, resize_done, out, err, sizeof(err))) {
 		fprintf(out, "error %s\n", err);
 	} else {
-		fprintf(out, "ok\n");
+		return true;
 	}
+	return false;
 }
 
 /* unstall DOMID DEVID: a disk opened with fault=...:stall lets its held I/O go on */
@@ -119,7 +135,8 @@ void control_serve(int lfd, struct blk_backend *be)
 			procstat_print(f, disks);
 			fprintf(f, "ok\n");
 		} else if (!strncmp(line, "resize ", 7)) {
-			do_resize(be, line + 7, f);
+			if (do_resize(be, line + 7, f))
+				return;	/* answered by resize_done */
 		} else if (!strncmp(line, "unstall ", 8)) {
 			do_unstall(be, line + 8, f);
 		} else if (!strcmp(line, "leave")) {

@@ -8,7 +8,10 @@
  * The protocol: one request line per connection, answered and closed.
  *   stats                          -> "disk key=value ..." lines, one "daemon key=value ..."
  *                                     line (procstat.h), then "ok"
- *   resize DOMID DEVID BYTES [shrink] -> "ok" or "error MESSAGE"
+ *   resize DOMID DEVID BYTES [shrink] -> "ok" or "error MESSAGE" once the resize has
+ *                                     run (on a thread of its own); "error ... busy"
+ *                                     at once while another open, close or resize of
+ *                                     that disk runs
  *   leave                          -> "ok" once the daemon has let go of every disk,
  *                                     leaving connected ones to a successor
  *                                     (backend_leave), just before it exits

@@ -1,36 +1,52 @@
-/* One virtual disk: probe, the xenbus state machine, connect and teardown. */
+/*
+ * One virtual disk: probe, the xenbus state machine, connect and take-over. Its storage
+ * calls (open, close, resize, off the main thread) and its teardown are in device-life.c.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
-#include "device.h"
+#include "device-int.h"
 #include "log.h"
 #include "ring.h"
-#include "vdev.h"
 #include "xs.h"
 
-/* How long a resize waits for the disk's I/O in flight to finish (the main thread waits). */
-#define RESIZE_WAIT_S 5
+/*
+ * A xenbus state node: 0, with Unknown if it is absent or holds no state; -errno if
+ * xenstore failed to answer, which says nothing about the node (see device_retry).
+ */
+static int read_state(struct blk_dev *d, const char *path, int *state)
+{
+	uint64_t v;
+	int err = bxs_read_uint(d->be->xs, XBT_NULL, path, XenbusStateReconfigured, &v);
 
-/* Our backend state, as last read from or written to the state node. */
-static int be_state(struct blk_dev *d)
+	*state = err ? XenbusStateUnknown : (int)v;
+	return err == -ENOENT || err == -EINVAL ? 0 : err;
+}
+
+/* Our backend state, as last read from or written to the state node; see read_state. */
+static int be_state(struct blk_dev *d, int *state)
 {
 	char path[160];
-	uint64_t v;
 
 	snprintf(path, sizeof(path), "%s/state", d->bepath);
-	return bxs_read_uint(d->be->xs, XBT_NULL, path, XenbusStateReconfigured, &v) ?
-	       XenbusStateUnknown : (int)v;
+	return read_state(d, path, state);
+}
+
+/* A read of what failed with err (not absent: failed): update the device again later. */
+static void device_retry(struct blk_dev *d, const char *what, int err)
+{
+	if (backend_retry_later(d->be, &d->xs_fails, d->name, what, err))
+		d->retry = true;
 }
 
 /* Write our state node, logging the transition. */
-static void set_state(struct blk_dev *d, int old, int state)
+void device_set_state(struct blk_dev *d, int old, int state)
 {
 	int err;
 
@@ -45,121 +61,166 @@ static void set_state(struct blk_dev *d, int old, int state)
 	log_info("%s: backend %s -> %s", d->name, xenbus_state_name(old), xenbus_state_name(state));
 }
 
-/* Report an error on the device: log it and leave it in the backend's error node. */
-static void device_error(struct blk_dev *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void device_error(struct blk_dev *d, const char *fmt, ...)
+/* What device_refuse writes in one transaction. */
+struct refusal {
+	const struct blk_dev *d;
+	int state;			/* to write */
+	int old;			/* read */
+	const char *msg;
+};
+
+/* The error node and the new state, in transaction t; nothing if the device is gone. */
+static int refuse_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
-	char msg[STORAGE_ERR_LEN];	/* room for any storage message, whatever its path */
-	va_list ap;
+	struct refusal *r = arg;
+	char path[160];
+	uint64_t v;
+	int err;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_err("%s: %s", d->name, msg);
-	bxs_write_message(d->be->xs, XBT_NULL, d->bepath, "error", msg);
-}
-
-/* The device for domid/devid, if the daemon serves it. */
-struct blk_dev *device_find(struct blk_backend *be, uint32_t domid, uint32_t devid)
-{
-	for (struct blk_dev *d = be->devs; d; d = d->next)
-		if (d->domid == domid && d->devid == devid)
-			return d;
-	return NULL;
-}
-
-/* Find the device for domid/devid, creating it if its backend directory exists. */
-struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devid)
-{
-	struct blk_dev *d = device_find(be, domid, devid);
-	char vdev[16], *dir;
-
-	if (d)
-		return d;
-	dir = bxs_read(be->xs, XBT_NULL, "%s/%u/%u", be->root, domid, devid);
-	if (!dir)
-		return NULL;
-	free(dir);
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return NULL;
-	d->be = be;
-	d->mode = be->grant_mode;	/* until a frontend connects */
-	d->domid = domid;
-	d->devid = devid;
-	vdev_name(devid, vdev, sizeof(vdev));
-	snprintf(d->name, sizeof(d->name), "d%u %s", domid, vdev);
-	snprintf(d->bepath, sizeof(d->bepath), "%s/%u/%u", be->root, domid, devid);
-	d->next = be->devs;
-	be->devs = d;
-	return d;
-}
-
-/* Read a node for config.c, outside any transaction; NULL if absent. */
-static char *read_node(void *arg, const char *path)
-{
-	const struct blk_dev *d = arg;
-
-	return bxs_read(d->be->xs, XBT_NULL, "%s", path);
+	snprintf(path, sizeof(path), "%s/state", r->d->bepath);
+	err = bxs_read_uint(xs, t, path, XenbusStateReconfigured, &v);
+	if (err == -ENOENT)
+		return err;	/* removed: writing would create it again */
+	r->old = err ? XenbusStateUnknown : (int)v;
+	err = bxs_write_message(xs, t, r->d->bepath, "error", r->msg);
+	return err ? err : bxs_printf(xs, t, r->d->bepath, "state", "%d", r->state);
 }
 
 /*
- * First look at a new device: check the toolstack's nodes, open the storage
- * and start watching the frontend. Returns -EAGAIN while the nodes are
- * incomplete, another -errno when the device cannot be served.
+ * Refuse to serve the device, or to connect it: log why, and write it in the error node
+ * and our new state in one transaction, so that a toolstack never sees one without the
+ * other.
  */
-static int device_probe(struct blk_dev *d)
+static void device_refuse(struct blk_dev *d, int state, const char *msg)
+{
+	struct refusal r = { .d = d, .state = state, .msg = msg };
+	int err;
+
+	log_err("%s: %s", d->name, msg);
+	err = bxs_transact(d->be->xs, refuse_nodes, &r);
+	if (err == -ENOENT)
+		return;
+	if (err)
+		log_err("%s: cannot write the error and state %s nodes: %s", d->name,
+			xenbus_state_name(state), strerror(-err));
+	else if (r.old != state)
+		log_info("%s: backend %s -> %s", d->name, xenbus_state_name(r.old),
+			 xenbus_state_name(state));
+}
+
+/* The device cannot be served: say why, go Closed, and close what was opened. */
+static void device_fail(struct blk_dev *d, const char *msg)
+{
+	d->phase = DEV_FAILED;
+	device_refuse(d, XenbusStateClosed, msg);
+	device_close_storage(d);	/* as a teardown does */
+}
+
+/* Read a node for config.c, outside any transaction; NULL if absent or the read failed. */
+static char *read_node(void *arg, const char *path)
+{
+	struct blk_dev *d = arg;
+	char *s = bxs_read(d->be->xs, XBT_NULL, "%s", path);
+
+	if (!s && errno != ENOENT && !d->xs_err)
+		d->xs_err = errno ? -errno : -EIO;	/* config.c takes it for absent */
+	return s;
+}
+
+/*
+ * First look at a new device: check the toolstack's nodes, then open the storage, off
+ * the main thread (device_opened goes on). Waits for the next change while the nodes
+ * are incomplete, and tries again later when xenstore failed to answer.
+ */
+static void device_probe(struct blk_dev *d)
 {
 	struct cfg_nodes n = { .read = read_node, .arg = d, .bepath = d->bepath };
-	struct xs_handle *xs = d->be->xs;
 	char *fe = NULL, *params = NULL, err[STORAGE_ERR_LEN];
 	struct storage_spec spec = { 0 };
 	int ret;
 
+	d->xs_err = 0;
 	ret = cfg_frontend(&n, d->domid, &fe, err, sizeof(err));
-	if (ret) {
-		if (ret != -EAGAIN)
-			device_error(d, "%s", err);
-		goto out;
+	ret = ret ? ret : cfg_disk(&n, &spec, &params, err, sizeof(err));
+	if (ret && d->xs_err) {
+		device_retry(d, "its nodes", d->xs_err);
+	} else if (ret && ret != -EAGAIN) {	/* -EAGAIN: the toolstack is still writing */
+		device_fail(d, err);
+	} else if (!ret) {
+		snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
+		d->fepath = fe;
+		fe = NULL;
+		ret = device_job_open(d, &spec, params);	/* takes spec and params */
+		params = NULL;
+		if (ret) {
+			snprintf(err, sizeof(err), "cannot start opening the disk: %s",
+				 strerror(-ret));
+			device_fail(d, err);
+		}
 	}
-	ret = cfg_disk(&n, &spec, &params, err, sizeof(err));
-	if (ret) {
-		device_error(d, "%s", err);
-		goto out;
+	storage_spec_free(&spec);
+	free(fe);
+	free(params);
+}
+
+/*
+ * A device an earlier daemon had Connected whose image another open file holds locked:
+ * that daemon's I/O may still be in the kernel, even once it has exited (docs/restart.md),
+ * so the device is not taken over, and its journals go.
+ */
+static void take_over_locked(struct blk_dev *d)
+{
+	int state;
+
+	if (be_state(d, &state) || state != XenbusStateConnected)
+		return;
+	log_warn("%s: was connected by an earlier blkbackd, which may still have I/O in flight "
+		 "on its file (the file is locked); not serving it: closing the device", d->name);
+	device_forget_journals(d);
+}
+
+/*
+ * The storage open that device_probe started has ended: offer the ring features and
+ * watch the frontend, and device_update decides our first state; or refuse the device.
+ */
+void device_opened(struct blk_dev *d, struct dev_job *j)
+{
+	struct xs_handle *xs = d->be->xs;
+	char msg[256];
+	int ret;
+
+	if (j->ret) {
+		if (!d->freeing && j->ret == -EBUSY)
+			take_over_locked(d);
+		if (!d->freeing)
+			device_fail(d, j->err);
+		return;
 	}
-	ret = storage_open(&spec, &d->disk, err, sizeof(err));
-	if (ret) {
-		device_error(d, "%s", err);
-		goto out;
-	}
-	d->readonly = spec.readonly;
-	d->in_memory = spec.engine == &storage_mem_ops;
+	d->disk = j->disk;
+	j->disk = NULL;
+	d->size = d->disk->size;
+	d->readonly = j->spec.readonly;
+	d->in_memory = j->spec.engine == &storage_mem_ops;
+	if (d->freeing)
+		return;		/* device_free closes it */
 	/* Offered before InitWait, which is when a frontend looks (as in Linux blkback). */
 	ret = bxs_printf(xs, XBT_NULL, d->bepath, "max-ring-page-order", "%u", BLK_RING_MAX_ORDER);
 	ret = ret ? ret : bxs_printf(xs, XBT_NULL, d->bepath, "multi-queue-max-queues", "%u",
 				     d->be->max_queues);
 	if (ret) {
-		device_error(d, "cannot write the ring features: %s", strerror(-ret));
-		goto out;
+		snprintf(msg, sizeof(msg), "cannot write the ring features: %s", strerror(-ret));
+		device_fail(d, msg);
+		return;
 	}
-	snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
-	d->fepath = fe;
-	fe = NULL;
 	if (!xs_watch(xs, d->fe_state, d->bepath)) {
-		ret = -errno;
-		device_error(d, "cannot watch %s: %s", d->fe_state, strerror(errno));
-		goto out;
+		snprintf(msg, sizeof(msg), "cannot watch %s: %s", d->fe_state, strerror(errno));
+		device_fail(d, msg);
+		return;
 	}
 	d->watching = true;
-	log_info("%s: %s, %" PRIu64 " MiB%s, frontend %s", d->name, params,
+	d->phase = DEV_OPENED;
+	log_info("%s: %s, %" PRIu64 " MiB%s, frontend %s", d->name, j->params,
 		 d->disk->size >> 20, d->readonly ? ", read-only" : "", d->fepath);
-	ret = 0;
-out:
-	storage_spec_free(&spec);
-	free(fe);
-	free(params);
-	return ret;
 }
 
 /* The nodes the frontend reads on connect, and state Connected, in transaction t. */
@@ -208,11 +269,16 @@ static int connect_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
  * Stop serving the rings; their counters go to d->past. Each answers what is in flight
  * first, and storage may be slow or stalled: so the main thread only asks, and frees
  * the rings whose threads have ended. True once none is left; the backend runs
- * device_update again whenever a ring's thread ends (see backend_ring_stopped).
+ * device_update again whenever a ring's thread ends (see backend_ring_stopped). While
+ * a storage call runs (a resize holds the rings still) nothing is asked yet: the
+ * backend runs device_update again when it ends (backend_reap_jobs).
  */
-static bool device_disconnect(struct blk_dev *d)
+bool device_disconnect(struct blk_dev *d)
 {
 	unsigned int left = 0;
+
+	if (d->job)
+		return false;
 
 	for (unsigned int q = 0; q < d->nr_rings; q++) {
 		struct blk_ring *r = d->rings[q];
@@ -261,28 +327,27 @@ static const char *journal_path(const struct blk_dev *d, unsigned int q, char *b
 
 /*
  * Start a ring for each of the frontend's queues; with take_over, from the journals an
- * earlier daemon left (see docs/restart.md). Says what is wrong if anything.
+ * earlier daemon left (see docs/restart.md). Says in why what is wrong if anything;
+ * d->xs_err says if a read of xenstore failed on the way.
  */
-static int start_rings(struct blk_dev *d, bool take_over, struct blk_ring_config *cfgp)
+static int start_rings(struct blk_dev *d, bool take_over, struct blk_ring_config *cfgp,
+		       char *why, size_t whylen)
 {
 	struct blk_ring_config cfg = { .take_over = take_over };
 	struct cfg_nodes n = { .read = read_node, .arg = d, .bepath = d->bepath,
 			       .fepath = d->fepath };
 	/* Taking over, what an earlier daemon (maybe with another --max-queues) accepted. */
 	unsigned int nr, max = take_over ? BLK_MAX_QUEUES : d->be->max_queues;
-	char why[512], journal[192];
+	char journal[192];
 	int err;
 
-	err = cfg_nr_queues(&n, max, &nr, why, sizeof(why));
-	err = err ? err : read_common(d, &n, &cfg, why, sizeof(why));
-	if (err)
-		device_error(d, "%s", why);
+	d->xs_err = 0;
+	err = cfg_nr_queues(&n, max, &nr, why, whylen);
+	err = err ? err : read_common(d, &n, &cfg, why, whylen);
 	for (unsigned int q = 0; !err && q < nr; q++) {
-		err = cfg_queue(&n, nr, q, &cfg, why, sizeof(why));
-		if (err) {
-			device_error(d, "%s", why);
+		err = cfg_queue(&n, nr, q, &cfg, why, whylen);
+		if (err)
 			break;
-		}
 		if (nr == 1)
 			snprintf(cfg.name, sizeof(cfg.name), "%s", d->name);
 		else
@@ -293,9 +358,9 @@ static int start_rings(struct blk_dev *d, bool take_over, struct blk_ring_config
 		cfg.stopped = backend_ring_stopped;
 		cfg.stopped_arg = d->be;
 		err = blk_ring_start(&cfg, &d->rings[q]);
-		if (err && !take_over)
-			device_error(d, "cannot attach to the frontend's ring %u: %s", q,
-				     strerror(-err));
+		if (err)
+			snprintf(why, whylen, "cannot attach to the frontend's ring %u: %s", q,
+				 strerror(-err));
 		if (!err)
 			d->nr_rings = q + 1;
 	}
@@ -306,19 +371,27 @@ static int start_rings(struct blk_dev *d, bool take_over, struct blk_ring_config
 	return err;
 }
 
+
 /* Read what the frontend published, start a ring per queue and announce the disk. */
 static void device_connect(struct blk_dev *d, int old)
 {
 	struct blk_ring_config cfg;
+	char why[512];
 	int err;
 
 	if (!device_disconnect(d))	/* a frontend that reconnects without closing */
 		return;			/* again once the old rings have stopped */
-	if (start_rings(d, false, &cfg))
+	if (start_rings(d, false, &cfg, why, sizeof(why))) {
+		if (d->xs_err) {	/* not the frontend's fault: try again */
+			device_disconnect(d);
+			device_retry(d, "the frontend's nodes", d->xs_err);
+			return;
+		}
 		goto fail;
+	}
 	err = bxs_transact(d->be->xs, connect_nodes, d);
 	if (err) {
-		device_error(d, "cannot write the connect nodes: %s", strerror(-err));
+		snprintf(why, sizeof(why), "cannot write the connect nodes: %s", strerror(-err));
 		goto fail;
 	}
 	log_info("%s: backend %s -> %s (%u queue%s, %u-page ring%s, %s, %s grants)", d->name,
@@ -328,11 +401,11 @@ static void device_connect(struct blk_dev *d, int old)
 	return;
 fail:
 	device_disconnect(d);
-	set_state(d, old, XenbusStateClosing);
+	device_refuse(d, XenbusStateClosing, why);
 }
 
 /* Delete the ring journals an earlier daemon left for this device. */
-static void forget_journals(struct blk_dev *d)
+void device_forget_journals(struct blk_dev *d)
 {
 	char path[192];
 
@@ -342,43 +415,35 @@ static void forget_journals(struct blk_dev *d)
 
 /*
  * Serve a device an earlier daemon had connected and was killed (or left) while the
- * guest kept it: take over its rings from their journals. -errno, logged, when that
- * cannot be done safely: then the caller closes the device and the guest reconnects.
- * probe_err is device_probe's: -EBUSY says another open file holds the image's lock,
- * which an earlier daemon's I/O still in the kernel does, even once it has exited.
+ * guest kept it (fe: the frontend's state): take over its rings from their journals.
+ * -errno, logged, when that cannot be done safely: then the caller closes the device and
+ * the guest reconnects.
  */
-static int device_take_over(struct blk_dev *d, int probe_err)
+static int device_take_over(struct blk_dev *d, int fe)
 {
 	struct blk_ring_config cfg;
-	uint64_t fe;
-	int err = probe_err ? probe_err : -ENOENT;
+	char why[512];
+	int err = -ENOENT;
 
-	if (probe_err == -EBUSY)
-		log_warn("%s: was connected by an earlier blkbackd, which may still have I/O in "
-			 "flight on its file (the file is locked); not serving it: closing the "
-			 "device", d->name);
-	else if (probe_err)
-		;	/* device_probe said why */
-	else if (d->in_memory)
+	if (d->in_memory)
 		log_warn("%s: was connected by an earlier blkbackd, but its mem disk died with "
 			 "it; closing the device", d->name);
-	else if (bxs_read_uint(d->be->xs, XBT_NULL, d->fe_state, XenbusStateReconfigured, &fe) ||
-		 fe != XenbusStateConnected)
+	else if (fe != XenbusStateConnected)
 		log_warn("%s: was connected by an earlier blkbackd, and the frontend is not "
 			 "Connected; closing the device", d->name);
 	else if (!d->be->state_dir[0])
 		log_warn("%s: was connected by an earlier blkbackd; without a state directory "
 			 "its rings cannot be taken over; closing the device", d->name);
-	else if ((err = start_rings(d, true, &cfg)))
+	else if ((err = start_rings(d, true, &cfg, why, sizeof(why))))
 		log_warn("%s: was connected by an earlier blkbackd, whose ring journal cannot "
-			 "be used (%s); closing the device", d->name, strerror(-err));
+			 "be used (%s); closing the device", d->name, why);
 	else
 		log_info("%s: took over from an earlier blkbackd (%u queue%s, %u-page ring%s, %s, "
 			 "%s grants)", d->name, d->nr_rings, d->nr_rings == 1 ? "" : "s",
 			 1u << cfg.ring_order, d->nr_rings == 1 ? "" : "s",
 			 blkif_abi_name(cfg.abi), grant_mode_name(cfg.grant_mode));
 	if (err)
-		forget_journals(d);
+		device_forget_journals(d);
 	return err;
 }
 
@@ -396,63 +461,91 @@ static void device_renew(struct blk_dev *d)
 	log_info("%s: removed and created again", d->name);
 	device_free(d, false);
 	if (device_find(be, domid, devid))
-		return;	/* its rings still wait for storage: backend_reap_rings probes it later */
+		return;	/* it still waits for storage: the backend probes the new one later */
 	d = device_get(be, domid, devid);
 	if (d)
 		device_update(d);
 }
 
 /*
+ * A device whose storage has just opened: InitWait, which makes the frontend start; or
+ * the take-over of a device an earlier daemon had Connected, else Closing. False when
+ * the state machine goes on from *state.
+ */
+static bool device_start(struct blk_dev *d, int *state)
+{
+	int fe, err;
+
+	if (*state == XenbusStateConnected) {
+		err = read_state(d, d->fe_state, &fe);
+		if (err) {
+			device_retry(d, "the frontend's state", err);
+			return true;
+		}
+		d->phase = DEV_SERVING;
+		if (!device_take_over(d, fe))
+			return true;
+		device_set_state(d, *state, XenbusStateClosing);
+		*state = XenbusStateClosing;
+	} else if (*state != XenbusStateClosing) {
+		device_set_state(d, *state, XenbusStateInitWait);
+		*state = XenbusStateInitWait;
+	}
+	d->phase = DEV_SERVING;
+	return false;
+}
+
+/*
  * The xenbus state machine: everything that happens to a device comes here,
- * and the frontend's state decides what we do, as in blkif.h and Linux.
+ * and the frontend's state decides what we do, as in blkif.h and Linux. A node
+ * that is absent says something; a read that fails says nothing, and is tried
+ * again later.
  */
 void device_update(struct blk_dev *d)
 {
-	struct xs_handle *xs = d->be->xs;
-	int state = be_state(d), fe = XenbusStateUnknown;
-	bool first = !d->fepath, online;
+	int state, fe, err;
+	bool online;
 	uint64_t v;
 	char path[160];
 
-	if (state == XenbusStateUnknown || d->freeing) {	/* the toolstack removed the device */
+	device_job_reap(d);
+	err = be_state(d, &state);
+	if (d->freeing || (!err && state == XenbusStateUnknown)) {	/* removed */
 		device_free(d, d->remove);
 		return;
 	}
-	if ((!first || d->failed) && state == XenbusStateInitialising) {
+	if (err) {
+		device_retry(d, "the backend's state", err);
+		return;
+	}
+	if (d->job)	/* a storage call runs: the rest once it ends, from what xenstore says */
+		return;
+	if ((d->phase == DEV_SERVING || d->phase == DEV_FAILED) &&
+	    state == XenbusStateInitialising) {
 		device_renew(d);
 		return;
 	}
-	if (d->failed)		/* wait for the toolstack to remove it */
+	if (d->phase == DEV_NEW)
+		device_probe(d);	/* the open may run inline (mem) */
+	if (d->phase == DEV_NEW || d->phase == DEV_FAILED || d->job)
+		return;			/* FAILED: waits for the toolstack to remove it */
+	if (d->phase == DEV_OPENED && device_start(d, &state))
 		return;
 	if (d->stopping)	/* free the rings that have stopped since */
 		device_disconnect(d);
-	if (first) {
-		int err = device_probe(d);
-
-		if (err == -EAGAIN)
-			return;
-		/* A device some earlier daemon had connected: take it over, or close it. */
-		if (state == XenbusStateConnected && !device_take_over(d, err))
-			return;
-		if (err) {
-			storage_close(d->disk);
-			d->disk = NULL;
-			d->failed = true;
-			set_state(d, state, XenbusStateClosed);
-			return;
-		}
-		if (state == XenbusStateConnected) {
-			set_state(d, state, XenbusStateClosing);
-			state = XenbusStateClosing;
-		} else if (state != XenbusStateClosing) {
-			set_state(d, state, XenbusStateInitWait);
-			state = XenbusStateInitWait;
-		}
-	}
 	snprintf(path, sizeof(path), "%s/online", d->bepath);
-	online = !bxs_read_uint(xs, XBT_NULL, path, 1, &v) && v == 1;
-	if (!bxs_read_uint(xs, XBT_NULL, d->fe_state, XenbusStateReconfigured, &v))
-		fe = (int)v;
+	err = bxs_read_uint(d->be->xs, XBT_NULL, path, 1, &v);
+	online = !err && v == 1;	/* absent or not 1: offline */
+	if (err && err != -ENOENT && err != -EINVAL) {
+		device_retry(d, "the backend's online node", err);
+		return;
+	}
+	err = read_state(d, d->fe_state, &fe);
+	if (err) {
+		device_retry(d, "the frontend's state", err);
+		return;
+	}
+	d->xs_fails = 0;
 	log_debug(LOG_XS, "%s: backend %s, frontend %s%s", d->name, xenbus_state_name(state),
 		  xenbus_state_name(fe), online ? "" : ", going offline");
 
@@ -464,86 +557,30 @@ void device_update(struct blk_dev *d)
 		 * event): let the old rings go first.
 		 */
 		if (!online)
-			set_state(d, state, XenbusStateClosed);
+			device_set_state(d, state, XenbusStateClosed);
 		else if (state != XenbusStateInitWait && device_disconnect(d))
-			set_state(d, state, XenbusStateInitWait);
+			device_set_state(d, state, XenbusStateInitWait);
 		break;
 	case XenbusStateInitialised:
 	case XenbusStateConnected:
 		if (!online)	/* detach: ask the frontend to let go */
-			set_state(d, state, d->nr_rings ? XenbusStateClosing : XenbusStateClosed);
+			device_set_state(d, state, d->nr_rings ? XenbusStateClosing :
+					 XenbusStateClosed);
 		else if (state == XenbusStateInitWait || state == XenbusStateInitialised)
 			device_connect(d, state);
 		break;
 	case XenbusStateClosing:
 		if (device_disconnect(d))
-			set_state(d, state, XenbusStateClosing);
+			device_set_state(d, state, XenbusStateClosing);
 		break;
 	case XenbusStateClosed:
 	case XenbusStateUnknown:	/* the frontend's nodes are gone: the domain died */
 		if (device_disconnect(d))
-			set_state(d, state, XenbusStateClosed);
+			device_set_state(d, state, XenbusStateClosed);
 		break;
 	default:	/* InitWait, Reconfiguring: nothing a block frontend uses */
 		break;
 	}
-}
-
-/* Rewrite sectors, then state, in transaction t: the state write is what tells blkfront to look. */
-static int resize_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
-{
-	const struct blk_dev *d = arg;
-	int err = bxs_printf(xs, t, d->bepath, "sectors", "%" PRIu64, d->disk->size >> SECTOR_SHIFT);
-
-	return err ? err : bxs_printf(xs, t, d->bepath, "state", "%d", XenbusStateConnected);
-}
-
-/* Change the disk's size under a running guest; Linux blkfront re-reads sectors on a state write. */
-int device_resize(struct blk_dev *d, uint64_t bytes, char *err, size_t errlen)
-{
-	int ret = 0, state = be_state(d);
-	struct timespec until;
-
-	if (!d->disk) {
-		snprintf(err, errlen, "%s has no open disk to resize", d->name);
-		return -ENODEV;
-	}
-	if (d->stopping) {
-		snprintf(err, errlen, "%s is disconnecting, waiting for its storage; try again "
-			 "once it has", d->name);
-		return -EBUSY;
-	}
-	if (!d->disk->ops->resize) {
-		snprintf(err, errlen, "%s: the %s engine cannot resize", d->name, d->disk->ops->name);
-		return -EOPNOTSUPP;
-	}
-	if (!bytes || bytes % d->disk->caps.sector_size) {
-		snprintf(err, errlen, "%s: size %" PRIu64 " is not a non-zero multiple of the "
-			 "%u-byte sector size", d->name, bytes, d->disk->caps.sector_size);
-		return -EINVAL;
-	}
-	/* Nothing in flight while the disk changes; but the main thread waits only so long. */
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += RESIZE_WAIT_S;
-	for (unsigned int q = 0; !ret && q < d->nr_rings; q++)
-		ret = blk_ring_pause(d->rings[q], &until);
-	if (ret)
-		snprintf(err, errlen, "%s: its storage has not finished the I/O in flight in %d s, "
-			 "so it was not resized; try again once it answers", d->name, RESIZE_WAIT_S);
-	else
-		ret = d->disk->ops->resize(d->disk, bytes, err, errlen);
-	for (unsigned int q = 0; q < d->nr_rings; q++)
-		blk_ring_resume(d->rings[q], d->disk->size >> SECTOR_SHIFT);
-	if (ret)
-		return ret;
-	log_info("%s: resized to %" PRIu64 " bytes", d->name, d->disk->size);
-	if (state != XenbusStateConnected)
-		return 0;	/* the frontend reads sectors when it connects */
-	ret = bxs_transact(d->be->xs, resize_nodes, d);
-	if (ret)
-		snprintf(err, errlen, "%s: resized, but cannot tell the guest through xenstore: %s",
-			 d->name, strerror(-ret));
-	return ret;
 }
 
 /* One line of statistics: key=value pairs, for blkbackctl stats. */
@@ -565,7 +602,7 @@ void device_stats(const struct blk_dev *d, FILE *out)
 		" grant_unmaps=%" PRIu64 " persistent_grants=%" PRIu64 " grant_copies=%" PRIu64
 		" grant_copy_calls=%" PRIu64,
 		d->domid, d->devid, d->disk ? d->disk->ops->name : "-",
-		d->disk ? d->disk->size : 0, d->nr_rings > 0, d->nr_rings,
+		d->disk ? d->size : 0, d->nr_rings > 0, d->nr_rings,
 		grant_mode_name(d->mode), st.rd_req, st.wr_req, st.f_req, st.ds_req, st.oo_req,
 		st.err_req, st.ind_req, st.rd_sect, st.wr_sect, st.ds_sect, st.inflight,
 		st.notifies, st.grants.maps, st.grants.map_calls, st.grants.unmaps,
@@ -581,60 +618,4 @@ void device_stats(const struct blk_dev *d, FILE *out)
 	/* What blkbackctl list and stats show beside xenstore's nodes. */
 	fprintf(out, " ro=%d abi=%s halted=%d\n", d->readonly,
 		d->nr_rings ? blkif_abi_name(blk_ring_abi(d->rings[0])) : "-", halted);
-}
-
-/*
- * Close the device for a daemon shutdown: the guest sees Closing. True once its rings
- * have stopped; until then the caller waits on stopped_fd and asks again.
- */
-bool device_shutdown(struct blk_dev *d)
-{
-	if (d->nr_rings && !d->stopping)
-		set_state(d, XenbusStateConnected, XenbusStateClosing);
-	return device_disconnect(d);
-}
-
-/*
- * Let go of the device for a successor daemon: its rings stop, keeping their journals,
- * with the guest left Connected; backend_close waits for them. A disk in our memory
- * cannot be handed over: backend_close closes it.
- */
-void device_leave(struct blk_dev *d)
-{
-	if (d->in_memory)
-		return;
-	for (unsigned int q = 0; q < d->nr_rings; q++)
-		blk_ring_keep_journal(d->rings[q]);
-	device_disconnect(d);
-}
-
-/*
- * Stop serving and free the device; with remove, delete its backend nodes too. If a ring
- * still waits for its storage, that happens later, from device_update.
- */
-void device_free(struct blk_dev *d, bool remove)
-{
-	struct blk_backend *be = d->be;
-	bool waited = d->freeing;
-	struct blk_dev **pp;
-
-	d->freeing = true;
-	d->remove |= remove;
-	if (!device_disconnect(d))
-		return;		/* device_update finishes once the rings have stopped */
-	be->rescan |= waited;	/* see backend_reap_rings */
-	remove = d->remove;
-	if (d->watching)
-		xs_unwatch(be->xs, d->fe_state, d->bepath);
-	storage_close(d->disk);
-	if (remove)
-		forget_journals(d);	/* any a killed daemon left */
-	if (remove && !xs_rm(be->xs, XBT_NULL, d->bepath))
-		log_err("%s: cannot remove %s: %s", d->name, d->bepath, strerror(errno));
-	log_info("%s: device %s", d->name, remove ? "removed" : "released");
-	for (pp = &be->devs; *pp != d; pp = &(*pp)->next)
-		;
-	*pp = d->next;
-	free(d->fepath);
-	free(d);
 }

@@ -402,14 +402,15 @@ static void ring_wake(struct blk_ring *r)
 /*
  * Wait for the ring's fds; -errno if poll fails or an fd is not open (POLLNVAL).
  * Room in the domain's or the daemon's budget comes back from other rings, which do
- * not ring our doorbell: requests waiting for it make us look again now and then.
+ * not ring our doorbell: requests waiting for it (on the ring, or taken over from a
+ * journal, which no event announces) make us look again now and then.
  */
 static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n)
 {
 	int timeout = r->poll_failed ? (int)r->backoff_ms : -1;
 
 	if (timeout < 0 && !r->halted && !r->stopping && !grant_budget_room(r->budget) &&
-	    sring_has_requests(&r->rings.native))
+	    (r->redo_pos < r->nredo || sring_has_requests(&r->rings.native)))
 		timeout = BUDGET_RETRY_MS;
 	if (poll(pfd, n, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;

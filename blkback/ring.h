@@ -79,7 +79,8 @@ void blk_ring_keep_journal(struct blk_ring *ring);
 
 /*
  * Hold the ring still: wait until nothing is in storage and stop taking
- * requests, so the disk can change under it. Only the main thread calls this.
+ * requests, so the disk can change under it. One thread at a time calls this
+ * and blk_ring_resume (a resize's own, while the main thread leaves the ring be).
  * -ETIMEDOUT if storage still holds requests at until (CLOCK_MONOTONIC); the
  * ring then goes on taking none until blk_ring_resume, which must follow either way.
  */

@@ -11,7 +11,7 @@
 #include "xenio.h"
 #include "xs.h"
 
-/* Read path (printf-style) into a malloc'd string; NULL if absent (errno says why). */
+/* Read path (printf-style) into a malloc'd string; NULL if absent (errno ENOENT) or the read failed. */
 char *bxs_read(struct xs_handle *xs, xs_transaction_t t, const char *fmt, ...)
 {
 	unsigned int len;
@@ -27,7 +27,9 @@ char *bxs_read(struct xs_handle *xs, xs_transaction_t t, const char *fmt, ...)
 		return NULL;
 	}
 	val = xs_read(xs, t, path, &len);
+	n = errno;	/* ENOENT (absent) or why the read failed: callers tell them apart */
 	free(path);
+	errno = n;
 	return val;
 }
 
@@ -39,8 +41,8 @@ int bxs_read_uint(struct xs_handle *xs, xs_transaction_t t, const char *path,
 	char *s = xs_read(xs, t, path, &len);
 	int ret;
 
-	if (!s)
-		return -ENOENT;
+	if (!s)		/* ENOENT: absent; anything else: xenstore did not answer */
+		return errno && errno != ENOENT ? -errno : -ENOENT;
 	ret = parse_uint(s, max, val);
 	free(s);
 	return ret;

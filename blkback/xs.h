@@ -8,13 +8,17 @@
 
 #include "num.h"
 
-/* Read path (printf-style, any length) into a malloc'd string; NULL if absent. */
+/*
+ * Read path (printf-style, any length) into a malloc'd string; NULL if absent (errno
+ * ENOENT) or if the read failed (another errno: the node may well exist).
+ */
 char *bxs_read(struct xs_handle *xs, xs_transaction_t t, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
  * Read a decimal number no larger than max. Returns 0, -ENOENT if the node
- * is absent, -EINVAL if it holds anything but digits or exceeds max.
+ * is absent, -EINVAL if it holds anything but digits or exceeds max, another
+ * -errno if the read itself failed (the node may well exist).
  */
 int bxs_read_uint(struct xs_handle *xs, xs_transaction_t t, const char *path,
 		  uint64_t max, uint64_t *val);

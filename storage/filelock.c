@@ -150,8 +150,10 @@ int file_lock(int fd, const char *path, bool write, char *err, size_t errlen)
 
 	/*
 	 * A lock no running process holds belongs to I/O the kernel still runs for one that
-	 * has exited; the end of an io_uring's teardown may lag its process by a moment, so
-	 * such a lock gets a second (nothing tells when it goes) before the open fails.
+	 * has exited, and the end of an io_uring's teardown may lag its process by a moment;
+	 * one of ours may be a disk whose close still runs on another thread (a detach just
+	 * before). Such a lock gets a second (nothing tells when it goes) before the open
+	 * fails.
 	 */
 	for (int tries = 0;; tries++) {
 		if (!fcntl(fd, F_OFD_SETLK, &fl))
@@ -164,7 +166,7 @@ int file_lock(int fd, const char *path, bool write, char *err, size_t errlen)
 			return -e;
 		}
 		pid = lock_holder(fd, write, holder, sizeof(holder));
-		if (pid || tries == 10)
+		if ((pid && pid != getpid()) || tries == 10)
 			break;
 		poll(NULL, 0, 100);
 	}

@@ -11,8 +11,8 @@
 
 /*
  * The bytes live in a private anonymous mapping with MAP_NORESERVE: pages the
- * guest never wrote are not allocated, and reading them maps the shared zero
- * page, so an untouched 1 TiB ramdisk costs nothing.
+ * guest never wrote are not allocated, and reading them gives zeroes without
+ * touching the mapping (mem_read), so an untouched 1 TiB ramdisk costs nothing.
  *
  * What the ramdisks allocate is bounded daemon-wide (storage_mem_set_limit,
  * blkbackd --mem-limit; by default half of the RAM), or one guest filling its
@@ -386,6 +386,36 @@ out:
 	return ret;
 }
 
+/*
+ * Read a range into the iovecs. A page never written is read as zeroes without
+ * touching the mapping: reading it there would map the zero page, which costs no
+ * page but a page table entry, and page tables (4 KiB per 2 MiB read, 2 GiB for a
+ * 1 TiB ramdisk read through) are memory --mem-limit does not count.
+ */
+static void mem_read(struct ramdisk *rd, const struct storage_io *io)
+{
+	uint64_t ps = page_size(), off = io->offset;
+
+	for (int i = 0; i < io->iovcnt; i++) {
+		uint8_t *dst = io->iov[i].iov_base;
+		uint64_t left = io->iov[i].iov_len;
+
+		while (left) {
+			uint64_t n = ps - off % ps;
+
+			if (n > left)
+				n = left;
+			if (page_allocated(rd, off / ps))
+				memcpy(dst, rd->base + off, n);
+			else
+				memset(dst, 0, n);
+			dst += n;
+			off += n;
+			left -= n;
+		}
+	}
+}
+
 /* Copy between the iovecs and the ramdisk; completes inline, on any queue. */
 static void mem_submit(struct storage_queue *q, struct storage_io *io)
 {
@@ -398,6 +428,11 @@ static void mem_submit(struct storage_queue *q, struct storage_io *io)
 		io->done(io, err ? err : (int64_t)io->len);
 		return;
 	}
+	if (io->op == STORAGE_READ) {
+		mem_read(rd, io);
+		io->done(io, (int64_t)io->len);
+		return;
+	}
 	if (io->op == STORAGE_WRITE) {
 		pthread_rwlock_rdlock(&rd->lock);
 		err = mem_alloc_range(rd, io->offset, io->len);
@@ -408,9 +443,7 @@ static void mem_submit(struct storage_queue *q, struct storage_io *io)
 		}
 	}
 	for (int i = 0; i < io->iovcnt; i++) {
-		if (io->op == STORAGE_READ)
-			memcpy(io->iov[i].iov_base, p, io->iov[i].iov_len);
-		else if (io->op == STORAGE_WRITE)
+		if (io->op == STORAGE_WRITE)
 			memcpy(p, io->iov[i].iov_base, io->iov[i].iov_len);
 		p += io->iov[i].iov_len;
 	}
@@ -426,9 +459,15 @@ static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t err
 	uint64_t ps = page_size(), keep = (size + ps - 1) / ps;
 	void *base;
 
-	/* The pages past the new end go with the shrink; a grown bitmap starts empty. */
-	if (size < rd->size)
+	/*
+	 * The pages past the new end go with the shrink; a grown bitmap starts empty. The
+	 * page the new end falls inside stays: its bytes past the end are zeroed, or a
+	 * later grow would bring the dropped data back.
+	 */
+	if (size < rd->size) {
+		zero_part(rd, size, keep * ps - size);
 		mem_free_pages(rd, keep, (rd->size + ps - 1) / ps);
+	}
 	if (size > rd->size && chunks_resize(rd, size)) {
 		snprintf(err, errlen, "cannot resize the ramdisk to %llu bytes: %s",
 			 (unsigned long long)size, strerror(ENOMEM));

@@ -465,7 +465,8 @@ static int cmd_attach(struct ctl *c, int argc, char **argv)
 
 	name = domain_name(c, domid);
 	ok = wait_until(c, w.be, attach_done, &w);
-	if (!ok && !w.error) {
+	/* Out of time: a backend that closed meanwhile has refused the disk all the same. */
+	if (!ok && !w.error && !refused(w.state)) {
 		int fs = read_int(c, fe, "state", 0), bs = w.state;
 
 		die("%s on domain %u (%s) is not connected after %d s: backend %s, frontend %s. %s "

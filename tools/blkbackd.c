@@ -59,34 +59,45 @@ static void usage(FILE *f)
 		"Exit status: 0 done, 1 failed, 2 bad command line.\n");
 }
 
-/* Wait for watch events, control requests, stopped rings and signals until SIGTERM or SIGINT. */
+/*
+ * Wait for watch events, control requests, stopped rings, ended storage calls, retries and
+ * signals until SIGTERM or SIGINT. Nothing here blocks on storage: a disk whose storage
+ * hangs holds up only itself.
+ */
 static int serve(struct blk_backend *be, int sfd, int cfd)
 {
-	struct pollfd pfd[4] = {
-		{ .fd = backend_fd(be), .events = POLLIN },
-		{ .fd = sfd, .events = POLLIN },
-		{ .fd = cfd, .events = POLLIN },
-		{ .fd = be->stopped_fd, .events = POLLIN },
+	enum { P_XS, P_SIG, P_CTL, P_STOPPED, P_TASK, P_RETRY, P_NR };
+	struct pollfd pfd[P_NR] = {
+		[P_XS] = { .fd = backend_fd(be), .events = POLLIN },
+		[P_SIG] = { .fd = sfd, .events = POLLIN },
+		[P_CTL] = { .fd = cfd, .events = POLLIN },
+		[P_STOPPED] = { .fd = be->stopped_fd, .events = POLLIN },
+		[P_TASK] = { .fd = be->task_fd, .events = POLLIN },
+		[P_RETRY] = { .fd = be->retry_fd, .events = POLLIN },
 	};
 
 	for (;;) {
-		if (poll(pfd, 4, -1) < 0) {
+		if (poll(pfd, P_NR, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll failed: %s", strerror(errno));
 			return 1;
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+		if (pfd[P_XS].revents & (POLLIN | POLLHUP | POLLERR))
 			backend_process(be);
-		if (pfd[3].revents & POLLIN)
+		if (pfd[P_STOPPED].revents & POLLIN)
 			backend_reap_rings(be);
-		if (pfd[2].revents & POLLIN)
+		if (pfd[P_TASK].revents & POLLIN)
+			backend_reap_jobs(be);
+		if (pfd[P_RETRY].revents & POLLIN)
+			backend_retry_due(be);
+		if (pfd[P_CTL].revents & POLLIN)
 			control_serve(cfd, be);
 		if (be->leaving) {
 			log_info("leaving connected disks to a successor and exiting");
 			return 0;
 		}
-		if (pfd[1].revents & POLLIN) {
+		if (pfd[P_SIG].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -139,8 +150,8 @@ int main(int argc, char **argv)
 	char pidbuf[PATH_MAX], sockpath[PATH_MAX], statedir[PATH_MAX], logpath[PATH_MAX];
 	uint64_t nq;
 	bool daemonize = false;
-	/* Static: a ring thread left in hung storage at exit may still poke be.stopped_fd. */
-	static struct blk_backend be = { .stopped_fd = -1 };
+	/* Static: a thread left in hung storage at exit may still poke its fds, use its device. */
+	static struct blk_backend be = { .stopped_fd = -1, .task_fd = -1, .retry_fd = -1 };
 	sigset_t sigs;
 	pid_t owner = 0;
 	bool leaving = false, told = false;

@@ -18,7 +18,8 @@ esac
 # fuse3 for fusermount3 to unmount it.
 pkgs=(gcc make pkg-config libxen-dev liburing-dev)
 [ -n "$build_only" ] ||
-	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs fuse3 libfuse3-dev)
+	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs
+	       fuse3 libfuse3-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

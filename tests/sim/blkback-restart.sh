@@ -47,14 +47,15 @@ wait "$BK_PID" 2>/dev/null
 BK_PID=
 echo "killed blkbackd $old with requests in flight"
 bk_start
+# A disk's storage opens on a thread of its own: the take-over follows, after bk_start.
 for g in 1 2; do
 	id=$(xensim list | awk -v n=guest$g '$2 == n {print $1}')
-	grep -q "d$id xvdb: took over from an earlier blkbackd" "$BK_LOG" ||
+	wait_for 30 grep -q "d$id xvdb: took over from an earlier blkbackd" "$BK_LOG" ||
 		fail "the new blkbackd did not take over guest$g's disk: $(grep -v debug "$BK_LOG" | tail -n 30)"
 done
 grep -o "took over the ring: [0-9]* requests\? to run again" "$BK_LOG" | sort | uniq -c
 id=$(xensim list | awk '$2 == "guest4" {print $1}')
-grep -q "d$id xvdb: took over the ring: 1 request to run again" "$BK_LOG" ||
+wait_for 30 grep -q "d$id xvdb: took over the ring: 1 request to run again" "$BK_LOG" ||
 	fail "the new blkbackd did not run guest4's held read again: $(grep "d$id " "$BK_LOG" | tail -n 5)"
 wait_for 30 held || fail "guest4's read run again is not in flight"
 bk_ctl unstall guest4 xvdb
@@ -80,7 +81,8 @@ wait "$BK_PID" || rc=$?
 no_sanitizer_reports "$BK_LOG" blkbackd
 BK_PID=
 bk_start
-[ "$(grep -c "took over from an earlier blkbackd" "$BK_LOG")" -ge 4 ] ||
+took_over() { [ "$(grep -c "took over from an earlier blkbackd" "$BK_LOG")" -ge "$1" ]; }
+wait_for 30 took_over 4 ||
 	fail "the third blkbackd did not take over both disks: $(grep -v debug "$BK_LOG" | tail -n 25)"
 
 for g in 1 2; do
@@ -107,7 +109,7 @@ grep -q "d$id xvdc: its storage has not answered in 10 s" "$BK_LOG" ||
 no_sanitizer_reports "$BK_LOG" blkbackd
 BK_PID=
 bk_start
-grep -q "d$id xvdc: took over the ring: 1 request to run again" "$BK_LOG" ||
+wait_for 30 grep -q "d$id xvdc: took over the ring: 1 request to run again" "$BK_LOG" ||
 	fail "the fourth blkbackd did not run guest4's held read again"
 wait_for 30 held xvdc || fail "guest4's read run again after the handover is not in flight"
 bk_ctl unstall guest4 xvdc

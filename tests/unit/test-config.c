@@ -248,6 +248,17 @@ static void test_refusals(void)
 		{ FE "/event-channel", "x", "frontend has no valid " FE "/event-channel" },
 		{ FE "/protocol", "x86_16-abi", "frontend protocol 'x86_16-abi' is not one of "
 		  "x86_32-abi, x86_64-abi" },
+		/*
+		 * A guest's value reaches the log and the error node blkbackctl list prints:
+		 * a newline there would fake a row, an escape would drive the terminal.
+		 */
+		{ FE "/protocol", "x\n4 (4) xvdb Connected\x1b[2J\\\xc2\x9b", "frontend protocol "
+		  "'x\\x0a4 (4) xvdb Connected\\x1b[2J\\x5c\\xc2\\x9b' is not one of x86_32-abi, "
+		  "x86_64-abi" },
+		{ FE "/ring-page-order", "\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b"
+		  "\x1b\x1b\x1b\x1b", "frontend asks for ring-page-order '\\x1b\\x1b\\x1b\\x1b"
+		  "\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b...'; this "
+		  "backend offers 0 to 4 (max-ring-page-order)" },
 		{ FE "/multi-queue-num-queues", "0", "frontend asks for multi-queue-num-queues "
 		  "'0'; this backend offers 1 to 4 (multi-queue-max-queues)" },
 		{ FE "/multi-queue-num-queues", "5", "frontend asks for multi-queue-num-queues "

@@ -53,6 +53,21 @@ static int64_t run(struct storage_queue *q, enum storage_op kind, uint64_t off, 
 	return op.result;
 }
 
+/* The kernel's page tables for this process (VmPTE), in KiB; 0 if unreadable. */
+static unsigned long long pte_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned long long kib = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPTE: %llu kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
 /* Open spec; the open's result, its message in err. */
 static int open_disk(const char *text, struct storage **disk, char *err, size_t errlen)
 {
@@ -132,6 +147,62 @@ int main(void)
 	CHECK(storage_mem_used() > 0 && storage_mem_used() < LIMIT,
 	      "bytes after close: %llu", (unsigned long long)storage_mem_used());
 	CHECK(open_disk("mem:size=1M", &c, err, sizeof(err)) == 0, "a new ramdisk: %s", err);
+	storage_close(c);
+
+	/*
+	 * A shrink to inside a page keeps that page (and its count); the bytes past the new
+	 * end are dropped all the same, so that space grown again reads as zeroes.
+	 */
+	printf("case 5: a shrink inside a page, then a grow: the grown bytes read as zeroes\n");
+	c = NULL;
+	if (open_disk("mem:size=64K", &c, err, sizeof(err)) || storage_queue_open(c, &qa)) {
+		CHECK(0, "cannot open a ramdisk: %s", err);
+	} else {
+		size_t nonzero = 0;
+
+		memset(buf, 0x5a, PG);
+		CHECK_INT(run(qa, STORAGE_WRITE, 0, PG), PG, "a page written");
+		CHECK(c->ops->resize(c, 512, err, sizeof(err)) == 0, "shrink to 512: %s", err);
+		CHECK(c->ops->resize(c, 64 * KiB, err, sizeof(err)) == 0, "grow: %s", err);
+		memset(buf, 0xff, PG);
+		CHECK_INT(run(qa, STORAGE_READ, 0, PG), PG, "reading the page back");
+		CHECK(buf[0] == 0x5a && buf[511] == 0x5a, "the bytes kept by the shrink changed");
+		for (size_t i = 512; i < PG; i++)
+			nonzero += buf[i] != 0;
+		CHECK(nonzero == 0, "%zu bytes past the shrink's end came back after the grow",
+		      nonzero);
+		storage_queue_close(qa);
+	}
+	storage_close(c);
+
+	/*
+	 * Reading never-written space costs nothing either: not a page, and not the page
+	 * tables that mapping the zero page into it would take (4 KiB for every 2 MiB,
+	 * 2 GiB for a 1 TiB ramdisk read through), which --mem-limit does not count.
+	 */
+	printf("case 6: reading 1 GiB never written takes no page tables\n");
+	c = NULL;
+	if (open_disk("mem:size=16G", &c, err, sizeof(err)) || storage_queue_open(c, &qa)) {
+		CHECK(0, "cannot open a ramdisk: %s", err);
+	} else {
+		unsigned long long before = pte_kib(), after;
+		uint64_t used = storage_mem_used();
+		size_t nonzero = 0;
+
+		CHECK(before > 0, "no VmPTE in /proc/self/status");
+		memset(buf, 0xff, MiB);
+		for (uint64_t off = 0; off < 1024 * MiB; off += MiB)
+			CHECK_INT(run(qa, STORAGE_READ, 4 * 1024 * MiB + off, MiB), MiB,
+				  "reading unwritten space");
+		for (size_t i = 0; i < MiB; i++)
+			nonzero += buf[i] != 0;
+		CHECK(nonzero == 0, "%zu bytes of unwritten space read as other than 0", nonzero);
+		after = pte_kib();
+		CHECK(after < before + 256, "page tables grew from %llu to %llu KiB reading "
+		      "unwritten space", before, after);
+		CHECK_U64(storage_mem_used(), used, "bytes allocated after reading");
+		storage_queue_close(qa);
+	}
 	storage_close(c);
 	storage_close(b);
 	return check_done("test-mem-limit");

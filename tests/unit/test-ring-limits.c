@@ -5,6 +5,9 @@
  * then waits (its requests neither fail nor reach storage), goes on once the pages
  * come back, and that its persistent cache stops growing near a limit.
  */
+#include <sys/stat.h>
+
+#include "../../blkback/journal.h"
 #include "ring-harness.h"
 
 #define DOM_LIMIT 2048		/* pages per domain, in this test */
@@ -134,6 +137,64 @@ static void test_cache_stops(void)
 	CHECK_U64(grant_daemon_used(), 0, "daemon pages after the ring stopped");
 }
 
+/*
+ * Case 6: a ring taken over from a journal, whose request to run again finds no room
+ * in the domain's budget. The frontend has nothing more to send (its request was
+ * consumed before the kill), so nothing rings the ring's doorbell: the ring must look
+ * again by itself once the domain's other rings give the pages back.
+ */
+static void test_redo_waits(void)
+{
+	char dir[] = "/tmp/test-ring-limits-XXXXXX", path[64];
+	struct grant_budget *b = grant_budget_get(DOMID);
+	struct journal_key key;
+	struct journal j;
+	blkif_request_t req;
+	struct world w;
+
+	printf("case 6: a request taken over from a journal waits for room, then runs\n");
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/ring.journal", dir);
+	world_init(&w, NR_GRANTS);
+	w.cfg.journal = path;
+	w.cfg.take_over = true;
+	/* The killed daemon's journal: the request at index 0 taken into slot 0, unanswered. */
+	memset(&key, 0, sizeof(key));
+	key.domid = w.cfg.domid;
+	key.devid = w.cfg.devid;
+	key.ring_size = RING_SIZE(&w.front);
+	key.abi = w.cfg.abi;
+	key.remote_port = w.cfg.remote_port;
+	key.ring_refs[0] = RING_REF;
+	CHECK_INT(journal_create(&j, path, &key, RING_SIZE(&w.front)), 0, "journal_create");
+	memset(&req, 0, sizeof(req));
+	req.operation = BLKIF_OP_WRITE;
+	req.id = 0x61;
+	req.nr_segments = 1;
+	req.seg[0] = (struct blkif_request_segment){ .gref = 1, .first_sect = 0, .last_sect = 7 };
+	journal_take(&j, 0, 0, &req);
+	journal_set_req_cons(&j, 1);
+	journal_close(&j, false);
+	/* The ring page as the kill left it: the request produced and consumed. */
+	*RING_GET_REQUEST(&w.front, 0) = req;
+	w.front.req_prod_pvt = 1;
+	w.sring->req_prod = 1;
+
+	CHECK(grant_budget_take(b, DOM_LIMIT), "the domain's other rings hold its whole share");
+	CHECK_INT(world_ring_start(&w), 0, "taking over the ring");
+	if (!w.ring)
+		exit(1);
+	CHECK(log_stays(0), "a request taken over went to storage with no room in the budget");
+	grant_budget_give(b, DOM_LIMIT);
+	expect_ok(&w, 0x61, "the request taken over, once the pages came back");
+	CHECK_INT(log_len(), 1, "I/Os to storage");
+	world_stop(&w);
+	grant_budget_put(b);
+	CHECK_U64(grant_daemon_used(), 0, "daemon pages after the ring stopped");
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	if (grant_set_limits(DOM_LIMIT, ALL_LIMIT)) {
@@ -154,5 +215,6 @@ int main(void)
 		grant_budget_put(c);
 	}
 	test_cache_stops();
+	test_redo_waits();
 	return check_done("test-ring-limits");
 }

@@ -144,6 +144,17 @@ static void ctl_exec(char *line, FILE *f)
 			counters_line(f, d);
 		for (d = argc > 1 ? NULL : dom_next(NULL); d; d = dom_next(d))
 			counters_line(f, d);
+	} else if (!strcmp(argv[0], "xs-fault") && argc == 4) {
+		char *end;
+		unsigned long n = strtoul(argv[3], &end, 10);
+
+		if (*end || end == argv[3] || n > UINT32_MAX)
+			fprintf(f, "err bad count '%s': give a number of reads\n", argv[3]);
+		else if (xsd_fault_set(argv[1], argv[2], (unsigned int)n))
+			fprintf(f, "err give an absolute path and an error name such as EIO, "
+				   "EACCES, EAGAIN, ENOENT\n");
+		else
+			fprintf(f, "ok\n");
 	} else if (!strcmp(argv[0], "stop")) {
 		sim_log("stopping on request");
 		fprintf(f, "ok\n");

@@ -31,6 +31,8 @@ static const char usage[] =
 	"  env NAME|ID                             the environment of a process in that domain\n"
 	"  run NAME|ID -- CMD [ARGS]               run CMD in that domain\n"
 	"  counters [NAME|ID] [--json]             what the hypervisor charged each domain\n"
+	"  xs-fault PATH ERROR [COUNT]             the next COUNT (1) xenstore reads of PATH\n"
+	"                                          fail with ERROR (EIO...); COUNT 0: none\n"
 	"The run directory is --dir, else $XENSIM_DIR, else /run/xensim (root), else\n"
 	"$XDG_RUNTIME_DIR/xensim, else /tmp/xensim-$UID.\n"
 	"--version prints the version. Exit status: 0 done, 1 failed, 2 bad command line.\n";
@@ -423,6 +425,16 @@ int main(int argc, char **argv)
 		r = ask(dir, cmd);
 		fputs(r, stdout);
 		free(r);
+		return 0;
+	}
+	if (!strcmp(c, "xs-fault") && (o.npos == 3 || o.npos == 4)) {
+		char cmd[PATH_MAX + 64];
+
+		if (strchr(o.pos[1], ' ') || strchr(o.pos[2], ' ') ||
+		    (size_t)snprintf(cmd, sizeof(cmd), "xs-fault %s %s %s", o.pos[1], o.pos[2],
+				     o.npos == 4 ? o.pos[3] : "1") >= sizeof(cmd))
+			die("bad xs-fault arguments");
+		free(ask(dir, cmd));
 		return 0;
 	}
 	if (!strcmp(c, "destroy") && o.npos == 2) {

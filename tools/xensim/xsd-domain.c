@@ -108,5 +108,6 @@ void xsd_fini(void)
 	for (unsigned int id = 0; id <= XENSIM_MAX_DOMID; id++)
 		xsd_unlisten(id, false);
 	store_free(&xsd_main);
+	xsd_fault_clear();
 	ready = false;
 }

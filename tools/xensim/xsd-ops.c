@@ -94,6 +94,76 @@ static char *one_path(struct xsd_conn *c, const struct xsd_sockmsg *h, char *p, 
 	return abs;
 }
 
+/* A read fault set with xsd_fault_set. */
+struct read_fault {
+	struct read_fault *next;
+	char *path;
+	int err;
+	unsigned int count;	/* reads left to fail */
+};
+static struct read_fault *faults;
+
+/* Set, change or (count 0) take away the read fault of path. */
+int xsd_fault_set(const char *path, const char *errname, unsigned int count)
+{
+	struct read_fault **pp, *f;
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(xsd_errors) / sizeof(xsd_errors[0]); i++)
+		if (!strcmp(xsd_errors[i].errstring, errname))
+			err = xsd_errors[i].errnum;
+	if (path[0] != '/' || !err)
+		return -EINVAL;
+	for (pp = &faults; *pp && strcmp((*pp)->path, path); pp = &(*pp)->next)
+		;
+	f = *pp;
+	if (!count) {
+		if (f) {
+			*pp = f->next;
+			free(f->path);
+			free(f);
+		}
+		return 0;
+	}
+	if (!f) {
+		f = calloc(1, sizeof(*f));
+		if (!f || !(f->path = strdup(path))) {
+			free(f);
+			return -ENOMEM;
+		}
+		f->next = faults;
+		faults = f;
+	}
+	f->err = err;
+	f->count = count;
+	return 0;
+}
+
+/* Forget every fault. */
+void xsd_fault_clear(void)
+{
+	while (faults)
+		xsd_fault_set(faults->path, err_string(faults->err), 0);
+}
+
+/* The error a read of path fails with because of a fault (counted down), or 0. */
+static int fault_take(const struct xsd_conn *c, const char *path)
+{
+	struct read_fault *f;
+	int err;
+
+	for (f = faults; f && strcmp(f->path, path); f = f->next)
+		;
+	if (!f)
+		return 0;
+	err = f->err;
+	sim_log("xenstore: xs-fault: dom%u read %s -> %s (%u left)", c->domid, path,
+		err_string(err), f->count - 1);
+	if (!--f->count)
+		xsd_fault_set(path, err_string(err), 0);
+	return err;
+}
+
 /* XS_READ */
 static void do_read(struct xsd_conn *c, const struct xsd_sockmsg *h, char *p,
 		    struct xsd_tree *t)
@@ -103,6 +173,8 @@ static void do_read(struct xsd_conn *c, const struct xsd_sockmsg *h, char *p,
 	struct xsd_node *n;
 
 	if (path)
+		ret = -fault_take(c, path);
+	if (path && !ret)
 		ret = store_get(t, &c->caller, path, XS_PERM_READ, &n);
 	if (ret)
 		answer(c, h, ret);

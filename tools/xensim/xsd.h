@@ -27,6 +27,14 @@ int xsd_domain_add(unsigned int id, const char *name);
 void xsd_domain_remove(unsigned int id, bool kill);
 /* Close everything and free the store; idempotent. */
 void xsd_fini(void);
+/*
+ * For tests (xensim xs-fault): the next count reads (XS_READ, in a transaction or not) of
+ * the absolute path fail with the error named errname ("EIO", "EACCES"...); count 0 takes
+ * the fault away. 0, or -EINVAL for a relative path or an unknown error name.
+ */
+int xsd_fault_set(const char *path, const char *errname, unsigned int count);
+/* Forget every fault; idempotent. */
+void xsd_fault_clear(void);
 
 /* ---- inside the xenstore server ---- */
 

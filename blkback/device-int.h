@@ -1,0 +1,54 @@
+/* What the state machine (device.c) and a device's life (device-life.c) share. */
+#ifndef BLKBACK_DEVICE_INT_H
+#define BLKBACK_DEVICE_INT_H
+
+#include "device.h"
+#include "task.h"
+#include "../storage/storage.h"
+
+/* A blocking storage call of a device, run on a thread of its own (or inline for mem). */
+enum dev_job_kind { JOB_OPEN, JOB_CLOSE, JOB_RESIZE };
+
+/*
+ * The thread sees only the job: the spec and disk it was given, the rings a resize holds
+ * still. The main thread leaves those alone until task_done, then takes the results.
+ */
+struct dev_job {
+	struct blk_task task;
+	enum dev_job_kind kind;
+	char name[32];			/* the device's, for messages */
+	struct storage_spec spec;	/* open */
+	char *params;			/* open: the spec as written, for the log */
+	struct storage *disk;		/* open: the result; close, resize: the disk */
+	struct blk_ring *rings[BLK_MAX_QUEUES];	/* resize: held still meanwhile */
+	unsigned int nr_rings;
+	uint64_t bytes;			/* resize: the new size */
+	int ret;			/* 0 or -errno */
+	char err[STORAGE_ERR_LEN];	/* why, when ret is not 0 */
+};
+
+/* device.c: the storage open that device_probe started has ended (on the main thread). */
+void device_opened(struct blk_dev *d, struct dev_job *j);
+
+/* device.c: write our state node (old is what it held), logging the transition. */
+void device_set_state(struct blk_dev *d, int old, int state);
+
+/* device.c: ask the rings to stop, freeing those stopped; true once none is left. */
+bool device_disconnect(struct blk_dev *d);
+
+/* device.c: delete the ring journals an earlier daemon left for this device. */
+void device_forget_journals(struct blk_dev *d);
+
+/*
+ * device-life.c: open the storage that spec names (taking spec and params) on a thread of
+ * its own, or here for mem disks; device_opened follows. -errno if it cannot start.
+ */
+int device_job_open(struct blk_dev *d, struct storage_spec *spec, char *params);
+
+/* device-life.c: close the device's storage, off the main thread; idempotent. */
+void device_close_storage(struct blk_dev *d);
+
+/* device-life.c: take the results of a storage call that has ended; true while one runs. */
+bool device_job_reap(struct blk_dev *d);
+
+#endif
