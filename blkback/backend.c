@@ -15,7 +15,7 @@
 
 #define TOKEN_BACKEND "backend"
 #define TOKEN_RELEASE "release"
-#define SHUTDOWN_WAIT_MS 10000	/* how long a shutdown waits for storage to answer */
+#define SHUTDOWN_WAIT_S 10	/* how long a shutdown waits for storage to answer, unless told */
 
 /* A new eventfd for the main loop, or -errno (logged). */
 static int new_eventfd(void)
@@ -54,6 +54,7 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 	if (be->max_queues > BLK_MAX_QUEUES)
 		be->max_queues = BLK_MAX_QUEUES;
 	be->grant_mode = opts->grant_mode;
+	be->shutdown_wait_s = opts->shutdown_wait_s ? opts->shutdown_wait_s : SHUTDOWN_WAIT_S;
 	if (opts->state_dir)
 		snprintf(be->state_dir, sizeof(be->state_dir), "%s", opts->state_dir);
 	be->stopped_fd = new_eventfd();
@@ -361,14 +362,14 @@ static bool wait_storage(struct blk_backend *be, uint64_t end)
 }
 
 /*
- * Close every device (guests see Closing), giving their storage SHUTDOWN_WAIT_MS to answer
+ * Close every device (guests see Closing), giving their storage shutdown_wait_s to answer
  * what is in flight and to finish an open, a close or a resize. A device whose storage
  * hangs longer is left as it is: its guest pages cannot be let go under a running I/O,
  * nor its storage under a running call, and the exit does that. Idempotent.
  */
 void backend_close(struct blk_backend *be)
 {
-	uint64_t end = now_ms() + SHUTDOWN_WAIT_MS;
+	uint64_t end = now_ms() + (uint64_t)be->shutdown_wait_s * 1000;
 	struct blk_dev *d, *next;
 
 	while (be->devs) {
@@ -384,11 +385,11 @@ void backend_close(struct blk_backend *be)
 		const char *call = device_waiting_for(d);
 
 		if (call)
-			log_err("%s: its storage has not answered in %d s (%s still runs); exiting "
-				"without waiting for it", d->name, SHUTDOWN_WAIT_MS / 1000, call);
+			log_err("%s: its storage has not answered in %u s (%s still runs); exiting "
+				"without waiting for it", d->name, be->shutdown_wait_s, call);
 		else
-			log_err("%s: its storage has not answered in %d s; exiting without waiting "
-				"for it", d->name, SHUTDOWN_WAIT_MS / 1000);
+			log_err("%s: its storage has not answered in %u s; exiting without waiting "
+				"for it", d->name, be->shutdown_wait_s);
 		device_abandon(d);
 	}
 	if (be->xs) {
@@ -409,3 +410,40 @@ void backend_close(struct blk_backend *be)
 		close(be->task_fd);
 	be->stopped_fd = be->task_fd = -1;
 }
+
+/* A disk left to the exit whose ring still waits on io_uring, which outlives the process. */
+static struct blk_dev *uring_left(struct blk_backend *be)
+{
+	for (struct blk_dev *d = be->devs; d; d = d->next) {
+		if (d->job || !d->disk || d->disk->ops != &storage_uring_ops)
+			continue;	/* a storage call's thread keeps the process anyway */
+		for (unsigned int q = 0; q < d->nr_rings; q++)
+			if (!blk_ring_stopped(d->rings[q]))
+				return d;
+	}
+	return NULL;
+}
+
+/*
+ * After backend_close, wait, however long, until no disk left to the exit has io_uring
+ * requests in flight. The kernel runs those on after the process has gone, and a
+ * successor waits only for the process (its pidfile lock): so that it never runs such a
+ * write again while the old one can still land, the process stays until they are done.
+ * A request a thread of ours runs (the file engine) keeps the process anyway.
+ */
+void backend_wait_kernel_io(struct blk_backend *be)
+{
+	struct pollfd p = { .fd = be->stopped_fd, .events = POLLIN };
+	struct blk_dev *d = uring_left(be);
+	eventfd_t n;
+
+	if (d)
+		log_info("%s: waiting for its io_uring requests in flight before exiting: the "
+			 "kernel would go on with them after the exit", d->name);
+	while (uring_left(be)) {
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+		eventfd_read(be->stopped_fd, &n);
+	}
+}
+

@@ -17,6 +17,7 @@ struct blk_backend_opts {
 	unsigned int max_queues;	/* multi-queue-max-queues; 0: online CPUs */
 	enum grant_mode grant_mode;	/* how guest data is reached */
 	const char *state_dir;		/* ring journals, for a restart; NULL: none */
+	unsigned int shutdown_wait_s;	/* an exit waits this long for storage; 0: 10 */
 	uint64_t grant_pages_domain;	/* grant pages one domain may hold; 0: default */
 	uint64_t grant_pages;		/* ... and every domain together; 0: default */
 	uint64_t mem_limit;		/* bytes the ramdisks may allocate; 0: half the RAM */
@@ -30,6 +31,7 @@ struct blk_backend {
 	unsigned int max_queues;	/* offered per disk, 1 .. BLK_MAX_QUEUES */
 	enum grant_mode grant_mode;
 	char state_dir[128];		/* ring journals; "" for none */
+	unsigned int shutdown_wait_s;	/* an exit waits this long for storage */
 	int stopped_fd;			/* an eventfd: some ring's thread has ended */
 	int task_fd;			/* an eventfd: some device's storage call has ended */
 	int retry_fd;			/* a timerfd: read again what xenstore failed to answer */
@@ -80,6 +82,12 @@ void backend_retry_due(struct blk_backend *be);
 
 /* Close every device (guests see Closing) and disconnect; idempotent. */
 void backend_close(struct blk_backend *be);
+
+/*
+ * After backend_close: wait, without a bound, for the io_uring requests in flight on the
+ * disks it left to the exit, which the kernel would run on after the process has gone.
+ */
+void backend_wait_kernel_io(struct blk_backend *be);
 
 /*
  * Let go of every device for a successor daemon: answer what is in flight, keep

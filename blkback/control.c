@@ -151,13 +151,19 @@ void control_serve(int lfd, struct blk_backend *be)
 	fclose(f);
 }
 
-/* Answer the leave request, once the daemon has let go of everything. */
+/*
+ * Answer the leave request, once the daemon has let go of everything it could: a line
+ * "in-storage NAME" for each disk whose storage still holds I/O (the process exits only
+ * once that I/O has ended), then "ok".
+ */
 void control_leave_done(struct blk_backend *be)
 {
 	FILE *f = be->leave_reply;
 
 	if (!f)
 		return;
+	for (struct blk_dev *d = be->devs; d; d = d->next)
+		fprintf(f, "in-storage %s\n", d->name);
 	fprintf(f, "ok\n");
 	fclose(f);
 	be->leave_reply = NULL;

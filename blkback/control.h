@@ -23,7 +23,10 @@ int control_open(const char *path);
 /* Accept one connection on the listening fd and answer its request. */
 void control_serve(int lfd, struct blk_backend *be);
 
-/* Answer the leave request, once the daemon has let go of everything. */
+/*
+ * Answer the leave request, once the daemon has let go of everything it could: it names
+ * the disks whose storage still holds I/O, which the process waits for as it exits.
+ */
 void control_leave_done(struct blk_backend *be);
 
 #endif

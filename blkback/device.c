@@ -164,6 +164,22 @@ static void device_probe(struct blk_dev *d)
 }
 
 /*
+ * A device an earlier daemon had Connected whose image another open file holds locked:
+ * that daemon's I/O may still be in the kernel, even once it has exited (docs/restart.md),
+ * so the device is not taken over, and its journals go.
+ */
+static void take_over_locked(struct blk_dev *d)
+{
+	int state;
+
+	if (be_state(d, &state) || state != XenbusStateConnected)
+		return;
+	log_warn("%s: was connected by an earlier blkbackd, which may still have I/O in flight "
+		 "on its file (the file is locked); not serving it: closing the device", d->name);
+	device_forget_journals(d);
+}
+
+/*
  * The storage open that device_probe started has ended: offer the ring features and
  * watch the frontend, and device_update decides our first state; or refuse the device.
  */
@@ -174,6 +190,8 @@ void device_opened(struct blk_dev *d, struct dev_job *j)
 	int ret;
 
 	if (j->ret) {
+		if (!d->freeing && j->ret == -EBUSY)
+			take_over_locked(d);
 		if (!d->freeing)
 			device_fail(d, j->err);
 		return;

@@ -227,7 +227,7 @@ static void file_reap(struct storage_queue *q)
 
 const struct storage_ops storage_file_ops = {
 	.name = "file",
-	.usage = "file:PATH[,direct][,ro]",
+	.usage = "file:PATH[,direct][,ro][,shared]",
 	.needs_path = true,
 	.open = file_target_attach,
 	.close = file_target_detach,	/* every queue was closed before */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "filecommon.h"
+#include "filelock.h"
 
 #define PUNCH_MODE (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
 #define GUEST_PAGE 4096u	/* a guest segment never crosses one */
@@ -248,9 +249,9 @@ int file_target_open(struct file_target *t, struct storage *disk, const struct s
 		return -ENOMEM;
 	/*
 	 * O_EXCL on a block device refuses one that is mounted or held by another
-	 * exclusive opener (another guest's disk). Only a writer needs that.
+	 * exclusive opener (another guest's disk). Only a sole writer needs that.
 	 */
-	if (!spec->readonly && !stat(spec->path, &st) && S_ISBLK(st.st_mode))
+	if (!spec->readonly && !spec->shared && !stat(spec->path, &st) && S_ISBLK(st.st_mode))
 		flags |= O_EXCL;
 	t->fd = open(spec->path, flags);
 	if (t->fd < 0) {
@@ -263,6 +264,10 @@ int file_target_open(struct file_target *t, struct storage *disk, const struct s
 		snprintf(err, errlen, "cannot stat %s: %s", spec->path, strerror(-ret));
 		goto out;
 	}
+	/* A sole writer takes a write lock; a reader, or a writer that shares, a read lock. */
+	if ((S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) &&
+	    (ret = file_lock(t->fd, spec->path, !spec->readonly && !spec->shared, err, errlen)))
+		goto out;
 	if (S_ISREG(st.st_mode)) {
 		ret = probe_file(t, disk, spec, &st, err, errlen);
 	} else if (S_ISBLK(st.st_mode)) {

@@ -93,6 +93,8 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 		spec->readonly = true;
 	} else if (!strcmp(opt, "direct") && !val && path) {
 		spec->direct = true;
+	} else if (!strcmp(opt, "shared") && !val && path) {
+		spec->shared = true;
 	} else if (!strcmp(opt, "size") && val && !path) {
 		int e = storage_parse_size(val, &spec->size);
 

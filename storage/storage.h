@@ -28,6 +28,7 @@ struct storage_spec {
 	uint64_t size;		/* mem: bytes; 0 when not given */
 	bool readonly;		/* "ro" */
 	bool direct;		/* file/uring: "direct", O_DIRECT */
+	bool shared;		/* file/uring: "shared", a writer that lets others write too */
 	uint64_t fault_start;	/* "fault=START+COUNT[:KIND]": I/O touching these */
 	uint64_t fault_count;	/* 512-byte sectors ... */
 	enum storage_fault fault;	/* ... goes wrong this way (see storage/fault.c) */

@@ -465,7 +465,7 @@ out:
 
 const struct storage_ops storage_uring_ops = {
 	.name = "uring",
-	.usage = "uring:PATH[,direct][,ro]",
+	.usage = "uring:PATH[,direct][,ro][,shared]",
 	.needs_path = true,
 	.open = uring_open,
 	.close = file_target_detach,	/* every queue was closed before */

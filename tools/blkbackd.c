@@ -109,6 +109,26 @@ static int serve(struct blk_backend *be, int sfd, int cfd)
 	}
 }
 
+/* BLKBACKD_SHUTDOWN_WAIT: the seconds an exit waits for storage (blkbackd(8)); -1 if bad. */
+static int shutdown_wait_env(unsigned int *secs)
+{
+	const char *v = getenv("BLKBACKD_SHUTDOWN_WAIT");
+	unsigned long n;
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || v[0] < '0' || v[0] > '9' || n < 1 || n > 3600) {
+		fprintf(stderr, "blkbackd: bad BLKBACKD_SHUTDOWN_WAIT '%s': give a number of "
+			"seconds from 1 to 3600\n", v);
+		return -1;
+	}
+	*secs = (unsigned int)n;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -134,7 +154,8 @@ int main(int argc, char **argv)
 	static struct blk_backend be = { .stopped_fd = -1, .task_fd = -1, .retry_fd = -1 };
 	sigset_t sigs;
 	pid_t owner = 0;
-	int c, sfd, cfd = -1, err, ret = 1, ready_fd = -1;
+	bool leaving = false, told = false;
+	int c, sfd, cfd = -1, err, ret = 1, ready_fd = -1, pidfd;
 
 	while ((c = getopt_long(argc, argv, "k:d:g:q:Dp:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -231,22 +252,38 @@ int main(int argc, char **argv)
 	}
 	if (!pidfile)
 		pidfile = pidbuf;
+	if (shutdown_wait_env(&bopts.shutdown_wait_s))
+		return 2;
 	/* Until it serves, a detaching daemon still reports on the terminal. */
 	if (daemonize && (err = detach_start(&ready_fd))) {
 		fprintf(stderr, "blkbackd: cannot fork: %s\n", strerror(-err));
 		return 1;
 	}
-	err = pidfile_claim(pidfile, &owner);
-	if (err == -EBUSY) {
+	/*
+	 * A daemon that is leaving may still have a write in storage, inside the kernel in
+	 * one of its threads: serving its disks before it has gone could let that old write
+	 * land over a newer one. Its pidfile lock goes with its last thread.
+	 */
+	while ((pidfd = pidfile_claim(pidfile, &owner, &leaving)) == -EBUSY && leaving) {
+		if (!told)
+			log_info("waiting for the previous blkbackd, pid %ld, to exit: it may still "
+				 "have I/O in storage", (long)owner);
+		told = true;
+		poll(NULL, 0, 100);
+	}
+	if (pidfd == -EBUSY) {
 		log_err("another blkbackd (pid %ld) already serves kind %s; stop it first, or "
 			"serve another kind with --kind", (long)owner, kind);
 		return 1;
-	} else if (err) {
-		log_err("cannot create pidfile %s: %s%s", pidfile, strerror(-err),
-			err == -EACCES || err == -EPERM || err == -EROFS ? "; set BLKBACKD_RUNDIR "
-			"to a directory of yours, or run as root (see blkbackd(8), ENVIRONMENT)" : "");
+	} else if (pidfd < 0) {
+		log_err("cannot create pidfile %s: %s%s", pidfile, strerror(-pidfd),
+			pidfd == -EACCES || pidfd == -EPERM || pidfd == -EROFS ? "; set "
+			"BLKBACKD_RUNDIR to a directory of yours, or run as root (see blkbackd(8), "
+			"ENVIRONMENT)" : "");
 		return 1;
 	}
+	if (told)
+		log_info("the previous blkbackd has exited");
 	/* Block the signals in every thread; the main loop reads them from a signalfd. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -286,6 +323,12 @@ int main(int argc, char **argv)
 	}
 	ret = serve(&be, sfd, cfd);
 out:
+	/*
+	 * A successor waits from now on until this process has gone, with every thread
+	 * that might still write: the pidfile stays, and its lock goes only with the last
+	 * of them, when the kernel has finished their system calls.
+	 */
+	pidfile_leaving(pidfd);
 	if (be.leaving)
 		backend_leave(&be);
 	else
@@ -294,7 +337,7 @@ out:
 		close(cfd);
 		unlink(sockpath);
 	}
-	unlink(pidfile);
-	control_leave_done(&be);	/* a successor may start now */
+	control_leave_done(&be);
+	backend_wait_kernel_io(&be);
 	return ret;
 }

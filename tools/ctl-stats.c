@@ -1,13 +1,17 @@
 /* blkbackctl stats and resize: requests to the daemon's control socket. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../blkback/num.h"
@@ -111,6 +115,15 @@ static char *control_request(const struct ctl *c, const char *request)
 	if (control_ask(c, request, &answer, why, sizeof(why)))
 		die("%s", why);
 	return answer;
+}
+
+/* Seconds on the monotonic clock. */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The value of key in a "key=value key=value" line, or NULL (caller frees). */
@@ -408,16 +421,61 @@ int cmd_resize(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-/* blkbackctl handover: the daemon exits, leaving connected disks to the next one. */
+/*
+ * blkbackctl handover [--timeout SECONDS]: the daemon exits, leaving connected disks to
+ * the next one. Done only once the old process has gone (its pidfile lock is free): until
+ * then one of its threads may still be writing, and the next daemon waits for that.
+ */
 int cmd_handover(struct ctl *c, int argc, char **argv)
 {
-	(void)argv;
-	if (argc > 1)
-		usage_die("handover: takes no arguments; usage: blkbackctl handover");
-	need_daemon(c);
-	free(control_request(c, "leave"));
-	printf("blkbackd has left; connected disks wait for the next blkbackd to take "
-	       "them over\n");
+	char path[256], *answer, *line, *save = NULL, disks[512] = "";
+	double start, waited = 0;
+	uint64_t secs;
+	bool said = false;
+	size_t len = 0;
+	pid_t pid;
+	int fd;
+
+	if (argc == 3 && !strcmp(argv[1], "--timeout")) {
+		if (num_parse_uint(argv[2], 86400, &secs) || !secs)
+			usage_die("bad --timeout '%s': give a number of seconds from 1 to 86400",
+				  argv[2]);
+		c->timeout = (int)secs;
+	} else if (argc > 1) {
+		usage_die("handover: usage: blkbackctl handover [--timeout SECONDS]");
+	}
+	if (pidfile_path(c->kind, path, sizeof(path)))
+		die("the run directory's path is too long: set BLKBACKD_RUNDIR to a shorter one");
+	fd = open(path, O_RDONLY | O_CLOEXEC);	/* held: the daemon's lock is on this file */
+	pid = pidfile_owner(path);
+	if (fd < 0 || !pid)
+		die("no blkbackd is running for kind %s (no live %s): nothing to hand over",
+		    c->kind, path);
+	answer = control_request(c, "leave");
+	for (line = strtok_r(answer, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, "in-storage ", 11) && len < sizeof(disks))
+			len += (size_t)snprintf(disks + len, sizeof(disks) - len, "%s%s",
+						len ? ", " : "", line + 11);
+	free(answer);
+	start = now_s();
+	/* Gone once the lock is free, or taken by the next daemon, which wrote its pid. */
+	while (flock(fd, LOCK_SH | LOCK_NB) && pidfile_read(fd) == pid) {
+		waited = now_s() - start;
+		if (waited >= c->timeout)
+			die("blkbackd (pid %ld) has left its disks but not exited after %d s: I/O "
+			    "of %s is still in storage, and the next blkbackd will wait until that "
+			    "has ended ('cat /proc/%ld/task/*/stack' shows where it hangs)",
+			    (long)pid, c->timeout, disks[0] ? disks : "its disks", (long)pid);
+		if (waited >= 1 && !said) {
+			fprintf(stderr, "blkbackctl: waiting for blkbackd (pid %ld) to exit: I/O of "
+				"%s is still in storage\n", (long)pid, disks[0] ? disks : "its disks");
+			said = true;
+		}
+		poll(NULL, 0, 50);
+	}
+	close(fd);
+	printf("blkbackd has left%s; connected disks wait for the next blkbackd to take "
+	       "them over\n", said ? " and exited" : "");
 	return 0;
 }
 

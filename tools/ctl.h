@@ -85,7 +85,7 @@ int cmd_stats(struct ctl *c, int argc, char **argv);
 /* blkbackctl resize DOMAIN VDEV SIZE [--shrink] */
 int cmd_resize(struct ctl *c, int argc, char **argv);
 
-/* blkbackctl handover: the daemon exits, leaving connected disks to the next one. */
+/* blkbackctl handover [--timeout S]: the daemon exits, leaving connected disks to the next one. */
 int cmd_handover(struct ctl *c, int argc, char **argv);
 
 /* blkbackctl unstall DOMAIN VDEV (fault=...:stall disks, for tests). */

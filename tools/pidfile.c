@@ -1,5 +1,6 @@
 /* Pidfiles held with flock, so a stale file from a crashed daemon never counts. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -38,13 +39,41 @@ int pidfile_path(const char *kind, char *buf, size_t len)
 	return run_path(kind, "pid", buf, len);
 }
 
-/* Read the pid written in an open pidfile. */
-static pid_t read_pid(int fd)
+/*
+ * The pid written in an open pidfile, and whether that daemon is leaving: it wrote
+ * "PID leaving" as it began to exit, or its main thread has already exited while
+ * another thread (one inside a system call that storage does not answer) keeps the
+ * process, and so the pidfile's lock, alive.
+ */
+static pid_t read_pid(int fd, bool *leaving)
 {
-	char buf[24] = "";
+	char buf[48] = "", path[64], stat[256] = "", *paren;
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	pid_t pid = n > 0 ? (pid_t)atol(buf) : 0;
+	FILE *f;
 
-	return n > 0 ? (pid_t)atol(buf) : 0;
+	*leaving = pid > 0 && strstr(buf, " leaving");
+	if (pid <= 0 || *leaving)
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(stat, sizeof(stat), f))
+			stat[0] = '\0';
+		fclose(f);
+	}
+	/* PID (COMMAND) STATE ...: Z or X once the main thread has exited */
+	paren = strrchr(stat, ')');
+	*leaving = paren && (paren[1] == ' ') && (paren[2] == 'Z' || paren[2] == 'X');
+	return pid;
+}
+
+/* The pid written in an open pidfile; 0 if none. */
+pid_t pidfile_read(int fd)
+{
+	bool leaving;
+
+	return read_pid(fd, &leaving);
 }
 
 /*
@@ -73,22 +102,36 @@ int make_parent_dir(const char *path)
 	return 0;
 }
 
-/* Create and lock the pidfile; -EBUSY (with *owner set) if a live daemon holds it. */
-int pidfile_claim(const char *path, pid_t *owner)
+/*
+ * Create and lock the pidfile and write our pid in it: returns its fd, kept open, for
+ * the lock lives as long as the process. -EBUSY (with *owner and *leaving set) if a live
+ * daemon holds it.
+ */
+int pidfile_claim(const char *path, pid_t *owner, bool *leaving)
 {
+	struct stat held, now;
 	char buf[24];
 	int fd, len, err = make_parent_dir(path);
 
 	if (err)
 		return err;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);	/* kept open: it holds the lock */
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		*owner = read_pid(fd);
-		close(fd);
-		return err;
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			*owner = read_pid(fd, leaving);
+			close(fd);
+			return err;
+		}
+		/* Locked: but if someone removed the file meanwhile, the lock is on nothing. */
+		if (fstat(fd, &held) || stat(path, &now) || held.st_ino != now.st_ino ||
+		    held.st_dev != now.st_dev) {
+			close(fd);
+			continue;
+		}
+		break;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)len, 0) != len) {
@@ -96,6 +139,22 @@ int pidfile_claim(const char *path, pid_t *owner)
 		close(fd);
 		return err;
 	}
+	return fd;
+}
+
+/*
+ * Say in the pidfile (fd from pidfile_claim) that this daemon is exiting: a successor
+ * then waits for the lock instead of giving up. The file stays, locked until the last
+ * thread of the process has exited.
+ */
+int pidfile_leaving(int fd)
+{
+	char buf[40];
+	int len = snprintf(buf, sizeof(buf), "%ld leaving\n", (long)getpid());
+
+	/* Longer than "PID\n" and starting alike: a reader never sees an empty file. */
+	if (pwrite(fd, buf, (size_t)len, 0) != len)
+		return -errno;
 	return 0;
 }
 
@@ -103,12 +162,13 @@ int pidfile_claim(const char *path, pid_t *owner)
 pid_t pidfile_owner(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool leaving;
 	pid_t pid = 0;
 
 	if (fd < 0)
 		return 0;
 	if (flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK)
-		pid = read_pid(fd);
+		pid = read_pid(fd, &leaving);
 	close(fd);
 	return pid;
 }

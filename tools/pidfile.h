@@ -2,6 +2,7 @@
 #ifndef TOOLS_PIDFILE_H
 #define TOOLS_PIDFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -21,8 +22,19 @@ int pidfile_path(const char *kind, char *buf, size_t len);
  */
 int make_parent_dir(const char *path);
 
-/* Create and lock the pidfile; -EBUSY (with *owner set) if a live daemon holds it. */
-int pidfile_claim(const char *path, pid_t *owner);
+/*
+ * Create and lock the pidfile and write our pid in it: returns its fd, to keep open.
+ * -EBUSY if a live daemon holds it: *owner is its pid, and *leaving says it is exiting
+ * (it called pidfile_leaving, or its main thread has exited), so the lock comes free
+ * once its last thread has exited.
+ */
+int pidfile_claim(const char *path, pid_t *owner, bool *leaving);
+
+/* The pid written in an open pidfile; 0 if none. */
+pid_t pidfile_read(int fd);
+
+/* Mark the pidfile (pidfile_claim's fd) "PID leaving": a successor waits for our exit. */
+int pidfile_leaving(int fd);
 
 /* The pid of the live daemon holding path, or 0 if none. */
 pid_t pidfile_owner(const char *path);

@@ -54,7 +54,8 @@ head -c 16M /dev/urandom >"$img"
 bk_ctl attach victim "file:$img,fault=2048+8:stall" --vdev xvde --nowait
 bk_ctl attach victim mem:size=16M --vdev xvdf --nowait
 bk_ctl attach bystander mem:size=64M --vdev xvdb --nowait
-bk_ctl attach doomed "file:$img,fault=2048+8:stall" --vdev xvdb --nowait
+cp "$img" "$img.doomed"	# a file has one writer: the doomed guest has its own
+bk_ctl attach doomed "file:$img.doomed,fault=2048+8:stall" --vdev xvdb --nowait
 out=$XENSIM_DIR/stalled.out err=$XENSIM_DIR/stalled.err
 "$BUILD/xensim" run victim -- "$BUILD/blkfront" read xvde 1M 4096 >"$out" 2>"$err" &
 reader=$!

@@ -5,7 +5,8 @@
 # guests' verify runs finish with every block as written. A mem disk cannot survive its
 # daemon: the next one closes it, and its guest sees the disk go away. guest4's read is
 # held by fault=...:stall when the daemon dies, so one request is certainly in flight: the
-# next daemon runs it again, and once unstalled it returns the file's bytes. At a last
+# next daemon runs it again, and once unstalled it returns the file's bytes (guest4's two
+# disks read one image: read-only, as a file used read-write has one user). At a last
 # handover another read is held: the old daemon leaves it behind after 10 s, as it would a
 # hung NFS server's, and the next one runs it again.
 here=$(dirname "$0")
@@ -26,7 +27,7 @@ fe_bg "$XENSIM_DIR/g2.log" guest2 verify xvdb --seed 22 --iodepth 32 --passes 6 
 g2=$FE_PID
 fe_bg "$XENSIM_DIR/g3.log" guest3 bench xvdb --rw randwrite --iodepth 16 --runtime 120
 g3=$FE_PID
-bk_ctl attach guest4 "file:$XENSIM_DIR/g4.img,fault=2048+8:stall" --vdev xvdb --nowait
+bk_ctl attach guest4 "file:$XENSIM_DIR/g4.img,ro,fault=2048+8:stall" --vdev xvdb --nowait
 "$BUILD/xensim" run guest4 -- "$BUILD/blkfront" read xvdb 1M 4096 >"$XENSIM_DIR/g4.out" \
 	2>"$XENSIM_DIR/g4.err" &
 g4=$!
@@ -94,7 +95,7 @@ echo "both verify runs passed across a SIGKILL and a handover"
 # are over: the old daemon answers no xenstore event while it waits, and blkfront gives a
 # closing backend 10 s). It waits for the read at most 10 s, then leaves it in the ring
 # journal for the next daemon, which runs it again.
-bk_ctl attach guest4 "file:$XENSIM_DIR/g4.img,fault=2048+8:stall" --vdev xvdc --nowait
+bk_ctl attach guest4 "file:$XENSIM_DIR/g4.img,ro,fault=2048+8:stall" --vdev xvdc --nowait
 "$BUILD/xensim" run guest4 -- "$BUILD/blkfront" read xvdc 1M 4096 >"$XENSIM_DIR/g4.out" \
 	2>"$XENSIM_DIR/g4.err" &
 g4=$!
