@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 		return 1;
 	} else if (pidfd < 0) {
 		log_err("cannot create pidfile %s: %s%s", pidfile, strerror(-pidfd),
-			pidfd == -EACCES || pidfd == -EPERM || pidfd == -EROFS ? "; set "
+			pidfd == -EACCES || pidfd == -EPERM || pidfd == -EROFS || pidfd == -ENOTDIR ? "; set "
 			"BLKBACKD_RUNDIR to a directory of yours, or run as root (see blkbackd(8), "
 			"ENVIRONMENT)" : "");
 		return 1;

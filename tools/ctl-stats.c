@@ -42,6 +42,14 @@ int control_ask(const struct ctl *c, const char *request, char **answer, char *w
 			 sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
+	err = check_parent_dir(sa.sun_path);
+	if (err && err != -ENOENT) {
+		snprintf(why, len, "will not use the control socket %s: its directory is %s; "
+			 "it must be a directory of yours or root's that no one else can write "
+			 "(or set BLKBACKD_RUNDIR)", sa.sun_path, err == -ENOTDIR ?
+			 "not a directory (a symlink?)" : "another user's or writable by others");
+		return err;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = -errno;

@@ -83,7 +83,6 @@ pid_t pidfile_read(int fd)
 int make_parent_dir(const char *path)
 {
 	char dir[PATH_MAX], *slash;
-	struct stat st;
 
 	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
 		return -ENAMETOOLONG;
@@ -92,13 +91,32 @@ int make_parent_dir(const char *path)
 		*slash = '\0';
 		if (mkdir(dir, 0755) && errno != EEXIST)
 			return -errno;
-		if (stat(dir, &st))
-			return -errno;
-		if (!S_ISDIR(st.st_mode))
-			return -ENOTDIR;
-		if (st.st_uid != geteuid() && st.st_uid != 0)
-			return -EPERM;
 	}
+	return check_parent_dir(path);
+}
+
+/*
+ * The directory path lives in must be ours to trust: a directory, not a symlink (lstat:
+ * a symlink in /tmp can be swapped for another user's directory between two uses),
+ * owned by us or root, and writable by nobody else. -ENOTDIR or -EPERM otherwise.
+ */
+int check_parent_dir(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (lstat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return -EPERM;
 	return 0;
 }
 

@@ -17,10 +17,16 @@ int run_path(const char *kind, const char *ext, char *buf, size_t len);
 int pidfile_path(const char *kind, char *buf, size_t len);
 
 /*
- * Create the directory path lives in, if missing (one level, mode 0755); -EPERM if it
- * belongs to another user than us or root.
+ * Create the directory path lives in, if missing (one level, mode 0755), and check it as
+ * check_parent_dir does.
  */
 int make_parent_dir(const char *path);
+
+/*
+ * Whether the directory path lives in can be trusted: a real directory (not a symlink),
+ * owned by us or root, writable by no one else. 0, -ENOTDIR or -EPERM.
+ */
+int check_parent_dir(const char *path);
 
 /*
  * Create and lock the pidfile and write our pid in it: returns its fd, to keep open.

@@ -72,6 +72,15 @@ else
 	echo "note: root without setpriv: the ordinary user's run directory is not checked"
 fi
 
+# The run directory must be one to trust: not a symlink (one in /tmp can be swapped for
+# another user's directory between two uses), not writable by others.
+ln -s "$rundir" "$rundir.link"
+cleanup_add "rm -f $rundir.link"
+expect_rc 1 env BLKBACKD_RUNDIR="$rundir.link" "$D"; expect_out "Not a directory; set BLKBACKD_RUNDIR"
+mkdir "$rundir/open" && chmod 777 "$rundir/open"
+expect_rc 1 env BLKBACKD_RUNDIR="$rundir/open" "$D"
+expect_out "Operation not permitted; set BLKBACKD_RUNDIR"
+
 expect_fail "$D" --debug bogus;       expect_out "bad --debug 'bogus'"
 expect_fail "$D" --kind a/b;          expect_out "bad --kind"
 expect_fail "$D" extra-arg;           expect_out "unexpected argument"
