@@ -35,12 +35,14 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 	const char *kind = opts->kind ? opts->kind : "vbd3";
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t self = 0;
+	uint64_t all = opts->grant_pages ? opts->grant_pages : GRANT_DAEMON_PAGES_DEFAULT;
+	/* A domain's default is never more than the daemon's limit. */
+	uint64_t dom = opts->grant_pages_domain ? opts->grant_pages_domain :
+		       all < GRANT_DOMAIN_PAGES_DEFAULT ? all : GRANT_DOMAIN_PAGES_DEFAULT;
 	int err;
 
 	/* The limits every ring and ramdisk shares (see grant-limit.c and storage/mem.c). */
-	err = grant_set_limits(opts->grant_pages_domain ? opts->grant_pages_domain :
-			       GRANT_DOMAIN_PAGES_DEFAULT,
-			       opts->grant_pages ? opts->grant_pages : GRANT_DAEMON_PAGES_DEFAULT);
+	err = grant_set_limits(dom, all);
 	if (err) {
 		log_err("--grant-pages-domain must be from %u to --grant-pages (default %u)",
 			GRANT_LIMIT_MIN_PAGES, GRANT_DAEMON_PAGES_DEFAULT);

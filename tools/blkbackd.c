@@ -47,7 +47,7 @@ static void usage(FILE *f)
 		"                      flight (default 262144: 1 GiB); past it requests wait\n"
 		"      --grant-pages-domain N\n"
 		"                      the same for the disks of one guest, 1024 to --grant-pages\n"
-		"                      (default 32768: 128 MiB)\n"
+		"                      (default 32768: 128 MiB, at most --grant-pages)\n"
 		"      --mem-limit SIZE\n"
 		"                      memory every mem disk together may allocate (default: half\n"
 		"                      the RAM); past it the guest's write fails with ENOSPC\n"
@@ -209,14 +209,6 @@ int main(int argc, char **argv)
 				fprintf(stderr, "blkbackd: %s\n", msg);
 				return 2;
 			}
-			/* Given alone, each is checked against the other's default at start. */
-			if (bopts.grant_pages && bopts.grant_pages_domain > bopts.grant_pages) {
-				fprintf(stderr, "blkbackd: --grant-pages-domain %llu is more than "
-					"--grant-pages %llu\n",
-					(unsigned long long)bopts.grant_pages_domain,
-					(unsigned long long)bopts.grant_pages);
-				return 2;
-			}
 			break;
 		}
 		case OPT_MEM_LIMIT:
@@ -236,6 +228,17 @@ int main(int argc, char **argv)
 		case 'V': version_print("blkbackd"); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	/* A domain's limit given is checked against the daemon's, given or by default. */
+	if (bopts.grant_pages_domain > (bopts.grant_pages ? bopts.grant_pages :
+					GRANT_DAEMON_PAGES_DEFAULT)) {
+		fprintf(stderr, "blkbackd: --grant-pages-domain %llu is more than --grant-pages "
+			"%llu%s: give a domain limit no larger than the daemon's\n",
+			(unsigned long long)bopts.grant_pages_domain,
+			(unsigned long long)(bopts.grant_pages ? bopts.grant_pages :
+					     GRANT_DAEMON_PAGES_DEFAULT),
+			bopts.grant_pages ? "" : " (its default)");
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "blkbackd: unexpected argument '%s'\n", argv[optind]);

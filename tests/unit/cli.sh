@@ -81,6 +81,10 @@ mkdir "$rundir/open" && chmod 777 "$rundir/open"
 expect_rc 1 env BLKBACKD_RUNDIR="$rundir/open" "$D"
 expect_out "Operation not permitted; set BLKBACKD_RUNDIR"
 
+# The domain's grant limit may not pass the daemon's, given or by default.
+expect_rc 2 "$D" --grant-pages-domain 300000; expect_out "is more than --grant-pages 262144 (its default)"
+expect_rc 2 "$D" --grant-pages 2048 --grant-pages-domain 4096; expect_out "is more than --grant-pages 2048"
+
 expect_fail "$D" --debug bogus;       expect_out "bad --debug 'bogus'"
 expect_fail "$D" --kind a/b;          expect_out "bad --kind"
 expect_fail "$D" extra-arg;           expect_out "unexpected argument"
