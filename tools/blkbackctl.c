@@ -20,17 +20,22 @@
 #include "ctl.h"
 #include "pidfile.h"
 
+/* Print "blkbackctl: " and the message, and exit with status. */
+static void __attribute__((noreturn)) vdie(int status, const char *fmt, va_list ap)
+{
+	fputs("blkbackctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
 /* Print an error and exit 1: the command failed. */
 void die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("blkbackctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
+	vdie(1, fmt, ap);
 }
 
 /* Print what is wrong with the command line and exit 2. */
@@ -38,12 +43,8 @@ void usage_die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("blkbackctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
+	vdie(2, fmt, ap);
 }
 
 /* Print usage to f. */
