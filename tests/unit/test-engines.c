@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine-harness.h"
+#include "open-spec.h"
 
 #define MiB (1024u * 1024u)
 #define DISK_SIZE (8 * MiB)
@@ -82,20 +83,6 @@ static int make_file(const char *name, uint64_t size, char *path, size_t len)
 	ret = ftruncate(fd, (off_t)size);
 	CHECK(ret == 0, "truncate %s: %s", path, strerror(errno));
 	close(fd);
-	return ret;
-}
-
-/* Parse a spec (it must parse) and open it; err holds any message. */
-static int open_spec(const char *text, struct storage **disk, char *err, size_t errlen)
-{
-	struct storage_spec spec;
-	int ret = storage_spec_parse(text, &spec, err, errlen);
-
-	CHECK(ret == 0, "spec '%s' refused: %s", text, err);
-	if (ret)
-		return ret;
-	ret = storage_open(&spec, disk, err, errlen);
-	storage_spec_free(&spec);
 	return ret;
 }
 

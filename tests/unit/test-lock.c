@@ -19,27 +19,19 @@
 
 #include "../../storage/storage.h"
 #include "check.h"
+#include "open-spec.h"
 
 #define DISK_SIZE (1024 * 1024)
 
 static char dir[256], image[300];
 
-/* Parse and open a spec; the disk in *disk on success, the message in err either way. */
-static int open_spec(const char *fmt, struct storage **disk, char *err, size_t errlen)
+/* Open the spec fmt names with the image's path in it; the message in err either way. */
+static int open_image(const char *fmt, struct storage **disk, char *err, size_t errlen)
 {
-	struct storage_spec spec;
 	char text[400];
-	int ret;
 
 	snprintf(text, sizeof(text), fmt, image);
-	err[0] = '\0';
-	ret = storage_spec_parse(text, &spec, err, errlen);
-	CHECK(ret == 0, "spec '%s' refused: %s", text, err);
-	if (ret)
-		return ret;
-	ret = storage_open(&spec, disk, err, errlen);
-	storage_spec_free(&spec);
-	return ret;
+	return open_spec(text, disk, err, errlen);
 }
 
 /* A spec that must open; returns the disk (NULL on failure, counted). */
@@ -47,7 +39,7 @@ static struct storage *must_open(const char *fmt)
 {
 	struct storage *disk = NULL;
 	char err[512];
-	int ret = open_spec(fmt, &disk, err, sizeof(err));
+	int ret = open_image(fmt, &disk, err, sizeof(err));
 
 	CHECK(ret == 0, "'%s' refused (%d): %s", fmt, ret, err);
 	return ret ? NULL : disk;
@@ -58,7 +50,7 @@ static void must_refuse(const char *fmt, const char *w1, const char *w2)
 {
 	struct storage *disk = NULL;
 	char err[512];
-	int ret = open_spec(fmt, &disk, err, sizeof(err));
+	int ret = open_image(fmt, &disk, err, sizeof(err));
 
 	CHECK(ret == -EBUSY, "'%s' gave %d (%s), want -EBUSY", fmt, ret, err);
 	CHECK(strstr(err, image) != NULL, "'%s': message '%s' does not name the file", fmt, err);
@@ -131,7 +123,7 @@ static void test_other_process(bool posix)
 			fd = open(image, O_RDWR | O_CLOEXEC);
 			if (fd < 0 || fcntl(fd, F_SETLK, &fl))
 				_exit(1);
-		} else if (open_spec("file:%s", &disk, err, sizeof(err))) {
+		} else if (open_image("file:%s", &disk, err, sizeof(err))) {
 			_exit(1);
 		}
 		if (write(go[1], "x", 1) != 1 || read(done[0], &c, 1) < 0)

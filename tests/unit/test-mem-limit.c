@@ -14,6 +14,7 @@
 
 #include "../../storage/storage.h"
 #include "check.h"
+#include "open-spec.h"
 
 #define KiB 1024ull
 #define MiB (1024 * KiB)
@@ -68,20 +69,6 @@ static unsigned long long pte_kib(void)
 	return kib;
 }
 
-/* Open spec; the open's result, its message in err. */
-static int open_disk(const char *text, struct storage **disk, char *err, size_t errlen)
-{
-	struct storage_spec spec;
-	int ret = storage_spec_parse(text, &spec, err, errlen);
-
-	CHECK(ret == 0, "spec '%s': %s", text, err);
-	if (ret)
-		return ret;
-	ret = storage_open(&spec, disk, err, errlen);
-	storage_spec_free(&spec);
-	return ret;
-}
-
 int main(void)
 {
 	struct storage *a = NULL, *b = NULL, *c = NULL;
@@ -90,8 +77,8 @@ int main(void)
 
 	storage_mem_set_limit(LIMIT);
 	CHECK_U64(storage_mem_limit(), LIMIT, "limit");
-	if (open_disk("mem:size=64M", &a, err, sizeof(err)) ||
-	    open_disk("mem:size=64M,name=kept", &b, err, sizeof(err)) ||
+	if (open_spec("mem:size=64M", &a, err, sizeof(err)) ||
+	    open_spec("mem:size=64M,name=kept", &b, err, sizeof(err)) ||
 	    storage_queue_open(a, &qa) || storage_queue_open(b, &qb)) {
 		CHECK(0, "cannot open the ramdisks: %s", err);
 		return check_done("test-mem-limit");
@@ -117,7 +104,7 @@ int main(void)
 		  "rewriting allocated pages at the limit");
 
 	printf("case 2: a new ramdisk at the limit is refused; a named one comes back\n");
-	CHECK(open_disk("mem:size=1M", &c, err, sizeof(err)) == -ENOSPC,
+	CHECK(open_spec("mem:size=1M", &c, err, sizeof(err)) == -ENOSPC,
 	      "a new ramdisk with no room opened");
 	CHECK(strstr(err, "--mem-limit") && strstr(err, "1 MiB"),
 	      "the refusal does not name the limit and the option: '%s'", err);
@@ -125,7 +112,7 @@ int main(void)
 	storage_close(b);
 	qb = NULL;
 	CHECK_U64(storage_mem_used(), LIMIT, "a detached named ramdisk keeps its pages");
-	CHECK(open_disk("mem:name=kept", &b, err, sizeof(err)) == 0,
+	CHECK(open_spec("mem:name=kept", &b, err, sizeof(err)) == 0,
 	      "the named ramdisk could not come back: %s", err);
 
 	printf("case 3: discard and shrink give pages back\n");
@@ -146,7 +133,7 @@ int main(void)
 	storage_close(a);
 	CHECK(storage_mem_used() > 0 && storage_mem_used() < LIMIT,
 	      "bytes after close: %llu", (unsigned long long)storage_mem_used());
-	CHECK(open_disk("mem:size=1M", &c, err, sizeof(err)) == 0, "a new ramdisk: %s", err);
+	CHECK(open_spec("mem:size=1M", &c, err, sizeof(err)) == 0, "a new ramdisk: %s", err);
 	storage_close(c);
 
 	/*
@@ -155,7 +142,7 @@ int main(void)
 	 */
 	printf("case 5: a shrink inside a page, then a grow: the grown bytes read as zeroes\n");
 	c = NULL;
-	if (open_disk("mem:size=64K", &c, err, sizeof(err)) || storage_queue_open(c, &qa)) {
+	if (open_spec("mem:size=64K", &c, err, sizeof(err)) || storage_queue_open(c, &qa)) {
 		CHECK(0, "cannot open a ramdisk: %s", err);
 	} else {
 		size_t nonzero = 0;
@@ -182,7 +169,7 @@ int main(void)
 	 */
 	printf("case 6: reading 1 GiB never written takes no page tables\n");
 	c = NULL;
-	if (open_disk("mem:size=16G", &c, err, sizeof(err)) || storage_queue_open(c, &qa)) {
+	if (open_spec("mem:size=16G", &c, err, sizeof(err)) || storage_queue_open(c, &qa)) {
 		CHECK(0, "cannot open a ramdisk: %s", err);
 	} else {
 		unsigned long long before = pte_kib(), after;

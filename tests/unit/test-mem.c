@@ -9,6 +9,7 @@
 
 #include "../../storage/storage.h"
 #include "check.h"
+#include "open-spec.h"
 
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
@@ -64,21 +65,6 @@ static int64_t run_io(struct storage_queue *q, enum storage_op kind, uint64_t of
 	for (int i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
 	return run_op(q, kind, offset, len, iov, iovcnt, what);
-}
-
-/* Parse a spec and open it; returns the open result, err holds any message. */
-static int open_spec(const char *text, struct storage **disk, char *err, size_t errlen)
-{
-	struct storage_spec spec;
-	int ret;
-
-	ret = storage_spec_parse(text, &spec, err, errlen);
-	CHECK(ret == 0, "spec '%s' refused: %s", text, err);
-	if (ret)
-		return ret;
-	ret = storage_open(&spec, disk, err, errlen);
-	storage_spec_free(&spec);
-	return ret;
 }
 
 /* Open a spec that must open. */
