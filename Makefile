@@ -128,8 +128,9 @@ $(B)/tests/sim/hv-%: $(B)/tests/sim/hv-%.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xengnttab xenevtchn) -pthread $(LDLIBS)
 
-# tests/sim/blkback-cycles.sh's attach/detach cycler, a frontend on libblkfront.a.
-SIM_PROGS := $(B)/tests/sim/attach-cycles
+# tests/sim/blkback-cycles.sh's attach/detach cycler and tests/sim/torture.sh's randomised
+# guest and operator, frontends on libblkfront.a.
+SIM_PROGS := $(B)/tests/sim/attach-cycles $(B)/tests/sim/torture
 $(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \

@@ -1,0 +1,1005 @@
+/*
+ * torture: a randomised test of what blkbackd promises a guest, for tests/sim/torture.sh.
+ *
+ * Run it in a guest:  xensim run guest1 -- torture --seed N --seconds T --dir DIR --build B
+ * It plays the guest (three disks through the blkfront library: a file: disk, a uring:
+ * disk, a named ramdisk) and the operator: it starts blkbackd itself (B/blkbackd, logging
+ * to DIR/blkbackd.log) and runs B/blkbackctl for attach, detach, resize and unstall. Each
+ * step is picked by a PRNG seeded with N, never by timing, so a seed replays: the same
+ * seed gives the same steps (--ops M stops after M of them).
+ *
+ * Steps: reads, writes and flushes in flight at once; kill -9 of blkbackd and a handover,
+ * each followed by a new blkbackd; blkbackctl unstall of a disk attached with
+ * fault=...:stall; frontend reconnects; resizes; detach and re-attach (a fresh fault= each
+ * time: none, eio, enospc, short or stall on a random range).
+ *
+ * A mem disk lost when blkbackd stops is attached again under a new name: a new blkbackd
+ * may have made a ramdisk of the old name from the closed disk's spec.
+ *
+ * The model holds, per 512-byte sector, the tag of the write that must be there (0: zeroes,
+ * ANY: unknown). Every write fills each sector with the verify pattern of (seed, its step
+ * number, the sector), so a sector read back names the write that put it there. What is
+ * modelled is what docs/restart.md and docs/reference.md promise, no more:
+ *  - an answered write is there, on file: and uring: disks across kill -9 and handover too
+ *    (the page cache outlives the daemon): no host crash is simulated, so a flush adds no
+ *    promise here; a flush must succeed, and be answered after every write before it on
+ *    its ring;
+ *  - a write in flight across a kill -9 or handover is run again and answered;
+ *  - a failed write leaves its sectors unknown; I/O touching an eio/enospc/short range
+ *    fails, any other I/O succeeds;
+ *  - a named ramdisk keeps its data across detach and re-attach while blkbackd runs; a
+ *    kill -9 or handover closes it (the guest sees it go), and the one attached again is
+ *    new: zeroes;
+ *  - a resize keeps the data below the new end; a shrink drops the rest (grown space
+ *    reads as zeroes).
+ * A read is never in flight with an overlapping write, so it must see exactly the model.
+ * --daemon-debug FLAGS starts blkbackd with -d FLAGS, to see what it did with a replayed seed.
+ * Prints one line, PASS torture seed=N ops=M or FAIL torture seed=N: op K (what): ...
+ * Exit 0 on PASS, 1 on FAIL, 2 on bad usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../tools/blkfront/bfutil.h"
+#include "../../tools/blkfront/blkfront.h"
+
+extern char **environ;
+
+#define NDISKS 3
+#define SLOTS 16
+#define MAX_SECT (16u << 11)		/* 16 MiB: the largest a resize makes a disk */
+#define MIN_SECT (2u << 11)		/* 2 MiB */
+#define START_SECT (8u << 11)		/* 8 MiB at the start */
+#define MAX_IO 128u			/* sectors per read or write: 64 KiB */
+#define TAG_ANY UINT32_MAX
+#define WAIT_MS 30000			/* the longest anything may take before it fails */
+#define HISTORY 24
+
+enum fault { F_NONE, F_EIO, F_ENOSPC, F_SHORT, F_STALL };
+static const char *const fault_names[] = { "none", "eio", "enospc", "short", "stall" };
+
+/* A request in flight, by slot id. */
+struct pend {
+	bool inflight, held;
+	uint8_t op;
+	uint64_t start, n;		/* sectors */
+	uint32_t tag;			/* write: its step; flush: 0 */
+	uint64_t seq;			/* submit order on the disk */
+	unsigned int queue;
+	struct blkfront_req *req;
+};
+
+/* One disk of the guest, and the model of its content. */
+struct disk {
+	const char *vdev, *engine;
+	char path[256];			/* file and uring: the image */
+	struct blkfront *bf;		/* NULL while not connected */
+	bool gone;			/* the backend left Connected */
+	uint64_t sectors;
+	uint32_t tag[MAX_SECT];
+	enum fault fault;
+	uint64_t fstart, fcount;
+	bool stall_active;
+	unsigned int generation;	/* mem: the ramdisk is named torture<generation> */
+	struct pend pend[BLKFRONT_MAX_SLOTS];
+	uint64_t seq;
+};
+
+static struct disk disks[NDISKS];
+static uint64_t seed, rng, seed_hi, step;
+static const char *dir, *build, *daemon_debug;
+static pid_t daemon_pid = -1;
+static bool verbose;
+static char history[HISTORY][160];
+static int64_t started_ms;
+/* What the run did, for the summary line. */
+static struct {
+	uint64_t writes, reads, failed, flushes, checked, kills, handovers, held_at_stop,
+		 inflight_at_stop, unstalls, released, reconnects, resizes, shrinks, reattaches,
+		 mem_lost;
+} count;
+
+/* Milliseconds on the monotonic clock. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Note what step `step` does, for the trace printed on failure. */
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	char *h = history[step % HISTORY];
+	va_list ap;
+	int n = snprintf(h, sizeof(history[0]), "op %" PRIu64 ": ", step);
+
+	va_start(ap, fmt);
+	vsnprintf(h + n, sizeof(history[0]) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (verbose)
+		fprintf(stderr, "torture: %s\n", h);
+}
+
+/* Print the FAIL line and the last steps, stop blkbackd, exit 1. */
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "torture: the last steps before the failure:\n");
+	for (uint64_t i = step >= HISTORY ? step - HISTORY + 1 : 0; i <= step; i++)
+		if (history[i % HISTORY][0])
+			fprintf(stderr, "  %s\n", history[i % HISTORY]);
+	printf("FAIL torture seed=%" PRIu64 ": op %" PRIu64 ": ", seed, step);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (daemon_pid > 0)
+		kill(daemon_pid, SIGKILL);
+	exit(1);
+}
+
+/* A number in [0, n) from the run's PRNG. */
+static uint64_t rnd(uint64_t n)
+{
+	return bf_rand_below(&rng, n);
+}
+
+/* The pattern seed of a write's tag. */
+static uint64_t pattern_seed(uint32_t tag)
+{
+	return seed_hi | tag;
+}
+
+/* What a tag means, for messages. */
+static const char *tag_str(uint32_t tag, char *buf, size_t len)
+{
+	if (tag == 0)
+		snprintf(buf, len, "zeroes");
+	else if (tag == TAG_ANY)
+		snprintf(buf, len, "anything");
+	else
+		snprintf(buf, len, "the data of op %u", tag);
+	return buf;
+}
+
+/* ---- commands: blkbackctl and blkbackd, in dom0 ---- */
+
+/* Start B/<prog> ARGS in dom0 with output to out (appended); its pid. */
+static pid_t spawn_dom0(const char *prog, const char *const *args, const char *out)
+{
+	char xensim[512], bin[512];
+	const char *argv[24] = { xensim, "run", "Domain-0", "--", bin };
+	posix_spawn_file_actions_t fa;
+	unsigned int n = 5;
+	pid_t pid;
+	int err;
+
+	snprintf(xensim, sizeof(xensim), "%s/xensim", build);
+	snprintf(bin, sizeof(bin), "%s/%s", build, prog);
+	for (; *args && n < 23; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	err = posix_spawn(&pid, xensim, &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err)
+		die("cannot run %s: %s", xensim, strerror(err));
+	return pid;
+}
+
+static void service(int wait_ms);
+
+/* Wait for child pid while serving the disks; its exit status (-1 if killed). */
+static int wait_child(pid_t pid, const char *what)
+{
+	int64_t deadline = now_ms() + WAIT_MS + 15000;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		if (r < 0)
+			die("waitpid for %s: %s", what, strerror(errno));
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			die("%s did not finish in %d s", what, (WAIT_MS + 15000) / 1000);
+		}
+		service(20);
+	}
+}
+
+/* The last line of file path, for messages. */
+static const char *last_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+
+	snprintf(buf, len, "(no output)");
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0])
+			snprintf(buf, len, "%.300s", line);
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* Run blkbackctl ARGS... (NULL-terminated) while serving the disks; its exit status. */
+static int ctl(char *out, size_t outlen, ...)
+{
+	const char *args[16];
+	char path[512], line[400];
+	unsigned int n = 0;
+	va_list ap;
+	int rc;
+
+	va_start(ap, outlen);
+	while (n < 15 && (args[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	snprintf(path, sizeof(path), "%s/ctl.out", dir);
+	unlink(path);
+	rc = wait_child(spawn_dom0("blkbackctl", args, path), "blkbackctl");
+	if (out)
+		snprintf(out, outlen, "%.390s", last_line(path, line, sizeof(line)));
+	return rc;
+}
+
+/* Start blkbackd (-d daemon_debug if set) and wait until it answers blkbackctl stats. */
+static void daemon_start(void)
+{
+	const char *args[] = { daemon_debug ? "-d" : NULL, daemon_debug, NULL };
+	char log[512];
+	int64_t deadline = now_ms() + WAIT_MS;
+	int st;
+
+	snprintf(log, sizeof(log), "%s/blkbackd.log", dir);
+	daemon_pid = spawn_dom0("blkbackd", args, log);
+	while (ctl(NULL, 0, "stats", NULL) != 0) {
+		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {
+			daemon_pid = -1;
+			die("blkbackd exited at start (status %d): see %s", st, log);
+		}
+		if (now_ms() > deadline)
+			die("blkbackd did not answer in %d s", WAIT_MS / 1000);
+	}
+}
+
+/* ---- the model ---- */
+
+/* Does [start, start+n) meet [s2, s2+n2)? */
+static bool overlap(uint64_t start, uint64_t n, uint64_t s2, uint64_t n2)
+{
+	return start < s2 + n2 && s2 < start + n;
+}
+
+/* Does I/O on these sectors touch the disk's error range? */
+static bool hits_error(const struct disk *d, uint64_t start, uint64_t n)
+{
+	return d->fault != F_NONE && d->fault != F_STALL &&
+	       overlap(start, n, d->fstart, d->fcount);
+}
+
+/* Is I/O on these sectors held by a stall not released? */
+static bool hits_stall(const struct disk *d, uint64_t start, uint64_t n)
+{
+	return d->fault == F_STALL && d->stall_active && overlap(start, n, d->fstart, d->fcount);
+}
+
+/*
+ * In map grant mode the requests of one ring sweep share one mapping and are answered
+ * only once all of them are done (blkback/grant.c), so a held request holds the others
+ * taken with it, and which those are depends on timing: with a request held, every
+ * request of the disk counts as held. With persistent grants only the held one waits.
+ */
+static void hold_sweep_mates(struct disk *d)
+{
+	bool any = false;
+
+	if (!d->bf || blkfront_features(d->bf)->use_persistent)
+		return;
+	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++)
+		any |= d->pend[i].inflight && d->pend[i].held;
+	for (unsigned int i = 0; any && i < BLKFRONT_MAX_SLOTS; i++)
+		d->pend[i].held |= d->pend[i].inflight;
+}
+
+/* Requests of d in flight that blkbackd holds: they are not waited for. */
+static unsigned int held_count(const struct disk *d)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++)
+		k += d->pend[i].inflight && d->pend[i].held;
+	return k;
+}
+
+/* Check the sectors a read brought back against the model. */
+static void check_read(struct disk *d, const struct pend *p)
+{
+	const uint8_t *buf = p->req->buf;
+
+	for (uint64_t i = 0; i < p->n; i++) {
+		uint64_t s = p->start + i, fs = 0, fsec = 0;
+		uint32_t want = d->tag[s];
+		char w[64], got[96];
+		enum bf_block_class k;
+
+		if (want == TAG_ANY)
+			continue;
+		k = bf_pattern_check(buf + i * BF_BLOCK, pattern_seed(want), s, &fs, &fsec);
+		if (k == BF_BLOCK_OK && want)
+			continue;
+		if (k == BF_BLOCK_NEVER_WRITTEN && !want)
+			continue;
+		if (k == BF_BLOCK_NEVER_WRITTEN)
+			snprintf(got, sizeof(got), "zeroes");
+		else if (k == BF_BLOCK_CORRUPT)
+			snprintf(got, sizeof(got), "a corrupt or torn block");
+		else if ((fs & ~0xffffffffULL) != seed_hi)
+			snprintf(got, sizeof(got), "a block of another run");
+		else if (fsec != s)
+			snprintf(got, sizeof(got), "the data op %u wrote for sector %" PRIu64,
+				 (uint32_t)fs, fsec);
+		else
+			snprintf(got, sizeof(got), "the data of op %u", (uint32_t)fs);
+		die("disk %s (%s), sector %" PRIu64 " (read of %" PRIu64 "+%" PRIu64 "): "
+		    "expected %s, got %s", d->vdev, d->engine, s, p->start, p->n,
+		    tag_str(want, w, sizeof(w)), got);
+	}
+}
+
+/* A request of d came back: check it and update the model. */
+static void complete(struct disk *d, struct blkfront_req *r)
+{
+	struct pend *p = &d->pend[r->id];
+	bool bad = hits_error(d, p->start, p->n), ok = r->status == BLKIF_RSP_OKAY;
+
+	if (!p->inflight)
+		die("disk %s: slot %u answered but not in flight", d->vdev, r->id);
+	p->inflight = false;
+	if (p->op == BLKIF_OP_FLUSH_DISKCACHE) {
+		if (!ok)
+			die("disk %s: a flush failed (status %d)", d->vdev, r->status);
+		count.flushes++;
+		for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++) {
+			struct pend *q = &d->pend[i];
+
+			if (q->inflight && q->op == BLKIF_OP_WRITE && q->queue == p->queue &&
+			    q->seq < p->seq)
+				die("disk %s: a flush was answered before the write of op %u "
+				    "(%" PRIu64 "+%" PRIu64 ") put before it on ring %u", d->vdev,
+				    q->tag, q->start, q->n, p->queue);
+		}
+	} else if (ok && bad) {
+		die("disk %s: a %s of %" PRIu64 "+%" PRIu64 " touching the fault=%s range "
+		    "%" PRIu64 "+%" PRIu64 " succeeded", d->vdev, p->op == BLKIF_OP_WRITE ?
+		    "write" : "read", p->start, p->n, fault_names[d->fault], d->fstart, d->fcount);
+	} else if (!ok && !bad) {
+		die("disk %s (%s): a %s of %" PRIu64 "+%" PRIu64 " failed (status %d)", d->vdev,
+		    d->engine, p->op == BLKIF_OP_WRITE ? "write" : "read", p->start, p->n,
+		    r->status);
+	} else if (p->op == BLKIF_OP_WRITE) {
+		count.writes++;
+		count.failed += !ok;
+		for (uint64_t i = 0; i < p->n; i++)
+			d->tag[p->start + i] = ok ? p->tag : TAG_ANY;
+	} else {
+		count.reads++;
+		count.failed += !ok;
+		if (ok)
+			check_read(d, p);
+		count.checked += ok ? p->n : 0;
+	}
+	blkfront_req_put(d->bf, r);
+}
+
+/* Disconnect d's frontend; what is in flight is dropped (the caller settles the model). */
+static void disconnect(struct disk *d)
+{
+	char err[512];
+
+	if (!d->bf)
+		return;
+	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++)
+		d->pend[i].inflight = false;
+	if (blkfront_disconnect(d->bf, err, sizeof(err)) && !d->gone)
+		die("disk %s: cannot disconnect: %s", d->vdev, err);
+	d->bf = NULL;
+	d->gone = false;
+}
+
+/* A disk's backend left Connected: only a mem disk's, when blkbackd stopped, may. */
+static void backend_gone(struct disk *d, bool expected)
+{
+	if (!expected)
+		die("disk %s (%s): the backend left Connected", d->vdev, d->engine);
+	d->gone = true;
+	disconnect(d);
+}
+
+static bool daemon_stopping;
+
+/* Take the answers of every disk; wait up to wait_ms for one if none is there. */
+static void service(int wait_ms)
+{
+	struct blkfront_req *done[SLOTS];
+	bool any = false;
+	struct disk *waiter = NULL;
+
+	for (unsigned int k = 0; k < NDISKS; k++) {
+		struct disk *d = &disks[k];
+		int n;
+
+		if (!d->bf)
+			continue;
+		if (blkfront_ring_wait(d->bf, 0) == -ESHUTDOWN) {
+			backend_gone(d, daemon_stopping && !strcmp(d->engine, "mem"));
+			continue;
+		}
+		n = blkfront_reap(d->bf, done, SLOTS, 0);
+		if (n < 0)
+			die("disk %s: taking answers failed: %s", d->vdev, strerror(-n));
+		for (int i = 0; i < n; i++)
+			complete(d, done[i]);
+		any |= n > 0;
+		if (!waiter && blkfront_inflight(d->bf) > held_count(d))
+			waiter = d;
+	}
+	if (any || !wait_ms)
+		return;
+	if (waiter)
+		blkfront_ring_wait(waiter->bf, wait_ms);
+	else
+		poll(NULL, 0, wait_ms);	/* nothing to wait on but a child process */
+}
+
+/* Print blkbackctl stats of d to stderr, for a request not answered. */
+static void dump_stats(const struct disk *d)
+{
+	const char *args[] = { "stats", "guest1", d->vdev, "--json", NULL };
+	char path[512], line[512];
+	FILE *f;
+	int st;
+
+	snprintf(path, sizeof(path), "%s/stats.out", dir);
+	unlink(path);
+	waitpid(spawn_dom0("blkbackctl", args, path), &st, 0);
+	f = fopen(path, "r");
+	fprintf(stderr, "torture: blkbackctl stats guest1 %s:\n", d->vdev);
+	while (f && fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	if (f)
+		fclose(f);
+}
+
+/* Wait until slot id of d is answered. */
+static void wait_slot(struct disk *d, unsigned int id)
+{
+	int64_t deadline = now_ms() + WAIT_MS;
+
+	while (d->bf && d->pend[id].inflight) {
+		if (now_ms() > deadline && (dump_stats(d), true))
+			die("disk %s: a request (%" PRIu64 "+%" PRIu64 ", op %u) not answered in %d s",
+			    d->vdev, d->pend[id].start, d->pend[id].n, d->pend[id].op,
+			    WAIT_MS / 1000);
+		service(20);
+	}
+}
+
+/* Wait for every request of d not held; false (nothing waited) if some are held. */
+static bool drain(struct disk *d)
+{
+	if (held_count(d))
+		return false;
+	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++)
+		wait_slot(d, i);
+	return true;
+}
+
+/* Wait for the requests of d overlapping the range; false if one of them is held. */
+static bool wait_overlapping(struct disk *d, uint64_t start, uint64_t n)
+{
+	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++) {
+		struct pend *p = &d->pend[i];
+
+		if (p->inflight && (p->op == BLKIF_OP_FLUSH_DISKCACHE ? false :
+				    overlap(start, n, p->start, p->n)) && p->held)
+			return false;
+	}
+	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++) {
+		struct pend *p = &d->pend[i];
+
+		if (p->inflight && p->op != BLKIF_OP_FLUSH_DISKCACHE &&
+		    overlap(start, n, p->start, p->n))
+			wait_slot(d, i);
+	}
+	return true;
+}
+
+/* A free request slot of d, waiting for one; NULL if every slot is held. */
+static struct blkfront_req *get_slot(struct disk *d)
+{
+	int64_t deadline = now_ms() + WAIT_MS;
+	struct blkfront_req *r;
+
+	while (d->bf && !(r = blkfront_req_get(d->bf))) {
+		if (held_count(d) >= blkfront_slots(d->bf))
+			return NULL;
+		if (now_ms() > deadline)
+			die("disk %s: no request slot came free in %d s", d->vdev, WAIT_MS / 1000);
+		service(20);
+	}
+	return d->bf ? r : NULL;
+}
+
+/* Submit op on d's sectors [start, start+n) (flush: n = 0); false if skipped. */
+static bool submit(struct disk *d, uint8_t op, uint64_t start, uint64_t n)
+{
+	struct blkfront_req *r;
+	struct pend *p;
+	int err;
+
+	if (op != BLKIF_OP_FLUSH_DISKCACHE && !wait_overlapping(d, start, n))
+		return false;
+	r = get_slot(d);
+	if (!r)
+		return false;
+	p = &d->pend[r->id];
+	*p = (struct pend){ .inflight = true, .op = op, .start = start, .n = n,
+			    .tag = op == BLKIF_OP_WRITE ? (uint32_t)step : 0, .seq = ++d->seq,
+			    .req = r, .held = n && hits_stall(d, start, n) };
+	hold_sweep_mates(d);
+	if (op == BLKIF_OP_WRITE)
+		for (uint64_t i = 0; i < n; i++)
+			bf_pattern_fill((uint8_t *)r->buf + i * BF_BLOCK, pattern_seed(p->tag),
+					start + i);
+	err = blkfront_submit(d->bf, r, op, start * BF_BLOCK, (uint32_t)(n * BF_BLOCK));
+	err = err ? err : blkfront_kick(d->bf);
+	if (err)
+		die("disk %s: cannot submit: %s", d->vdev, strerror(-err));
+	p->queue = r->on_queue;
+	return true;
+}
+
+/* ---- attach, connect, detach ---- */
+
+/* Connect d's frontend with a frontend variant picked at random. */
+static void connect_disk(struct disk *d)
+{
+	struct blkfront_opts o;
+	char err[512];
+	int ret;
+
+	blkfront_opts_init(&o);
+	o.vdev = d->vdev;
+	o.timeout_ms = WAIT_MS;
+	o.slots = SLOTS;
+	o.queues = 1 + (unsigned int)rnd(2);
+	o.no_persistent = rnd(2);
+	o.max_ring_order = (int)rnd(3);
+	o.indirect_always = rnd(2);
+	ret = blkfront_connect(&o, &d->bf, err, sizeof(err));
+	if (ret)
+		die("disk %s (%s): cannot connect: %s", d->vdev, d->engine, err);
+	if (blkfront_disk(d->bf)->sectors != d->sectors)
+		die("disk %s (%s): the backend says %" PRIu64 " sectors, the model %" PRIu64,
+		    d->vdev, d->engine, blkfront_disk(d->bf)->sectors, d->sectors);
+	memset(d->pend, 0, sizeof(d->pend));
+}
+
+/* Write d's spec with the fault picked, and size= when size_bytes is not 0. */
+static void make_spec(const struct disk *d, uint64_t size_bytes, char *spec, size_t len)
+{
+	char fault[64] = "";
+
+	if (d->fault != F_NONE)
+		snprintf(fault, sizeof(fault), ",fault=%" PRIu64 "+%" PRIu64 ":%s", d->fstart,
+			 d->fcount, fault_names[d->fault]);
+	if (!strcmp(d->engine, "mem") && size_bytes)
+		snprintf(spec, len, "mem:size=%" PRIu64 ",name=torture%u%s", size_bytes,
+			 d->generation, fault);
+	else if (!strcmp(d->engine, "mem"))
+		snprintf(spec, len, "mem:name=torture%u%s", d->generation, fault);
+	else
+		snprintf(spec, len, "%s:%s%s", d->engine, d->path, fault);
+}
+
+/* Attach d with a fault picked at random; mem: size 0 reuses the named ramdisk. */
+static void attach(struct disk *d, uint64_t size_bytes)
+{
+	char spec[512], out[400];
+
+	d->fault = (enum fault)(rnd(3) ? F_NONE : 1 + rnd(4));
+	d->fstart = rnd(d->sectors);
+	d->fcount = 1 + rnd(64);
+	d->stall_active = d->fault == F_STALL;
+	make_spec(d, size_bytes, spec, sizeof(spec));
+	note("attach %s %s", d->vdev, spec);
+	if (ctl(out, sizeof(out), "attach", "guest1", spec, "--vdev", d->vdev, "--nowait",
+		NULL))
+		die("cannot attach %s as %s: %s", spec, d->vdev, out);
+	connect_disk(d);
+}
+
+/* Disconnect d and detach it. */
+static void detach(struct disk *d)
+{
+	char out[400];
+
+	disconnect(d);
+	if (ctl(out, sizeof(out), "detach", "guest1", d->vdev, NULL))
+		die("cannot detach %s: %s", d->vdev, out);
+}
+
+/* A mem disk closed by blkbackd's stop: detach it, and attach a new one (zeroes). */
+static void mem_lost(struct disk *d)
+{
+	int64_t deadline = now_ms() + WAIT_MS;
+
+	while (d->bf) {
+		if (now_ms() > deadline)
+			die("disk %s: the mem disk was not closed after blkbackd stopped", d->vdev);
+		service(20);
+	}
+	detach(d);
+	for (uint64_t s = 0; s < MAX_SECT; s++)
+		d->tag[s] = 0;
+	/*
+	 * A new name: the new blkbackd may have made a ramdisk from the closed disk's spec
+	 * (one of the spec's size=, not the disk's), which the next attach would reuse.
+	 */
+	d->generation++;
+	count.mem_lost++;
+	attach(d, d->sectors * BF_BLOCK);
+}
+
+/* ---- the steps ---- */
+
+/*
+ * The sectors the guest may use: the model's size, or less after a grow until the
+ * frontend reconnects (blkfront reads the size once, at connect).
+ */
+static uint64_t io_sectors(const struct disk *d)
+{
+	uint64_t seen = blkfront_disk(d->bf)->sectors;
+
+	return seen < d->sectors ? seen : d->sectors;
+}
+
+/* Random sectors for a read or write: one time in four on the fault= range, if any. */
+static void pick_range(struct disk *d, uint64_t *start, uint64_t *n)
+{
+	uint64_t size = io_sectors(d), s;
+
+	*n = 1 + rnd(MAX_IO);
+	*n = *n > size ? size : *n;
+	s = rnd(size - *n + 1);
+	if (d->fault != F_NONE && !rnd(4)) {
+		s = d->fstart + d->fcount / 2;
+		s = s > *n / 2 ? s - *n / 2 : 0;
+		s = s + *n > size ? size - *n : s;
+	}
+	*start = s;
+}
+
+/* A write of random sectors. */
+static void op_write(struct disk *d)
+{
+	uint64_t start, n;
+
+	pick_range(d, &start, &n);
+	note("write %s %" PRIu64 "+%" PRIu64 "%s", d->vdev, start, n,
+	     submit(d, BLKIF_OP_WRITE, start, n) ? "" : " (skipped: held)");
+}
+
+/* A read of random sectors, checked when it comes back. */
+static void op_read(struct disk *d)
+{
+	uint64_t start, n;
+
+	pick_range(d, &start, &n);
+	note("read %s %" PRIu64 "+%" PRIu64 "%s", d->vdev, start, n,
+	     submit(d, BLKIF_OP_READ, start, n) ? "" : " (skipped: held)");
+}
+
+/* A flush, where offered; not behind held I/O (it would hold the ring). */
+static void op_flush(struct disk *d)
+{
+	bool go = blkfront_features(d->bf)->flush && !held_count(d);
+
+	note("flush %s%s", d->vdev, go && submit(d, BLKIF_OP_FLUSH_DISKCACHE, 0, 0) ? "" :
+	     " (skipped)");
+}
+
+/* Read the whole disk back and check it. */
+static void op_verify(struct disk *d)
+{
+	uint64_t size = io_sectors(d);
+
+	note("verify %s (%" PRIu64 " sectors)", d->vdev, size);
+	if (!drain(d))
+		return;
+	for (uint64_t s = 0; s < size; s += MAX_IO) {
+		uint64_t n = size - s < MAX_IO ? size - s : MAX_IO;
+
+		if (!hits_stall(d, s, n))
+			submit(d, BLKIF_OP_READ, s, n);
+	}
+	drain(d);
+}
+
+/* Stop blkbackd (kill -9, or a handover that must exit 0), start another. */
+static void op_restart(bool handover)
+{
+	char out[400];
+	int st, rc;
+
+	note("%s", handover ? "handover" : "kill -9");
+	daemon_stopping = true;
+	*(handover ? &count.handovers : &count.kills) += 1;
+	for (unsigned int k = 0; k < NDISKS; k++) {
+		if (disks[k].bf)
+			count.inflight_at_stop += blkfront_inflight(disks[k].bf);
+		count.held_at_stop += held_count(&disks[k]);
+	}
+	if (handover) {
+		rc = ctl(out, sizeof(out), "handover", NULL);
+		if (rc)
+			die("blkbackctl handover exited %d: %s", rc, out);
+		rc = wait_child(daemon_pid, "blkbackd after handover");
+		if (rc)
+			die("blkbackd exited with status %d after a handover", rc);
+	} else {
+		kill(daemon_pid, SIGKILL);
+		if (waitpid(daemon_pid, &st, 0) != daemon_pid)
+			die("waitpid for blkbackd: %s", strerror(errno));
+	}
+	daemon_pid = -1;
+	daemon_start();
+	for (unsigned int k = 0; k < NDISKS; k++) {
+		struct disk *d = &disks[k];
+
+		if (!strcmp(d->engine, "mem")) {
+			mem_lost(d);
+			continue;
+		}
+		/* The new daemon opens the storage again: a stall holds again. */
+		d->stall_active = d->fault == F_STALL;
+		for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++)
+			if (d->pend[i].inflight && d->pend[i].n)
+				d->pend[i].held = hits_stall(d, d->pend[i].start, d->pend[i].n);
+		hold_sweep_mates(d);
+	}
+	daemon_stopping = false;
+}
+
+/* Let a stalled disk's held I/O go. */
+static void op_unstall(struct disk *d)
+{
+	char out[400];
+
+	note("unstall %s%s", d->vdev, d->stall_active ? "" : " (skipped: no stall)");
+	if (!d->stall_active)
+		return;
+	if (ctl(out, sizeof(out), "unstall", "guest1", d->vdev, NULL))
+		die("blkbackctl unstall guest1 %s failed: %s", d->vdev, out);
+	d->stall_active = false;
+	count.unstalls++;
+	count.released += held_count(d);
+	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++)
+		d->pend[i].held = false;
+}
+
+/* Close the frontend and connect again. */
+static void op_reconnect(struct disk *d)
+{
+	bool go = drain(d);
+
+	note("reconnect %s%s", d->vdev, go ? "" : " (skipped: held)");
+	if (!go)
+		return;
+	disconnect(d);
+	connect_disk(d);
+	count.reconnects++;
+}
+
+/* Resize to a random size; a shrink drops the data past the new end. */
+static void op_resize(struct disk *d)
+{
+	uint64_t sect = MIN_SECT + rnd((MAX_SECT - MIN_SECT) / 128 + 1) * 128;
+	char size[32], out[400];
+	bool go = drain(d);
+	int rc;
+
+	note("resize %s %" PRIu64 " -> %" PRIu64 " sectors%s", d->vdev, d->sectors, sect,
+	     go ? "" : " (skipped: held)");
+	if (!go)
+		return;
+	snprintf(size, sizeof(size), "%" PRIu64, sect * BF_BLOCK);
+	rc = sect < d->sectors ? ctl(out, sizeof(out), "resize", "guest1", d->vdev, size,
+				     "--shrink", NULL) :
+				 ctl(out, sizeof(out), "resize", "guest1", d->vdev, size, NULL);
+	if (rc)
+		die("blkbackctl resize guest1 %s %s failed: %s", d->vdev, size, out);
+	for (uint64_t s = sect; s < MAX_SECT; s++)
+		d->tag[s] = 0;
+	count.resizes++;
+	count.shrinks += sect < d->sectors;
+	d->sectors = sect;
+}
+
+/* Detach and attach again (a new fault=); the data stays. */
+static void op_reattach(struct disk *d)
+{
+	bool go = drain(d);
+
+	note("detach and re-attach %s%s", d->vdev, go ? "" : " (skipped: held)");
+	if (!go)
+		return;
+	count.reattaches++;
+	detach(d);
+	attach(d, !strcmp(d->engine, "mem") && rnd(2) ? d->sectors * BF_BLOCK : 0);
+}
+
+/* One step, picked at random. */
+static void one_step(void)
+{
+	struct disk *d = &disks[rnd(NDISKS)];
+	uint64_t r = rnd(1000);
+
+	if (r < 400)
+		op_write(d);
+	else if (r < 700)
+		op_read(d);
+	else if (r < 800)
+		op_flush(d);
+	else if (r < 815)
+		op_verify(d);
+	else if (r < 835)
+		op_restart(false);
+	else if (r < 845)
+		op_restart(true);
+	else if (r < 895)
+		op_unstall(d);
+	else if (r < 925)
+		op_reconnect(d);
+	else if (r < 955)
+		op_resize(d);
+	else
+		op_reattach(d);
+}
+
+/* Set up the three disks: images, blkbackd, attach and connect. */
+static void setup(void)
+{
+	static const char *const vdevs[NDISKS] = { "xvdb", "xvdc", "xvdd" };
+	static const char *const engines[NDISKS] = { "file", "uring", "mem" };
+
+	daemon_start();
+	for (unsigned int k = 0; k < NDISKS; k++) {
+		struct disk *d = &disks[k];
+
+		d->vdev = vdevs[k];
+		d->engine = engines[k];
+		d->sectors = START_SECT;
+		if (strcmp(d->engine, "mem")) {
+			FILE *f;
+
+			snprintf(d->path, sizeof(d->path), "%s/%s.img", dir, d->vdev);
+			f = fopen(d->path, "w");
+			if (!f || ftruncate(fileno(f), (off_t)(START_SECT * BF_BLOCK)) || fclose(f))
+				die("cannot create %s: %s", d->path, strerror(errno));
+		}
+		attach(d, START_SECT * BF_BLOCK);
+	}
+}
+
+/* The end: release stalls, read every disk back, detach, stop blkbackd with SIGTERM. */
+static void finish(void)
+{
+	int st;
+
+	step++;
+	for (unsigned int k = 0; k < NDISKS; k++) {
+		op_unstall(&disks[k]);
+		op_verify(&disks[k]);
+		detach(&disks[k]);
+	}
+	note("SIGTERM to blkbackd");
+	kill(daemon_pid, SIGTERM);
+	if (waitpid(daemon_pid, &st, 0) != daemon_pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("blkbackd did not exit 0 on SIGTERM (status %d)", st);
+	daemon_pid = -1;
+}
+
+/* torture --seed N --seconds T [--ops M] --dir DIR --build B [-v] */
+int main(int argc, char **argv)
+{
+	uint64_t seconds = 60, max_ops = UINT64_MAX;
+	bool have_seed = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "-v")) {
+			verbose = true;
+			continue;
+		}
+		if (!v)
+			goto usage;
+		i++;
+		if (!strcmp(a, "--seed") && !bf_parse_uint(v, UINT64_MAX, &seed))
+			have_seed = true;
+		else if (!strcmp(a, "--seconds") && !bf_parse_uint(v, 86400, &seconds))
+			;
+		else if (!strcmp(a, "--ops") && !bf_parse_uint(v, UINT64_MAX, &max_ops))
+			;
+		else if (!strcmp(a, "--dir"))
+			dir = v;
+		else if (!strcmp(a, "--build"))
+			build = v;
+		else if (!strcmp(a, "--daemon-debug"))
+			daemon_debug = v;
+		else
+			goto usage;
+	}
+	if (!have_seed || !dir || !build)
+		goto usage;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("torture: seed %" PRIu64 ", %" PRIu64 " s\n", seed, seconds);
+	rng = seed;
+	seed_hi = (bf_rand(&rng) | 1) << 32;	/* never zero: a tag's pattern is never 0 */
+	started_ms = now_ms();
+	setup();
+	for (step = 1; step <= max_ops && now_ms() - started_ms < (int64_t)seconds * 1000;
+	     step++)
+		one_step();
+	step--;
+	{
+		uint64_t ops = step;
+
+		finish();
+		printf("torture: %" PRIu64 " writes, %" PRIu64 " reads (%" PRIu64 " sectors checked), "
+		       "%" PRIu64 " failed as their fault= range wants, %" PRIu64 " flushes; "
+		       "%" PRIu64 " kill -9 and %" PRIu64 " handovers with %" PRIu64 " requests in "
+		       "flight (%" PRIu64 " held by a stall), %" PRIu64 " mem disks lost; "
+		       "%" PRIu64 " unstalls releasing %" PRIu64 " requests, %" PRIu64 " reconnects, "
+		       "%" PRIu64 " resizes (%" PRIu64 " shrinks), %" PRIu64 " re-attaches\n",
+		       count.writes, count.reads, count.checked, count.failed, count.flushes,
+		       count.kills, count.handovers, count.inflight_at_stop, count.held_at_stop,
+		       count.mem_lost, count.unstalls, count.released, count.reconnects,
+		       count.resizes, count.shrinks, count.reattaches);
+		printf("PASS torture seed=%" PRIu64 " ops=%" PRIu64 "\n", seed, ops);
+	}
+	return 0;
+usage:
+	fprintf(stderr, "usage: torture --seed N --dir DIR --build BUILD [--seconds T] "
+		"[--ops M] [--daemon-debug FLAGS] [-v]\n");
+	return 2;
+}
