@@ -102,7 +102,8 @@ static uint64_t seed, rng, seed_hi, step;
 static const char *dir, *build, *daemon_debug;
 static pid_t daemon_pid = -1;
 static bool verbose;
-static char history[HISTORY][160];
+static char history[HISTORY][160];	/* the last notes, a ring */
+static uint64_t nnotes;
 static int64_t started_ms;
 /* What the run did, for the summary line. */
 static struct {
@@ -124,7 +125,7 @@ static int64_t now_ms(void)
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...)
 {
-	char *h = history[step % HISTORY];
+	char *h = history[nnotes++ % HISTORY];
 	va_list ap;
 	int n = snprintf(h, sizeof(history[0]), "op %" PRIu64 ": ", step);
 
@@ -142,9 +143,8 @@ static void die(const char *fmt, ...)
 	va_list ap;
 
 	fprintf(stderr, "torture: the last steps before the failure:\n");
-	for (uint64_t i = step >= HISTORY ? step - HISTORY + 1 : 0; i <= step; i++)
-		if (history[i % HISTORY][0])
-			fprintf(stderr, "  %s\n", history[i % HISTORY]);
+	for (uint64_t i = nnotes >= HISTORY ? nnotes - HISTORY : 0; i < nnotes; i++)
+		fprintf(stderr, "  %s\n", history[i % HISTORY]);
 	printf("FAIL torture seed=%" PRIu64 ": op %" PRIu64 ": ", seed, step);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
@@ -737,6 +737,20 @@ static void op_flush(struct disk *d)
 	     " (skipped)");
 }
 
+/* Writes in flight at once with a flush put behind them, as a guest's fsync does. */
+static void op_burst(struct disk *d)
+{
+	uint64_t k = 2 + rnd(7), start, n;
+
+	note("burst of %" PRIu64 " writes on %s, then a flush", k, d->vdev);
+	for (uint64_t i = 0; i < k; i++) {
+		pick_range(d, &start, &n);
+		note("burst write %s %" PRIu64 "+%" PRIu64 "%s", d->vdev, start, n,
+		     submit(d, BLKIF_OP_WRITE, start, n) ? "" : " (skipped: held)");
+	}
+	op_flush(d);
+}
+
 /* Read the whole disk back and check it. */
 static void op_verify(struct disk *d)
 {
@@ -873,8 +887,10 @@ static void one_step(void)
 	struct disk *d = &disks[rnd(NDISKS)];
 	uint64_t r = rnd(1000);
 
-	if (r < 400)
+	if (r < 320)
 		op_write(d);
+	else if (r < 400)
+		op_burst(d);
 	else if (r < 700)
 		op_read(d);
 	else if (r < 800)
