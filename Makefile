@@ -131,10 +131,12 @@ $(B)/tests/sim/hv-%: $(B)/tests/sim/hv-%.o
 # tests/sim/blkback-cycles.sh's attach/detach cycler and tests/sim/torture.sh's randomised
 # guest and operator, frontends on libblkfront.a.
 SIM_PROGS := $(B)/tests/sim/attach-cycles $(B)/tests/sim/torture
+# (Objects first: a program's further objects, such as torture-guest.o, use the libraries.)
 $(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libblkback.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
-		-pthread $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) \
+		$(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm -pthread $(LDLIBS)
+$(B)/tests/sim/torture: $(B)/tests/sim/torture-guest.o
 
 $(B)/tests/sim/hv-xcstub.so: tests/sim/hv-xcstub.c
 	$(call msg,LD,$@)
