@@ -54,13 +54,14 @@ bool hits_stall(const struct disk *d, uint64_t start, uint64_t n)
  * In map grant mode the requests of one ring sweep share one mapping and are answered
  * only once all of them are done (blkback/grant.c), so a held request holds the others
  * taken with it, and which those are depends on timing: with a request held, every
- * request of the disk counts as held. With persistent grants only the held one waits.
+ * request of the disk counts as held. Only persistent grants, negotiated and served by a
+ * daemon in that mode, make the held one alone wait.
  */
 void hold_sweep_mates(struct disk *d)
 {
 	bool any = false;
 
-	if (!d->bf || blkfront_features(d->bf)->use_persistent)
+	if (!d->bf || (blkfront_features(d->bf)->use_persistent && daemon_persistent))
 		return;
 	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++)
 		any |= d->pend[i].inflight && d->pend[i].held;

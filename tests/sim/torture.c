@@ -11,7 +11,8 @@
  * seed gives the same steps (--ops M stops after M of them).
  *
  * Steps: reads, writes and flushes in flight at once; kill -9 of blkbackd and a handover,
- * each followed by a new blkbackd; blkbackctl unstall of a disk attached with
+ * each followed by a new blkbackd (each with its own -g grant mode and -q queue limit);
+ * blkbackctl unstall of a disk attached with
  * fault=...:stall; frontend reconnects; resizes; detach and re-attach (a fresh fault= each
  * time: none, eio, enospc, short or stall on a random range).
  *
@@ -69,7 +70,7 @@ static char history[HISTORY][160];	/* the last notes, a ring */
 static uint64_t nnotes;
 static int64_t started_ms;
 struct counts count;
-bool daemon_stopping;
+bool daemon_stopping, daemon_persistent;
 const char *const fault_names[] = { "none", "eio", "enospc", "short", "stall" };
 
 /* Milliseconds on the monotonic clock. */
@@ -208,15 +209,24 @@ static int ctl(char *out, size_t outlen, ...)
 	return rc;
 }
 
-/* Start blkbackd (-d daemon_debug if set) and wait until it answers blkbackctl stats. */
+/*
+ * Start blkbackd with a grant mode and a queue limit picked at random (a new daemon may
+ * differ from the one it takes over from: docs/restart.md), -d daemon_debug if set; wait
+ * until it answers blkbackctl stats.
+ */
 static void daemon_start(void)
 {
-	const char *args[] = { daemon_debug ? "-d" : NULL, daemon_debug, NULL };
+	static const char *const modes[] = { "persistent", "persistent", "map", "copy" };
+	static const char *const queues[] = { "1", "2", "4" };
+	const char *args[] = { "-g", modes[rnd(4)], "-q", queues[rnd(3)],
+			       daemon_debug ? "-d" : NULL, daemon_debug, NULL };
 	char log[512];
 	int64_t deadline = now_ms() + WAIT_MS;
 	int st;
 
 	snprintf(log, sizeof(log), "%s/blkbackd.log", dir);
+	daemon_persistent = !strcmp(args[1], "persistent");
+	note("start blkbackd %s %s %s %s", args[0], args[1], args[2], args[3]);
 	daemon_pid = spawn_dom0("blkbackd", args, log);
 	while (ctl(NULL, 0, "stats", NULL) != 0) {
 		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {

@@ -61,6 +61,7 @@ extern struct disk disks[NDISKS];
 extern uint64_t seed, seed_hi, step;
 extern const char *dir;
 extern bool daemon_stopping;
+extern bool daemon_persistent;	/* blkbackd runs with -g persistent */
 extern struct counts count;
 int64_t now_ms(void);
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
