@@ -114,6 +114,12 @@ static void check_read(struct disk *d, const struct pend *p)
 	}
 }
 
+/* A request's name, for messages. */
+static const char *op_name(uint8_t op)
+{
+	return op == BLKIF_OP_WRITE ? "write" : op == BLKIF_OP_DISCARD ? "discard" : "read";
+}
+
 /* A request of d came back: check it and update the model. */
 static void complete(struct disk *d, struct blkfront_req *r)
 {
@@ -138,14 +144,15 @@ static void complete(struct disk *d, struct blkfront_req *r)
 		}
 	} else if (ok && bad) {
 		die("disk %s: a %s of %" PRIu64 "+%" PRIu64 " touching the fault=%s range "
-		    "%" PRIu64 "+%" PRIu64 " succeeded", d->vdev, p->op == BLKIF_OP_WRITE ?
-		    "write" : "read", p->start, p->n, fault_names[d->fault], d->fstart, d->fcount);
+		    "%" PRIu64 "+%" PRIu64 " succeeded", d->vdev, op_name(p->op), p->start, p->n,
+		    fault_names[d->fault], d->fstart, d->fcount);
 	} else if (!ok && !bad) {
 		die("disk %s (%s): a %s of %" PRIu64 "+%" PRIu64 " failed (status %d)", d->vdev,
-		    d->engine, p->op == BLKIF_OP_WRITE ? "write" : "read", p->start, p->n,
+		    d->engine, op_name(p->op), p->start, p->n,
 		    r->status);
-	} else if (p->op == BLKIF_OP_WRITE) {
-		count.writes++;
+	} else if (p->op == BLKIF_OP_WRITE || p->op == BLKIF_OP_DISCARD) {
+		count.writes += p->op == BLKIF_OP_WRITE;
+		count.discards += p->op == BLKIF_OP_DISCARD;
 		count.failed += !ok;
 		for (uint64_t i = 0; i < p->n; i++)
 			d->tag[p->start + i] = ok ? p->tag : TAG_ANY;

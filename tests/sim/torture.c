@@ -10,8 +10,8 @@
  * step is picked by a PRNG seeded with N, never by timing, so a seed replays: the same
  * seed gives the same steps (--ops M stops after M of them).
  *
- * Steps: reads, writes and flushes in flight at once; kill -9 of blkbackd and a handover,
- * each followed by a new blkbackd (each with its own -g grant mode and -q queue limit);
+ * Steps: reads, writes, discards and flushes in flight at once; kill -9 of blkbackd and a
+ * handover, each followed by a new blkbackd (each with its own -g grant mode and -q queue limit);
  * blkbackctl unstall of a disk attached with
  * fault=...:stall; frontend reconnects; resizes; detach and re-attach (a fresh fault= each
  * time: none, eio, enospc, short or stall on a random range).
@@ -33,6 +33,7 @@
  *  - a named ramdisk keeps its data across detach and re-attach while blkbackd runs; a
  *    kill -9 or handover closes it (the guest sees it go), and the one attached again is
  *    new: zeroes;
+ *  - a discarded sector reads back as zeroes;
  *  - a resize keeps the data below the new end; a shrink drops the rest (grown space
  *    reads as zeroes).
  * A read is never in flight with an overlapping write, so it must see exactly the model.
@@ -355,6 +356,17 @@ static void op_read(struct disk *d)
 	     submit(d, BLKIF_OP_READ, start, n) ? "" : " (skipped: held)");
 }
 
+/* A discard of random sectors, where offered: they read back as zeroes (reference.md). */
+static void op_discard(struct disk *d)
+{
+	uint64_t start, n;
+	bool go = blkfront_features(d->bf)->discard;
+
+	pick_range(d, &start, &n);
+	note("discard %s %" PRIu64 "+%" PRIu64 "%s", d->vdev, start, n,
+	     go && submit(d, BLKIF_OP_DISCARD, start, n) ? "" : " (skipped)");
+}
+
 /* A flush, where offered; not behind held I/O (it would hold the ring). */
 static void op_flush(struct disk *d)
 {
@@ -518,8 +530,10 @@ static void one_step(void)
 		op_write(d);
 	else if (r < 400)
 		op_burst(d);
-	else if (r < 700)
+	else if (r < 660)
 		op_read(d);
+	else if (r < 700)
+		op_discard(d);
 	else if (r < 800)
 		op_flush(d);
 	else if (r < 815)
@@ -581,6 +595,22 @@ static void finish(void)
 	daemon_pid = -1;
 }
 
+/* One line of what the run did. */
+static void summary(void)
+{
+	const struct counts *c = &count;
+
+	printf("torture: %" PRIu64 " writes, %" PRIu64 " discards, %" PRIu64 " reads (%" PRIu64
+	       " sectors checked), %" PRIu64 " failed as their fault= range wants, %" PRIu64
+	       " flushes; %" PRIu64 " kill -9 and %" PRIu64 " handovers with %" PRIu64
+	       " requests in flight (%" PRIu64 " held by a stall), %" PRIu64 " mem disks lost; %"
+	       PRIu64 " unstalls releasing %" PRIu64 " requests, %" PRIu64 " reconnects, %" PRIu64
+	       " resizes (%" PRIu64 " shrinks), %" PRIu64 " re-attaches\n", c->writes, c->discards,
+	       c->reads, c->checked, c->failed, c->flushes, c->kills, c->handovers,
+	       c->inflight_at_stop, c->held_at_stop, c->mem_lost, c->unstalls, c->released,
+	       c->reconnects, c->resizes, c->shrinks, c->reattaches);
+}
+
 /* torture --seed N --seconds T [--ops M] --dir DIR --build B [-v] */
 int main(int argc, char **argv)
 {
@@ -628,16 +658,7 @@ int main(int argc, char **argv)
 		uint64_t ops = step;
 
 		finish();
-		printf("torture: %" PRIu64 " writes, %" PRIu64 " reads (%" PRIu64 " sectors checked), "
-		       "%" PRIu64 " failed as their fault= range wants, %" PRIu64 " flushes; "
-		       "%" PRIu64 " kill -9 and %" PRIu64 " handovers with %" PRIu64 " requests in "
-		       "flight (%" PRIu64 " held by a stall), %" PRIu64 " mem disks lost; "
-		       "%" PRIu64 " unstalls releasing %" PRIu64 " requests, %" PRIu64 " reconnects, "
-		       "%" PRIu64 " resizes (%" PRIu64 " shrinks), %" PRIu64 " re-attaches\n",
-		       count.writes, count.reads, count.checked, count.failed, count.flushes,
-		       count.kills, count.handovers, count.inflight_at_stop, count.held_at_stop,
-		       count.mem_lost, count.unstalls, count.released, count.reconnects,
-		       count.resizes, count.shrinks, count.reattaches);
+		summary();
 		printf("PASS torture seed=%" PRIu64 " ops=%" PRIu64 "\n", seed, ops);
 	}
 	return 0;

@@ -51,7 +51,7 @@ struct disk {
 
 /* What the run did, for the summary line. */
 struct counts {
-	uint64_t writes, reads, failed, flushes, checked, kills, handovers, held_at_stop,
+	uint64_t writes, discards, reads, failed, flushes, checked, kills, handovers, held_at_stop,
 		 inflight_at_stop, unstalls, released, reconnects, resizes, shrinks, reattaches,
 		 mem_lost;
 };
