@@ -11,10 +11,10 @@
  * seed gives the same steps (--ops M stops after M of them).
  *
  * Steps: reads, writes, discards and flushes in flight at once; kill -9 of blkbackd and a
- * handover, each followed by a new blkbackd (each with its own -g grant mode and -q queue limit);
- * blkbackctl unstall of a disk attached with
- * fault=...:stall; frontend reconnects; resizes; detach and re-attach (a fresh fault= each
- * time: none, eio, enospc, short or stall on a random range).
+ * handover, each followed by a new blkbackd (each with its own -g grant mode and -q queue
+ * limit); blkbackctl unstall of a disk attached with fault=...:stall; frontend
+ * reconnects; resizes; detach and re-attach (a fresh fault= each time: none, eio, enospc,
+ * short or stall on a random range).
  *
  * A mem disk lost when blkbackd stops is attached again under a new name: a new blkbackd
  * may have made a ramdisk of the old name from the closed disk's spec.
