@@ -50,25 +50,6 @@ bool hits_stall(const struct disk *d, uint64_t start, uint64_t n)
 	return d->fault == F_STALL && d->stall_active && overlap(start, n, d->fstart, d->fcount);
 }
 
-/*
- * In map grant mode the requests of one ring sweep share one mapping and are answered
- * only once all of them are done (blkback/grant.c), so a held request holds the others
- * taken with it, and which those are depends on timing: with a request held, every
- * request of the disk counts as held. Only persistent grants, negotiated and served by a
- * daemon in that mode, make the held one alone wait.
- */
-void hold_sweep_mates(struct disk *d)
-{
-	bool any = false;
-
-	if (!d->bf || (blkfront_features(d->bf)->use_persistent && daemon_persistent))
-		return;
-	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++)
-		any |= d->pend[i].inflight && d->pend[i].held;
-	for (unsigned int i = 0; any && i < BLKFRONT_MAX_SLOTS; i++)
-		d->pend[i].held |= d->pend[i].inflight;
-}
-
 /* Requests of d in flight that blkbackd holds: they are not waited for. */
 unsigned int held_count(const struct disk *d)
 {
@@ -257,6 +238,22 @@ static void wait_slot(struct disk *d, unsigned int id)
 	}
 }
 
+/*
+ * A held request (one touching a stalled range) holds others too, so that no request of
+ * the disk may be waited for, when it shares a mapping with them: in map grant mode the
+ * requests of one ring sweep share one mapping and are answered only once all of them
+ * are done (blkback/grant.c). Which requests those are depends on timing, so the whole
+ * disk counts as plugged: nothing is submitted or waited for on it until the unstall.
+ * Only persistent grants, negotiated and served by a daemon in that mode, make the held
+ * one alone wait, except after a take-over (replug: seen with persistent grants too).
+ */
+bool plugged(const struct disk *d)
+{
+	bool persistent = d->bf && blkfront_features(d->bf)->use_persistent && daemon_persistent;
+
+	return held_count(d) && (!persistent || d->replug);
+}
+
 /* Wait for every request of d not held; false (nothing waited) if some are held. */
 bool drain(struct disk *d)
 {
@@ -268,7 +265,7 @@ bool drain(struct disk *d)
 }
 
 /* Wait for the requests of d overlapping the range; false if one of them is held. */
-static bool wait_overlapping(struct disk *d, uint64_t start, uint64_t n)
+bool wait_range(struct disk *d, uint64_t start, uint64_t n)
 {
 	for (unsigned int i = 0; i < BLKFRONT_MAX_SLOTS; i++) {
 		struct pend *p = &d->pend[i];
@@ -310,7 +307,12 @@ bool submit(struct disk *d, uint8_t op, uint64_t start, uint64_t n)
 	struct pend *p;
 	int err;
 
-	if (op != BLKIF_OP_FLUSH_DISKCACHE && !wait_overlapping(d, start, n))
+	if (plugged(d))
+		return false;
+	/* A request that will be held goes alone, where it would plug the disk. */
+	if (n && hits_stall(d, start, n) && !plugged(d) && !drain(d))
+		return false;
+	if (op != BLKIF_OP_FLUSH_DISKCACHE && !wait_range(d, start, n))
 		return false;
 	r = get_slot(d);
 	if (!r)
@@ -319,7 +321,6 @@ bool submit(struct disk *d, uint8_t op, uint64_t start, uint64_t n)
 	*p = (struct pend){ .inflight = true, .op = op, .start = start, .n = n,
 			    .tag = op == BLKIF_OP_WRITE ? (uint32_t)step : 0, .seq = ++d->seq,
 			    .req = r, .held = n && hits_stall(d, start, n) };
-	hold_sweep_mates(d);
 	if (op == BLKIF_OP_WRITE)
 		for (uint64_t i = 0; i < n; i++)
 			bf_pattern_fill((uint8_t *)r->buf + i * BF_BLOCK, pattern_seed(p->tag),

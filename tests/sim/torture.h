@@ -44,6 +44,7 @@ struct disk {
 	enum fault fault;
 	uint64_t fstart, fcount;
 	bool stall_active;
+	bool replug;			/* held requests taken over by a new blkbackd */
 	unsigned int generation;	/* mem: the ramdisk is named torture<generation> */
 	struct pend pend[BLKFRONT_MAX_SLOTS];
 	uint64_t seq;
@@ -71,10 +72,11 @@ pid_t spawn_dom0(const char *prog, const char *const *args, const char *out);
 
 /* torture-guest.c: the guest's side, and the model */
 bool hits_stall(const struct disk *d, uint64_t start, uint64_t n);
-void hold_sweep_mates(struct disk *d);
+bool plugged(const struct disk *d);
 unsigned int held_count(const struct disk *d);
 void service(int wait_ms);
 bool drain(struct disk *d);
+bool wait_range(struct disk *d, uint64_t start, uint64_t n);
 bool submit(struct disk *d, uint8_t op, uint64_t start, uint64_t n);
 void connect_disk(struct disk *d);
 void disconnect(struct disk *d);

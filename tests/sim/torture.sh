@@ -8,7 +8,8 @@
 #   TORTURE_SECONDS  how long to take new steps (default 85: with the set-up, the last step
 #                    and the final read-back, under tests/run.sh's 120 s limit per test)
 #   TORTURE_SEED     the seed (default random, printed); a failing seed replays
-#   TORTURE_OPS      stop after this many steps (to replay a failure exactly)
+#   TORTURE_OPS      stop after this many steps (to replay a failure exactly; then no time
+#                    limit unless TORTURE_SECONDS is set)
 #   TORTURE_DAEMON_DEBUG  blkbackd's -d flags (ring,io,xs), its log in $XENSIM_DIR/blkbackd.log
 #   TORTURE_VERBOSE  set: every step on stderr (kept in $XENSIM_DIR/torture.err with SIM_KEEP=1)
 here=$(dirname "$0")
@@ -17,6 +18,8 @@ source "$here/lib.sh"
 source "$here/lib-blkback.sh"
 
 seconds=${TORTURE_SECONDS:-85}
+# Replaying up to a step: no time limit unless one is asked for.
+[ -z "${TORTURE_OPS:-}" ] || [ -n "${TORTURE_SECONDS:-}" ] || seconds=86400
 seed=${TORTURE_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "torture seed $seed, $seconds s (TORTURE_SEED=$seed replays it)"
 [ -x "$BUILD/tests/sim/torture" ] || fail "$BUILD/tests/sim/torture is not built"
