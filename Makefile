@@ -134,12 +134,15 @@ $(B)/tests/sim/hv-%: $(B)/tests/sim/hv-%.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xengnttab xenevtchn) -pthread $(LDLIBS)
 
-# tests/sim/blkback-cycles.sh's attach/detach cycler, a frontend on libblkfront.a.
-SIM_PROGS := $(B)/tests/sim/attach-cycles
+# tests/sim/blkback-cycles.sh's attach/detach cycler and tests/sim/torture.sh's randomised
+# guest and operator, frontends on libblkfront.a.
+SIM_PROGS := $(B)/tests/sim/attach-cycles $(B)/tests/sim/torture
+# (Objects first: a program's further objects, such as torture-guest.o, use the libraries.)
 $(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libblkback.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm \
-		-pthread $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) \
+		$(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm -pthread $(LDLIBS)
+$(B)/tests/sim/torture: $(B)/tests/sim/torture-guest.o
 
 # The FUSE file system that holds system calls inside the kernel (tests/sim/lib-hangfs.sh).
 # libfuse3 is looked up when the recipe runs, not when the Makefile is read: a fresh machine
