@@ -137,7 +137,7 @@ static void device_probe(struct blk_dev *d)
 	struct cfg_nodes n = { .read = read_node, .arg = d, .bepath = d->bepath };
 	char *fe = NULL, *params = NULL, err[STORAGE_ERR_LEN];
 	struct storage_spec spec = { 0 };
-	int ret;
+	int ret, state;
 
 	d->xs_err = 0;
 	ret = cfg_frontend(&n, d->domid, &fe, err, sizeof(err));
@@ -147,6 +147,17 @@ static void device_probe(struct blk_dev *d)
 	} else if (ret && ret != -EAGAIN) {	/* -EAGAIN: the toolstack is still writing */
 		device_fail(d, err);
 	} else if (!ret) {
+		/*
+		 * A ramdisk an earlier daemon had connected died with it, and the take-over
+		 * will close the device: opening it by name here would make an empty one
+		 * that keeps the name (and its size) after the detach. Open it unnamed.
+		 */
+		if (spec.engine == &storage_mem_ops && spec.name && spec.size &&
+		    !be_state(d, &state) && state == XenbusStateConnected &&
+		    !storage_mem_named_exists(spec.name)) {
+			free(spec.name);
+			spec.name = NULL;
+		}
 		snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
 		d->fepath = fe;
 		fe = NULL;

@@ -314,6 +314,18 @@ static int named_claim(const struct storage_spec *spec, struct ramdisk **rdp,
 	return ret;
 }
 
+/* Whether a ramdisk of that name exists in this process, attached or not. */
+bool storage_mem_named_exists(const char *name)
+{
+	struct ramdisk *rd;
+
+	pthread_mutex_lock(&named_lock);
+	for (rd = named; rd && strcmp(rd->name, name); rd = rd->next)
+		;
+	pthread_mutex_unlock(&named_lock);
+	return rd != NULL;
+}
+
 /* Open an anonymous or named ramdisk. */
 static int mem_open(struct storage *disk, const struct storage_spec *spec, char *err, size_t errlen)
 {

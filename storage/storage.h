@@ -139,6 +139,9 @@ extern const struct storage_ops storage_uring_ops;
 void storage_mem_set_limit(uint64_t bytes);
 /* That limit, in bytes. */
 uint64_t storage_mem_limit(void);
+
+/* Whether this process holds a named ramdisk of that name, attached or not. */
+bool storage_mem_named_exists(const char *name);
 /* The bytes the ramdisks allocate now. */
 uint64_t storage_mem_used(void);
 

@@ -20,7 +20,7 @@ truncate -s 512M "$XENSIM_DIR/g1.img" "$XENSIM_DIR/g2.img"
 head -c 8M /dev/urandom >"$XENSIM_DIR/g4.img"
 bk_ctl attach guest1 "file:$XENSIM_DIR/g1.img" --vdev xvdb --nowait
 bk_ctl attach guest2 "uring:$XENSIM_DIR/g2.img" --vdev xvdb --nowait
-bk_ctl attach guest3 mem:size=32M --vdev xvdb --nowait
+bk_ctl attach guest3 mem:size=32M,name=g3scratch --vdev xvdb --nowait
 fe_bg "$XENSIM_DIR/g1.log" guest1 verify xvdb --seed 11 --iodepth 16 --passes 6 --queues 2
 g1=$FE_PID
 fe_bg "$XENSIM_DIR/g2.log" guest2 verify xvdb --seed 22 --iodepth 32 --passes 6 --bs-max 1M --indirect-segs 256
@@ -69,6 +69,12 @@ rc=0
 wait "$g3" || rc=$?
 [ "$rc" -ne 0 ] || fail "guest3's bench finished although its mem disk went away"
 echo "guest3's frontend saw its mem disk close and exited $rc"
+# Its named ramdisk died with the killed daemon: the name is free in the new one, for a
+# ramdisk of another size too (the take-over must not have made an empty one under it).
+bk_ctl detach guest3 xvdb >/dev/null || fail "cannot detach guest3's closed mem disk"
+bk_ctl attach guest3 mem:size=16M,name=g3scratch --vdev xvdb --nowait ||
+	fail "the name of guest3's ramdisk, which died with the killed daemon, is still taken"
+bk_ctl detach guest3 xvdb >/dev/null || fail "cannot detach guest3's new mem disk"
 
 # Then a handover, as for an upgrade: the old daemon answers what is in flight and exits 0.
 served() { [ "$(bk_stat guest1 xvdb "$1" 2>/dev/null || echo 0)" -gt 0 ]; }
