@@ -17,7 +17,9 @@ for t in "$@"; do
 	timeout --kill-after=5 "$timeout_s" "${cmd[@]}" >"$log" 2>&1
 	rc=$?
 	case $rc in
-	0) pass=$((pass + 1)); echo "PASS $suite/$name" ;;
+	0) pass=$((pass + 1)); echo "PASS $suite/$name"
+	   # The result lines a test prints for the record (PASS <check>, ratio <name> <value>).
+	   grep -E '^(PASS|ratio) ' "$log" | sed 's/^/    /' ;;
 	77) skip=$((skip + 1)); echo "SKIP $suite/$name: $(tail -n 1 "$log")" ;;
 	124|137) fail=$((fail + 1)); echo "FAIL $suite/$name: timed out after ${timeout_s}s"
 	   sed 's/^/    /' "$log" | tail -n 30 ;;
