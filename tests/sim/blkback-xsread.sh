@@ -20,24 +20,11 @@ bk_ctl attach guest2 mem:size=16M --vdev xvdb --nowait
 
 # Write ($1 PATH $2 VALUE) or read ($1 PATH) a xenstore node from dom0 (xs_wire.h).
 xs() {
-	sim_run Domain-0 python3 -c '
-import os, socket, struct, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(os.environ["XENSTORED_PATH"])
-path = sys.argv[1].encode() + b"\0"
-typ, body = (11, path + sys.argv[2].encode()) if len(sys.argv) > 2 else (2, path)
-s.sendall(struct.pack("<IIII", typ, 1, 0, len(body)) + body)
-hdr = b""
-while len(hdr) < 16:
-    hdr += s.recv(16 - len(hdr))
-rtyp, _, _, n = struct.unpack("<IIII", hdr)
-data = b""
-while len(data) < n:
-    data += s.recv(n - len(data))
-if rtyp == 16:
-    sys.exit("xenstore: " + data.rstrip(b"\0").decode())
-if typ == 2:
-    print(data.decode())' "$@"
+	if [ $# -gt 1 ]; then
+		sim_run Domain-0 python3 "$here/xs-raw.py" write "$1" "$2"
+	else
+		sim_run Domain-0 python3 "$here/xs-raw.py" read "$1"
+	fi
 }
 
 fe_bg "$XENSIM_DIR/bench.log" guest1 bench xvdb --rw randrw --iodepth 4 --runtime 600

@@ -21,33 +21,10 @@ flock -x 9 || fail "cannot lock the fake pidfile"
 be=/local/domain/0/backend/vbdt/$dom/51728
 
 # In dom0: wait for the backend's state node, then write Closed over it (xs_wire.h READ,
-# WRITE); prints "closed" once written.
+# WRITE, on one connection); prints "closed" once written.
 close_backend() {
-	xensim run Domain-0 -- python3 - "$be/state" <<'PY'
-import os, socket, struct, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(os.environ["XENSTORED_PATH"])
-def ask(typ, body):
-    s.sendall(struct.pack("<IIII", typ, 1, 0, len(body)) + body)
-    hdr = b""
-    while len(hdr) < 16:
-        hdr += s.recv(16 - len(hdr))
-    rtyp, _, _, n = struct.unpack("<IIII", hdr)
-    data = b""
-    while len(data) < n:
-        data += s.recv(n - len(data))
-    return rtyp, data
-path = sys.argv[1].encode() + b"\0"
-for _ in range(2000):	# 20 s at most
-    if ask(2, path)[0] == 2:	# XS_READ answered: the node exists
-        break
-    time.sleep(0.01)
-else:
-    sys.exit("the backend's state node never appeared")
-if ask(11, path + b"6")[0] != 11:	# XS_WRITE
-    sys.exit("cannot write the state")
-print("closed")
-PY
+	xensim run Domain-0 -- python3 "$here/xs-raw.py" wait "$be/state" write "$be/state" 6 &&
+		echo closed
 }
 
 # The watcher may, on a loaded machine, write Closed only after attach's 1 s timeout: then
