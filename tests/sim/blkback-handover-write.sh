@@ -103,7 +103,8 @@ at_1M "$img" | cmp -s - <(at_1M "$img.orig") ||
 echo "stall: the old daemon exited, and the write it held died with it"
 start_next
 wait_for 30 bk_serving || fail "stall: the next blkbackd did not start: $(cat "$BK_LOG")"
-grep -q "d$gid xvdb: took over the ring: 1 request to run again" "$BK_LOG" ||
+# The take-over follows the storage open, on a thread of its own: after bk_serving.
+wait_for 30 grep -q "d$gid xvdb: took over the ring: 1 request to run again" "$BK_LOG" ||
 	fail "stall: the next blkbackd did not run the held write again: $(grep "d$gid" "$BK_LOG")"
 wait_for 30 held xvdb || fail "stall: the write run again is not held"
 bk_ctl unstall guest1 xvdb >/dev/null
@@ -163,7 +164,8 @@ for eng in file uring; do
 	wait_for 30 bk_serving || fail "$eng: the next blkbackd did not start: $(cat "$BK_LOG")"
 	# Released, the write lands; the old daemon's ring thread may answer it before the
 	# process has gone (then nothing is left to run again).
-	grep -q "d$gid $vdev: took over the ring: \(1 request\|0 requests\) to run again" "$BK_LOG" ||
+	wait_for 30 grep -q "d$gid $vdev: took over the ring: \(1 request\|0 requests\) to run again" \
+		"$BK_LOG" ||
 		fail "$eng: the next blkbackd did not take over the ring: $(grep "d$gid" "$BK_LOG")"
 	a_done "$eng"
 	newer_stays "$eng" "$vdev" "$IMG"
