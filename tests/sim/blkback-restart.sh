@@ -63,7 +63,7 @@ wait "$g4" || fail "guest4's read failed after the restart: $(cat "$XENSIM_DIR/g
 tail -c +$((1024 * 1024 + 1)) "$XENSIM_DIR/g4.img" | head -c 4096 | cmp -s - "$XENSIM_DIR/g4.out" ||
 	fail "guest4's read, run again by the new blkbackd, returned the wrong bytes"
 echo "guest4's read, held when blkbackd died, was run again and returned the file's bytes"
-grep -q "its mem disk died with it; closing the device" "$BK_LOG" ||
+wait_for 30 grep -q "its mem disk died with it; closing the device" "$BK_LOG" ||
 	fail "the new blkbackd did not close the mem disk it cannot serve"
 rc=0
 wait "$g3" || rc=$?
