@@ -71,7 +71,8 @@ $(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/tools/detach.o $(
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/blkbackctl: $(B)/tools/blkbackctl.o $(B)/tools/ctl-stats.o $(B)/tools/ctl-list.o \
+# blkbackctl: main and every tools/ctl-*.c (its commands and their shared helpers).
+$(B)/blkbackctl: $(B)/tools/blkbackctl.o $(call objs,$(wildcard tools/ctl-*.c)) \
 		$(B)/tools/pidfile.o \
 		$(B)/libblkback.a
 	$(call msg,LD,$@)
