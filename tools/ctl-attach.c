@@ -247,7 +247,7 @@ int cmd_attach(struct ctl *c, int argc, char **argv)
 	struct storage_spec spec;
 	struct attach_wait w = { .error = NULL, .want = XenbusStateConnected };
 	const char *vdev_arg = NULL, *text;
-	char fe[128], err[STORAGE_ERR_LEN], vdev[16], path[200], *name;
+	char fe[128], err[STORAGE_ERR_LEN], vdev[16], path[200], size[CTL_SIZE_TEXT], *name;
 	unsigned int domid;
 	uint64_t sectors = 0;
 	uint32_t devid;
@@ -323,8 +323,8 @@ int cmd_attach(struct ctl *c, int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/sectors", w.be);
 	bxs_read_uint(c->xs, XBT_NULL, path, UINT64_MAX >> SECTOR_SHIFT, &sectors);
-	printf("attached %s to domain %u (%s) as %s: %" PRIu64 " MiB%s\n", text, domid, name,
-	       vdev, sectors >> 11, ro ? ", read-only" : "");
+	printf("attached %s to domain %u (%s) as %s: %s%s\n", text, domid, name, vdev,
+	       ctl_size_text(sectors << SECTOR_SHIFT, size), ro ? ", read-only" : "");
 out:
 	free(name);
 	free(w.error);

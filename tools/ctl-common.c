@@ -63,6 +63,21 @@ double ctl_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * A disk's size for people: in MiB when it is whole MiB (what attach and resize have always
+ * printed, so 3 TiB is "3145728 MiB"), else in KiB, else in bytes: exact, never "0 MiB".
+ */
+const char *ctl_size_text(uint64_t bytes, char buf[CTL_SIZE_TEXT])
+{
+	if (bytes && !(bytes & ((1u << 20) - 1)))
+		snprintf(buf, CTL_SIZE_TEXT, "%" PRIu64 " MiB", bytes >> 20);
+	else if (bytes && !(bytes & ((1u << 10) - 1)))
+		snprintf(buf, CTL_SIZE_TEXT, "%" PRIu64 " KiB", bytes >> 10);
+	else
+		snprintf(buf, CTL_SIZE_TEXT, "%" PRIu64 " bytes", bytes);
+	return buf;
+}
+
 /* Connect to xenstore and find our own domid. */
 void ctl_open(struct ctl *c)
 {

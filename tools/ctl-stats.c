@@ -236,7 +236,7 @@ int cmd_stats(struct ctl *c, int argc, char **argv)
 /* blkbackctl resize DOMAIN VDEV SIZE [--shrink] */
 int cmd_resize(struct ctl *c, int argc, char **argv)
 {
-	char request[128], vdev[16], *args[3];
+	char request[128], vdev[16], size[CTL_SIZE_TEXT], *args[3];
 	bool shrink = false;
 	unsigned int domid;
 	uint64_t bytes;
@@ -272,7 +272,7 @@ int cmd_resize(struct ctl *c, int argc, char **argv)
 		 shrink ? " shrink" : "");
 	free(control_request(c, request));
 	vdev_name(devid, vdev, sizeof(vdev));
-	printf("resized %s on domain %u to %" PRIu64 " MiB\n", vdev, domid, bytes >> 20);
+	printf("resized %s on domain %u to %s\n", vdev, domid, ctl_size_text(bytes, size));
 	return 0;
 }
 

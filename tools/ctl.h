@@ -38,6 +38,12 @@ int parse_timeout(const char *s);
 /* Seconds on the monotonic clock. */
 double ctl_now(void);
 
+/* Longest text ctl_size_text writes, with its NUL. */
+#define CTL_SIZE_TEXT 32
+
+/* A disk's size for people, exact: "64 MiB", "1536 KiB" or "2560 bytes" (never "0 MiB"). */
+const char *ctl_size_text(uint64_t bytes, char buf[CTL_SIZE_TEXT]);
+
 /* Connect to xenstore and find our own domid. */
 void ctl_open(struct ctl *c);
 
