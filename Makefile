@@ -67,7 +67,8 @@ $(B)/libblkback.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/tools/detach.o $(B)/libblkback.a
+$(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/tools/detach.o \
+		$(B)/tools/kernel-backend.o $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

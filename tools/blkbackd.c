@@ -17,6 +17,7 @@
 #include "../blkback/num.h"
 #include "../blkback/version.h"
 #include "detach.h"
+#include "kernel-backend.h"
 #include "pidfile.h"
 
 /* Long options without a short form. */
@@ -257,6 +258,9 @@ int main(int argc, char **argv)
 		pidfile = pidbuf;
 	if (shutdown_wait_env(&bopts.shutdown_wait_s))
 		return 2;
+	/* Never fight a kernel backend over the same devices (kind vbd: xen-blkback). */
+	if (kernel_backend_check(kind))
+		return 1;
 	/* Until it serves, a detaching daemon still reports on the terminal. */
 	if (daemonize && (err = detach_start(&ready_fd))) {
 		fprintf(stderr, "blkbackd: cannot fork: %s\n", strerror(-err));
