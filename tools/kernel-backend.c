@@ -140,7 +140,8 @@ static bool listed(const char *list, char *where, size_t len)
 			base = strrchr(line, '/');
 			base = base ? base + 1 : line;
 			ko = strstr(base, ".ko");
-			if (ko && (!ko[3] || ko[3] == '.') && is_module(base, (size_t)(ko - base))) {
+			if (ko && (!ko[3] || ko[3] == '.') &&
+			    is_module(base, (size_t)(ko - base))) {
 				snprintf(where, len, "/%s/%s/%s", dirs[d], release, line);
 				found = true;
 			}
@@ -229,7 +230,8 @@ static void read_cmdline(struct keep_out *k)
 	if (!f)
 		return;
 	if (fgets(line, sizeof(line), f)) {
-		for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+		for (char *w = strtok_r(line, " \t\n", &save); w;
+		     w = strtok_r(NULL, " \t\n", &save)) {
 			if (!strncmp(w, "module_blacklist=", 17) && in_list(w + 17, strlen(w + 17)))
 				k->blacklist = k->install = true;
 			else if (!strncmp(w, "modprobe.blacklist=", 19) &&
@@ -251,10 +253,11 @@ static void warn_if_loadable(void)
 	read_modprobe_d(&k);
 	read_cmdline(&k);
 	if (!k.blacklist && !k.install)
-		log_warn("xen-blkback is not loaded, but this kernel has it (%s) and nothing keeps "
-			 "it out: udev loads it as soon as a vbd device appears (its alias is "
-			 "xen-backend:vbd), and Xen's start-up files may load it too; it would then "
-			 "act on the disks blkbackd serves. Keep it out with " KEEP_OUT, where);
+		log_warn("xen-blkback is not loaded, but this kernel has it (%s) and nothing "
+			 "keeps it out: udev loads it as soon as a vbd device appears (its "
+			 "alias is xen-backend:vbd), and Xen's start-up files may load it too; "
+			 "it would then act on the disks blkbackd serves. Keep it out with "
+			 KEEP_OUT, where);
 	else if (!k.install)
 		log_warn("xen-blkback is blacklisted, which keeps udev from loading it for a vbd "
 			 "device, but 'modprobe xen-blkback' by name (Xen's xencommons script runs "
@@ -289,9 +292,10 @@ int kernel_backend_check(const char *kind)
 			"xen_blkif_init on its command line; " OTHER_ROUTE, driver);
 	else
 		log_err("the kernel's xen-blkback is loaded and serves every disk under "
-			"backend/vbd (/%s exists): blkbackd --kind vbd would fight it over each disk, so "
-			"it does not start. Unload it with 'modprobe -r xen-blkback' (once the "
-			"disks it serves are detached) and keep it out with " KEEP_OUT "; "
+			"backend/vbd (/%s exists): blkbackd --kind vbd would fight it over each "
+			"disk, so it does not start. Unload it with 'modprobe -r xen-blkback' "
+			"(once the disks it serves are detached) and keep it out with " KEEP_OUT
+			"; "
 			OTHER_ROUTE, exists(driver) ? driver : "sys/module/xen_blkback/initstate");
 	return -EBUSY;
 }
