@@ -251,23 +251,40 @@ bench: deps $(TOOLS) $(SIM)
 demo: deps $(TOOLS)
 	$(Q)tests/xen/run.sh demo
 
+# Where make install puts the systemd unit (Debian 12's packages: /lib/systemd/system), the
+# xl hotplug script (libxl runs it from /etc/xen/scripts) and the man pages.
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+XEN_SCRIPTDIR ?= /etc/xen/scripts
+HOTPLUG := $(wildcard tools/hotplug/blkbackd)
+MAN8 := $(wildcard docs/*.8)
+MAN1 := $(wildcard docs/*.1)
+
 install: $(TOOLS) $(SIM)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(USRBINDIR) $(DESTDIR)$(XENSIM_LIBDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(B)/xensim $(B)/blkfront $(DESTDIR)$(USRBINDIR)/
 	install -m 644 $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 \
 		$(DESTDIR)$(XENSIM_LIBDIR)/
-	install -m 644 docs/blkbackd.8 docs/blkbackctl.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 644 docs/xensim.1 docs/blkfront.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	sed 's|@SBINDIR@|$(BINDIR)|g' dist/blkbackd.service.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/blkbackd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/blkbackd.service
+ifneq ($(HOTPLUG),)
+	install -d $(DESTDIR)$(XEN_SCRIPTDIR)
+	install -m 755 $(HOTPLUG) $(DESTDIR)$(XEN_SCRIPTDIR)/blkbackd
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/blkbackd $(DESTDIR)$(BINDIR)/blkbackctl \
 	      $(DESTDIR)$(USRBINDIR)/xensim $(DESTDIR)$(USRBINDIR)/blkfront \
 	      $(DESTDIR)$(XENSIM_LIBDIR)/libxengnttab.so.1 \
 	      $(DESTDIR)$(XENSIM_LIBDIR)/libxenevtchn.so.1 \
-	      $(DESTDIR)$(MANDIR)/man8/blkbackd.8 $(DESTDIR)$(MANDIR)/man8/blkbackctl.8 \
-	      $(DESTDIR)$(MANDIR)/man1/xensim.1 $(DESTDIR)$(MANDIR)/man1/blkfront.1
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	      $(DESTDIR)$(SYSTEMDUNITDIR)/blkbackd.service \
+	      $(if $(HOTPLUG),$(DESTDIR)$(XEN_SCRIPTDIR)/blkbackd)
 	-rmdir $(DESTDIR)$(XENSIM_LIBDIR)
 
 clean:
