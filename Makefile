@@ -53,7 +53,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-
 
 .PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo bench deps \
 	deps-build install \
-	uninstall clean fuzz check-fuzz fuzz-bins fuzz-seeds
+	uninstall deb check-deb clean fuzz check-fuzz fuzz-bins fuzz-seeds
 all: $(TOOLS) $(SIM)
 sim: $(SIM)
 
@@ -286,6 +286,25 @@ uninstall:
 	      $(DESTDIR)$(SYSTEMDUNITDIR)/blkbackd.service \
 	      $(if $(HOTPLUG),$(DESTDIR)$(XEN_SCRIPTDIR)/blkbackd)
 	-rmdir $(DESTDIR)$(XENSIM_LIBDIR)
+
+# The Debian package (debian/): dpkg-buildpackage in a copy of the tree under .cache/deb,
+# since it writes the .deb into the parent directory of the tree it builds; the .deb is left
+# at $(DEB) and its path printed. check-deb runs tests/deb/*.sh on it (lintian, contents).
+# (Both read dpkg and the version only when a recipe runs, never when make reads this file.)
+DEB_VERSION = $(shell sed -n 's/^\#define BLKBACK_VERSION "\(.*\)"$$/\1/p' blkback/version.h)
+DEB = .cache/deb/blkbackd_$(DEB_VERSION)_$(shell dpkg --print-architecture).deb
+deb:
+	$(Q)tools/install-deps.sh --deb
+	$(Q)rm -rf .cache/deb && mkdir -p .cache/deb/src
+	$(Q)tar -c --exclude=./.cache --exclude=./build --exclude=./.git . | tar -x -C .cache/deb/src
+	@echo "  DEB     $(DEB) (log: .cache/deb/build.log)"
+	$(Q)cd .cache/deb/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; echo "make deb: dpkg-buildpackage failed: .cache/deb/build.log"; exit 1; }
+	$(Q)test -f $(DEB) || { echo "make deb: no $(DEB) after dpkg-buildpackage"; exit 1; }
+	@echo $(DEB)
+
+check-deb: deb
+	$(Q)BLKBACK_DEB=$(DEB) tests/run.sh deb tests/deb/*.sh
 
 clean:
 	rm -rf $(B)
