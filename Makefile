@@ -166,7 +166,7 @@ deps: deps-build
 deps-build:
 	$(Q)tools/install-deps.sh --build
 
-check: check-unit check-fuzz check-unit-asan check-sim check-xen
+check: check-unit check-fuzz check-unit-asan check-sim check-deb check-xen
 
 check-unit: deps $(UNIT_TESTS) $(TOOLS) $(B)/blkfront $(B)/xensim
 	$(Q)BLKBACK_BUILD=$(B) tests/run.sh $(SUITE) $(UNIT_TESTS) tests/unit/*.sh
