@@ -19,13 +19,14 @@ esac
 # Fuzzing (make fuzz, check-fuzz): clang, whose Debian 12 package (clang-14) has libFuzzer.
 # Hung-storage tests (tests/sim/hangfs.c, a FUSE file system): libfuse3-dev to build it,
 # fuse3 for fusermount3 to unmount it.
-# The systemd unit's test (tests/unit/systemd-unit.sh): systemd, for systemd-analyze verify.
+# The systemd unit's test (tests/unit/systemd-unit.sh): systemd, for systemd-analyze verify,
+# and man-db, whose man it runs to find the pages the unit's Documentation= names.
 # The Debian package (make deb): build-essential, dpkg-dev and debhelper, which
 # dpkg-buildpackage checks for, and lintian, which make check runs on the .deb.
 pkgs=(gcc make pkg-config libxen-dev liburing-dev)
 [ -n "$build_only" ] ||
 	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs
-	       fuse3 libfuse3-dev systemd)
+	       fuse3 libfuse3-dev systemd man-db)
 [ -z "$deb" ] || pkgs+=(build-essential dpkg-dev debhelper lintian)
 
 missing=()
