@@ -40,6 +40,7 @@ static void usage(FILE *f)
 		"  unstall DOMAIN VDEV\n"
 		"      let a disk attached with fault=START+COUNT:stall serve the I/O it holds\n"
 		"      (fault injection, for tests).\n"
+		"  hotplug add|remove XENBUS_PATH   the xl hotplug script's work (blkbackctl(8))\n"
 		"\n"
 		"  --kind KIND   backend kind blkbackd serves (default vbd3)\n"
 		"  --version     print the version\n"
@@ -59,6 +60,7 @@ static const struct command {
 	{ "resize", cmd_resize },
 	{ "handover", cmd_handover },
 	{ "unstall", cmd_unstall },
+	{ "hotplug", cmd_hotplug },
 };
 
 int main(int argc, char **argv)
