@@ -11,6 +11,7 @@
 #    exits 1 with blkbackd's own message on stderr and in hotplug-error (xl's "script:"
 #    line); the backend then closes; xl block-detach (and xl destroy's forced removal)
 #    leaves nothing behind.
+#  - With no blkbackd running, the script's add fails saying how to start it.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
@@ -115,4 +116,18 @@ OUT=$(attach "file:$ro" --mode r 2>&1) || fail "attach of $ro read-only failed: 
 OUT=$(fe guest1 info xvdb 2>&1) || fail "info on the read-only disk failed: $OUT"
 OUT=$(detach 2>&1) || fail "detach of the read-only disk failed: $OUT"
 nothing_left "after the read-only disk"
+# libxl runs the script only once the backend is in InitWait: with no blkbackd running
+# (one that died since), its add says what to do, in hotplug-error too; remove exits 0.
+bk_stop
+xs write "$be/params" aio:mem:size=1M write "$be/state" 2 || fail "cannot write $be"
+run_script() {
+	xensim run Domain-0 -- env XENBUS_PATH="backend/vbd3/$dom/51728" XENBUS_TYPE=vbd3 \
+		XENBUS_BASE_PATH=backend "$script" "$1"
+}
+OUT=$(run_script add 2>&1) && fail "add succeeded with no blkbackd running: $OUT"
+expect_out "blkbackd cannot serve xvdb to domain $dom (guest1): no blkbackd serves backend kind vbd3"
+expect_out "start it (systemctl start blkbackd)"
+[[ $(xs read "$be/hotplug-error") == *"no blkbackd serves backend kind vbd3"* ]] ||
+	fail "no hotplug-error without a daemon"
+OUT=$(run_script remove 2>&1) || fail "remove failed with no blkbackd running: $OUT"
 echo "ok: xl disks attach, serve and detach; bad specs fail with blkbackd's reason and leave nothing"
