@@ -6,6 +6,7 @@
 # Closing, 10 s wait for Closed, the script's remove, the nodes deleted).
 #  - A mem and a file disk attach; the userspace blkfront verifies them; they detach leaving
 #    no node and nothing in the daemon; the same image attaches again at once.
+#  - xl destroy's removal of a disk a guest is using leaves nothing either.
 #  - Bad specs (unknown engine, missing file, size 0, absurd size, a read-only file with
 #    access=rw, format vhd) still reach InitWait, so that libxl runs the script; the script
 #    exits 1 with blkbackd's own message on stderr and in hotplug-error (xl's "script:"
@@ -82,6 +83,16 @@ for i in 1 2 3; do
 done
 nothing_left "after re-attaching the image"
 
+# xl destroy's removal (the frontend's directory goes first) of a disk the guest is using.
+OUT=$(attach "file:$img" 2>&1) || fail "attach before the destroy failed: $OUT"
+fe_bg "$XENSIM_DIR/bench.log" guest1 bench xvdb --rw randrw --runtime 60 --io-timeout 60
+connected() { [ "$(xs read "$be/state")" = 4 ] && [ "$(xs read "$fe/state")" = 4 ]; }
+wait_for 20 connected || fail "the guest did not connect: $(cat "$XENSIM_DIR/bench.log")"
+OUT=$(detach --force on 2>&1) || fail "xl destroy's removal failed: $OUT"
+kill "$FE_PID" 2>/dev/null
+wait "$FE_PID" 2>/dev/null
+nothing_left "after xl destroy's removal of a connected disk"
+
 # A bad spec: InitWait all the same, the script exits 1 with the daemon's message on stderr
 # and in hotplug-error, the device closes; then libxl's removal ($1: off for block-detach,
 # on for xl destroy) leaves nothing.
@@ -108,7 +119,7 @@ closed() { [ "$(xs read "$be/state")" = 6 ]; }
 bad aio:nbd:server "w" "unknown storage engine 'nbd'" off
 bad aio:file:/nonexistent/vm.img "w" "cannot open /nonexistent/vm.img" off
 bad aio:mem:size=0 "w" "bad size '0'" on
-bad aio:mem:size=99999999T "w" "size" off
+bad aio:mem:size=99999999T "w" "bad size '99999999T': too large" off
 bad "aio:file:$ro" "w" "cannot open $ro: Permission denied" off
 bad "vhd:/srv/vm1.vhd" "w" "blkbackd serves raw images only; in the xl disk line write format=raw" on
 # The read-only file serves with access=ro.
