@@ -9,35 +9,27 @@ here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
 source "$here/lib-blkback.sh"
+source "$here/lib-xl.sh"
 requires python3
 
 sim_start
 xensim create guest1 >/dev/null || fail "cannot create guest1"
-export BLKBACKD_RUNDIR=$XENSIM_DIR/blkbackd BLKBACKCTL=$BUILD/blkbackctl
+export BLKBACKD_RUNDIR=$XENSIM_DIR/blkbackd
 BK_LOG=$XENSIM_DIR/blkbackd.log
 "$BUILD/xensim" run Domain-0 -- "$BUILD/blkbackd" -d xs --kind vbd >>"$BK_LOG" 2>&1 &
 BK_PID=$!
 cleanup_add bk_stop
 serving() { kill -0 "$BK_PID" 2>/dev/null && bk_ctl --kind vbd stats >/dev/null 2>&1; }
 wait_for 20 serving || { cat "$BK_LOG"; fail "blkbackd did not start"; }
-dom=$(xensim list | awk '$2 == "guest1" { print $1 }')
-script=$REPO/tools/hotplug/blkbackd
-be=/local/domain/0/backend/vbd/$dom/51728
-fe=/local/domain/$dom/device/vbd/51728
-libxl() { xensim run Domain-0 -- python3 "$here/xl-libxl.py" "$@"; }
-nothing_left() {
-	local l
-	l=$(libxl present "$be" "$fe" "/libxl/$dom/device/vbd/51728") || fail "cannot read xenstore"
-	[ -z "$l" ] || fail "$1: nodes left behind: $l"
-	bk_ctl --kind vbd stats | grep -q '^disk ' && fail "$1: blkbackd still has a disk"
-	return 0
-}
+xl_init guest1 vbd
+dom=$DOM script=$SCRIPT be=$BE
+nothing_left() { xl_nothing_left "$@"; }
 
 img=$XENSIM_DIR/vm1.img
 truncate -s 8M "$img"
 OUT=$(libxl attach "$dom" 51728 "file:$img" --kind vbd --script "$script" 2>&1) ||
 	fail "attach of file:$img failed: $OUT"
-[ "$(xensim run Domain-0 -- python3 "$here/xs-raw.py" read "$be/type")" = phy ] ||
+[ "$(xl_node "$be/type")" = phy ] ||
 	fail "the 4.17 flavour did not write type phy"
 fe guest1 verify xvdb --seed 5 --iodepth 8 >/dev/null || fail "verify failed"
 OUT=$(libxl detach "$dom" 51728 --kind vbd --script "$script" 2>&1) || fail "detach failed: $OUT"

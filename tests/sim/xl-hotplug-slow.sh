@@ -12,16 +12,13 @@ source "$here/../helpers.sh"
 source "$here/lib.sh"
 source "$here/lib-blkback.sh"
 source "$here/lib-hangfs.sh"
+source "$here/lib-xl.sh"
 requires python3
 
 bk_sim guest1
-export BLKBACKCTL=$BUILD/blkbackctl
-dom=$(xensim list | awk '$2 == "guest1" { print $1 }')
-script=$REPO/tools/hotplug/blkbackd
-be=/local/domain/0/backend/vbd3/$dom/51728
-fe=/local/domain/$dom/device/vbd/51728
-libxl() { xensim run Domain-0 -- python3 "$here/xl-libxl.py" "$@"; }
-node() { xensim run Domain-0 -- python3 "$here/xs-raw.py" read "$1" 2>/dev/null; }
+xl_init guest1 vbd3
+dom=$DOM script=$SCRIPT be=$BE fe=$FE
+node() { xl_node "$1"; }
 mkdir -p "$XENSIM_DIR/hangfs"
 hangfs_start "$XENSIM_DIR/hangfs"
 img=$HANGFS_MNT/vm1.img
@@ -48,5 +45,5 @@ wait "$att" || fail "the attach failed once the open was let go: $(cat "$XENSIM_
 wait "$FE_PID" || fail "verify failed: $(tail -n 3 "$XENSIM_DIR/verify.log")"
 OUT=$(libxl detach "$dom" 51728 --script "$script" 2>&1) || fail "detach failed: $OUT"
 [[ $OUT != *"has not closed the storage"* ]] || fail "the storage stayed open: $OUT"
-[ -z "$(libxl present "$be" "$fe")" ] || fail "nodes left behind"
+xl_nothing_left "after the detach"
 echo "ok: InitWait came while the open hung; Connected only after it; the disk served"

@@ -17,6 +17,7 @@ here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
 source "$here/lib-blkback.sh"
+source "$here/lib-xl.sh"
 requires python3
 
 # The daemon runs without root's power over file permissions (when we are root), so that
@@ -29,20 +30,16 @@ if [ "$(id -u)" = 0 ]; then
 fi
 sim_start
 xensim create guest1 >/dev/null || fail "cannot create guest1"
-export BLKBACKD_RUNDIR=$XENSIM_DIR/blkbackd BLKBACKCTL=$BUILD/blkbackctl
+export BLKBACKD_RUNDIR=$XENSIM_DIR/blkbackd
 BK_LOG=$XENSIM_DIR/blkbackd.log
 "$BUILD/xensim" run Domain-0 -- "${nocap[@]}" "$BUILD/blkbackd" -d xs >>"$BK_LOG" 2>&1 &
 BK_PID=$!
 cleanup_add bk_stop
 wait_for 20 bk_serving || { cat "$BK_LOG"; fail "blkbackd did not start"; }
 
-dom=$(xensim list | awk '$2 == "guest1" { print $1 }')
-script=$REPO/tools/hotplug/blkbackd
-be=/local/domain/0/backend/vbd3/$dom/51728
-fe=/local/domain/$dom/device/vbd/51728
-lx=/libxl/$dom/device/vbd/51728
+xl_init guest1 vbd3
+dom=$DOM script=$SCRIPT be=$BE fe=$FE
 xs() { xensim run Domain-0 -- python3 "$here/xs-raw.py" "$@"; }
-libxl() { xensim run Domain-0 -- python3 "$here/xl-libxl.py" "$@"; }
 attach() { libxl attach "$dom" 51728 "$@" --script "$script"; }
 # libxl's removal; the script's remove returns once blkbackd has closed the storage, and
 # says so when it has not.
@@ -54,14 +51,7 @@ detach() {
 	return "$rc"
 }
 
-# Nothing of the device is left: no node, and no disk in the daemon.
-nothing_left() {
-	local l
-	l=$(libxl present "$be" "$be/state" "$fe" "$fe/state" "$lx") || fail "cannot read xenstore"
-	[ -z "$l" ] || fail "$1: nodes left behind: $l"
-	bk_ctl stats | grep -q '^disk ' && fail "$1: blkbackd still has a disk: $(bk_ctl stats)"
-	return 0
-}
+nothing_left() { xl_nothing_left "$@"; }
 
 # A good disk of each engine attaches, serves a verify, and goes without a trace.
 img=$XENSIM_DIR/vm1.img
