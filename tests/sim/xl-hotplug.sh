@@ -93,6 +93,7 @@ bad() {
 	local params=$1 mode=$2 why=$3 force=$4 err format=${1%%:*}
 	OUT=$(attach "${params#*:}" --format "$format" --mode "$mode" 2>&1) &&
 		fail "attach of $params succeeded: $OUT"
+	ATTACH_OUT=$OUT
 	expect_out "libxl: backend $be in InitWait: running $script add"
 	expect_out "blkbackd cannot serve xvdb to domain $dom (guest1): "
 	expect_out "$why"
@@ -111,6 +112,8 @@ bad aio:file:/nonexistent/vm.img "w" "cannot open /nonexistent/vm.img" off
 bad aio:mem:size=0 "w" "bad size '0'" on
 bad aio:mem:size=99999999T "w" "bad size '99999999T': too large" off
 bad "aio:file:$ro" "w" "cannot open $ro: Permission denied" off
+OUT=$ATTACH_OUT
+expect_out "add ,ro to use it read-only, or give blkbackd write access (in the xl disk line: access=ro)"
 bad "vhd:/srv/vm1.vhd" "w" "blkbackd serves raw images only; in the xl disk line write format=raw" on
 # The read-only file serves with access=ro.
 OUT=$(attach "file:$ro" --mode r 2>&1) || fail "attach of $ro read-only failed: $OUT"
