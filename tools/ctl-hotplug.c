@@ -242,7 +242,7 @@ static int hp_add(const struct ctl *c, const struct hp_dev *h, int timeout)
 		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): it has not "
 			 "opened %s in %d s: its storage does not answer (see its log, journalctl "
 			 "-u blkbackd); the disk is not attached", h->vdev, h->domid, name,
-			 spec ? spec : "the disk", timeout);
+			 !spec ? "the disk" : strncmp(spec, "aio:", 4) ? spec : spec + 4, timeout);
 	free(spec);
 	free(name);
 	hp_view_free(&v);

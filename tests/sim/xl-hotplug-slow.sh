@@ -6,7 +6,8 @@
 # done: libxl's stand-in (tests/sim/xl-libxl.py) sees InitWait and runs the script while
 # the open is held; the guest's frontend, started meanwhile, sets up its ring but sees no
 # Connected and no disk size until the open has ended. Let go, the script exits 0, the
-# guest's verify passes, and the detach leaves nothing.
+# guest's verify passes, and the detach leaves nothing. Then an open held past the script's
+# wait: the script fails the disk, and blkbackd closes it once the open ends.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
@@ -46,4 +47,23 @@ wait "$FE_PID" || fail "verify failed: $(tail -n 3 "$XENSIM_DIR/verify.log")"
 OUT=$(libxl detach "$dom" 51728 --script "$script" 2>&1) || fail "detach failed: $OUT"
 [[ $OUT != *"has not closed the storage"* ]] || fail "the storage stayed open: $OUT"
 xl_nothing_left "after the detach"
-echo "ok: InitWait came while the open hung; Connected only after it; the disk served"
+
+# An open that outlasts the script's wait (BLKBACKD_HOTPLUG_TIMEOUT, 2 s here; 30 by
+# default): the script fails the disk, saying its storage does not answer; once the open
+# ends, blkbackd does not serve it but closes it, and the removal leaves nothing.
+hangfs_hang open
+OUT=$(BLKBACKD_HOTPLUG_TIMEOUT=2 libxl attach "$dom" 51728 "file:$img" --script "$script" 2>&1) &&
+	fail "the attach succeeded while the open hung: $OUT"
+expect_out "libxl: error: script: blkbackd cannot serve xvdb to domain $dom (guest1): it has not opened file:$img in 2 s: its storage does not answer"
+[ "$(node "$be/hotplug-status")" = error ] || fail "no hotplug-status error"
+hangfs_release open
+closed() { [ "$(node "$be/state")" = 6 ]; }
+wait_for 20 closed || fail "the disk opened too late did not close: state $(node "$be/state")"
+[ "$(node "$be/blkbackd-status")" = failed ] || fail "status $(node "$be/blkbackd-status"), not failed"
+[[ $(node "$be/error") == *"after the hotplug script had given up"* ]] ||
+	fail "error node: $(node "$be/error")"
+[ -z "$(libxl present "$be/sectors")" ] || fail "the disk opened too late was connected"
+OUT=$(libxl detach "$dom" 51728 --script "$script" 2>&1) || fail "detach failed: $OUT"
+xl_nothing_left "after the late open"
+echo "ok: InitWait came while the open hung; Connected only after it; the disk served; an open"
+echo "    that outlasted the script's wait failed the disk, and the disk was not served after it"
