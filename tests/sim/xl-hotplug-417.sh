@@ -15,6 +15,10 @@ requires python3
 sim_start
 xensim create guest1 >/dev/null || fail "cannot create guest1"
 export BLKBACKD_RUNDIR=$XENSIM_DIR/blkbackd
+# blkbackd --kind vbd refuses to start beside a loaded xen-blkback: let it look at an empty
+# tree, not this machine's (tests/sim/blkbackd-kernel-backend.sh tests that check).
+export BLKBACKD_SYSROOT=$XENSIM_DIR/root
+mkdir -p "$BLKBACKD_SYSROOT"
 BK_LOG=$XENSIM_DIR/blkbackd.log
 "$BUILD/xensim" run Domain-0 -- "$BUILD/blkbackd" -d xs --kind vbd >>"$BK_LOG" 2>&1 &
 BK_PID=$!
