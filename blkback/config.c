@@ -152,6 +152,32 @@ static int strip_format(char *text, char **spec, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * A plain xl phy disk ('phy:/dev/vg0/vm1,xvdb,w', type phy): libxl writes the device's path
+ * alone in params, for the kernel's backend. Where blkbackd serves kind vbd instead (Xen
+ * 4.17's route, xen-blkback kept out), such a disk is a file: disk on that path; into
+ * *text, freeing the old. Anything else stays as it is.
+ */
+static int phy_path(const struct cfg_nodes *n, char **text)
+{
+	char path[PATH_LEN], *type, *spec;
+	int ret = 0;
+
+	if ((*text)[0] != '/')
+		return 0;
+	type = get(n, path, "%s/type", n->bepath);
+	if (type && !strcmp(type, "phy")) {
+		if (asprintf(&spec, "file:%s", *text) < 0) {
+			ret = -ENOMEM;
+		} else {
+			free(*text);
+			*text = spec;
+		}
+	}
+	free(type);
+	return ret;
+}
+
 /* The disk spec in params, made read-only by a mode node starting with 'r'. */
 int cfg_disk(const struct cfg_nodes *n, struct storage_spec *spec, char **params, char *why,
 	     size_t len)
@@ -172,7 +198,9 @@ int cfg_disk(const struct cfg_nodes *n, struct storage_spec *spec, char **params
 		goto out;
 	if (target != text)
 		memmove(text, target, strlen(target) + 1);
-	ret = storage_spec_parse(text, spec, why, len);
+	ret = phy_path(n, &text);
+	if (!ret)
+		ret = storage_spec_parse(text, spec, why, len);
 	if (ret) {
 		if (!why[0])	/* out of memory: the parser says nothing */
 			snprintf(why, len, "%s", strerror(-ret));

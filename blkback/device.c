@@ -51,6 +51,19 @@ static bool gave_up(struct blk_dev *d)
 	return error;
 }
 
+/*
+ * Whether a hotplug script has ended for the device: it wrote hotplug-status. Ours writes
+ * error when the storage failed; another script (Xen's block, for a plain phy disk on
+ * the vbd route) may write connected all the same, and libxl then counts the add done.
+ */
+static bool script_ended(struct blk_dev *d)
+{
+	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/hotplug-status", d->bepath);
+
+	free(s);
+	return s != NULL;
+}
+
 /* A read of what failed with err (not absent: failed): update the device again later. */
 static void device_retry(struct blk_dev *d, const char *what, int err)
 {
@@ -621,7 +634,7 @@ static bool is_online(struct blk_dev *d)
 
 /*
  * A toolstack's device that could not be served holds InitWait (device_fail) until its
- * hotplug script has reported the failure, or until the toolstack removes it (libxl
+ * hotplug script has ended (ours reports the failure), or until the toolstack removes it (libxl
  * writes online 0 and Closing, then waits 10 s for Closed): then it closes.
  */
 static void failed_update(struct blk_dev *d)
@@ -631,7 +644,7 @@ static void failed_update(struct blk_dev *d)
 	if (!d->hotplug || device_be_state(d, &state) || state == XenbusStateClosed ||
 	    state == XenbusStateUnknown)
 		return;
-	if (state != XenbusStateInitWait || !is_online(d) || gave_up(d))
+	if (state != XenbusStateInitWait || !is_online(d) || script_ended(d))
 		device_set_state(d, state, XenbusStateClosed);
 }
 

@@ -205,11 +205,16 @@ static const char *model_target(const char *text)
 static void fuzz_disk(const struct cfg_nodes *n)
 {
 	const char *text = lookup(FUZZ_BE "/params"), *mode = lookup(FUZZ_BE "/mode");
-	const char *target = text ? model_target(text) : NULL;
+	const char *target = text ? model_target(text) : NULL, *type = lookup(FUZZ_BE "/type");
 	struct storage_spec spec = { 0 }, ref = { 0 };
-	char why[WHY_LEN] = "", ref_why[WHY_LEN] = "", *params = why;
+	char why[WHY_LEN] = "", ref_why[WHY_LEN] = "", *params = why, *phy = NULL;
 	int rc, want = -EINVAL;
 
+	/* A plain phy disk: a path alone in params is a file: disk on it. */
+	if (target && target[0] == '/' && type && !strcmp(type, "phy")) {
+		CHECK(asprintf(&phy, "file:%s", target) > 0);
+		target = phy;
+	}
 	if (target)
 		want = storage_spec_parse(target, &ref, ref_why, sizeof(ref_why));
 	rc = cfg_disk(n, &spec, &params, why, sizeof(why));
@@ -229,6 +234,7 @@ static void fuzz_disk(const struct cfg_nodes *n)
 	storage_spec_free(&ref);
 	storage_spec_free(&spec);
 	free(params);
+	free(phy);
 }
 
 /* multi-queue-num-queues: 1 when absent, else 1 to max; returns the count the rest uses. */

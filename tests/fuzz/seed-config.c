@@ -115,6 +115,12 @@ int main(int argc, char **argv)
 	frontend(1, -1, NULL, 1);
 	put(dir, "single-noproto", 1 | COPY);
 
+	/* xl's plain phy disk on Xen 4.17's route: a path alone, type phy */
+	start("/dev/vg0/vm1", 'w');
+	line("B/type=phy");
+	frontend(1, -1, "x86_64-abi", 1);
+	put(dir, "phy-path", 3 | PERSISTENT);
+
 	start("uring:/dev/vdb,fault=16+8:eio", 'w');
 	frontend(1, 2, "x86_64-abi", 1);
 	put(dir, "order2", 7 | PERSISTENT);

@@ -159,6 +159,44 @@ static void test_libxl_format(void)
 	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "aio: alone");
 }
 
+/* A plain xl phy disk's params, a path alone, is a file: disk; only with type phy. */
+static void test_phy_path(void)
+{
+	struct node t[] = { { BE "/params", "/dev/vg0/vm1" }, { BE "/type", "phy" },
+			    { BE "/mode", "w" }, { NULL, NULL } };
+	struct cfg_nodes n = nodes(t);
+	struct storage_spec spec = { 0 };
+	char why[256], *params = NULL;
+
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), 0, "phy path");
+	CHECK(spec.engine == &storage_file_ops && !strcmp(spec.path, "/dev/vg0/vm1") &&
+	      !spec.readonly, "phy /dev/vg0/vm1 is not file:/dev/vg0/vm1 rw");
+	CHECK(params && !strcmp(params, "file:/dev/vg0/vm1"), "params '%s'", params ? params : "");
+	storage_spec_free(&spec);
+	free(params);
+	params = NULL;
+
+	t[2].value = "r";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), 0, "phy path, mode r");
+	CHECK(spec.readonly, "phy path with mode r is not read-only");
+	storage_spec_free(&spec);
+	free(params);
+	params = NULL;
+
+	/* Only a phy device: anywhere else a path alone is no spec. */
+	t[1].value = "vbd3";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "path, type vbd3");
+	CHECK(strstr(why, "must start with an engine name") != NULL, "reason '%s'", why);
+	t[1].path = BE "/types";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "path, no type");
+	/* A relative path stays what it was: refused. */
+	t[1].path = BE "/type";
+	t[1].value = "phy";
+	t[0].value = "vm1.img";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "relative, phy");
+	CHECK(params == NULL, "left allocated");
+}
+
 /* Whether the device has a hotplug script: a script node, whatever it holds. */
 static void test_hotplug(void)
 {
@@ -342,6 +380,7 @@ int main(void)
 	test_disk();
 	test_libxl_format();
 	test_hotplug();
+	test_phy_path();
 	test_single();
 	test_multi_page();
 	test_multi_queue();
