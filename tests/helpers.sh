@@ -59,3 +59,15 @@ no_sanitizer_reports() {
 		fail "sanitizer report in $2 ($1)"
 	fi
 }
+
+# make install of this build ($BUILD) into DESTDIR $1 with PREFIX=/usr, as the Debian package
+# installs it (the caller's make flags left out: nothing is rebuilt); fail if the unit is
+# missing from it. Sets UNIT to the installed unit file.
+install_into() {
+	local b out
+	b=$(cd "$BUILD" && pwd) || fail "no build directory $BUILD"
+	out=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$REPO" --no-print-directory \
+		B="$b" install DESTDIR="$1" PREFIX=/usr 2>&1) || fail "make install failed: $out"
+	UNIT=$1/lib/systemd/system/blkbackd.service
+	[ -f "$UNIT" ] || fail "make install put no unit in /lib/systemd/system"
+}

@@ -25,10 +25,8 @@ XSR=$(xen_tool xenstore-read) || exit 77
 B=$(cd "$BUILD" && pwd) || fail "no build directory $BUILD"
 inst=$(mktemp -d)
 cleanup_add "rm -rf $inst"
-OUT=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$REPO" --no-print-directory B="$B" \
-	install DESTDIR="$inst" PREFIX=/usr 2>&1) || fail "make install failed: $OUT"
-unit=$inst/lib/systemd/system/blkbackd.service
-[ -f "$unit" ] || fail "make install put no unit in /lib/systemd/system"
+install_into "$inst"
+unit=$UNIT
 
 # key NAME: the unit's one value of NAME.
 key() {

@@ -10,10 +10,8 @@ requires systemd-analyze man
 B=$(cd "$BUILD" && pwd) || fail "no build directory $BUILD"
 d=$(mktemp -d)
 cleanup_add "rm -rf $d"
-OUT=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$REPO" --no-print-directory B="$B" \
-	install DESTDIR="$d" PREFIX=/usr 2>&1) || fail "make install failed: $OUT"
-unit=$d/lib/systemd/system/blkbackd.service
-[ -f "$unit" ] || fail "make install put no unit in /lib/systemd/system"
+install_into "$d"
+unit=$UNIT
 
 # The units ours names (sysinit.target, multi-user.target...) come from this machine's
 # systemd; ours and everything it runs from the install.
