@@ -208,11 +208,19 @@ static int hp_add(const struct ctl *c, const struct hp_dev *h, int timeout)
 	struct hp_view v = { 0 };
 	char msg[2 * PATH_MAX + 1024 + 512], *name = domain_name(c, h->domid), *spec;
 
-	if (!pidfile_owner(h->pidfile)) {
+	hp_read(c, h, &v);
+	/*
+	 * No daemon, and none has looked at the device: nothing will answer. One that has
+	 * (it wrote DEV_STATUS_NODE, and InitWait) and is gone meanwhile, as a restart
+	 * (systemctl restart, a crash and Restart=) leaves it, has a successor that opens
+	 * the storage again and says: wait for that, as for an open that is slow.
+	 */
+	if (!pidfile_owner(h->pidfile) && !v.status) {
 		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): no blkbackd "
 			 "serves backend kind %s (no live %s): start it (systemctl start blkbackd), "
 			 "then xl block-detach %u %s and attach the disk again", h->vdev, h->domid,
 			 name, h->kind, h->pidfile, h->domid, h->vdev);
+		hp_view_free(&v);
 		hp_fail(c, h, msg);
 	}
 	if (hp_wait(c, h, timeout, add_done, &v) && !v.gone && !strcmp(v.status, "open")) {
@@ -238,6 +246,12 @@ static int hp_add(const struct ctl *c, const struct hp_dev *h, int timeout)
 			 "picked the device up in %d s (%s); is it running, for backend kind %s? "
 			 "See its log (journalctl -u blkbackd)", h->vdev, h->domid, name, timeout,
 			 pidfile_owner(h->pidfile) ? "it runs" : "it is not running now", h->kind);
+	else if (!pidfile_owner(h->pidfile))
+		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): blkbackd "
+			 "stopped while it opened the disk, and none has taken the disk over in %d "
+			 "s: start it (systemctl start blkbackd), then xl block-detach %u %s and "
+			 "attach the disk again", h->vdev, h->domid, name, timeout, h->domid,
+			 h->vdev);
 	else
 		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): it has not "
 			 "opened %s in %d s: its storage does not answer (see its log, journalctl "
