@@ -25,6 +25,11 @@
 
 /* How long add waits for the open by default: libxl kills the script after 40 s. */
 #define ADD_WAIT_S 30
+/*
+ * The longest add waits whatever it is told: killed at libxl's 40 s, it would report
+ * nothing, and blkbackd would serve a disk that xl has failed once its open ended.
+ */
+#define ADD_MAX_S 35
 /* How long remove waits for the storage to close by default: it delays only the detach. */
 #define REMOVE_WAIT_S 10
 
@@ -306,6 +311,12 @@ int cmd_hotplug(struct ctl *c, int argc, char **argv)
 			  "[--timeout SECONDS] (what the xl hotplug script blkbackd runs)");
 	ctl_open(c);
 	hp_device(c, argv[optind + 1], &h);
+	if (timeout > ADD_MAX_S && !strcmp(argv[optind], "add")) {
+		fprintf(stderr, "blkbackctl: warning: hotplug add waits %d s at most, not %d: libxl "
+			"kills the hotplug script after 40 s, before it could report the failure "
+			"(lower BLKBACKD_HOTPLUG_TIMEOUT)\n", ADD_MAX_S, timeout);
+		timeout = ADD_MAX_S;
+	}
 	if (!strcmp(argv[optind], "add"))
 		return hp_add(c, &h, timeout ? timeout : ADD_WAIT_S);
 	return hp_remove(c, &h, timeout ? timeout : REMOVE_WAIT_S);
