@@ -253,7 +253,11 @@ static void device_probe(struct blk_dev *d)
 	ret = cfg_frontend(&n, d->domid, &fe, err, sizeof(err));
 	d->hotplug = cfg_hotplug(&n);
 	ret = ret ? ret : cfg_disk(&n, &spec, &params, err, sizeof(err));
-	if (ret && d->xs_err) {
+	/*
+	 * config.c takes a failed read for an absent node, also when the rest reads well:
+	 * an absent mode or script would make the disk writable, or not the toolstack's.
+	 */
+	if (d->xs_err) {
 		device_retry(d, "its nodes", d->xs_err);
 	} else if (ret && ret != -EAGAIN) {	/* -EAGAIN: the toolstack is still writing */
 		device_fail(d, err);
