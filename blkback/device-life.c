@@ -276,6 +276,32 @@ void device_release_when_closed(struct blk_dev *d)
 	device_close_storage(d);	/* device_released follows, now or once it ends */
 }
 
+/*
+ * A toolstack's device already offline (online 0) and not Connected when we first look
+ * at it: a removal that an earlier daemon had begun and stopped in (a restart). Nothing
+ * to serve: no open (its lock would keep the image from an attach that follows), no
+ * InitWait (which makes a Closed frontend connect again), but Closed, and "released" for
+ * the hotplug script's remove. True if so; a Connected one is taken over and detached.
+ */
+bool device_removal_begun(struct blk_dev *d)
+{
+	char path[160];
+	uint64_t v;
+	int state, err;
+
+	snprintf(path, sizeof(path), "%s/online", d->bepath);
+	err = bxs_read_uint(d->be->xs, XBT_NULL, path, 1, &v);
+	if ((!err && v == 1) || (err && err != -ENOENT && err != -EINVAL) ||
+	    device_be_state(d, &state) || state == XenbusStateInitialising ||
+	    state == XenbusStateConnected)
+		return false;	/* online, unreadable (as any other), new, or connected */
+	log_info("%s: being removed by the toolstack; not opening its storage", d->name);
+	d->phase = DEV_RELEASED;
+	device_report(d, "released");
+	device_set_state(d, state, XenbusStateClosed);
+	return true;
+}
+
 /* Take the results of a storage call that has ended; true while one runs. */
 bool device_job_reap(struct blk_dev *d)
 {

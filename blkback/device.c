@@ -276,7 +276,7 @@ static void device_probe(struct blk_dev *d)
 		snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
 		d->fepath = fe;
 		fe = NULL;
-		if (d->hotplug && early_initwait(d))
+		if (d->hotplug && (device_removal_begun(d) || early_initwait(d)))
 			goto out;
 		ret = device_job_open(d, &spec, params);	/* takes spec and params */
 		params = NULL;

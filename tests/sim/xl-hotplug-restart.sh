@@ -65,4 +65,24 @@ add_ok 51744 "$add" "a successor started after the script"
 [ "$(xl_node "/local/domain/0/backend/vbd3/$dom/51744/blkbackd-status")" = open ] ||
 	fail "the successor did not say open"
 bk_ctl stats "$dom" xvdc >/dev/null || fail "the successor does not serve xvdc"
-echo "ok: the script's add waited across a restart of blkbackd for its successor's verdict"
+
+# A removal its predecessor had begun: libxl set the disk offline, the old daemon wrote
+# Closed and stopped before it had closed the storage. The successor has nothing to
+# serve: it leaves the disk Closed (never InitWait, which makes a Closed blkfront connect
+# again), does not open the storage (whose lock would keep the image from a new attach),
+# and says "released", which the script's remove waits for.
+bk_stop
+img=$XENSIM_DIR/vm-removed.img
+truncate -s 4M "$img"
+left_opening 51760
+be=/local/domain/0/backend/vbd3/$dom/51760
+xs write "$be/params" "aio:file:$img" write "$be/online" 0 write "/local/domain/$dom/device/vbd/51760/state" 6 \
+	write "$be/blkbackd-status" open write "$be/state" 6 || fail "cannot write the removal"
+bk_start
+released() { [ "$(xl_node "$be/blkbackd-status")" = released ]; }
+wait_for 20 released || fail "the successor did not say released: $(xl_node "$be/blkbackd-status")"
+[ "$(xl_node "$be/state")" = 6 ] || fail "the disk being removed is not Closed"
+! grep -E "d$dom xvdd: (backend .*-> InitWait|.*vm-removed.img)" "$BK_LOG" ||
+	fail "the successor went InitWait, or opened the storage, for a disk being removed"
+echo "ok: the script's add waited across a restart of blkbackd for its successor's verdict;"
+echo "    a removal begun before the restart ended Closed and released"
