@@ -328,8 +328,8 @@ void device_opened(struct blk_dev *d, struct dev_job *j)
 	d->size = d->disk->size;
 	d->readonly = j->spec.readonly;
 	d->in_memory = j->spec.engine == &storage_mem_ops;
-	if (d->freeing)
-		return;		/* device_free closes it */
+	if (d->freeing || d->leaving)
+		return;		/* device_free closes it; a successor opens it again, and says */
 	if (d->hotplug && gave_up(d)) {	/* the open outlasted the script's wait */
 		device_fail(d, "its storage opened only after the hotplug script had given up "
 			    "waiting for it, and the toolstack failed the disk: not serving it");
