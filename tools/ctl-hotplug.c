@@ -221,10 +221,16 @@ static int hp_add(const struct ctl *c, const struct hp_dev *h, int timeout)
 	 * the storage again and says: wait for that, as for an open that is slow.
 	 */
 	if (!pidfile_owner(h->pidfile) && !v.status) {
+		/* A disk line without backendtype=tap: libxl's phy, kind vbd (the kernel's). */
+		bool vbd = !strcmp(h->kind, "vbd");
+
 		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): no blkbackd "
-			 "serves backend kind %s (no live %s): start it (systemctl start blkbackd), "
-			 "then xl block-detach %u %s and attach the disk again", h->vdev, h->domid,
-			 name, h->kind, h->pidfile, h->domid, h->vdev);
+			 "serves backend kind %s (no live %s): %s, then xl block-detach %u %s and "
+			 "attach the disk again", h->vdev, h->domid, name, h->kind, h->pidfile,
+			 vbd ? "the disk line has no backendtype=tap, so libxl made it a phy disk, "
+			 "kind vbd: on Xen 4.19 and later add backendtype=tap to it (kind vbd3, "
+			 "blkbackd's default); on 4.17 run blkbackd --kind vbd (docs/xl.md)" :
+			 "start it (systemctl start blkbackd)", h->domid, h->vdev);
 		hp_view_free(&v);
 		hp_fail(c, h, msg);
 	}
