@@ -48,6 +48,12 @@ void device_release_when_closed(struct blk_dev *d);
  */
 bool device_removal_begun(struct blk_dev *d);
 
+/*
+ * device-life.c: a toolstack's device that could not be served: Closed once its hotplug
+ * script has ended or the toolstack removes it; until then it holds InitWait.
+ */
+void device_failed_update(struct blk_dev *d);
+
 /* device.c: write our state node (old is what it held), logging the transition. */
 void device_set_state(struct blk_dev *d, int old, int state);
 
