@@ -145,23 +145,36 @@ struct hp_nodes {
 	const char *status, *error;
 };
 
-/* hp_nodes in transaction t; -ENOENT if the backend directory is gone. */
+/*
+ * hp_nodes in transaction t; -ENOENT if the backend directory is gone. An error is not
+ * written, -EALREADY, if blkbackd has said "open" meanwhile: blkbackd checks in the same
+ * way, so that its "open" and our "error" never cross.
+ */
 static int hp_nodes_write(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
 	const struct hp_nodes *n = arg;
-	char *dir = bxs_read(xs, t, "%s", n->h->be);
+	char *dir = bxs_read(xs, t, "%s", n->h->be), *status;
+	bool opened;
 	int err;
 
 	if (!dir)
 		return errno == ENOENT ? -ENOENT : -errno;
 	free(dir);
+	if (!strcmp(n->status, "error")) {
+		status = bxs_read(xs, t, "%s/%s", n->h->be, DEV_STATUS_NODE);
+		opened = status && !strcmp(status, "open");
+		free(status);
+		if (opened)
+			return -EALREADY;
+	}
 	err = n->error ? bxs_write_message(xs, t, n->h->be, "hotplug-error", n->error) : 0;
 	return err ? err : bxs_printf(xs, t, n->h->be, "hotplug-status", "%s", n->status);
 }
 
 /*
  * The add failed: write msg in hotplug-error (xl prints it) and hotplug-status error
- * (the daemon then closes the device), say it on stderr, and exit 1.
+ * (the daemon then closes the device), say it on stderr, and exit 1; unless blkbackd
+ * has opened the disk meanwhile: then exit 0.
  */
 static void __attribute__((noreturn)) hp_fail(const struct ctl *c, const struct hp_dev *h,
 					      const char *msg)
@@ -169,6 +182,12 @@ static void __attribute__((noreturn)) hp_fail(const struct ctl *c, const struct 
 	struct hp_nodes n = { .h = h, .status = "error", .error = msg };
 	int err = bxs_transact(c->xs, hp_nodes_write, &n);
 
+	if (err == -EALREADY) {	/* blkbackd opened it just now: the add succeeds */
+		struct hp_nodes ok = { .h = h, .status = "connected" };
+
+		bxs_transact(c->xs, hp_nodes_write, &ok);
+		exit(0);
+	}
 	fprintf(stderr, "%s\n", msg);
 	if (err && err != -ENOENT)
 		fprintf(stderr, "blkbackctl: cannot write %s/hotplug-error: %s\n", h->be,
