@@ -352,7 +352,9 @@ static bool open_verdict(struct blk_dev *d)
 			    "waiting for it, and the toolstack failed the disk: not serving it");
 		return true;
 	}
-	if (err && err != -ENOENT) {
+	if (err == -ENOENT)	/* removed meanwhile: its watch event frees it */
+		return true;
+	if (err) {
 		device_retry(d, "its hotplug-status node", err);
 		return true;
 	}
