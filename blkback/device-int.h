@@ -42,6 +42,18 @@ void device_report(struct blk_dev *d, const char *status);
  */
 void device_release_when_closed(struct blk_dev *d);
 
+/*
+ * device-life.c: a toolstack's device first seen offline and not Connected (a removal an
+ * earlier daemon began): Closed and "released" without opening its storage; true if so.
+ */
+bool device_removal_begun(struct blk_dev *d);
+
+/*
+ * device-life.c: a toolstack's device that could not be served: Closed once its hotplug
+ * script has ended or the toolstack removes it; until then it holds InitWait.
+ */
+void device_failed_update(struct blk_dev *d);
+
 /* device.c: write our state node (old is what it held), logging the transition. */
 void device_set_state(struct blk_dev *d, int old, int state);
 

@@ -276,6 +276,72 @@ void device_release_when_closed(struct blk_dev *d)
 	device_close_storage(d);	/* device_released follows, now or once it ends */
 }
 
+/*
+ * Whether a hotplug script has ended for the device: it wrote hotplug-status. Ours writes
+ * error when the storage failed; another script (Xen's block, for a plain phy disk on
+ * the vbd route) may write connected all the same, and libxl then counts the add done.
+ */
+static bool script_ended(struct blk_dev *d)
+{
+	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/hotplug-status", d->bepath);
+
+	free(s);
+	return s != NULL;
+}
+
+/* Whether the backend's online node says 1; false also when it cannot be read. */
+static bool is_online(struct blk_dev *d)
+{
+	char path[160];
+	uint64_t v;
+
+	snprintf(path, sizeof(path), "%s/online", d->bepath);
+	return !bxs_read_uint(d->be->xs, XBT_NULL, path, 1, &v) && v == 1;
+}
+
+/*
+ * A toolstack's device that could not be served holds InitWait (device_fail, device.c)
+ * until its hotplug script has ended (ours reports the failure), or until the toolstack
+ * removes it (libxl writes online 0 and Closing, then waits 10 s for Closed): then it
+ * closes.
+ */
+void device_failed_update(struct blk_dev *d)
+{
+	int state;
+
+	if (!d->hotplug || device_be_state(d, &state) || state == XenbusStateClosed ||
+	    state == XenbusStateUnknown)
+		return;
+	if (state != XenbusStateInitWait || !is_online(d) || script_ended(d))
+		device_set_state(d, state, XenbusStateClosed);
+}
+
+/*
+ * A toolstack's device already offline (online 0) and not Connected when we first look
+ * at it: a removal that an earlier daemon had begun and stopped in (a restart). Nothing
+ * to serve: no open (its lock would keep the image from an attach that follows), no
+ * InitWait (which makes a Closed frontend connect again), but Closed, and "released" for
+ * the hotplug script's remove. True if so; a Connected one is taken over and detached.
+ */
+bool device_removal_begun(struct blk_dev *d)
+{
+	char path[160];
+	uint64_t v;
+	int state, err;
+
+	snprintf(path, sizeof(path), "%s/online", d->bepath);
+	err = bxs_read_uint(d->be->xs, XBT_NULL, path, 1, &v);
+	if ((!err && v == 1) || (err && err != -ENOENT && err != -EINVAL) ||
+	    device_be_state(d, &state) || state == XenbusStateInitialising ||
+	    state == XenbusStateConnected)
+		return false;	/* online, unreadable (as any other), new, or connected */
+	log_info("%s: being removed by the toolstack; not opening its storage", d->name);
+	d->phase = DEV_RELEASED;
+	device_report(d, "released");
+	device_set_state(d, state, XenbusStateClosed);
+	return true;
+}
+
 /* Take the results of a storage call that has ended; true while one runs. */
 bool device_job_reap(struct blk_dev *d)
 {

@@ -51,19 +51,6 @@ static bool gave_up(struct blk_dev *d)
 	return error;
 }
 
-/*
- * Whether a hotplug script has ended for the device: it wrote hotplug-status. Ours writes
- * error when the storage failed; another script (Xen's block, for a plain phy disk on
- * the vbd route) may write connected all the same, and libxl then counts the add done.
- */
-static bool script_ended(struct blk_dev *d)
-{
-	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/hotplug-status", d->bepath);
-
-	free(s);
-	return s != NULL;
-}
-
 /* A read of what failed with err (not absent: failed): update the device again later. */
 static void device_retry(struct blk_dev *d, const char *what, int err)
 {
@@ -94,6 +81,7 @@ struct refusal {
 	int old;			/* read */
 	const char *msg;		/* the error node's; NULL: none */
 	const char *status;		/* DEV_STATUS_NODE's; NULL: none */
+	bool unless_failed;		/* nothing, -ECANCELED, if hotplug-status says error */
 };
 
 /* The error, status and state nodes, in transaction t; nothing if the device is gone. */
@@ -109,6 +97,15 @@ static int refuse_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	if (err == -ENOENT)
 		return err;	/* removed: writing would create it again */
 	r->old = err ? XenbusStateUnknown : (int)v;
+	if (r->unless_failed) {
+		char *hs = bxs_read(xs, t, "%s/hotplug-status", r->d->bepath);
+		bool failed = hs && !strcmp(hs, "error");
+
+		err = !hs && errno != ENOENT ? (errno ? -errno : -EIO) : 0;
+		free(hs);
+		if (err || failed)
+			return err ? err : -ECANCELED;
+	}
 	err = r->msg ? bxs_write_message(xs, t, r->d->bepath, "error", r->msg) : 0;
 	err = err || !r->status ? err : bxs_printf(xs, t, r->d->bepath, DEV_STATUS_NODE, "%s",
 						     r->status);
@@ -121,7 +118,7 @@ static int write_refusal(struct blk_dev *d, struct refusal *r)
 {
 	int err = bxs_transact(d->be->xs, refuse_nodes, r);
 
-	if (err == -ENOENT)
+	if (err == -ENOENT || err == -ECANCELED)
 		return err;
 	if (err)
 		log_err("%s: cannot write its %s%s nodes: %s", d->name, r->msg ? "error, " : "",
@@ -160,7 +157,7 @@ void device_report(struct blk_dev *d, const char *status)
  * in InitWait, ignoring any other state for 10 s, and the script is what reports the
  * failure (xl prints its hotplug-error node). So that one goes to InitWait, or stays
  * there, saying why and "failed"; it closes once the script has reported it, or once
- * the toolstack removes it (failed_update).
+ * the toolstack removes it (device_failed_update, device-life.c).
  */
 static void device_fail(struct blk_dev *d, const char *msg)
 {
@@ -253,7 +250,11 @@ static void device_probe(struct blk_dev *d)
 	ret = cfg_frontend(&n, d->domid, &fe, err, sizeof(err));
 	d->hotplug = cfg_hotplug(&n);
 	ret = ret ? ret : cfg_disk(&n, &spec, &params, err, sizeof(err));
-	if (ret && d->xs_err) {
+	/*
+	 * config.c takes a failed read for an absent node, also when the rest reads well:
+	 * an absent mode or script would make the disk writable, or not the toolstack's.
+	 */
+	if (d->xs_err) {
 		device_retry(d, "its nodes", d->xs_err);
 	} else if (ret && ret != -EAGAIN) {	/* -EAGAIN: the toolstack is still writing */
 		device_fail(d, err);
@@ -272,7 +273,7 @@ static void device_probe(struct blk_dev *d)
 		snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
 		d->fepath = fe;
 		fe = NULL;
-		if (d->hotplug && early_initwait(d))
+		if (d->hotplug && (device_removal_begun(d) || early_initwait(d)))
 			goto out;
 		ret = device_job_open(d, &spec, params);	/* takes spec and params */
 		params = NULL;
@@ -324,21 +325,40 @@ void device_opened(struct blk_dev *d, struct dev_job *j)
 	d->size = d->disk->size;
 	d->readonly = j->spec.readonly;
 	d->in_memory = j->spec.engine == &storage_mem_ops;
-	if (d->freeing)
-		return;		/* device_free closes it */
-	if (d->hotplug && gave_up(d)) {	/* the open outlasted the script's wait */
-		device_fail(d, "its storage opened only after the hotplug script had given up "
-			    "waiting for it, and the toolstack failed the disk: not serving it");
-		return;
-	}
+	if (d->freeing || d->leaving)
+		return;		/* device_free closes it; a successor opens it again, and says */
 	if (device_offer(d, msg, sizeof(msg))) {
 		device_fail(d, msg);
 		return;
 	}
-	device_report(d, "open");
-	d->phase = DEV_OPENED;
+	d->phase = DEV_OPENED;	/* a toolstack's: open_verdict next */
 	log_info("%s: %s, %" PRIu64 " MiB%s, frontend %s", d->name, j->params,
 		 d->disk->size >> 20, d->readonly ? ", read-only" : "", d->fepath);
+}
+
+/*
+ * A toolstack's device whose storage has opened: tell its hotplug script "open", unless
+ * the script has given up meanwhile (hotplug-status error: libxl failed the disk, which
+ * is then not served); in one transaction, so that the two never cross. True if the
+ * state machine stops here: failed, or to be tried again (a read that failed).
+ */
+static bool open_verdict(struct blk_dev *d)
+{
+	struct refusal r = { .d = d, .state = -1, .status = "open", .unless_failed = true };
+	int err = bxs_transact(d->be->xs, refuse_nodes, &r);
+
+	if (err == -ECANCELED) {	/* the open outlasted the script's wait */
+		device_fail(d, "its storage opened only after the hotplug script had given up "
+			    "waiting for it, and the toolstack failed the disk: not serving it");
+		return true;
+	}
+	if (err == -ENOENT)	/* removed meanwhile: its watch event frees it */
+		return true;
+	if (err) {
+		device_retry(d, "its hotplug-status node", err);
+		return true;
+	}
+	return false;
 }
 
 /* The nodes the frontend reads on connect, and state Connected, in transaction t. */
@@ -622,32 +642,6 @@ static bool ring_died(const struct blk_dev *d)
 	return false;
 }
 
-/* Whether the backend's online node says 1; false also when it cannot be read. */
-static bool is_online(struct blk_dev *d)
-{
-	char path[160];
-	uint64_t v;
-
-	snprintf(path, sizeof(path), "%s/online", d->bepath);
-	return !bxs_read_uint(d->be->xs, XBT_NULL, path, 1, &v) && v == 1;
-}
-
-/*
- * A toolstack's device that could not be served holds InitWait (device_fail) until its
- * hotplug script has ended (ours reports the failure), or until the toolstack removes it (libxl
- * writes online 0 and Closing, then waits 10 s for Closed): then it closes.
- */
-static void failed_update(struct blk_dev *d)
-{
-	int state;
-
-	if (!d->hotplug || device_be_state(d, &state) || state == XenbusStateClosed ||
-	    state == XenbusStateUnknown)
-		return;
-	if (state != XenbusStateInitWait || !is_online(d) || script_ended(d))
-		device_set_state(d, state, XenbusStateClosed);
-}
-
 /*
  * The xenbus state machine: everything that happens to a device comes here,
  * and the frontend's state decides what we do, as in blkif.h and Linux. A node
@@ -685,8 +679,10 @@ void device_update(struct blk_dev *d)
 			return;
 		}
 	}
+	if (d->phase == DEV_OPENED && d->hotplug && open_verdict(d))
+		return;
 	if (d->phase == DEV_FAILED)
-		failed_update(d);
+		device_failed_update(d);
 	if (d->phase != DEV_OPENED && d->phase != DEV_SERVING)
 		return;		/* NEW: opens; FAILED, RELEASED: wait for the toolstack's removal */
 	if (d->job)

@@ -25,6 +25,11 @@
 
 /* How long add waits for the open by default: libxl kills the script after 40 s. */
 #define ADD_WAIT_S 30
+/*
+ * The longest add waits whatever it is told: killed at libxl's 40 s, it would report
+ * nothing, and blkbackd would serve a disk that xl has failed once its open ended.
+ */
+#define ADD_MAX_S 35
 /* How long remove waits for the storage to close by default: it delays only the detach. */
 #define REMOVE_WAIT_S 10
 
@@ -140,23 +145,36 @@ struct hp_nodes {
 	const char *status, *error;
 };
 
-/* hp_nodes in transaction t; -ENOENT if the backend directory is gone. */
+/*
+ * hp_nodes in transaction t; -ENOENT if the backend directory is gone. An error is not
+ * written, -EALREADY, if blkbackd has said "open" meanwhile: blkbackd checks in the same
+ * way, so that its "open" and our "error" never cross.
+ */
 static int hp_nodes_write(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
 	const struct hp_nodes *n = arg;
-	char *dir = bxs_read(xs, t, "%s", n->h->be);
+	char *dir = bxs_read(xs, t, "%s", n->h->be), *status;
+	bool opened;
 	int err;
 
 	if (!dir)
 		return errno == ENOENT ? -ENOENT : -errno;
 	free(dir);
+	if (!strcmp(n->status, "error")) {
+		status = bxs_read(xs, t, "%s/%s", n->h->be, DEV_STATUS_NODE);
+		opened = status && !strcmp(status, "open");
+		free(status);
+		if (opened)
+			return -EALREADY;
+	}
 	err = n->error ? bxs_write_message(xs, t, n->h->be, "hotplug-error", n->error) : 0;
 	return err ? err : bxs_printf(xs, t, n->h->be, "hotplug-status", "%s", n->status);
 }
 
 /*
  * The add failed: write msg in hotplug-error (xl prints it) and hotplug-status error
- * (the daemon then closes the device), say it on stderr, and exit 1.
+ * (the daemon then closes the device), say it on stderr, and exit 1; unless blkbackd
+ * has opened the disk meanwhile: then exit 0.
  */
 static void __attribute__((noreturn)) hp_fail(const struct ctl *c, const struct hp_dev *h,
 					      const char *msg)
@@ -164,6 +182,12 @@ static void __attribute__((noreturn)) hp_fail(const struct ctl *c, const struct 
 	struct hp_nodes n = { .h = h, .status = "error", .error = msg };
 	int err = bxs_transact(c->xs, hp_nodes_write, &n);
 
+	if (err == -EALREADY) {	/* blkbackd opened it just now: the add succeeds */
+		struct hp_nodes ok = { .h = h, .status = "connected" };
+
+		bxs_transact(c->xs, hp_nodes_write, &ok);
+		exit(0);
+	}
 	fprintf(stderr, "%s\n", msg);
 	if (err && err != -ENOENT)
 		fprintf(stderr, "blkbackctl: cannot write %s/hotplug-error: %s\n", h->be,
@@ -208,11 +232,25 @@ static int hp_add(const struct ctl *c, const struct hp_dev *h, int timeout)
 	struct hp_view v = { 0 };
 	char msg[2 * PATH_MAX + 1024 + 512], *name = domain_name(c, h->domid), *spec;
 
-	if (!pidfile_owner(h->pidfile)) {
+	hp_read(c, h, &v);
+	/*
+	 * No daemon, and none has looked at the device: nothing will answer. One that has
+	 * (it wrote DEV_STATUS_NODE, and InitWait) and is gone meanwhile, as a restart
+	 * (systemctl restart, a crash and Restart=) leaves it, has a successor that opens
+	 * the storage again and says: wait for that, as for an open that is slow.
+	 */
+	if (!pidfile_owner(h->pidfile) && !v.status) {
+		/* A disk line without backendtype=tap: libxl's phy, kind vbd (the kernel's). */
+		bool vbd = !strcmp(h->kind, "vbd");
+
 		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): no blkbackd "
-			 "serves backend kind %s (no live %s): start it (systemctl start blkbackd), "
-			 "then xl block-detach %u %s and attach the disk again", h->vdev, h->domid,
-			 name, h->kind, h->pidfile, h->domid, h->vdev);
+			 "serves backend kind %s (no live %s): %s, then xl block-detach %u %s and "
+			 "attach the disk again", h->vdev, h->domid, name, h->kind, h->pidfile,
+			 vbd ? "the disk line has no backendtype=tap, so libxl made it a phy disk, "
+			 "kind vbd: on Xen 4.19 and later add backendtype=tap to it (kind vbd3, "
+			 "blkbackd's default); on 4.17 run blkbackd --kind vbd (docs/xl.md)" :
+			 "start it (systemctl start blkbackd)", h->domid, h->vdev);
+		hp_view_free(&v);
 		hp_fail(c, h, msg);
 	}
 	if (hp_wait(c, h, timeout, add_done, &v) && !v.gone && !strcmp(v.status, "open")) {
@@ -238,6 +276,12 @@ static int hp_add(const struct ctl *c, const struct hp_dev *h, int timeout)
 			 "picked the device up in %d s (%s); is it running, for backend kind %s? "
 			 "See its log (journalctl -u blkbackd)", h->vdev, h->domid, name, timeout,
 			 pidfile_owner(h->pidfile) ? "it runs" : "it is not running now", h->kind);
+	else if (!pidfile_owner(h->pidfile))
+		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): blkbackd "
+			 "stopped while it opened the disk, and none has taken the disk over in %d "
+			 "s: start it (systemctl start blkbackd), then xl block-detach %u %s and "
+			 "attach the disk again", h->vdev, h->domid, name, timeout, h->domid,
+			 h->vdev);
 	else
 		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): it has not "
 			 "opened %s in %d s: its storage does not answer (see its log, journalctl "
@@ -292,6 +336,12 @@ int cmd_hotplug(struct ctl *c, int argc, char **argv)
 			  "[--timeout SECONDS] (what the xl hotplug script blkbackd runs)");
 	ctl_open(c);
 	hp_device(c, argv[optind + 1], &h);
+	if (timeout > ADD_MAX_S && !strcmp(argv[optind], "add")) {
+		fprintf(stderr, "blkbackctl: warning: hotplug add waits %d s at most, not %d: libxl "
+			"kills the hotplug script after 40 s, before it could report the failure "
+			"(lower BLKBACKD_HOTPLUG_TIMEOUT)\n", ADD_MAX_S, timeout);
+		timeout = ADD_MAX_S;
+	}
 	if (!strcmp(argv[optind], "add"))
 		return hp_add(c, &h, timeout ? timeout : ADD_WAIT_S);
 	return hp_remove(c, &h, timeout ? timeout : REMOVE_WAIT_S);
