@@ -3,13 +3,15 @@ CONSOLE_DIR=/var/log/xen/console
 DAEMON_LOG=/tmp/blkbackd.log
 KIND=vbd3
 FAILED=0
+# The Xen release this image was built for (mkimages.sh writes it); every step line names it.
+XEN_REL=$(cat /etc/bench-release 2>/dev/null || echo unknown)
 
-# Print a PASS line.
-pass() { echo "PASS $1"; }
+# Print a PASS line: "PASS name (release)".
+pass() { echo "PASS $1 ($XEN_REL)"; }
 
-# Print a FAIL line with its reason and remember that something failed.
+# Print a FAIL line with its reason, "FAIL name (release): reason", and remember the failure.
 fail() {
-    echo "FAIL $1 ${*:2}"
+    echo "FAIL $1 ($XEN_REL): ${*:2}"
     FAILED=$((FAILED + 1))
 }
 
