@@ -325,22 +325,6 @@ step_sigterm() {
     fi
 }
 
-# Make an ext4 file system for the disk images on a loop device (dom0's root is tmpfs, which
-# has no O_DIRECT on Linux 6.1), mounted on /srv. mke2fs tries WRITE_ZEROES, which a loop
-# device over tmpfs refuses and the kernel logs: the console is kept quiet meanwhile. The
-# loop file lives in dom0's root tmpfs, which may hold half of dom0's memory (~195 MiB) and
-# already holds the 85 MB of dom0.cpio: -o discard gives the blocks of deleted images back
-# (loop punches holes in its file), or write-back to the loop device fails with ENOSPC.
-setup_srv() {
-    local dev rc=0
-    dmesg -n 1
-    truncate -s 256M /tmp/srv.img && dev=$(losetup -f) && losetup "$dev" /tmp/srv.img &&
-        mke2fs -q -t ext4 "$dev" && mkdir -p /srv && mount -t ext4 -o discard "$dev" /srv || rc=1
-    SRV_DEV=$dev
-    dmesg -n 4
-    return $rc
-}
-
 # A counter from "blkbackctl stats DOMAIN VDEV --json": $1 domain, $2 key, $3 vdev (xvdb).
 stat_of() {
     blkbackctl stats "$1" "${3:-$VDEV}" --json | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"
@@ -385,14 +369,6 @@ engine_steps() {
             [ "$(dd if="$img" bs=1M count=16 2>/dev/null | md5sum | cut -d' ' -f1)" = "$md5" ]
     fi
     rm -f "$img"
-}
-
-# Succeed if dom0's kernel logged no write error of /srv's loop device (the images' data did
-# reach their storage); else print the first such line.
-srv_storage_clean() {
-    local e
-    e=$(dmesg | grep -E -m1 "(loop: Write error|I/O error, dev ${SRV_DEV#/dev/},|Buffer I/O error on dev(ice)? ${SRV_DEV#/dev/})")
-    [ -z "$e" ] || { echo "$e"; return 1; }
 }
 
 # Counter $2 of the stats JSON $1 ("big": the last segs_log2_histogram bucket, requests of

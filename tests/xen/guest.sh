@@ -402,6 +402,55 @@ run_check2() {
     while :; do sleep 60; done
 }
 
+# Succeed when disk $1 (xvdb, xvdc, ...) is present, with its device node.
+xl_present() { [ -e "/sys/block/$1" ] && [ -b "/dev/$1" ]; }
+
+# Succeed when disk $1 is gone.
+xl_absent() { [ ! -e "/sys/block/$1" ]; }
+
+# Print the md5 of the first 16 MiB of disk $1, read with O_DIRECT.
+xl_md5() { dd if="/dev/$1" bs=1M count=16 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
+
+# Wait for disk $1, write 16 MiB of random data to it with O_DIRECT, read it back past the
+# page cache; marker $2: "ok MD5" (the md5 is kept in /tmp/$1.md5), or bad and why.
+xl_rw() {
+    if ! wait_for 120 xl_present "$1"; then mark "$2" bad "no /dev/$1 after 120 s"; return; fi
+    dd if=/dev/urandom of=/tmp/rand bs=1M count=16 2>/dev/null
+    want=$(md5sum < /tmp/rand | cut -d' ' -f1)
+    if ! dd if=/tmp/rand of="/dev/$1" bs=1M oflag=direct 2>/tmp/err; then
+        mark "$2" bad "write to $1 failed: $(err)"; return
+    fi
+    rm -f /tmp/rand
+    got=$(xl_md5 "$1")
+    echo "$want" > "/tmp/$1.md5"
+    if [ "$got" = "$want" ]; then mark "$2" ok "$got $(cat "/sys/block/$1/size") sectors"
+    else mark "$2" bad "$1: wrote $want, read $got"; fi
+}
+
+# Wait for disk $1 to come back and check that its first 16 MiB read as xl_rw wrote; marker $2.
+xl_again() {
+    if ! wait_for 120 xl_present "$1"; then mark "$2" bad "no /dev/$1 after 120 s"; return; fi
+    got=$(xl_md5 "$1")
+    if [ "$got" = "$(cat "/tmp/$1.md5")" ]; then mark "$2" ok "$got"
+    else mark "$2" bad "$1 reads $got, $(cat "/tmp/$1.md5") was written"; fi
+}
+
+# Wait for disk $1 to go; marker $2.
+xl_gone() { if wait_for 120 xl_absent "$1"; then mark "$2" ok; else mark "$2" bad "$1 still here after 120 s"; fi; }
+
+# The xl scenario's guest (dom0-xl.sh), booted by xl create with xvdb (blkbackd, named in the
+# domain config) and xvdc (the kernel's xen-blkback): write and check both; then xvdd, which dom0
+# attaches with xl block-attach, detaches and attaches again; then wait to be destroyed.
+run_xl() {
+    xl_rw xvdb xlc-xvdb
+    xl_rw xvdc xlc-xvdc
+    xl_rw xvdd xla-rw
+    xl_gone xvdd xla-gone
+    xl_again xvdd xla-again
+    mark xl-idle
+    while :; do sleep 60; done
+}
+
 # The demo: use the disk the way a user would, narrating each command.
 run_demo() {
     await_disk size
@@ -447,7 +496,7 @@ main() {
     while read -r m; do insmod "/lib/modules/$(uname -r)/$m" $(module_params "$m"); done < /etc/bench-modules
     bench=$(sed -n 's/.*\bbench=\([^ ]*\).*/\1/p' /proc/cmdline)
     case $bench in
-    check1 | check2 | check3 | demo | smoke) "run_$bench" ;;
+    check1 | check2 | check3 | demo | smoke | xl) "run_$bench" ;;
     *) echo "guest: unknown bench=$bench" ;;
     esac
     poweroff -f
