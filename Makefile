@@ -72,7 +72,7 @@ $(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/tools/detach.o $(
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/blkbackctl: $(B)/tools/blkbackctl.o $(B)/tools/ctl-stats.o $(B)/tools/ctl-list.o \
-		$(B)/tools/pidfile.o \
+		$(B)/tools/ctl-hotplug.o $(B)/tools/pidfile.o \
 		$(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -112,12 +112,52 @@ out:
 	return ret;
 }
 
+/* Whether a toolstack made the device and runs a hotplug script for it (a script node). */
+bool cfg_hotplug(const struct cfg_nodes *n)
+{
+	char path[PATH_LEN];
+	char *s = get(n, path, "%s/script", n->bepath);
+
+	free(s);
+	return s != NULL;
+}
+
+/* The image formats libxl may put before a tap disk's target, other than raw's "aio". */
+static const char *const libxl_formats[] = { "vhd", "qcow", "qcow2", "qed" };
+
+/*
+ * The spec in a params node: libxl (4.19 on) writes a tap disk's as FORMAT:TARGET, where
+ * raw is "aio"; so "aio:mem:size=64M" is the spec "mem:size=64M". Other formats are
+ * refused, saying so. In *spec the text after any "aio:"; -EINVAL with why if refused.
+ */
+static int strip_format(char *text, char **spec, char *why, size_t len)
+{
+	size_t n = strcspn(text, ":");
+
+	*spec = text;
+	if (text[n] != ':')
+		return 0;
+	if (n == 3 && !strncmp(text, "aio", 3)) {
+		*spec = text + 4;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(libxl_formats) / sizeof(libxl_formats[0]); i++) {
+		if (strlen(libxl_formats[i]) == n && !strncmp(text, libxl_formats[i], n)) {
+			snprintf(why, len, "the toolstack asks for a %s image ('%.*s'): blkbackd "
+				 "serves raw images only; in the xl disk line write format=raw, or "
+				 "leave format out", libxl_formats[i], 96, text);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* The disk spec in params, made read-only by a mode node starting with 'r'. */
 int cfg_disk(const struct cfg_nodes *n, struct storage_spec *spec, char **params, char *why,
 	     size_t len)
 {
 	char path[PATH_LEN];
-	char *text = get(n, path, "%s/params", n->bepath), *mode = NULL;
+	char *text = get(n, path, "%s/params", n->bepath), *mode = NULL, *target;
 	int ret = -EINVAL;
 
 	*params = NULL;
@@ -127,6 +167,11 @@ int cfg_disk(const struct cfg_nodes *n, struct storage_spec *spec, char **params
 		goto out;
 	}
 	why[0] = '\0';
+	ret = strip_format(text, &target, why, len);
+	if (ret)
+		goto out;
+	if (target != text)
+		memmove(text, target, strlen(target) + 1);
 	ret = storage_spec_parse(text, spec, why, len);
 	if (ret) {
 		if (!why[0])	/* out of memory: the parser says nothing */

@@ -10,6 +10,7 @@
 #ifndef BLKBACK_CONFIG_H
 #define BLKBACK_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../storage/storage.h"
@@ -36,7 +37,14 @@ int cfg_frontend(const struct cfg_nodes *n, uint32_t domid, char **fepath, char 
 		 size_t len);
 
 /*
- * The disk: the spec in params (see storage_spec_parse), read-only also when the mode
+ * Whether a toolstack made the device and runs a hotplug script for it: libxl writes the
+ * script's path in the backend's script node, and waits for InitWait before running it.
+ */
+bool cfg_hotplug(const struct cfg_nodes *n);
+
+/*
+ * The disk: the spec in params (libxl's "aio:" format prefix taken off; "vhd:" and the
+ * other formats refused) (see storage_spec_parse), read-only also when the mode
  * node starts with 'r'. *params gets the spec's text (malloc'd) for the log. On error
  * nothing is left allocated.
  */

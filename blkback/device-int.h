@@ -30,6 +30,9 @@ struct dev_job {
 /* device.c: the storage open that device_probe started has ended (on the main thread). */
 void device_opened(struct blk_dev *d, struct dev_job *j);
 
+/* device.c: the storage of a device the toolstack removes has closed (see device_update). */
+void device_released(struct blk_dev *d);
+
 /* device.c: write our state node (old is what it held), logging the transition. */
 void device_set_state(struct blk_dev *d, int old, int state);
 

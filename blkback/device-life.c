@@ -176,6 +176,8 @@ static void job_end(struct blk_dev *d, struct dev_job *j)
 		device_opened(d, j);
 		break;
 	case JOB_CLOSE:
+		if (d->releasing)
+			device_released(d);
 		break;
 	case JOB_RESIZE:
 		resized(d, j);

@@ -38,6 +38,19 @@ static int be_state(struct blk_dev *d, int *state)
 	return read_state(d, path, state);
 }
 
+/*
+ * Whether the toolstack's hotplug script has reported the add as failed: then libxl has
+ * failed it (xl block-attach, xl create), and the device is not served.
+ */
+static bool gave_up(struct blk_dev *d)
+{
+	char *s = bxs_read(d->be->xs, XBT_NULL, "%s/hotplug-status", d->bepath);
+	bool error = s && !strcmp(s, "error");
+
+	free(s);
+	return error;
+}
+
 /* A read of what failed with err (not absent: failed): update the device again later. */
 static void device_retry(struct blk_dev *d, const char *what, int err)
 {
@@ -61,15 +74,16 @@ void device_set_state(struct blk_dev *d, int old, int state)
 	log_info("%s: backend %s -> %s", d->name, xenbus_state_name(old), xenbus_state_name(state));
 }
 
-/* What device_refuse writes in one transaction. */
+/* What device_refuse and device_report write in one transaction. */
 struct refusal {
 	const struct blk_dev *d;
-	int state;			/* to write */
+	int state;			/* to write; -1: none */
 	int old;			/* read */
-	const char *msg;
+	const char *msg;		/* the error node's; NULL: none */
+	const char *status;		/* DEV_STATUS_NODE's; NULL: none */
 };
 
-/* The error node and the new state, in transaction t; nothing if the device is gone. */
+/* The error, status and state nodes, in transaction t; nothing if the device is gone. */
 static int refuse_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
 	struct refusal *r = arg;
@@ -82,37 +96,69 @@ static int refuse_nodes(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	if (err == -ENOENT)
 		return err;	/* removed: writing would create it again */
 	r->old = err ? XenbusStateUnknown : (int)v;
-	err = bxs_write_message(xs, t, r->d->bepath, "error", r->msg);
-	return err ? err : bxs_printf(xs, t, r->d->bepath, "state", "%d", r->state);
+	err = r->msg ? bxs_write_message(xs, t, r->d->bepath, "error", r->msg) : 0;
+	err = err || !r->status ? err : bxs_printf(xs, t, r->d->bepath, DEV_STATUS_NODE, "%s",
+						     r->status);
+	return err || r->state < 0 ? err : bxs_printf(xs, t, r->d->bepath, "state", "%d",
+						       r->state);
+}
+
+/* Write r's nodes in one transaction, logging the state's change; -errno if not done. */
+static int write_refusal(struct blk_dev *d, struct refusal *r)
+{
+	int err = bxs_transact(d->be->xs, refuse_nodes, r);
+
+	if (err == -ENOENT)
+		return err;
+	if (err)
+		log_err("%s: cannot write its %s%s nodes: %s", d->name, r->msg ? "error, " : "",
+			r->state < 0 ? "status" : "state", strerror(-err));
+	else if (r->state >= 0 && r->old != r->state)
+		log_info("%s: backend %s -> %s", d->name, xenbus_state_name(r->old),
+			 xenbus_state_name(r->state));
+	return err;
 }
 
 /*
  * Refuse to serve the device, or to connect it: log why, and write it in the error node
  * and our new state in one transaction, so that a toolstack never sees one without the
- * other.
+ * other. status, if not NULL, goes in DEV_STATUS_NODE in the same transaction.
  */
-static void device_refuse(struct blk_dev *d, int state, const char *msg)
+static void device_refuse(struct blk_dev *d, int state, const char *msg, const char *status)
 {
-	struct refusal r = { .d = d, .state = state, .msg = msg };
-	int err;
+	struct refusal r = { .d = d, .state = state, .msg = msg, .status = status };
 
 	log_err("%s: %s", d->name, msg);
-	err = bxs_transact(d->be->xs, refuse_nodes, &r);
-	if (err == -ENOENT)
-		return;
-	if (err)
-		log_err("%s: cannot write the error and state %s nodes: %s", d->name,
-			xenbus_state_name(state), strerror(-err));
-	else if (r.old != state)
-		log_info("%s: backend %s -> %s", d->name, xenbus_state_name(r.old),
-			 xenbus_state_name(state));
+	write_refusal(d, &r);
 }
 
-/* The device cannot be served: say why, go Closed, and close what was opened. */
+/* Tell a toolstack's hotplug script what became of the storage (see DEV_STATUS_NODE). */
+static void device_report(struct blk_dev *d, const char *status)
+{
+	struct refusal r = { .d = d, .state = -1, .status = status };
+
+	if (d->hotplug)
+		write_refusal(d, &r);
+}
+
+/*
+ * The device cannot be served: say why, go Closed, and close what was opened. Except
+ * for a toolstack's new device: libxl runs its hotplug script only once the backend is
+ * in InitWait, ignoring any other state for 10 s, and the script is what reports the
+ * failure (xl prints its hotplug-error node). So that one goes to InitWait, or stays
+ * there, saying why and "failed"; it closes once the script has reported it, or once
+ * the toolstack removes it (failed_update).
+ */
 static void device_fail(struct blk_dev *d, const char *msg)
 {
+	int state = XenbusStateUnknown;
+
 	d->phase = DEV_FAILED;
-	device_refuse(d, XenbusStateClosed, msg);
+	if (d->hotplug && !be_state(d, &state) &&
+	    (state == XenbusStateInitialising || state == XenbusStateInitWait) && !gave_up(d))
+		device_refuse(d, XenbusStateInitWait, msg, "failed");
+	else
+		device_refuse(d, XenbusStateClosed, msg, d->hotplug ? "failed" : NULL);
 	device_close_storage(d);	/* as a teardown does */
 }
 
@@ -125,6 +171,57 @@ static char *read_node(void *arg, const char *path)
 	if (!s && errno != ENOENT && !d->xs_err)
 		d->xs_err = errno ? -errno : -EIO;	/* config.c takes it for absent */
 	return s;
+}
+
+/*
+ * Offer the ring features and watch the frontend's state, once. The features go before
+ * InitWait, which is when a frontend reads them (Linux blkfront's talk_to_blkback reads
+ * max-ring-page-order and multi-queue-max-queues); what the disk is (sectors, info,
+ * sector-size, feature-flush-cache, feature-discard...) comes only with Connected.
+ */
+static int device_offer(struct blk_dev *d, char *msg, size_t len)
+{
+	struct xs_handle *xs = d->be->xs;
+	int ret;
+
+	if (d->watching)
+		return 0;
+	ret = bxs_printf(xs, XBT_NULL, d->bepath, "max-ring-page-order", "%u", BLK_RING_MAX_ORDER);
+	ret = ret ? ret : bxs_printf(xs, XBT_NULL, d->bepath, "multi-queue-max-queues", "%u",
+				     d->be->max_queues);
+	if (ret) {
+		snprintf(msg, len, "cannot write the ring features: %s", strerror(-ret));
+		return ret;
+	}
+	if (!xs_watch(xs, d->fe_state, d->bepath)) {
+		ret = -errno;
+		snprintf(msg, len, "cannot watch %s: %s", d->fe_state, strerror(errno));
+		return ret;
+	}
+	d->watching = true;
+	return 0;
+}
+
+/*
+ * A new device of a toolstack's (libxl): libxl waits at most 10 s for InitWait and only
+ * then runs the hotplug script, which waits for the open's outcome (DEV_STATUS_NODE).
+ * So InitWait comes now, while the storage opens; the frontend may set up its rings
+ * meanwhile, but Connected waits for the open. True if the device failed instead.
+ */
+static bool early_initwait(struct blk_dev *d)
+{
+	char msg[256];
+	int state;
+
+	if (be_state(d, &state) || state != XenbusStateInitialising)
+		return false;	/* a device an earlier daemon looked at: as any other */
+	if (device_offer(d, msg, sizeof(msg))) {
+		device_fail(d, msg);
+		return true;
+	}
+	device_report(d, "opening");
+	device_set_state(d, state, XenbusStateInitWait);
+	return false;
 }
 
 /*
@@ -141,6 +238,7 @@ static void device_probe(struct blk_dev *d)
 
 	d->xs_err = 0;
 	ret = cfg_frontend(&n, d->domid, &fe, err, sizeof(err));
+	d->hotplug = cfg_hotplug(&n);
 	ret = ret ? ret : cfg_disk(&n, &spec, &params, err, sizeof(err));
 	if (ret && d->xs_err) {
 		device_retry(d, "its nodes", d->xs_err);
@@ -161,6 +259,8 @@ static void device_probe(struct blk_dev *d)
 		snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
 		d->fepath = fe;
 		fe = NULL;
+		if (d->hotplug && early_initwait(d))
+			goto out;
 		ret = device_job_open(d, &spec, params);	/* takes spec and params */
 		params = NULL;
 		if (ret) {
@@ -169,6 +269,7 @@ static void device_probe(struct blk_dev *d)
 			device_fail(d, err);
 		}
 	}
+out:
 	storage_spec_free(&spec);
 	free(fe);
 	free(params);
@@ -196,9 +297,7 @@ static void take_over_locked(struct blk_dev *d)
  */
 void device_opened(struct blk_dev *d, struct dev_job *j)
 {
-	struct xs_handle *xs = d->be->xs;
 	char msg[256];
-	int ret;
 
 	if (j->ret) {
 		if (!d->freeing && j->ret == -EBUSY)
@@ -214,21 +313,16 @@ void device_opened(struct blk_dev *d, struct dev_job *j)
 	d->in_memory = j->spec.engine == &storage_mem_ops;
 	if (d->freeing)
 		return;		/* device_free closes it */
-	/* Offered before InitWait, which is when a frontend looks (as in Linux blkback). */
-	ret = bxs_printf(xs, XBT_NULL, d->bepath, "max-ring-page-order", "%u", BLK_RING_MAX_ORDER);
-	ret = ret ? ret : bxs_printf(xs, XBT_NULL, d->bepath, "multi-queue-max-queues", "%u",
-				     d->be->max_queues);
-	if (ret) {
-		snprintf(msg, sizeof(msg), "cannot write the ring features: %s", strerror(-ret));
+	if (d->hotplug && gave_up(d)) {	/* the open outlasted the script's wait */
+		device_fail(d, "its storage opened only after the hotplug script had given up "
+			    "waiting for it, and the toolstack failed the disk: not serving it");
+		return;
+	}
+	if (device_offer(d, msg, sizeof(msg))) {
 		device_fail(d, msg);
 		return;
 	}
-	if (!xs_watch(xs, d->fe_state, d->bepath)) {
-		snprintf(msg, sizeof(msg), "cannot watch %s: %s", d->fe_state, strerror(errno));
-		device_fail(d, msg);
-		return;
-	}
-	d->watching = true;
+	device_report(d, "open");
 	d->phase = DEV_OPENED;
 	log_info("%s: %s, %" PRIu64 " MiB%s, frontend %s", d->name, j->params,
 		 d->disk->size >> 20, d->readonly ? ", read-only" : "", d->fepath);
@@ -412,7 +506,7 @@ static void device_connect(struct blk_dev *d, int old)
 	return;
 fail:
 	device_disconnect(d);
-	device_refuse(d, XenbusStateClosing, why);
+	device_refuse(d, XenbusStateClosing, why, NULL);
 }
 
 /* Delete the ring journals an earlier daemon left for this device. */
@@ -515,6 +609,59 @@ static bool ring_died(const struct blk_dev *d)
 	return false;
 }
 
+/* Whether the backend's online node says 1; false also when it cannot be read. */
+static bool is_online(struct blk_dev *d)
+{
+	char path[160];
+	uint64_t v;
+
+	snprintf(path, sizeof(path), "%s/online", d->bepath);
+	return !bxs_read_uint(d->be->xs, XBT_NULL, path, 1, &v) && v == 1;
+}
+
+/*
+ * A toolstack's device that could not be served holds InitWait (device_fail) until its
+ * hotplug script has reported the failure, or until the toolstack removes it (libxl
+ * writes online 0 and Closing, then waits 10 s for Closed): then it closes.
+ */
+static void failed_update(struct blk_dev *d)
+{
+	int state;
+
+	if (!d->hotplug || be_state(d, &state) || state == XenbusStateClosed ||
+	    state == XenbusStateUnknown)
+		return;
+	if (state != XenbusStateInitWait || !is_online(d) || gave_up(d))
+		device_set_state(d, state, XenbusStateClosed);
+}
+
+/*
+ * A toolstack's device going away (online 0): once Closed, with its rings gone, close
+ * its storage, before the toolstack's removal ends. libxl runs the hotplug script's
+ * remove once the backend is Closed and deletes the device's nodes after it; the script
+ * waits for "released", so that an attach of the same image that follows at once does
+ * not find it still open (and locked) here.
+ */
+static void release_when_closed(struct blk_dev *d)
+{
+	int state;
+
+	if (!d->disk || d->nr_rings || d->stopping || d->job || be_state(d, &state) ||
+	    state != XenbusStateClosed)
+		return;
+	log_info("%s: closed by the toolstack; closing its storage", d->name);
+	d->phase = DEV_RELEASED;
+	d->releasing = true;
+	device_close_storage(d);	/* device_released follows, now or once it ends */
+}
+
+/* The storage of a device the toolstack removes has closed: tell its hotplug script. */
+void device_released(struct blk_dev *d)
+{
+	if (!d->freeing)
+		device_report(d, "released");
+}
+
 /*
  * The xenbus state machine: everything that happens to a device comes here,
  * and the frontend's state decides what we do, as in blkif.h and Linux. A node
@@ -540,15 +687,24 @@ void device_update(struct blk_dev *d)
 	}
 	if (d->job)	/* a storage call runs: the rest once it ends, from what xenstore says */
 		return;
-	if ((d->phase == DEV_SERVING || d->phase == DEV_FAILED) &&
+	if ((d->phase == DEV_SERVING || d->phase == DEV_FAILED || d->phase == DEV_RELEASED) &&
 	    state == XenbusStateInitialising) {
 		device_renew(d);
 		return;
 	}
-	if (d->phase == DEV_NEW)
-		device_probe(d);	/* the open may run inline (mem) */
-	if (d->phase == DEV_NEW || d->phase == DEV_FAILED || d->job)
-		return;			/* FAILED: waits for the toolstack to remove it */
+	if (d->phase == DEV_NEW) {
+		device_probe(d);	/* the open may run inline (mem), and InitWait come */
+		if (d->phase == DEV_OPENED && (err = be_state(d, &state))) {
+			device_retry(d, "the backend's state", err);
+			return;
+		}
+	}
+	if (d->phase == DEV_FAILED)
+		failed_update(d);
+	if (d->phase != DEV_OPENED && d->phase != DEV_SERVING)
+		return;		/* NEW: opens; FAILED, RELEASED: wait for the toolstack's removal */
+	if (d->job)
+		return;
 	if (d->phase == DEV_OPENED && device_start(d, &state))
 		return;
 	if (d->stopping)	/* free the rings that have stopped since */
@@ -608,6 +764,8 @@ void device_update(struct blk_dev *d)
 	default:	/* InitWait, Reconfiguring: nothing a block frontend uses */
 		break;
 	}
+	if (d->hotplug && !online)
+		release_when_closed(d);
 }
 
 /* One line of statistics: key=value pairs, for blkbackctl stats. */

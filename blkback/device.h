@@ -15,7 +15,16 @@ enum dev_phase {
 	DEV_OPENED,		/* storage open, frontend watched: our first state comes next */
 	DEV_SERVING,		/* the state machine follows the frontend */
 	DEV_FAILED,		/* could not be served; waits for removal */
+	DEV_RELEASED,		/* a toolstack removes it: storage closed, waits for removal */
 };
+
+/*
+ * The backend node through which a toolstack's hotplug script (tools/ctl-hotplug.c)
+ * learns what became of the storage of a device that has a script node: "opening",
+ * then "open" or "failed" (the error node says why, written in the same transaction),
+ * and "released" once the toolstack's removal has closed it.
+ */
+#define DEV_STATUS_NODE "blkbackd-status"
 
 struct dev_job;
 
@@ -31,6 +40,8 @@ struct blk_dev {
 	char *fepath;			/* NULL until probed */
 	char fe_state[160];		/* fepath/state, watched */
 	bool watching;
+	bool hotplug;			/* a toolstack made it and runs a hotplug script (script node) */
+	bool releasing;			/* its storage closes because the toolstack removes it */
 	enum dev_phase phase;
 	/*
 	 * A blocking storage call (open, close or resize) running on a thread of its own.

@@ -78,6 +78,7 @@ static void usage(FILE *f)
 		"  unstall DOMAIN VDEV\n"
 		"      let a disk attached with fault=START+COUNT:stall serve the I/O it holds\n"
 		"      (fault injection, for tests).\n"
+		"  hotplug add|remove XENBUS_PATH   the xl hotplug script's work (blkbackctl(8))\n"
 		"\n"
 		"  --kind KIND   backend kind blkbackd serves (default vbd3)\n"
 		"  --version     print the version\n"
@@ -598,6 +599,8 @@ int main(int argc, char **argv)
 		return cmd_handover(&c, argc - i, argv + i);
 	if (!strcmp(argv[i], "unstall"))
 		return cmd_unstall(&c, argc - i, argv + i);
+	if (!strcmp(argv[i], "hotplug"))
+		return cmd_hotplug(&c, argc - i, argv + i);
 	fprintf(stderr, "blkbackctl: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return 2;

@@ -117,6 +117,59 @@ static void test_disk(void)
 		      "no params");
 }
 
+/* libxl's tap params (4.19 on): FORMAT:TARGET, raw spelled aio; other formats refused. */
+static void test_libxl_format(void)
+{
+	struct node t[] = { { BE "/params", "aio:file:/srv/vm1.img" }, { BE "/mode", "r" },
+			    { NULL, NULL } };
+	struct cfg_nodes n = nodes(t);
+	struct storage_spec spec = { 0 };
+	char why[512], *params = NULL;
+
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), 0, "aio:file:");
+	CHECK(spec.engine == &storage_file_ops && !strcmp(spec.path, "/srv/vm1.img") &&
+	      spec.readonly, "aio:file:/srv/vm1.img, mode r");
+	CHECK(params && !strcmp(params, "file:/srv/vm1.img"), "params '%s'", params ? params : "");
+	storage_spec_free(&spec);
+	free(params);
+
+	t[0].value = "aio:mem:size=256M";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), 0, "aio:mem:");
+	CHECK(spec.engine == &storage_mem_ops && spec.size == 256u << 20, "aio:mem:size=256M");
+	storage_spec_free(&spec);
+	free(params);
+
+	/* Only the first colon's word is a format: an engine's own colons stay. */
+	t[0].value = "aio:nbd:host:10809";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "aio:nbd:");
+	CHECK(strstr(why, "bad disk spec 'nbd:host:10809': unknown storage engine 'nbd'") != NULL,
+	      "reason '%s'", why);
+
+	t[0].value = "vhd:/srv/vm1.vhd";
+	check_refused(cfg_disk(&n, &spec, &params, why, sizeof(why)), why,
+		      "the toolstack asks for a vhd image ('vhd:/srv/vm1.vhd'): blkbackd serves "
+		      "raw images only; in the xl disk line write format=raw, or leave format out",
+		      "vhd:");
+	CHECK(params == NULL && spec.path == NULL, "left allocated");
+	t[0].value = "qcow2:/srv/vm1.qcow2";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "qcow2:");
+	CHECK(strstr(why, "a qcow2 image") != NULL, "reason '%s'", why);
+	/* aio: with nothing after it is an empty spec, refused as such. */
+	t[0].value = "aio:";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "aio: alone");
+}
+
+/* Whether the device has a hotplug script: a script node, whatever it holds. */
+static void test_hotplug(void)
+{
+	struct node t[] = { { BE "/script", "/etc/xen/scripts/blkbackd" }, { NULL, NULL } };
+	struct cfg_nodes n = nodes(t);
+
+	CHECK(cfg_hotplug(&n), "a script node is not a hotplug device");
+	t[0].path = BE "/scripts";
+	CHECK(!cfg_hotplug(&n), "no script node is a hotplug device");
+}
+
 /* Read the whole configuration of table t as device.c does; 0 or the first refusal. */
 static int read_all(const struct node *t, unsigned int max, enum grant_mode mode,
 		    bool take_over, unsigned int *nr, struct blk_ring_config *cfg, char *why)
@@ -287,6 +340,8 @@ int main(void)
 {
 	test_frontend();
 	test_disk();
+	test_libxl_format();
+	test_hotplug();
 	test_single();
 	test_multi_page();
 	test_multi_queue();
