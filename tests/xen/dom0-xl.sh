@@ -11,7 +11,7 @@ G=xlg                 # the guest
 PHY_IMG=/tmp/phy.img  # the kernel-served disk's file (behind a loop device)
 XL_IMG=/srv/xl.img    # the file disk of xl block-attach
 SCRIPT=blkbackd       # /etc/xen/scripts/blkbackd: the hotplug script xl runs for our disks
-XVDB=51728 XVDC=51744 XVDD=51760 XVDE=51776
+XVDB=51728 XVDC=51744 XVDD=51760 XVDE=51776 XVDF=51792
 DETACH_LIMIT=5        # seconds: libxl itself gives up waiting for Closed after 10
 
 # Our disk spec for xl (xl-disk-configuration(5)): vdev $1, target $2.
@@ -143,6 +143,103 @@ step_block_attach() {
     if [ -z "$why" ]; then pass xl-block-attach; else fail xl-block-attach "${why%; }"; fi
 }
 
+# Tell the guest (now domain $D) word $1 through its xenstore data/bench-go.
+guest_word() { xenstore-write "/local/domain/$D/data/bench-go" "$1" || echo "note: xenstore-write data/bench-go failed"; }
+
+# Print the domid of guest $G (fails while no domain has that name).
+settled_domid() { xl domid "$G" 2>/dev/null; }
+
+# Print PASS or FAIL $1 from the guest's marker $2 (reasons so far in $3).
+lifecycle_verdict() {
+    local why=$3
+    wait_mark "$G" "$2" 180 || true
+    echo "dom0: guest says: $2 $(guest_mark "$G" "$2")"
+    [[ $(guest_mark "$G" "$2") == ok* ]] || why+="guest: ${2}: $(guest_mark "$G" "$2"); "
+    blocklist_connected $XVDD || why+="xl block-list shows xvdd in state '$(blocklist_state $XVDD)'; "
+    if [ -z "$why" ]; then pass "$1"; else fail "$1" "${why%; }"; fi
+}
+
+# Run command $2... timed, printing it and how long it took; its output goes to /tmp/$1.log.
+timed() {
+    local t0 t1 rc=0 log=/tmp/$1.log
+    shift
+    echo "dom0# $*"
+    now_ms; t0=$NOW_MS
+    "$@" > "$log" 2>&1 || rc=$?
+    now_ms; t1=$NOW_MS
+    echo "dom0: $1 $2 took $((t1 - t0)) ms (exit $rc)"
+    [ "$rc" = 0 ] || show "$log" "  xl"
+    return $rc
+}
+
+# xl-save-restore: xl save then xl restore rebuild the guest from its stored config, with the
+# disk that xl block-attach added; the restored guest reads back the data of xvdd (blkbackd,
+# file) and xvdc (xen-blkback) written before the save. The 128 MiB image lives in dom0's root
+# (run.sh gives this scenario's dom0 768 MiB: with 512 MiB, xl save failed with ENOSPC).
+step_save_restore() {
+    local why= save=/tmp/$G.save
+    wait_mark "$G" xls-ready 60 || { fail xl-save-restore "guest not ready: no xls-ready"; return; }
+    timed save xl save "$G" "$save" || why+="xl save failed: $(oneline /tmp/save.log); "
+    echo "dom0: save image $(du -m "$save" | cut -f1) MiB"
+    timed restore xl restore "$save" || why+="xl restore failed: $(oneline /tmp/restore.log); "
+    rm -f "$save"
+    D=$(settled_domid) || { fail xl-save-restore "${why}no domain $G after xl restore"; return 1; }
+    guest_word restored
+    lifecycle_verdict xl-save-restore xls-check "$why"
+}
+
+# xl-reboot: xl reboot; the new boot of the guest (told by /bench-phase, which every domain may
+# read, that it is a reboot and which checksum xvdd must have) finds xvdd back and intact.
+step_reboot() {
+    local why= md5 old=$D
+    wait_mark "$G" xlr-ready 60 || { fail xl-reboot "guest not ready: no xlr-ready"; return; }
+    md5=$(guest_mark "$G" xla-rw | cut -d' ' -f2)
+    xenstore-write /bench-phase "reboot $md5" && xenstore-chmod /bench-phase r0 ||
+        why+="cannot write /bench-phase; "
+    timed reboot xl reboot "$G" || why+="xl reboot failed: $(oneline /tmp/reboot.log); "
+    wait_for 60 eval '[ -n "$(settled_domid)" ] && [ "$(settled_domid)" != "$old" ]' ||
+        why+="no new domain $G after xl reboot; "
+    D=$(settled_domid) || D=none
+    echo "dom0: guest $G rebooted as domain $D"
+    lifecycle_verdict xl-reboot xlr-check "$why"
+}
+
+# One bad spec for xl-bad-spec: xl block-attach of target $1 as vdev $2 (devid $3) must fail,
+# print text $4 (from blkbackd's own message, which the hotplug script hands to xl), and leave
+# no node of the device in xenstore and nothing in xl block-list; reasons go to WHY. Each
+# spec gets its own vdev, so that what one leaves behind cannot fail the other.
+bad_attach() {
+    local spec t0 t1
+    spec=$(tap_disk "$2" "$1")
+    echo "dom0# xl block-attach $G '$spec'   (must fail)"
+    now_ms; t0=$NOW_MS
+    if xl block-attach "$G" "$spec" > /tmp/bad.log 2>&1; then
+        WHY+="xl block-attach of $1 succeeded; "
+        xl block-detach "$G" "$2" >/dev/null 2>&1 || true
+        return
+    fi
+    now_ms; t1=$NOW_MS
+    show /tmp/bad.log "  xl"
+    echo "dom0: xl block-attach of $1 failed after $((t1 - t0)) ms"
+    grep -qF -- "$4" /tmp/bad.log || WHY+="xl's output for $1 lacks blkbackd's '$4': $(oneline /tmp/bad.log); "
+    if ! wait_for 10 no_device_nodes "$D" "$3"; then
+        WHY+="after $1, xenstore keeps $2's nodes (backend state $(xenstore-read "/local/domain/0/backend/$KIND/$D/$3/state" 2>/dev/null), frontend state $(xenstore-read "$(frontend_dir "$D" "$3")/state" 2>/dev/null)); "
+    fi
+    [ -z "$(blocklist_state "$3")" ] || WHY+="after $1, xl block-list shows $2 in state $(blocklist_state "$3"); "
+}
+
+# xl-bad-spec: an unknown engine and a missing file each fail xl block-attach with blkbackd's
+# reason in xl's output, leave nothing in xenstore, and the daemon and the guest's other disks
+# go on.
+step_bad_spec() {
+    WHY=
+    bad_attach nosuch:x xvde $XVDE "unknown storage engine 'nosuch'"
+    bad_attach file:/srv/missing.img xvdf $XVDF "cannot open /srv/missing.img"
+    daemon_alive || WHY+="blkbackd is gone; "
+    blocklist_connected $XVDB || WHY+="xvdb is in state '$(blocklist_state $XVDB)' after the bad specs; "
+    if [ -z "$WHY" ]; then pass xl-bad-spec; else fail xl-bad-spec "${WHY%; }"; fi
+}
+
 # xl-destroy-clean: xl destroy leaves no backend node of the guest (ours or the kernel's),
 # blkbackctl list names none of its disks, and blkbackd is back to its fds from before the
 # guest, maps no grant pages and holds no mapping of the grant device.
@@ -169,9 +266,13 @@ main() {
     step_setup
     if step_create; then
         step_block_attach || true
+        step_save_restore || true
+        step_reboot || true
+        step_bad_spec
         step_destroy_clean
     else
         fail xl-block-attach "no guest: xl-create failed"
+        for s in xl-save-restore xl-reboot xl-bad-spec; do fail "$s" "no guest: xl-create failed"; done
         xl destroy "$G" >/dev/null 2>&1 || true
         fail xl-destroy-clean "no guest: xl-create failed"
     fi

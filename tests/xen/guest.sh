@@ -438,17 +438,57 @@ xl_again() {
 # Wait for disk $1 to go; marker $2.
 xl_gone() { if wait_for 120 xl_absent "$1"; then mark "$2" ok; else mark "$2" bad "$1 still here after 120 s"; fi; }
 
+# Succeed if the checksums of xvdd and xvdc are still those xl_rw wrote; else print what differs.
+xl_intact() {
+    bad=
+    for d in xvdd xvdc; do
+        got=$(xl_md5 "$d")
+        [ "$got" = "$(cat "/tmp/$d.md5")" ] || bad="$bad$d reads $got, $(cat "/tmp/$d.md5") was written; "
+    done
+    [ -z "$bad" ] || { echo "$bad"; return 1; }
+}
+
+# Wait for dom0's word $1 in xenstore data/bench-go (this domain's home: after a restore that is
+# the new domain's), then check the disks' data; marker $2, which also says
+# whether xvdb's ramdisk kept its data (reported, not asserted yet).
+xl_after() {
+    if ! wait_for 600 xs_is data/bench-go "$1"; then mark "$2" bad "no word '$1' from dom0"; return; fi
+    for d in xvdd xvdc xvdb; do wait_for 60 xl_present "$d" || { mark "$2" bad "no $d after '$1'"; return; }; done
+    if [ "$(xl_md5 xvdb)" = "$(cat /tmp/xvdb.md5)" ]; then k="xvdb's ramdisk kept its data"; else k="xvdb's ramdisk is a new one"; fi
+    if r=$(xl_intact); then mark "$2" ok "($k)"; else mark "$2" bad "$r($k)"; fi
+}
+
+# After "xl reboot" (dom0 left "reboot MD5" in /bench-phase, readable by every domain): xvdd,
+# named in the config since its xl block-attach, is back and its first 16 MiB read MD5;
+# marker xlr-check.
+xl_rebooted() {
+    set -- $(xenstore-read /bench-phase 2>/dev/null)
+    if ! wait_for 120 xl_present xvdd; then mark xlr-check bad "no xvdd after the reboot"; return; fi
+    got=$(xl_md5 xvdd)
+    if [ "$got" = "$2" ]; then mark xlr-check ok "$got"; else mark xlr-check bad "xvdd reads $got, $2 was written"; fi
+}
+
 # The xl scenario's guest (dom0-xl.sh), booted by xl create with xvdb (blkbackd, named in the
 # domain config) and xvdc (the kernel's xen-blkback): write and check both; then xvdd, which dom0
-# attaches with xl block-attach, detaches and attaches again; then wait to be destroyed.
+# attaches with xl block-attach, detaches and attaches again; after xl save and restore, the
+# data of xvdd and xvdc is checked; then dom0 reboots the guest (xl reboot) and the new boot
+# checks xvdd; then it waits to be destroyed.
 run_xl() {
-    xl_rw xvdb xlc-xvdb
-    xl_rw xvdc xlc-xvdc
-    xl_rw xvdd xla-rw
-    xl_gone xvdd xla-gone
-    xl_again xvdd xla-again
-    mark xl-idle
-    while :; do sleep 60; done
+    if [ "$(xenstore-read /bench-phase 2>/dev/null | cut -d' ' -f1)" = reboot ]; then
+        xl_rebooted
+    else
+        # xl reboot: the kernel runs /sbin/reboot, which (busybox) sends init SIGTERM
+        trap 'mark xl-rebooting; reboot -f' TERM
+        xl_rw xvdb xlc-xvdb
+        xl_rw xvdc xlc-xvdc
+        xl_rw xvdd xla-rw
+        xl_gone xvdd xla-gone
+        xl_again xvdd xla-again
+        mark xls-ready
+        xl_after restored xls-check
+        mark xlr-ready
+    fi
+    while :; do sleep 1; done
 }
 
 # The demo: use the disk the way a user would, narrating each command.

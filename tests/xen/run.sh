@@ -22,10 +22,13 @@ export BLKBACK_BUILD
 # data that reads back different); with Xen's XSAVE off (FXSAVE only, no AVX), none did.
 boot() {
     QEMU_STATUS=0
+    # the xl scenario keeps a guest's 128 MiB save image in dom0's root (a tmpfs of half its memory)
+    local mem=512M
+    [ "$1" != xl ] || mem=768M
     timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg -m 1024 -smp 2 \
         -cpu max,-smap,-smep,-pku -nographic -no-reboot -monitor none -serial stdio \
         -kernel "$BUILD/xen" \
-        -append "dom0_mem=512M,max:512M console=com1 com1=115200,8n1 smep=0 smap=0 bootscrub=false dom0_max_vcpus=1 xsave=0" \
+        -append "dom0_mem=$mem,max:$mem console=com1 com1=115200,8n1 smep=0 smap=0 bootscrub=false dom0_max_vcpus=1 xsave=0" \
         -initrd "$BUILD/vmlinuz console=hvc0 earlyprintk=xen loglevel=4 bench=$1,$BUILD/dom0.cpio" \
         < /dev/null 2>&1 | sed -u 's/\r//g' | tee "$2" | console_filter "$1" || QEMU_STATUS=${PIPESTATUS[0]}
 }
