@@ -53,7 +53,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-
 
 .PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo bench deps \
 	deps-build install \
-	uninstall clean fuzz check-fuzz fuzz-bins fuzz-seeds
+	uninstall deb check-deb clean fuzz check-fuzz fuzz-bins fuzz-seeds
 all: $(TOOLS) $(SIM)
 sim: $(SIM)
 
@@ -67,12 +67,14 @@ $(B)/libblkback.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/tools/detach.o $(B)/libblkback.a
+$(B)/blkbackd: $(B)/tools/blkbackd.o $(B)/tools/pidfile.o $(B)/tools/detach.o \
+		$(B)/tools/kernel-backend.o $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/blkbackctl: $(B)/tools/blkbackctl.o $(B)/tools/ctl-stats.o $(B)/tools/ctl-list.o \
-		$(B)/tools/ctl-hotplug.o $(B)/tools/pidfile.o \
+# blkbackctl: main and every tools/ctl-*.c (its commands and their shared helpers).
+$(B)/blkbackctl: $(B)/tools/blkbackctl.o $(call objs,$(wildcard tools/ctl-*.c)) \
+		$(B)/tools/pidfile.o \
 		$(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -166,7 +168,7 @@ deps: deps-build
 deps-build:
 	$(Q)tools/install-deps.sh --build
 
-check: check-unit check-fuzz check-unit-asan check-sim check-xen
+check: check-unit check-fuzz check-unit-asan check-sim check-deb check-xen
 
 check-unit: deps $(UNIT_TESTS) $(TOOLS) $(B)/blkfront $(B)/xensim
 	$(Q)BLKBACK_BUILD=$(B) tests/run.sh $(SUITE) $(UNIT_TESTS) tests/unit/*.sh
@@ -254,24 +256,60 @@ bench: deps $(TOOLS) $(SIM)
 demo: deps $(TOOLS)
 	$(Q)tests/xen/run.sh demo
 
+# Where make install puts the systemd unit (Debian 12's packages: /lib/systemd/system), the
+# xl hotplug script (libxl runs it from /etc/xen/scripts) and the man pages.
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+XEN_SCRIPTDIR ?= /etc/xen/scripts
+HOTPLUG := $(wildcard tools/hotplug/blkbackd)
+MAN8 := $(wildcard docs/*.8)
+MAN1 := $(wildcard docs/*.1)
+
 install: $(TOOLS) $(SIM)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(USRBINDIR) $(DESTDIR)$(XENSIM_LIBDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(B)/xensim $(B)/blkfront $(DESTDIR)$(USRBINDIR)/
 	install -m 644 $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 \
 		$(DESTDIR)$(XENSIM_LIBDIR)/
-	install -m 644 docs/blkbackd.8 docs/blkbackctl.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 644 docs/xensim.1 docs/blkfront.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	sed 's|@SBINDIR@|$(BINDIR)|g' dist/blkbackd.service.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/blkbackd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/blkbackd.service
+ifneq ($(HOTPLUG),)
+	install -d $(DESTDIR)$(XEN_SCRIPTDIR)
+	install -m 755 $(HOTPLUG) $(DESTDIR)$(XEN_SCRIPTDIR)/blkbackd
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/blkbackd $(DESTDIR)$(BINDIR)/blkbackctl \
 	      $(DESTDIR)$(USRBINDIR)/xensim $(DESTDIR)$(USRBINDIR)/blkfront \
 	      $(DESTDIR)$(XENSIM_LIBDIR)/libxengnttab.so.1 \
 	      $(DESTDIR)$(XENSIM_LIBDIR)/libxenevtchn.so.1 \
-	      $(DESTDIR)$(MANDIR)/man8/blkbackd.8 $(DESTDIR)$(MANDIR)/man8/blkbackctl.8 \
-	      $(DESTDIR)$(MANDIR)/man1/xensim.1 $(DESTDIR)$(MANDIR)/man1/blkfront.1
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	      $(DESTDIR)$(SYSTEMDUNITDIR)/blkbackd.service \
+	      $(if $(HOTPLUG),$(DESTDIR)$(XEN_SCRIPTDIR)/blkbackd)
 	-rmdir $(DESTDIR)$(XENSIM_LIBDIR)
+
+# The Debian package (debian/): dpkg-buildpackage in a copy of the tree under .cache/deb,
+# since it writes the .deb into the parent directory of the tree it builds; the .deb is left
+# at $(DEB) and its path printed. check-deb runs tests/deb/*.sh on it (lintian, contents).
+# (Both read dpkg and the version only when a recipe runs, never when make reads this file.)
+DEB_VERSION = $(shell sed -n 's/^\#define BLKBACK_VERSION "\(.*\)"$$/\1/p' blkback/version.h)
+DEB = .cache/deb/blkbackd_$(DEB_VERSION)_$(shell dpkg --print-architecture).deb
+deb:
+	$(Q)tools/install-deps.sh --deb
+	$(Q)rm -rf .cache/deb && mkdir -p .cache/deb/src
+	$(Q)tar -c --exclude=./.cache --exclude=./build --exclude=./.git . | tar -x -C .cache/deb/src
+	@echo "  DEB     $(DEB) (log: .cache/deb/build.log)"
+	$(Q)cd .cache/deb/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; echo "make deb: dpkg-buildpackage failed: .cache/deb/build.log"; exit 1; }
+	$(Q)test -f $(DEB) || { echo "make deb: no $(DEB) after dpkg-buildpackage"; exit 1; }
+	@echo $(DEB)
+
+check-deb: deb
+	$(Q)BLKBACK_DEB=$(DEB) tests/run.sh deb tests/deb/*.sh
 
 clean:
 	rm -rf $(B)

@@ -30,8 +30,17 @@ struct dev_job {
 /* device.c: the storage open that device_probe started has ended (on the main thread). */
 void device_opened(struct blk_dev *d, struct dev_job *j);
 
-/* device.c: the storage of a device the toolstack removes has closed (see device_update). */
-void device_released(struct blk_dev *d);
+/* device.c: our backend state (Unknown if absent); -errno if xenstore did not answer. */
+int device_be_state(struct blk_dev *d, int *state);
+
+/* device.c: tell a toolstack's hotplug script what became of the storage (DEV_STATUS_NODE). */
+void device_report(struct blk_dev *d, const char *status);
+
+/*
+ * device-life.c: a toolstack's device going away (online 0) that is Closed with no ring
+ * left: close its storage now, and say "released" once it has.
+ */
+void device_release_when_closed(struct blk_dev *d);
 
 /* device.c: write our state node (old is what it held), logging the transition. */
 void device_set_state(struct blk_dev *d, int old, int state);

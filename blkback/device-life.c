@@ -168,6 +168,13 @@ static void resized(struct blk_dev *d, struct dev_job *j)
 	resize_answer(d, err, err ? msg : "");
 }
 
+/* The storage of a device the toolstack removes has closed: tell its hotplug script. */
+static void device_released(struct blk_dev *d)
+{
+	if (!d->freeing)
+		device_report(d, "released");
+}
+
 /* The job has ended: the main thread takes what it made. */
 static void job_end(struct blk_dev *d, struct dev_job *j)
 {
@@ -247,6 +254,26 @@ void device_close_storage(struct blk_dev *d)
 			 d->name);
 		job_start(d, j, true);
 	}
+}
+
+/*
+ * A toolstack's device going away (online 0): once Closed, with its rings gone, close
+ * its storage, before the toolstack's removal ends. libxl runs the hotplug script's
+ * remove once the backend is Closed and deletes the device's nodes after it; the script
+ * waits for "released", so that an attach of the same image that follows at once does
+ * not find it still open (and locked) here.
+ */
+void device_release_when_closed(struct blk_dev *d)
+{
+	int state;
+
+	if (!d->disk || d->nr_rings || d->stopping || d->job || device_be_state(d, &state) ||
+	    state != XenbusStateClosed)
+		return;
+	log_info("%s: closed by the toolstack; closing its storage", d->name);
+	d->phase = DEV_RELEASED;
+	d->releasing = true;
+	device_close_storage(d);	/* device_released follows, now or once it ends */
 }
 
 /* Take the results of a storage call that has ended; true while one runs. */

@@ -30,7 +30,7 @@ static int read_state(struct blk_dev *d, const char *path, int *state)
 }
 
 /* Our backend state, as last read from or written to the state node; see read_state. */
-static int be_state(struct blk_dev *d, int *state)
+int device_be_state(struct blk_dev *d, int *state)
 {
 	char path[160];
 
@@ -133,7 +133,7 @@ static void device_refuse(struct blk_dev *d, int state, const char *msg, const c
 }
 
 /* Tell a toolstack's hotplug script what became of the storage (see DEV_STATUS_NODE). */
-static void device_report(struct blk_dev *d, const char *status)
+void device_report(struct blk_dev *d, const char *status)
 {
 	struct refusal r = { .d = d, .state = -1, .status = status };
 
@@ -154,7 +154,7 @@ static void device_fail(struct blk_dev *d, const char *msg)
 	int state = XenbusStateUnknown;
 
 	d->phase = DEV_FAILED;
-	if (d->hotplug && !be_state(d, &state) &&
+	if (d->hotplug && !device_be_state(d, &state) &&
 	    (state == XenbusStateInitialising || state == XenbusStateInitWait) && !gave_up(d))
 		device_refuse(d, XenbusStateInitWait, msg, "failed");
 	else
@@ -213,7 +213,7 @@ static bool early_initwait(struct blk_dev *d)
 	char msg[256];
 	int state;
 
-	if (be_state(d, &state) || state != XenbusStateInitialising)
+	if (device_be_state(d, &state) || state != XenbusStateInitialising)
 		return false;	/* a device an earlier daemon looked at: as any other */
 	if (device_offer(d, msg, sizeof(msg))) {
 		device_fail(d, msg);
@@ -251,7 +251,7 @@ static void device_probe(struct blk_dev *d)
 		 * that keeps the name (and its size) after the detach. Open it unnamed.
 		 */
 		if (spec.engine == &storage_mem_ops && spec.name && spec.size &&
-		    !be_state(d, &state) && state == XenbusStateConnected &&
+		    !device_be_state(d, &state) && state == XenbusStateConnected &&
 		    !storage_mem_named_exists(spec.name)) {
 			free(spec.name);
 			spec.name = NULL;
@@ -284,7 +284,7 @@ static void take_over_locked(struct blk_dev *d)
 {
 	int state;
 
-	if (be_state(d, &state) || state != XenbusStateConnected)
+	if (device_be_state(d, &state) || state != XenbusStateConnected)
 		return;
 	log_warn("%s: was connected by an earlier blkbackd, which may still have I/O in flight "
 		 "on its file (the file is locked); not serving it: closing the device", d->name);
@@ -628,38 +628,11 @@ static void failed_update(struct blk_dev *d)
 {
 	int state;
 
-	if (!d->hotplug || be_state(d, &state) || state == XenbusStateClosed ||
+	if (!d->hotplug || device_be_state(d, &state) || state == XenbusStateClosed ||
 	    state == XenbusStateUnknown)
 		return;
 	if (state != XenbusStateInitWait || !is_online(d) || gave_up(d))
 		device_set_state(d, state, XenbusStateClosed);
-}
-
-/*
- * A toolstack's device going away (online 0): once Closed, with its rings gone, close
- * its storage, before the toolstack's removal ends. libxl runs the hotplug script's
- * remove once the backend is Closed and deletes the device's nodes after it; the script
- * waits for "released", so that an attach of the same image that follows at once does
- * not find it still open (and locked) here.
- */
-static void release_when_closed(struct blk_dev *d)
-{
-	int state;
-
-	if (!d->disk || d->nr_rings || d->stopping || d->job || be_state(d, &state) ||
-	    state != XenbusStateClosed)
-		return;
-	log_info("%s: closed by the toolstack; closing its storage", d->name);
-	d->phase = DEV_RELEASED;
-	d->releasing = true;
-	device_close_storage(d);	/* device_released follows, now or once it ends */
-}
-
-/* The storage of a device the toolstack removes has closed: tell its hotplug script. */
-void device_released(struct blk_dev *d)
-{
-	if (!d->freeing)
-		device_report(d, "released");
 }
 
 /*
@@ -676,7 +649,7 @@ void device_update(struct blk_dev *d)
 	char path[160];
 
 	device_job_reap(d);
-	err = be_state(d, &state);
+	err = device_be_state(d, &state);
 	if (d->freeing || (!err && state == XenbusStateUnknown)) {	/* removed */
 		device_free(d, d->remove);
 		return;
@@ -694,7 +667,7 @@ void device_update(struct blk_dev *d)
 	}
 	if (d->phase == DEV_NEW) {
 		device_probe(d);	/* the open may run inline (mem), and InitWait come */
-		if (d->phase == DEV_OPENED && (err = be_state(d, &state))) {
+		if (d->phase == DEV_OPENED && (err = device_be_state(d, &state))) {
 			device_retry(d, "the backend's state", err);
 			return;
 		}
@@ -765,7 +738,7 @@ void device_update(struct blk_dev *d)
 		break;
 	}
 	if (d->hotplug && !online)
-		release_when_closed(d);
+		device_release_when_closed(d);
 }
 
 /* One line of statistics: key=value pairs, for blkbackctl stats. */

@@ -17,6 +17,7 @@
 #include "../blkback/num.h"
 #include "../blkback/version.h"
 #include "detach.h"
+#include "kernel-backend.h"
 #include "pidfile.h"
 
 /* Long options without a short form. */
@@ -34,8 +35,9 @@ static void usage(FILE *f)
 		"usage: blkbackd [options]\n"
 		"Serve the Xen virtual disks listed under /local/domain/<self>/backend/<kind>.\n"
 		"\n"
-		"  -k, --kind KIND     backend kind to serve (default vbd3; the kernel blkback\n"
-		"                      owns vbd)\n"
+		"  -k, --kind KIND     backend kind to serve (default vbd3, where libxl 4.19+\n"
+		"                      puts backendtype=tap disks; vbd only where the\n"
+		"                      kernel's xen-blkback is not loaded)\n"
 		"  -d, --debug FLAGS   debug logs: ring,io,xs or all\n"
 		"  -g, --grant-mode M  how guest data is reached: persistent (default: map each\n"
 		"                      page once, when the frontend agrees; else map), map (map\n"
@@ -257,6 +259,9 @@ int main(int argc, char **argv)
 		pidfile = pidbuf;
 	if (shutdown_wait_env(&bopts.shutdown_wait_s))
 		return 2;
+	/* Never fight a kernel backend over the same devices (kind vbd: xen-blkback). */
+	if (kernel_backend_check(kind))
+		return 1;
 	/* Until it serves, a detaching daemon still reports on the terminal. */
 	if (daemonize && (err = detach_start(&ready_fd))) {
 		fprintf(stderr, "blkbackd: cannot fork: %s\n", strerror(-err));

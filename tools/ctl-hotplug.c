@@ -228,8 +228,11 @@ static int hp_add(const struct ctl *c, const struct hp_dev *h, int timeout)
 		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): the device "
 			 "was removed while blkbackd opened it", h->vdev, h->domid, name);
 	else if (v.status && !strcmp(v.status, "failed"))
-		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): %s", h->vdev,
-			 h->domid, name, v.error ? v.error : "(it did not say why: see its log)");
+		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): %s%s", h->vdev,
+			 h->domid, name, v.error ? v.error : "(it did not say why: see its log)",
+			 /* the spec's ,ro is access=ro in an xl disk line */
+			 v.error && strstr(v.error, "add ,ro") ? " (in the xl disk line: access=ro)" :
+			 "");
 	else if (!v.status)
 		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): it has not "
 			 "picked the device up in %d s (%s); is it running, for backend kind %s? "
@@ -239,7 +242,7 @@ static int hp_add(const struct ctl *c, const struct hp_dev *h, int timeout)
 		snprintf(msg, sizeof(msg), "blkbackd cannot serve %s to domain %u (%s): it has not "
 			 "opened %s in %d s: its storage does not answer (see its log, journalctl "
 			 "-u blkbackd); the disk is not attached", h->vdev, h->domid, name,
-			 spec ? spec : "the disk", timeout);
+			 !spec ? "the disk" : strncmp(spec, "aio:", 4) ? spec : spec + 4, timeout);
 	free(spec);
 	free(name);
 	hp_view_free(&v);

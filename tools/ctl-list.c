@@ -1,4 +1,4 @@
-/* blkbackctl list, and what list and stats show of a disk from xenstore. */
+/* blkbackctl list: the disks in xenstore, with what blkbackd knows of them. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,62 +8,7 @@
 #include "../blkback/vdev.h"
 #include "../blkback/xenio.h"
 #include "../blkback/xs.h"
-#include "../storage/storage.h"
 #include "ctl.h"
-
-/* dir/node as a xenbus state; Unknown if absent or malformed. */
-static int read_state(const struct ctl *c, const char *dir, const char *node)
-{
-	char *s = dir ? bxs_read(c->xs, XBT_NULL, "%s/%s", dir, node) : NULL;
-	uint64_t v;
-	int state = XenbusStateUnknown;
-
-	if (s && !num_parse_uint(s, XenbusStateReconfigured, &v))
-		state = (int)v;
-	free(s);
-	return state;
-}
-
-/* Read what xenstore says of domid's devid; disk_view_free frees it. */
-void disk_view_read(const struct ctl *c, unsigned int domid, uint32_t devid,
-		    struct disk_view *v)
-{
-	char be[160], *fe, *mode, *sectors;
-	uint64_t n;
-
-	memset(v, 0, sizeof(*v));
-	snprintf(be, sizeof(be), "%s/%u/%u", c->root, domid, devid);
-	v->spec = bxs_read(c->xs, XBT_NULL, "%s/params", be);
-	v->error = bxs_read(c->xs, XBT_NULL, "%s/error", be);
-	v->bs = read_state(c, be, "state");
-	fe = bxs_read(c->xs, XBT_NULL, "%s/frontend", be);
-	v->fs = read_state(c, fe, "state");
-	mode = bxs_read(c->xs, XBT_NULL, "%s/mode", be);
-	v->ro = mode && mode[0] == 'r';
-	if (v->spec && !v->ro) {
-		struct storage_spec spec;
-		char err[STORAGE_ERR_LEN];
-
-		if (!storage_spec_parse(v->spec, &spec, err, sizeof(err))) {
-			v->ro = spec.readonly;
-			storage_spec_free(&spec);
-		}
-	}
-	sectors = bxs_read(c->xs, XBT_NULL, "%s/sectors", be);
-	if (sectors && !num_parse_uint(sectors, UINT64_MAX >> SECTOR_SHIFT, &n))
-		v->bytes = n << SECTOR_SHIFT;
-	free(sectors);
-	free(mode);
-	free(fe);
-}
-
-/* Free what disk_view_read allocated; idempotent. */
-void disk_view_free(struct disk_view *v)
-{
-	free(v->spec);
-	free(v->error);
-	v->spec = v->error = NULL;
-}
 
 /* One row of list: xenstore's view, with what the daemon knows (line, or NULL) over it. */
 static void list_row(const char *dom, const char *vdev, const struct disk_view *v,
@@ -89,11 +34,14 @@ static void list_row(const char *dom, const char *vdev, const struct disk_view *
 }
 
 /* blkbackctl list: the disks in xenstore, and what blkbackd knows of them if it runs. */
-int cmd_list(struct ctl *c)
+int cmd_list(struct ctl *c, int argc, char **argv)
 {
 	unsigned int nd = 0, nv;
 	char **doms, **vdevs, *answer = NULL, why[256];
 
+	(void)argv;
+	if (argc > 1)
+		usage_die("list: takes no arguments; usage: blkbackctl list");
 	ctl_open(c);
 	if (control_ask(c, "stats", &answer, why, sizeof(why)))
 		answer = NULL;	/* no daemon: what xenstore says is all there is */

@@ -1,4 +1,8 @@
-/* What the blkbackctl commands share: the xenstore connection, domains, errors. */
+/*
+ * blkbackctl's parts, in one direction: blkbackctl.c (main) dispatches to the commands
+ * (ctl-attach.c, ctl-list.c, ctl-stats.c), which use the shared helpers (ctl-common.c,
+ * ctl-control.c). No helper calls a command, and no command calls main's file.
+ */
 #ifndef TOOLS_CTL_H
 #define TOOLS_CTL_H
 
@@ -20,11 +24,25 @@ struct ctl {
  * 1 failed (the message says why), 2 bad command line.
  */
 
+/* ---- Shared helpers: ctl-common.c ---- */
+
 /* Print an error and exit 1. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* Print what is wrong with the command line and exit 2. */
 void usage_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Parse a --timeout value in seconds; usage_die if it is not one from 1 to 86400. */
+int parse_timeout(const char *s);
+
+/* Seconds on the monotonic clock. */
+double ctl_now(void);
+
+/* Longest text ctl_size_text writes, with its NUL. */
+#define CTL_SIZE_TEXT 32
+
+/* A disk's size for people, exact: "64 MiB", "1536 KiB" or "2560 bytes" (never "0 MiB"). */
+const char *ctl_size_text(uint64_t bytes, char buf[CTL_SIZE_TEXT]);
 
 /* Connect to xenstore and find our own domid. */
 void ctl_open(struct ctl *c);
@@ -57,8 +75,7 @@ void disk_view_read(const struct ctl *c, unsigned int domid, uint32_t devid,
 /* Free what disk_view_read allocated; idempotent. */
 void disk_view_free(struct disk_view *v);
 
-/* blkbackctl list */
-int cmd_list(struct ctl *c);
+/* ---- Shared helpers: the daemon's control socket, ctl-control.c ---- */
 
 /*
  * Send one request line to blkbackd's control socket: 0 and its answer in *answer
@@ -66,6 +83,9 @@ int cmd_list(struct ctl *c);
  */
 int control_ask(const struct ctl *c, const char *request, char **answer, char *why,
 		size_t len);
+
+/* control_ask, or die with its reason: the answer (caller frees). */
+char *control_request(const struct ctl *c, const char *request);
 
 /* The value of key in a "key=value key=value" line, or NULL (caller frees). */
 char *kv(const char *line, const char *key);
@@ -76,13 +96,26 @@ uint64_t kv_num(const char *line, const char *key);
 /* The daemon's "disk" line of domid's devid in a stats answer, or NULL (caller frees). */
 char *stats_disk_line(const char *answer, unsigned int domid, uint32_t devid);
 
-/* Print s as a JSON string, quoted and escaped; null for NULL. */
-void json_str(const char *s);
+/*
+ * ---- Commands ----
+ * Each takes its own argv (argv[0] is the command's name). It returns 0 when done and 2
+ * on an option it does not know (main then prints the usage); it exits 1 or 2 itself with
+ * a message (die, usage_die) on anything else.
+ */
 
-/* blkbackctl stats [DOMAIN VDEV | --daemon] [--json] */
+/* blkbackctl attach DOMAIN SPEC [--vdev NAME] [--ro] [--timeout S] [--nowait] (ctl-attach.c) */
+int cmd_attach(struct ctl *c, int argc, char **argv);
+
+/* blkbackctl detach DOMAIN VDEV [--timeout S] [--force] (ctl-attach.c) */
+int cmd_detach(struct ctl *c, int argc, char **argv);
+
+/* blkbackctl list (ctl-list.c) */
+int cmd_list(struct ctl *c, int argc, char **argv);
+
+/* blkbackctl stats [DOMAIN VDEV | --daemon] [--json] (ctl-stats.c) */
 int cmd_stats(struct ctl *c, int argc, char **argv);
 
-/* blkbackctl resize DOMAIN VDEV SIZE [--shrink] */
+/* blkbackctl resize DOMAIN VDEV SIZE [--shrink] (ctl-stats.c) */
 int cmd_resize(struct ctl *c, int argc, char **argv);
 
 /* blkbackctl handover [--timeout S]: the daemon exits, leaving connected disks to the next one. */

@@ -2,12 +2,15 @@
 # Install what building and testing blkbackd needs on Debian 12, saying what.
 #   tools/install-deps.sh           everything: the build, the tests and the real-Xen bench
 #   tools/install-deps.sh --build   only what `make` needs to build the programs
+#   tools/install-deps.sh --deb     what `make deb` needs: the build, dpkg-buildpackage with
+#                                   debhelper (the package's Build-Depends), and lintian
 set -euo pipefail
-build_only=
+build_only= deb=
 case "${1:-}" in
 --build) build_only=1 ;;
+--deb) build_only=1 deb=1 ;;
 "") ;;
-*) echo "usage: tools/install-deps.sh [--build]" >&2; exit 2 ;;
+*) echo "usage: tools/install-deps.sh [--build | --deb]" >&2; exit 2 ;;
 esac
 
 # Build: compiler, pkg-config and the Xen and io_uring development files.
@@ -17,10 +20,15 @@ esac
 # Fuzzing (make fuzz, check-fuzz): clang, whose Debian 12 package (clang-14) has libFuzzer.
 # Hung-storage tests (tests/sim/hangfs.c, a FUSE file system): libfuse3-dev to build it,
 # fuse3 for fusermount3 to unmount it.
+# The systemd unit's test (tests/unit/systemd-unit.sh): systemd, for systemd-analyze verify,
+# and man-db, whose man it runs to find the pages the unit's Documentation= names.
+# The Debian package (make deb): build-essential, dpkg-dev and debhelper, which
+# dpkg-buildpackage checks for, and lintian, which make check runs on the .deb.
 pkgs=(gcc make pkg-config libxen-dev liburing-dev)
 [ -n "$build_only" ] ||
 	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs zstd
-	       fuse3 libfuse3-dev)
+	       fuse3 libfuse3-dev systemd man-db)
+[ -z "$deb" ] || pkgs+=(build-essential dpkg-dev debhelper lintian)
 
 missing=()
 for p in "${pkgs[@]}"; do
