@@ -491,6 +491,13 @@ run_xl() {
     while :; do sleep 1; done
 }
 
+# The check scenario's xl guest on Xen 4.17: xvdb, a phy disk with script=blkbackd served by
+# blkbackd --kind vbd, written and checked; then wait to be destroyed.
+run_xlvbd() {
+    xl_rw xvdb xlv-xvdb
+    while :; do sleep 1; done
+}
+
 # The demo: use the disk the way a user would, narrating each command.
 run_demo() {
     await_disk size
@@ -536,7 +543,7 @@ main() {
     while read -r m; do insmod "/lib/modules/$(uname -r)/$m" $(module_params "$m"); done < /etc/bench-modules
     bench=$(sed -n 's/.*\bbench=\([^ ]*\).*/\1/p' /proc/cmdline)
     case $bench in
-    check1 | check2 | check3 | demo | smoke | xl) "run_$bench" ;;
+    check1 | check2 | check3 | demo | smoke | xl | xlvbd) "run_$bench" ;;
     *) echo "guest: unknown bench=$bench" ;;
     esac
     poweroff -f
