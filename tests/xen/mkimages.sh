@@ -206,21 +206,11 @@ build_guest() {
     mkcpio "$stage" "$BUILD/guest.cpio"
 }
 
-# Install the hotplug script that xl runs for a disk with script=blkbackd into staging tree $1:
-# the project's tools/hotplug/blkbackd once it exists, else a stand-in that exits 0.
+# Install the project's xl hotplug script (tools/hotplug/blkbackd) into staging tree $1, where
+# libxl runs it for a disk with script=blkbackd: /etc/xen/scripts/blkbackd.
 put_hotplug() {
-    local dst=$1/etc/xen/scripts/blkbackd
-    if [ -f "$REPO/tools/hotplug/blkbackd" ]; then
-        put "$1" "$REPO/tools/hotplug/blkbackd" etc/xen/scripts/blkbackd
-    else
-        cat > "$dst" <<'SH'
-#!/bin/sh
-# Stand-in for tools/hotplug/blkbackd, which is not in this tree yet: libxl runs the disk's
-# script once blkbackd has put the backend in InitWait; success is exit status 0.
-exit 0
-SH
-    fi
-    chmod 755 "$dst"
+    put "$1" "$REPO/tools/hotplug/blkbackd" etc/xen/scripts/blkbackd
+    chmod 755 "$1/etc/xen/scripts/blkbackd"
 }
 
 # Build the dom0 initramfs: Xen userspace, blkbackd/blkbackctl, guest images, bench scripts.
