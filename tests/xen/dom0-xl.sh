@@ -201,9 +201,9 @@ step_reboot() {
         why+="no new domain $G after xl reboot; "
     D=$(settled_domid) || D=none
     echo "dom0: guest $G rebooted as domain $D"
-    # the domain's own xl process rebuilds it: its log says why a rebuild failed
-    [ -z "$why" ] || show "/var/log/xen/xl-$G.log" "  xl-$G.log" | tail -n 25
     lifecycle_verdict xl-reboot xlr-check "$why"
+    # the domain's own xl process rebuilt it: its log says how that went
+    show "/var/log/xen/xl-$G.log" "  xl-$G.log" | tail -n 25
 }
 
 # One bad spec for xl-bad-spec: xl block-attach of target $1 as vdev $2 (devid $3) must fail,
