@@ -202,8 +202,10 @@ step_reboot() {
     D=$(settled_domid) || D=none
     echo "dom0: guest $G rebooted as domain $D"
     lifecycle_verdict xl-reboot xlr-check "$why"
-    # the domain's own xl process rebuilt it: its log says how that went
-    show "/var/log/xen/xl-$G.log" "  xl-$G.log" | tail -n 25
+    # the domain's own xl process rebuilt it: its log says how that went; and dom0's kernel
+    # log below the console's level (a crashed process, xen-blkback's messages)
+    show "/var/log/xen/xl-$G.log" "  xl-$G.log" | grep -v "^  xl-$G.log| xc: detail\|debug" | tail -n 40
+    dmesg | grep -iE 'segfault|trap|killed|blkback|vbd|xen' | tail -n 15 | sed 's/^/  dmesg| /' 
 }
 
 # One bad spec for xl-bad-spec: xl block-attach of target $1 as vdev $2 (devid $3) must fail,
