@@ -2,12 +2,12 @@
 # dom0 /init: bring up the Xen userspace, run /bench/dom0-$bench.sh (bench= on the kernel
 # command line), then power the machine off. No "set -e": /init must never exit.
 set -uo pipefail
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin HOME=/root
 . /bench/lib.sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-$XEN_REL/bin HOME=/root
 
 # Print a FAIL line for a boot step that went wrong, then power off.
 boot_fail() {
-    echo "FAIL dom0-boot $*"
+    echo "FAIL dom0-boot ($XEN_REL): $*"
     poweroff -f
 }
 
@@ -49,11 +49,11 @@ main() {
     [ -f "/bench/dom0-$bench.sh" ] || boot_fail "no scenario /bench/dom0-$bench.sh (bench=$bench)"
     load_modules
     start_xen_tools
-    echo "dom0: Xen userspace up after $(cut -d' ' -f1 /proc/uptime) s; running scenario '$bench'"
+    echo "dom0: Xen $XEN_REL userspace up after $(cut -d' ' -f1 /proc/uptime) s; running scenario '$bench'"
     xl list
     rc=0
     bash "/bench/dom0-$bench.sh" || rc=$?
-    [ "$rc" = 0 ] || echo "FAIL scenario-exit dom0-$bench.sh stopped with status $rc"
+    [ "$rc" = 0 ] || echo "FAIL scenario-exit ($XEN_REL): dom0-$bench.sh stopped with status $rc"
     sync
     poweroff -f
 }

@@ -402,6 +402,102 @@ run_check2() {
     while :; do sleep 60; done
 }
 
+# Succeed when disk $1 (xvdb, xvdc, ...) is present, with its device node.
+xl_present() { [ -e "/sys/block/$1" ] && [ -b "/dev/$1" ]; }
+
+# Succeed when disk $1 is gone.
+xl_absent() { [ ! -e "/sys/block/$1" ]; }
+
+# Print the md5 of the first 16 MiB of disk $1, read with O_DIRECT.
+xl_md5() { dd if="/dev/$1" bs=1M count=16 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
+
+# Wait for disk $1, write 16 MiB of random data to it with O_DIRECT, read it back past the
+# page cache; marker $2: "ok MD5" (the md5 is kept in /tmp/$1.md5), or bad and why.
+xl_rw() {
+    if ! wait_for 120 xl_present "$1"; then mark "$2" bad "no /dev/$1 after 120 s"; return; fi
+    dd if=/dev/urandom of=/tmp/rand bs=1M count=16 2>/dev/null
+    want=$(md5sum < /tmp/rand | cut -d' ' -f1)
+    if ! dd if=/tmp/rand of="/dev/$1" bs=1M oflag=direct 2>/tmp/err; then
+        mark "$2" bad "write to $1 failed: $(err)"; return
+    fi
+    rm -f /tmp/rand
+    got=$(xl_md5 "$1")
+    echo "$want" > "/tmp/$1.md5"
+    if [ "$got" = "$want" ]; then mark "$2" ok "$got $(cat "/sys/block/$1/size") sectors"
+    else mark "$2" bad "$1: wrote $want, read $got"; fi
+}
+
+# Wait for disk $1 to come back and check that its first 16 MiB read as xl_rw wrote; marker $2.
+xl_again() {
+    if ! wait_for 120 xl_present "$1"; then mark "$2" bad "no /dev/$1 after 120 s"; return; fi
+    got=$(xl_md5 "$1")
+    if [ "$got" = "$(cat "/tmp/$1.md5")" ]; then mark "$2" ok "$got"
+    else mark "$2" bad "$1 reads $got, $(cat "/tmp/$1.md5") was written"; fi
+}
+
+# Wait for disk $1 to go; marker $2.
+xl_gone() { if wait_for 120 xl_absent "$1"; then mark "$2" ok; else mark "$2" bad "$1 still here after 120 s"; fi; }
+
+# Succeed if the checksums of xvdd and xvdc are still those xl_rw wrote; else print what differs.
+xl_intact() {
+    bad=
+    for d in xvdd xvdc; do
+        got=$(xl_md5 "$d")
+        [ "$got" = "$(cat "/tmp/$d.md5")" ] || bad="$bad$d reads $got, $(cat "/tmp/$d.md5") was written; "
+    done
+    [ -z "$bad" ] || { echo "$bad"; return 1; }
+}
+
+# Wait for dom0's word $1 in xenstore data/bench-go (this domain's home: after a restore that is
+# the new domain's), then check the disks' data; marker $2, which also says
+# whether xvdb's ramdisk kept its data (reported, not asserted yet).
+xl_after() {
+    if ! wait_for 600 xs_is data/bench-go "$1"; then mark "$2" bad "no word '$1' from dom0"; return; fi
+    for d in xvdd xvdc xvdb; do wait_for 60 xl_present "$d" || { mark "$2" bad "no $d after '$1'"; return; }; done
+    if [ "$(xl_md5 xvdb)" = "$(cat /tmp/xvdb.md5)" ]; then k="xvdb's ramdisk kept its data"; else k="xvdb's ramdisk is a new one"; fi
+    if r=$(xl_intact); then mark "$2" ok "($k)"; else mark "$2" bad "$r($k)"; fi
+}
+
+# After "xl reboot" (dom0 left "reboot MD5" in /bench-phase, readable by every domain): xvdd,
+# named in the config since its xl block-attach, is back and its first 16 MiB read MD5;
+# marker xlr-check.
+xl_rebooted() {
+    set -- $(xenstore-read /bench-phase 2>/dev/null)
+    if ! wait_for 120 xl_present xvdd; then mark xlr-check bad "no xvdd after the reboot"; return; fi
+    got=$(xl_md5 xvdd)
+    if [ "$got" = "$2" ]; then mark xlr-check ok "$got"; else mark xlr-check bad "xvdd reads $got, $2 was written"; fi
+}
+
+# The xl scenario's guest (dom0-xl.sh), booted by xl create with xvdb (blkbackd, named in the
+# domain config) and xvdc (the kernel's xen-blkback): write and check both; then xvdd, which dom0
+# attaches with xl block-attach, detaches and attaches again; after xl save and restore, the
+# data of xvdd and xvdc is checked; then dom0 reboots the guest (xl reboot) and the new boot
+# checks xvdd; then it waits to be destroyed.
+run_xl() {
+    if [ "$(xenstore-read /bench-phase 2>/dev/null | cut -d' ' -f1)" = reboot ]; then
+        xl_rebooted
+    else
+        # xl reboot: the kernel runs /sbin/reboot, which (busybox) sends init SIGTERM
+        trap 'mark xl-rebooting; reboot -f' TERM
+        xl_rw xvdb xlc-xvdb
+        xl_rw xvdc xlc-xvdc
+        xl_rw xvdd xla-rw
+        xl_gone xvdd xla-gone
+        xl_again xvdd xla-again
+        mark xls-ready
+        xl_after restored xls-check
+        mark xlr-ready
+    fi
+    while :; do sleep 1; done
+}
+
+# The check scenario's xl guest on Xen 4.17: xvdb, a phy disk with script=blkbackd served by
+# blkbackd --kind vbd, written and checked; then wait to be destroyed.
+run_xlvbd() {
+    xl_rw xvdb xlv-xvdb
+    while :; do sleep 1; done
+}
+
 # The demo: use the disk the way a user would, narrating each command.
 run_demo() {
     await_disk size
@@ -447,7 +543,7 @@ main() {
     while read -r m; do insmod "/lib/modules/$(uname -r)/$m" $(module_params "$m"); done < /etc/bench-modules
     bench=$(sed -n 's/.*\bbench=\([^ ]*\).*/\1/p' /proc/cmdline)
     case $bench in
-    check1 | check2 | check3 | demo | smoke) "run_$bench" ;;
+    check1 | check2 | check3 | demo | smoke | xl | xlvbd) "run_$bench" ;;
     *) echo "guest: unknown bench=$bench" ;;
     esac
     poweroff -f

@@ -3,13 +3,15 @@ CONSOLE_DIR=/var/log/xen/console
 DAEMON_LOG=/tmp/blkbackd.log
 KIND=vbd3
 FAILED=0
+# The Xen release this image was built for (mkimages.sh writes it); every step line names it.
+XEN_REL=$(cat /etc/bench-release 2>/dev/null || echo unknown)
 
-# Print a PASS line.
-pass() { echo "PASS $1"; }
+# Print a PASS line: "PASS name (release)".
+pass() { echo "PASS $1 ($XEN_REL)"; }
 
-# Print a FAIL line with its reason and remember that something failed.
+# Print a FAIL line with its reason, "FAIL name (release): reason", and remember the failure.
 fail() {
-    echo "FAIL $1 ${*:2}"
+    echo "FAIL $1 ($XEN_REL): ${*:2}"
     FAILED=$((FAILED + 1))
 }
 
@@ -132,4 +134,28 @@ ctl() {
     blkbackctl "$@" > /tmp/ctl.out 2>&1 || rc=$?
     show /tmp/ctl.out "  blkbackctl"
     return $rc
+}
+
+# Make an ext4 file system for the disk images on a loop device (dom0's root is tmpfs, which
+# has no O_DIRECT on Linux 6.1), mounted on /srv. mke2fs tries WRITE_ZEROES, which a loop
+# device over tmpfs refuses and the kernel logs: the console is kept quiet meanwhile. The
+# loop file lives in dom0's root tmpfs, which may hold half of dom0's memory (~195 MiB) and
+# already holds the 85 MB of dom0.cpio: -o discard gives the blocks of deleted images back
+# (loop punches holes in its file), or write-back to the loop device fails with ENOSPC.
+setup_srv() {
+    local dev rc=0
+    dmesg -n 1
+    truncate -s 256M /tmp/srv.img && dev=$(losetup -f) && losetup "$dev" /tmp/srv.img &&
+        mke2fs -q -t ext4 "$dev" && mkdir -p /srv && mount -t ext4 -o discard "$dev" /srv || rc=1
+    SRV_DEV=$dev
+    dmesg -n 4
+    return $rc
+}
+
+# Succeed if dom0's kernel logged no write error of /srv's loop device (the images' data did
+# reach their storage); else print the first such line.
+srv_storage_clean() {
+    local e
+    e=$(dmesg | grep -E -m1 "(loop: Write error|I/O error, dev ${SRV_DEV#/dev/},|Buffer I/O error on dev(ice)? ${SRV_DEV#/dev/})")
+    [ -z "$e" ] || { echo "$e"; return 1; }
 }

@@ -10,6 +10,14 @@ DEBLIBS=$ROOT/usr/lib/x86_64-linux-gnu
 # /dev/xen/xenbus (libxenstore's way in from a domU) is built in, so the guest needs no xenfs
 GUEST_MODULES=(xen-blkfront xen-gntalloc xen-evtchn ext4 crc32c_generic)
 DOM0_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs loop ext4 crc32c_generic)
+# The 4.20 dom0 also runs the kernel's own block backend: the xl scenario proves a disk it serves
+# (kind vbd) beside blkbackd's (kind vbd3) in one guest. The 4.17 dom0 leaves it out: there
+# blkbackd may serve kind vbd, which xen-blkback would also take.
+[ "$XEN_VER" = 4.17 ] || DOM0_MODULES+=(xen-blkback)
+# Debian 12's binaries resolve their libraries with the host's ldd (the host is Debian 12);
+# Debian 13's Xen tools need its glibc 2.41, so that release's images take Debian 13's C library
+# and loader, and every binary's libraries are resolved by that loader (ld.so --list).
+TRIXIE_LOADER=$ROOT/usr/lib64/ld-linux-x86-64.so.2
 XENBIN=/usr/lib/xen-$XEN_VER/bin
 DOM0_XEN_TOOLS=(xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper)
 
@@ -21,22 +29,53 @@ put() {
     cp -L "$2" "$1/$3"
 }
 
+# Print the libraries that the binaries $@ need, as ldd prints them: with the host's ldd for
+# Debian 12, with Debian 13's own loader for Debian 13 (libraries not in the debs come from the
+# host, e.g. bash's and e2fsprogs'; they run on the newer glibc).
+list_libs() {
+    local bin
+    for bin; do
+        if [ "$DEBIAN_SUITE" = bookworm ]; then
+            LD_LIBRARY_PATH=$DEBLIBS ldd "$bin" 2>/dev/null || true
+        else
+            "$TRIXIE_LOADER" --library-path "$DEBLIBS" --list "$bin" 2>/dev/null || true
+        fi
+    done
+}
+
 # Copy the shared libraries and loader that the binaries $2... need into staging tree $1, and
 # libgcc_s: glibc dlopens it for pthread_cancel and ldd does not list it (xl aborts without it,
 # and so does anything closing a libxenstore handle that has a watch: xs_close cancels the
 # handle's reader thread).
 put_libs() {
-    local stage=$1 line lib
+    local stage=$1 line lib gcc=/lib/x86_64-linux-gnu/libgcc_s.so.1
     shift
     while read -r line; do
         case $line in
         *"not found"*) die "a binary needs ${line%% *}, which is neither in the debs nor on the host" ;;
+        /*ld-linux*"=> /"*) put "$stage" "${line#*=> }" lib64/ld-linux-x86-64.so.2 ;;
         *"=> /"*) lib=${line#*=> }; put "$stage" "$lib" "lib/x86_64-linux-gnu/${lib##*/}" ;;
         /*ld-linux*) put "$stage" "$line" lib64/ld-linux-x86-64.so.2 ;;
         esac
-    done < <(for bin; do LD_LIBRARY_PATH=$DEBLIBS ldd "$bin" 2>/dev/null || true; done |
-        sed 's/ (0x[0-9a-f]*)$//' | sort -u)
-    put "$stage" /lib/x86_64-linux-gnu/libgcc_s.so.1 lib/x86_64-linux-gnu/libgcc_s.so.1
+    done < <(list_libs "$@" | sed 's/ (0x[0-9a-f]*)$//' | sort -u)
+    [ "$DEBIAN_SUITE" = bookworm ] || gcc=$DEBLIBS/libgcc_s.so.1
+    put "$stage" "$gcc" lib/x86_64-linux-gnu/libgcc_s.so.1
+}
+
+# On Debian 13, run each of the project's binaries given (built on this Debian 12 machine) with
+# Debian 13's loader and libraries only, every symbol bound at start (LD_BIND_NOW): a soname
+# or symbol version the Debian 13 libraries lack stops the build here, not in dom0.
+check_trixie_abi() {
+    local bin arg ran=
+    [ "$DEBIAN_SUITE" = trixie ] || return 0
+    for bin; do
+        [ -x "$bin" ] || continue
+        case $bin in *hostile) arg=--list ;; *) arg=--version ;; esac
+        LD_BIND_NOW=1 "$TRIXIE_LOADER" --inhibit-cache --library-path "$DEBLIBS" "$bin" "$arg" \
+            >/dev/null 2>"$BUILD/abi.err" || die "${bin##*/} does not run on Debian 13's libraries: $(head -n3 "$BUILD/abi.err")"
+        ran+=" ${bin##*/}"
+    done
+    say "run on Debian 13's glibc and Xen libraries alone:${ran:- nothing built}"
 }
 
 # Install static busybox and its applet links into staging tree $1 (the link tree is made once).
@@ -57,19 +96,30 @@ put_busybox() {
 module_files() {
     local name line dep
     for name; do
-        line=$(grep -m1 -E "(^|/)$name\.ko:" "$MODDIR/modules.dep") || die "module $name not found in $MODDIR"
-        for dep in ${line#*:}; do module_files "$(basename "$dep" .ko)"; done
+        line=$(grep -m1 -E "(^|/)$name\.ko(\.xz)?:" "$MODDIR/modules.dep") || die "module $name not found in $MODDIR"
+        for dep in ${line#*:}; do dep=${dep##*/}; module_files "${dep%%.ko*}"; done
         echo "${line%%:*}"
     done
 }
 
 # Copy modules $2... with their dependencies into staging tree $1 and list them in load order.
+# Debian 13's are .ko.xz: they are staged uncompressed, as .ko (busybox insmod loads them as
+# they are, and the kernel's own decompression would need a flag insmod does not pass).
 put_modules() {
     local stage=$1 rel
     shift
     mkdir -p "$stage/etc"
-    module_files "$@" | awk '!seen[$0]++' > "$stage/etc/bench-modules"
-    while read -r rel; do put "$stage" "$MODDIR/$rel" "lib/modules/$KVER/$rel"; done < "$stage/etc/bench-modules"
+    module_files "$@" | awk '!seen[$0]++' > "$stage/etc/bench-modules.src"
+    while read -r rel; do
+        case $rel in
+        *.ko.xz)
+            mkdir -p "$stage/lib/modules/$KVER/$(dirname "$rel")"
+            xz -dc "$MODDIR/$rel" > "$stage/lib/modules/$KVER/${rel%.xz}" || die "cannot unpack module $rel" ;;
+        *) put "$stage" "$MODDIR/$rel" "lib/modules/$KVER/$rel" ;;
+        esac
+    done < "$stage/etc/bench-modules.src"
+    sed 's/\.ko\.xz$/.ko/' "$stage/etc/bench-modules.src" > "$stage/etc/bench-modules"
+    rm "$stage/etc/bench-modules.src"
 }
 
 # Write staging tree $1 as an uncompressed newc cpio archive $2.
@@ -78,10 +128,32 @@ mkcpio() {
     mv "$2.tmp" "$2"
 }
 
-# Extract the ELF vmlinux from the XZ payload of bzImage $1 into $2 (python3 lzma, else xz).
+# Print the first 4 bytes (hex) of bzImage $1's compressed payload, located by its setup header.
+payload_magic() {
+    python3 -c 'import struct, sys
+d = open(sys.argv[1], "rb").read()
+off = ((d[0x1f1] or 4) + 1) * 512 + struct.unpack_from("<I", d, 0x248)[0]
+print(d[off:off + 4].hex())' "$1" 2>/dev/null || true
+}
+
+# Extract the ELF vmlinux from bzImage $1 into $2: Debian 12's payload is XZ (python3 lzma, else
+# xz), Debian 13's zstd (zstd -dc of the payload that the setup header locates, less the 4-byte
+# size the kernel build appends to it).
 extract_vmlinux() {
     local off
-    if command -v python3 >/dev/null && python3 -c 'import lzma' 2>/dev/null; then
+    if [ "$(payload_magic "$1")" = 28b52ffd ]; then
+        command -v zstd >/dev/null || die "the $XEN_VER guest kernel is zstd-compressed: apt-get install zstd"
+        python3 - "$1" <<'PY2' | zstd -dcq > "$2.tmp" || die "cannot unpack the zstd guest kernel $1"
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+setup = (data[0x1f1] or 4) + 1
+off, length = struct.unpack_from("<II", data, 0x248)
+payload = data[setup * 512 + off: setup * 512 + off + length - 4]
+if payload[:4] != b"\x28\xb5\x2f\xfd":
+    sys.exit("no zstd payload where the setup header says in " + sys.argv[1])
+sys.stdout.buffer.write(payload)
+PY2
+    elif command -v python3 >/dev/null && python3 -c 'import lzma' 2>/dev/null; then
         python3 - "$1" "$2.tmp" <<'PY'
 import lzma, sys
 data = open(sys.argv[1], "rb").read()
@@ -135,6 +207,13 @@ build_guest() {
     mkcpio "$stage" "$BUILD/guest.cpio"
 }
 
+# Install the project's xl hotplug script (tools/hotplug/blkbackd) into staging tree $1, where
+# libxl runs it for a disk with script=blkbackd: /etc/xen/scripts/blkbackd.
+put_hotplug() {
+    put "$1" "$REPO/tools/hotplug/blkbackd" etc/xen/scripts/blkbackd
+    chmod 755 "$1/etc/xen/scripts/blkbackd"
+}
+
 # Build the dom0 initramfs: Xen userspace, blkbackd/blkbackctl, guest images, bench scripts.
 build_dom0() {
     local stage=$BUILD/dom0.d t f bins=()
@@ -168,6 +247,10 @@ build_dom0() {
         fi
     done
     put_libs "$stage" "${bins[@]}"
+    check_trixie_abi "$stage/usr/sbin/blkbackd" "$stage/usr/sbin/blkbackctl" \
+        "$BLKBACK_BUILD/blkfront" "$BLKBACK_BUILD/tests/hostile/hostile"
+    put_hotplug "$stage"
+    echo "$XEN_VER" > "$stage/etc/bench-release"
     mkdir -p "$stage/boot/guest"                       # hard links: these are big
     ln "$BUILD/vmlinux" "$stage/boot/guest/vmlinux"
     ln "$BUILD/guest.cpio" "$stage/boot/guest/initrd.cpio"
@@ -179,7 +262,7 @@ build_dom0() {
 
 main() {
     [ -d "$ROOT" ] || die "$ROOT missing: run tests/xen/fetch.sh first"
-    MODDIR=$(echo "$ROOT"/lib/modules/*)
+    MODDIR=$(echo "$(modules_base "$ROOT")"/lib/modules/*)
     KVER=${MODDIR##*/}
     [ -f "$MODDIR/modules.dep" ] || die "$MODDIR/modules.dep missing: rm $CACHE/fetch.stamp; tests/xen/fetch.sh"
     command -v busybox >/dev/null || die "busybox not found: apt-get install busybox-static"

@@ -1,8 +1,11 @@
 #!/bin/bash
-# Boot Xen 4.17 + a Linux dom0 under QEMU (TCG) and run one scenario of the real-Xen bench:
-#   tests/xen/run.sh check|demo|smoke
-# dom0's console streams to stdout and to $CACHE/run-SCENARIO.log; the last line is the summary.
+# Boot Xen + a Linux dom0 under QEMU (TCG) and run one scenario of the real-Xen bench:
+#   tests/xen/run.sh check|demo|smoke|xl [4.17|4.20]
+# The release (default $XEN_VER, else 4.17) picks Debian 12's Xen 4.17 and Linux 6.1 or Debian
+# 13's Xen 4.20 and Linux 6.12, each with its own cache. dom0's console streams to stdout and to
+# $CACHE/run-SCENARIO.log; the last line is the summary.
 set -euo pipefail
+[ -z "${2:-}" ] || XEN_VER=$2
 . "$(dirname "$0")/common.sh"
 
 SCENARIO=${1:-}
@@ -19,10 +22,13 @@ export BLKBACK_BUILD
 # data that reads back different); with Xen's XSAVE off (FXSAVE only, no AVX), none did.
 boot() {
     QEMU_STATUS=0
+    # the xl scenario keeps a guest's 128 MiB save image in dom0's root (a tmpfs of half its memory)
+    local mem=512M
+    [ "$1" != xl ] || mem=768M
     timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg -m 1024 -smp 2 \
         -cpu max,-smap,-smep,-pku -nographic -no-reboot -monitor none -serial stdio \
         -kernel "$BUILD/xen" \
-        -append "dom0_mem=512M,max:512M console=com1 com1=115200,8n1 smep=0 smap=0 bootscrub=false dom0_max_vcpus=1 xsave=0" \
+        -append "dom0_mem=$mem,max:$mem console=com1 com1=115200,8n1 smep=0 smap=0 bootscrub=false dom0_max_vcpus=1 xsave=0" \
         -initrd "$BUILD/vmlinuz console=hvc0 earlyprintk=xen loglevel=4 bench=$1,$BUILD/dom0.cpio" \
         < /dev/null 2>&1 | sed -u 's/\r//g' | tee "$2" | console_filter "$1" || QEMU_STATUS=${PIPESTATUS[0]}
 }
@@ -47,28 +53,28 @@ why_incomplete() {
 steps_done() {
     local list=$XEN_DIR/$1.steps want got
     want=$(awk '!/^#/ && NF { print $1 }' "$list")
-    [ -n "$want" ] || { echo "FAIL steps-listed $list lists no step"; return; }
+    [ -n "$want" ] || { echo "FAIL steps-listed ($XEN_VER): $list lists no step"; return; }
     got=$(sed -n 's/^PASS \([^ ]*\).*/\1/p' "$2")
     while read -r step; do
         case $(grep -cxF -- "$step" <<<"$got") in
         1) ;;
-        0) grep -q "^FAIL $step\( \|\$\)" "$2" || echo "FAIL step-not-run $step: no PASS or FAIL line" ;;
-        *) echo "FAIL step-twice $step: $(grep -cxF -- "$step" <<<"$got") PASS lines" ;;
+        0) grep -q "^FAIL $step\( \|\$\)" "$2" || echo "FAIL step-not-run ($XEN_VER): $step: no PASS or FAIL line" ;;
+        *) echo "FAIL step-twice ($XEN_VER): $step: $(grep -cxF -- "$step" <<<"$got") PASS lines" ;;
         esac
     done <<<"$want"
     while read -r step; do
-        [ -z "$step" ] || grep -qxF -- "$step" <<<"$want" || echo "FAIL step-unlisted $step: PASS, but not in $list"
+        [ -z "$step" ] || grep -qxF -- "$step" <<<"$want" || echo "FAIL step-unlisted ($XEN_VER): $step: PASS, but not in $list"
     done <<<"$got"
 }
 
 main() {
     case $SCENARIO in
-    check | demo)
+    check | demo | xl)
         for t in blkbackd blkbackctl $([ "$SCENARIO" = check ] && echo blkfront tests/hostile/hostile); do
             [ -x "$BLKBACK_BUILD/$t" ] || die "$BLKBACK_BUILD/$t is missing: run 'make check-xen' (or 'make demo'), which builds it"
         done ;;
     smoke) ;;
-    *) die "usage: run.sh check|demo|smoke" ;;
+    *) die "usage: run.sh check|demo|smoke|xl [4.17|4.20]" ;;
     esac
     command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
     [[ $CACHE != *,* && $CACHE != *" "* ]] || die "the cache path must not contain commas or spaces: $CACHE"
@@ -76,17 +82,17 @@ main() {
     "$XEN_DIR/mkimages.sh"
     local log=$CACHE/run-$SCENARIO.log start passed failed skipped
     start=$(date +%s)
-    say "booting Xen + dom0 under QEMU (scenario $SCENARIO, timeout ${TIMEOUT} s, log $log)"
+    say "booting Xen $XEN_VER + dom0 under QEMU (scenario $SCENARIO, timeout ${TIMEOUT} s, log $log)"
     boot "$SCENARIO" "$log"
     if ! grep -q "^BENCH-DONE $SCENARIO\$" "$log"; then
-        echo "FAIL bench-completed $(why_incomplete "$QEMU_STATUS")" | tee -a "$log"
+        echo "FAIL bench-completed ($XEN_VER): $(why_incomplete "$QEMU_STATUS")" | tee -a "$log"
     fi
-    say "run took $(($(date +%s) - start)) s"
+    echo "run.sh: Xen $XEN_VER boot of scenario $SCENARIO took $(($(date +%s) - start)) s" | tee -a "$log"
     steps_done "$SCENARIO" "$log" | tee -a "$log"
     passed=$(grep -c '^PASS ' "$log" || true)
     failed=$(grep -c '^FAIL ' "$log" || true)
     skipped=$(grep -c '^SKIP ' "$log" || true)
-    echo "$passed passed, $failed failed, $skipped skipped"
+    echo "$passed passed, $failed failed, $skipped skipped (Xen $XEN_VER, $SCENARIO)"
     [ "$failed" = 0 ]
 }
 

@@ -1,0 +1,290 @@
+#!/bin/bash
+# The xl scenario (runs in dom0, booted on Xen 4.20): disks that the toolstack names, served by
+# blkbackd under kind vbd3 (xl's backendtype=tap from Xen 4.19 on) beside a disk of the
+# kernel's xen-blkback in the same guest. xl create, block-attach, block-list, block-detach,
+# destroy and bad specs, each checked from dom0 (xenstore, the daemon) and from the guest (its
+# own data). One PASS or FAIL line per step (xl.steps); the guest's side is run_xl in guest.sh.
+set -euo pipefail
+. /bench/lib.sh
+
+G=xlg                 # the guest
+PHY_IMG=/tmp/phy.img  # the kernel-served disk's file (behind a loop device)
+XL_IMG=/srv/xl.img    # the file disk of xl block-attach
+SCRIPT=blkbackd       # /etc/xen/scripts/blkbackd: the hotplug script xl runs for our disks
+XVDB=51728 XVDC=51744 XVDD=51760 XVDE=51776 XVDF=51792
+DETACH_LIMIT=5        # seconds: libxl itself gives up waiting for Closed after 10
+
+# Our disk spec for xl (xl-disk-configuration(5)): vdev $1, target $2.
+tap_disk() { echo "vdev=$1, access=rw, backendtype=tap, script=$SCRIPT, target=$2"; }
+
+# Print the fds blkbackd has open now.
+daemon_fds() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
+
+# Print how many mappings of the grant device blkbackd holds (each mapped guest page range).
+daemon_gntdev_maps() { grep -c /dev/xen/gntdev "/proc/$DAEMON_PID/maps" || true; }
+
+# Print key $1 of "blkbackctl stats --daemon".
+daemon_stat() { blkbackctl stats --daemon 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'; }
+
+# Print the state of the device with devid $1 in "xl block-list $G" (empty if not listed).
+blocklist_state() { xl block-list "$G" 2>/dev/null | awk -v d="$1" '$1 == d { print $4 }'; }
+
+# Succeed if "xl block-list" shows devid $1 in state 4 (Connected).
+blocklist_connected() { [ "$(blocklist_state "$1")" = 4 ]; }
+
+# Succeed if neither backend nor frontend directory of domain $1's device $2 exists, under
+# kind $3 (vbd3 by default).
+no_device_nodes() {
+    ! xenstore-exists "/local/domain/0/backend/${3:-$KIND}/$1/$2" 2>/dev/null &&
+        ! xenstore-exists "$(frontend_dir "$1" "$2")" 2>/dev/null
+}
+
+# Succeed once xenstore has no backend directory of domain $1 under kind $2.
+no_backend_of() { ! xenstore-exists "/local/domain/0/backend/$2/$1" 2>/dev/null; }
+
+# Succeed if "blkbackctl list" names no disk of domain $1 (by domid or by name $2).
+list_has_none() {
+    blkbackctl list > /tmp/list.out 2>&1 || return 1
+    ! grep -Eq "(^|[[:space:]])($1|$2)[[:space:]]" /tmp/list.out
+}
+
+# Set NOW_MS to milliseconds since boot.
+now_ms() { NOW_MS=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime); }
+
+# Show the daemon log lines since line $1 (for a failure's context).
+daemon_log_since() { tail -n "+$1" "$DAEMON_LOG" | sed 's/^/  blkbackd| /' | tail -n 20; }
+
+# Set up: /srv, a loop device for the kernel-served disk, blkbackd, and the daemon's baseline.
+step_setup() {
+    setup_srv || { echo "note: cannot make /srv; file disks will fail"; }
+    truncate -s 64M "$PHY_IMG"
+    PHY_DEV=$(losetup -f) && losetup "$PHY_DEV" "$PHY_IMG" || PHY_DEV=none
+    start_daemon || echo "note: blkbackd did not write its pidfile"
+    FDS0=$(daemon_fds)
+    THREADS0=$(daemon_stat threads)
+    echo "dom0: blkbackd pid $DAEMON_PID: $FDS0 fds, ${THREADS0:-?} threads before any guest; phy disk on $PHY_DEV"
+}
+
+# xl-create: a guest whose domain config names a blkbackd ramdisk (xvdb) and a disk of the
+# kernel's xen-blkback (xvdc); the guest writes and checks both; xl block-list shows both in
+# state 4.
+step_create() {
+    local t0 t1 why=
+    cat > "/tmp/$G.cfg" <<EOF
+name = "$G"
+type = "pv"
+kernel = "/boot/guest/vmlinux"
+ramdisk = "/boot/guest/initrd.cpio"
+extra = "console=hvc0 quiet bench=xl"
+memory = 128
+vcpus = 1
+on_poweroff = "destroy"
+on_crash = "destroy"
+disk = [ '$(tap_disk xvdb mem:size=64M)', 'phy:$PHY_DEV,xvdc,w' ]
+EOF
+    echo "dom0# xl create /tmp/$G.cfg   (disk = $(sed -n 's/^disk = //p' "/tmp/$G.cfg"))"
+    now_ms; t0=$NOW_MS
+    if ! xl create -q "/tmp/$G.cfg" > /tmp/create.log 2>&1; then
+        show /tmp/create.log "  xl"
+        daemon_log_since 1
+        fail xl-create "xl create failed: $(oneline /tmp/create.log)"
+        return 1
+    fi
+    now_ms; t1=$NOW_MS
+    D=$(xl domid "$G")
+    echo "dom0: xl create took $((t1 - t0)) ms; guest $G is domain $D"
+    wait_mark "$G" xlc-xvdb 120 || true
+    wait_mark "$G" xlc-xvdc 120 || true
+    xl block-list "$G" | sed 's/^/  xl block-list| /'
+    xenstore-read "/local/domain/0/backend/$KIND/$D/$XVDB/params" 2>/dev/null | sed 's/^/  params of xvdb: /'
+    [[ $(guest_mark "$G" xlc-xvdb) == ok* ]] || why="xvdb (blkbackd): $(guest_mark "$G" xlc-xvdb); "
+    [[ $(guest_mark "$G" xlc-xvdc) == ok* ]] || why+="xvdc (xen-blkback): $(guest_mark "$G" xlc-xvdc); "
+    blocklist_connected $XVDB || why+="xl block-list shows xvdb in state '$(blocklist_state $XVDB)', want 4; "
+    blocklist_connected $XVDC || why+="xl block-list shows xvdc in state '$(blocklist_state $XVDC)', want 4; "
+    if [ -z "$why" ]; then pass xl-create; else fail xl-create "${why%; }"; fi
+}
+
+# xl-block-attach: attach a file disk of blkbackd as xvdd; the guest writes and checks it;
+# xl block-list shows it; xl block-detach completes within DETACH_LIMIT s and leaves no node;
+# attach again: the guest reads back what it wrote.
+step_block_attach() {
+    local spec t0 t1 why= line
+    truncate -s 64M "$XL_IMG"
+    spec=$(tap_disk xvdd "file:$XL_IMG")
+    line=$(wc -l < "$DAEMON_LOG")
+    echo "dom0# xl block-attach $G '$spec'"
+    if ! xl block-attach "$G" "$spec" > /tmp/attach.log 2>&1; then
+        show /tmp/attach.log "  xl"
+        daemon_log_since "$line"
+        fail xl-block-attach "xl block-attach failed: $(oneline /tmp/attach.log)"
+        return 1
+    fi
+    wait_mark "$G" xla-rw 120 || true
+    [[ $(guest_mark "$G" xla-rw) == ok* ]] || { fail xl-block-attach "guest: $(guest_mark "$G" xla-rw)"; return 1; }
+    blocklist_connected $XVDD || why+="xl block-list shows xvdd in state '$(blocklist_state $XVDD)', want 4; "
+    echo "dom0# xl block-detach $G xvdd"
+    now_ms; t0=$NOW_MS
+    xl block-detach "$G" xvdd > /tmp/detach.log 2>&1 || why+="xl block-detach failed: $(oneline /tmp/detach.log); "
+    now_ms; t1=$NOW_MS
+    echo "dom0: xl block-detach took $((t1 - t0)) ms"
+    [ $((t1 - t0)) -lt $((DETACH_LIMIT * 1000)) ] ||
+        why+="xl block-detach took $((t1 - t0)) ms (limit ${DETACH_LIMIT} s; libxl waits 10 s for Closed); "
+    no_device_nodes "$D" $XVDD || why+="xenstore still has xvdd's nodes after the detach; "
+    wait_mark "$G" xla-gone 60 || true
+    [[ $(guest_mark "$G" xla-gone) == ok* ]] || why+="guest: $(guest_mark "$G" xla-gone); "
+    echo "dom0# xl block-attach $G '$spec'   (again)"
+    if ! xl block-attach "$G" "$spec" > /tmp/attach.log 2>&1; then
+        fail xl-block-attach "${why}the second xl block-attach failed: $(oneline /tmp/attach.log)"
+        return 1
+    fi
+    wait_mark "$G" xla-again 120 || true
+    [[ $(guest_mark "$G" xla-again) == ok* ]] || why+="after attaching again, guest: $(guest_mark "$G" xla-again); "
+    blocklist_connected $XVDD || why+="xl block-list shows xvdd in state '$(blocklist_state $XVDD)' after attaching again; "
+    if [ -z "$why" ]; then pass xl-block-attach; else fail xl-block-attach "${why%; }"; fi
+}
+
+# Tell the guest (now domain $D) word $1 through its xenstore data/bench-go.
+guest_word() { xenstore-write "/local/domain/$D/data/bench-go" "$1" || echo "note: xenstore-write data/bench-go failed"; }
+
+# Print the domid of guest $G (fails while no domain has that name).
+settled_domid() { xl domid "$G" 2>/dev/null; }
+
+# Print PASS or FAIL $1 from the guest's marker $2 (reasons so far in $3).
+lifecycle_verdict() {
+    local why=$3
+    wait_mark "$G" "$2" 180 || true
+    echo "dom0: guest says: $2 $(guest_mark "$G" "$2")"
+    [[ $(guest_mark "$G" "$2") == ok* ]] || why+="guest: ${2}: $(guest_mark "$G" "$2"); "
+    blocklist_connected $XVDD || why+="xl block-list shows xvdd in state '$(blocklist_state $XVDD)'; "
+    if [ -z "$why" ]; then pass "$1"; else fail "$1" "${why%; }"; fi
+}
+
+# Run command $2... timed, printing it and how long it took; its output goes to /tmp/$1.log.
+timed() {
+    local t0 t1 rc=0 log=/tmp/$1.log
+    shift
+    echo "dom0# $*"
+    now_ms; t0=$NOW_MS
+    "$@" > "$log" 2>&1 || rc=$?
+    now_ms; t1=$NOW_MS
+    echo "dom0: $1 $2 took $((t1 - t0)) ms (exit $rc)"
+    [ "$rc" = 0 ] || show "$log" "  xl"
+    return $rc
+}
+
+# xl-save-restore: xl save then xl restore rebuild the guest from its stored config, with the
+# disk that xl block-attach added; the restored guest reads back the data of xvdd (blkbackd,
+# file) and xvdc (xen-blkback) written before the save. The 128 MiB image lives in dom0's root
+# (run.sh gives this scenario's dom0 768 MiB: with 512 MiB, xl save failed with ENOSPC).
+step_save_restore() {
+    local why= save=/tmp/$G.save
+    wait_mark "$G" xls-ready 60 || { fail xl-save-restore "guest not ready: no xls-ready"; return; }
+    timed save xl save "$G" "$save" || why+="xl save failed: $(oneline /tmp/save.log); "
+    echo "dom0: save image $(du -m "$save" | cut -f1) MiB"
+    timed restore xl restore "$save" || why+="xl restore failed: $(oneline /tmp/restore.log); "
+    rm -f "$save"
+    D=$(settled_domid) || { fail xl-save-restore "${why}no domain $G after xl restore"; return 1; }
+    guest_word restored
+    lifecycle_verdict xl-save-restore xls-check "$why"
+}
+
+# xl-reboot: xl reboot; the new boot of the guest (told by /bench-phase, which every domain may
+# read, that it is a reboot and which checksum xvdd must have) finds xvdd back and intact.
+step_reboot() {
+    local why= md5 old=$D
+    wait_mark "$G" xlr-ready 60 || { fail xl-reboot "guest not ready: no xlr-ready"; return; }
+    md5=$(guest_mark "$G" xla-rw | cut -d' ' -f2)
+    xenstore-write /bench-phase "reboot $md5" && xenstore-chmod /bench-phase r0 ||
+        why+="cannot write /bench-phase; "
+    timed reboot xl reboot "$G" || why+="xl reboot failed: $(oneline /tmp/reboot.log); "
+    wait_for 60 eval '[ -n "$(settled_domid)" ] && [ "$(settled_domid)" != "$old" ]' ||
+        why+="no new domain $G after xl reboot; "
+    D=$(settled_domid) || D=none
+    echo "dom0: guest $G rebooted as domain $D"
+    lifecycle_verdict xl-reboot xlr-check "$why"
+    # the domain's own xl process rebuilt it: its log says how that went; and dom0's kernel
+    # log below the console's level (a crashed process, xen-blkback's messages)
+    show "/var/log/xen/xl-$G.log" "  xl-$G.log" | grep -v "^  xl-$G.log| xc: detail\|debug" | tail -n 40
+    dmesg | grep -iE 'segfault|trap|killed|blkback|vbd|xen' | tail -n 15 | sed 's/^/  dmesg| /' 
+}
+
+# One bad spec for xl-bad-spec: xl block-attach of target $1 as vdev $2 (devid $3) must fail,
+# print text $4 (from blkbackd's own message, which the hotplug script hands to xl), and leave
+# no node of the device in xenstore and nothing in xl block-list; reasons go to WHY. Each
+# spec gets its own vdev, so that what one leaves behind cannot fail the other.
+bad_attach() {
+    local spec t0 t1
+    spec=$(tap_disk "$2" "$1")
+    echo "dom0# xl block-attach $G '$spec'   (must fail)"
+    now_ms; t0=$NOW_MS
+    if xl block-attach "$G" "$spec" > /tmp/bad.log 2>&1; then
+        WHY+="xl block-attach of $1 succeeded; "
+        xl block-detach "$G" "$2" >/dev/null 2>&1 || true
+        return
+    fi
+    now_ms; t1=$NOW_MS
+    show /tmp/bad.log "  xl"
+    echo "dom0: xl block-attach of $1 failed after $((t1 - t0)) ms"
+    grep -qF -- "$4" /tmp/bad.log || WHY+="xl's output for $1 lacks blkbackd's '$4': $(oneline /tmp/bad.log); "
+    if ! wait_for 10 no_device_nodes "$D" "$3"; then
+        WHY+="after $1, xenstore keeps $2's nodes (backend state $(xenstore-read "/local/domain/0/backend/$KIND/$D/$3/state" 2>/dev/null), frontend state $(xenstore-read "$(frontend_dir "$D" "$3")/state" 2>/dev/null)); "
+    fi
+    [ -z "$(blocklist_state "$3")" ] || WHY+="after $1, xl block-list shows $2 in state $(blocklist_state "$3"); "
+}
+
+# xl-bad-spec: an unknown engine and a missing file each fail xl block-attach with blkbackd's
+# reason in xl's output, leave nothing in xenstore, and the daemon and the guest's other disks
+# go on.
+step_bad_spec() {
+    WHY=
+    bad_attach nosuch:x xvde $XVDE "unknown storage engine 'nosuch'"
+    bad_attach file:/srv/missing.img xvdf $XVDF "cannot open /srv/missing.img"
+    daemon_alive || WHY+="blkbackd is gone; "
+    blocklist_connected $XVDB || WHY+="xvdb is in state '$(blocklist_state $XVDB)' after the bad specs; "
+    if [ -z "$WHY" ]; then pass xl-bad-spec; else fail xl-bad-spec "${WHY%; }"; fi
+}
+
+# xl-destroy-clean: xl destroy leaves no backend node of the guest (ours or the kernel's),
+# blkbackctl list names none of its disks, and blkbackd is back to its fds from before the
+# guest, maps no grant pages and holds no mapping of the grant device.
+step_destroy_clean() {
+    local why= fds maps gp
+    echo "dom0: blkbackd before xl destroy: $(daemon_fds) fds, $(daemon_gntdev_maps) gntdev mappings, grant_pages $(daemon_stat grant_pages)"
+    echo "dom0# xl destroy $G"
+    xl destroy "$G" > /tmp/destroy.log 2>&1 || why="xl destroy failed: $(oneline /tmp/destroy.log); "
+    wait_for 30 no_backend_of "$D" "$KIND" ||
+        why+="xenstore still has $(xenstore-list "/local/domain/0/backend/$KIND/$D" 2>/dev/null | tr '\n' ' ')under backend/$KIND/$D; "
+    wait_for 30 no_backend_of "$D" vbd || why+="xenstore still has the kernel disk under backend/vbd/$D; "
+    wait_for 30 list_has_none "$D" "$G" || why+="blkbackctl list still names domain $D: $(oneline /tmp/list.out); "
+    wait_for 30 eval '[ "$(daemon_fds)" -le "$FDS0" ]' || true
+    fds=$(daemon_fds) maps=$(daemon_gntdev_maps) gp=$(daemon_stat grant_pages)
+    echo "dom0: blkbackd after: $fds fds (before the guest: $FDS0), $maps gntdev mappings, grant_pages ${gp:-?}, threads $(daemon_stat threads) (before: ${THREADS0:-?})"
+    [ "$fds" = "$FDS0" ] || why+="blkbackd has $fds fds open, $FDS0 before the guest: $(ls -l "/proc/$DAEMON_PID/fd" | tail -n +2 | awk '{ print $NF }' | sort | uniq -c | tr -s '\n ' '  '); "
+    [ "$maps" = 0 ] || why+="blkbackd still maps /dev/xen/gntdev $maps times; "
+    [ "${gp:-x}" = 0 ] || why+="blkbackctl stats --daemon: grant_pages '${gp:-none}', want 0; "
+    daemon_alive || why+="blkbackd is gone; "
+    if [ -z "$why" ]; then pass xl-destroy-clean; else fail xl-destroy-clean "${why%; }"; fi
+}
+
+main() {
+    step_setup
+    if step_create; then
+        step_block_attach || true
+        step_save_restore || true
+        step_reboot || true
+        step_bad_spec
+        step_destroy_clean
+    else
+        fail xl-block-attach "no guest: xl-create failed"
+        for s in xl-save-restore xl-reboot xl-bad-spec; do fail "$s" "no guest: xl-create failed"; done
+        xl destroy "$G" >/dev/null 2>&1 || true
+        fail xl-destroy-clean "no guest: xl-create failed"
+    fi
+    srv_storage_clean > /tmp/srv.err || echo "note: /srv's loop device failed a write: $(oneline /tmp/srv.err)"
+    echo "dom0: blkbackd log (last 30 lines):"
+    tail -n 30 "$DAEMON_LOG" | sed 's/^/  blkbackd| /'
+    show "$(guest_log "$G")" "  $G" | tail -n 40
+    echo "BENCH-DONE xl"
+}
+
+main "$@"
