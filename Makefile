@@ -245,8 +245,10 @@ fuzz: deps fuzz-bins
 
 # The real-Xen suite: two boots under QEMU, the check scenario on Xen 4.17 (Debian 12) and the
 # xl scenario on Xen 4.20 (Debian 13); both run even when the first fails.
-check-xen: deps $(TOOLS) $(B)/blkfront $(HOSTILE)
-	$(Q)rc=0; BLKBACK_BUILD=$(B) tests/xen/run.sh check 4.17 || rc=1; \
+# Both dom0s run blkbackd from the Debian package (deb), the guests the build's blkfront.
+check-xen: deps deb $(TOOLS) $(B)/blkfront $(HOSTILE)
+	$(Q)rc=0; export XEN_BENCH_DEB=$(CURDIR)/$(DEB); \
+		BLKBACK_BUILD=$(B) tests/xen/run.sh check 4.17 || rc=1; \
 		BLKBACK_BUILD=$(B) tests/xen/run.sh xl 4.20 || rc=1; exit $$rc
 
 # Measure the data path in the simulator beside fio; rewrites the table in docs/performance.md.

@@ -583,6 +583,7 @@ EOF
 main() {
     local t0
     t0=$(date +%s)
+    step_deb_install
     steps_first_attach
     steps_list_detach_reattach
     steps_readonly

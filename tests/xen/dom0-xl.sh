@@ -59,7 +59,8 @@ step_setup() {
     setup_srv || { echo "note: cannot make /srv; file disks will fail"; }
     truncate -s 64M "$PHY_IMG"
     PHY_DEV=$(losetup -f) && losetup "$PHY_DEV" "$PHY_IMG" || PHY_DEV=none
-    start_daemon || echo "note: blkbackd did not write its pidfile"
+    # as the installed service runs it (deb-install: the package's unit and programs)
+    unit_start || echo "note: blkbackd.service's ExecStart failed: $(oneline /tmp/unit-start.log)"
     FDS0=$(daemon_fds)
     THREADS0=$(daemon_stat threads)
     echo "dom0: blkbackd pid $DAEMON_PID: $FDS0 fds, ${THREADS0:-?} threads before any guest; phy disk on $PHY_DEV"
@@ -260,6 +261,29 @@ step_bad_spec() {
     if [ -z "$WHY" ]; then pass xl-bad-spec; else fail xl-bad-spec "${WHY%; }"; fi
 }
 
+# daemon-restart-under-xl: the unit's own restart (ExecStop, the handover; then ExecStart)
+# while the guest writes and reads back 4 MiB rounds on xvdd (a file: disk, in its config
+# since its block-attach): no daemon for a while, then a new one that takes the disk over;
+# the guest must find every round intact, and xvdd stay Connected throughout.
+step_restart() {
+    local why= old=$DAEMON_PID line0
+    wait_mark "$G" xlu-point 120 || { fail daemon-restart-under-xl "the guest's I/O loop did not start (no xlu-point)"; return; }
+    line0=$(($(wc -l < "$DAEMON_LOG") + 1))
+    unit_stop > /tmp/unit-stop.log 2>&1 || why+="ExecStop failed: $(oneline /tmp/unit-stop.log); "
+    show /tmp/unit-stop.log "  blkbackctl"
+    ! kill -0 "$old" 2>/dev/null || why+="the old blkbackd ($old) still runs after ExecStop returned; "
+    blocklist_connected $XVDD || why+="xvdd is in state '$(blocklist_state $XVDD)' with no daemon; "
+    unit_start || why+="ExecStart failed: $(oneline /tmp/unit-start.log); "
+    [ "$DAEMON_PID" != "$old" ] && daemon_alive || why+="no new blkbackd runs; "
+    echo "dom0: blkbackd $old handed over; blkbackd $DAEMON_PID serves"
+    guest_word restarted
+    wait_mark "$G" xlu-check 180 || true
+    tail -n "+$line0" "$DAEMON_LOG" | grep -q "xvdd: took over from an earlier blkbackd" ||
+        why+="the new blkbackd did not say it took xvdd over; "
+    tail -n "+$line0" "$DAEMON_LOG" | grep -E "took over|handover|hand" | sed 's/^/  blkbackd| /' | tail -n 8
+    lifecycle_verdict daemon-restart-under-xl xlu-check "$why"
+}
+
 # xl-destroy-clean: xl destroy leaves no backend node of the guest (ours or the kernel's),
 # blkbackctl list names none of its disks, and blkbackd is back to its fds from before the
 # guest, maps no grant pages and holds no mapping of the grant device.
@@ -283,16 +307,18 @@ step_destroy_clean() {
 }
 
 main() {
+    step_deb_install
     step_setup
     if step_create; then
         step_block_attach || true
         step_save_restore || true
         step_reboot || true
         step_bad_spec
+        step_restart
         step_destroy_clean
     else
         fail xl-block-attach "no guest: xl-create failed"
-        for s in xl-save-restore xl-reboot xl-bad-spec; do fail "$s" "no guest: xl-create failed"; done
+        for s in xl-save-restore xl-reboot xl-bad-spec daemon-restart-under-xl; do fail "$s" "no guest: xl-create failed"; done
         xl destroy "$G" >/dev/null 2>&1 || true
         fail xl-destroy-clean "no guest: xl-create failed"
     fi

@@ -468,6 +468,26 @@ xl_rebooted() {
     if [ "$got" = "$2" ]; then mark xlr-check ok "$got"; else mark xlr-check bad "xvdd reads $got, $2 was written"; fi
 }
 
+# While dom0 restarts blkbackd as its unit does: rounds of 4 MiB of fresh random data written
+# to xvdd at 32 MiB (past what xl_rw checks) and read back, O_DIRECT; marker xlu-point after
+# the first round, and xlu-check once a whole round has run after dom0's word "restarted".
+xl_restart_io() {
+    n=0 bad= seen=
+    while [ $n -lt 300 ]; do
+        n=$((n + 1))
+        dd if=/dev/urandom of=/tmp/r bs=1M count=4 2>/dev/null
+        want=$(md5sum < /tmp/r | cut -d' ' -f1)
+        dd if=/tmp/r of=/dev/xvdd bs=1M seek=32 oflag=direct 2>/tmp/err || { bad="round $n: write failed: $(err)"; break; }
+        got=$(dd if=/dev/xvdd bs=1M skip=32 count=4 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+        [ "$got" = "$want" ] || { bad="round $n: wrote $want, read $got"; break; }
+        [ $n = 1 ] && mark xlu-point
+        [ -n "$seen" ] && break
+        xs_is data/bench-go restarted && seen=1
+    done
+    [ -n "$bad" ] || [ -n "$seen" ] || bad="no word 'restarted' from dom0 in $n rounds"
+    if [ -z "$bad" ]; then mark xlu-check ok "$n rounds intact"; else mark xlu-check bad "$bad"; fi
+}
+
 # The xl scenario's guest (dom0-xl.sh), booted by xl create with xvdb (blkbackd, named in the
 # domain config) and xvdc (the kernel's xen-blkback): write and check both; then xvdd, which dom0
 # attaches with xl block-attach, detaches and attaches again; after xl save and restore, the
@@ -476,6 +496,7 @@ xl_rebooted() {
 run_xl() {
     if [ "$(xenstore-read /bench-phase 2>/dev/null | cut -d' ' -f1)" = reboot ]; then
         xl_rebooted
+        xl_restart_io
     else
         # xl reboot: the kernel runs /sbin/reboot, which (busybox) sends init SIGTERM
         trap 'mark xl-rebooting; reboot -f' TERM

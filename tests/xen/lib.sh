@@ -159,3 +159,50 @@ srv_storage_clean() {
     e=$(dmesg | grep -E -m1 "(loop: Write error|I/O error, dev ${SRV_DEV#/dev/},|Buffer I/O error on dev(ice)? ${SRV_DEV#/dev/})")
     [ -z "$e" ] || { echo "$e"; return 1; }
 }
+
+# deb-install: this dom0 runs blkbackd from the Debian package that make deb built (mkimages
+# unpacked it, XEN_BENCH_DEB): its version is the package's, and the package's programs,
+# hotplug script and unit are where Debian puts them and the ones in use.
+step_deb_install() {
+    local why= version unit=/lib/systemd/system/blkbackd.service
+    if [ ! -f /etc/bench-deb ]; then
+        fail deb-install "the dom0 image holds no package: run make check-xen, which builds it (or set XEN_BENCH_DEB)"
+        return
+    fi
+    version=$(sed -n 's/^Version: //p' /etc/bench-deb)
+    echo "dom0: $(tr '\n' ' ' < /etc/bench-deb)installed; $(blkbackd --version 2>&1 | head -n1)"
+    [ "$(command -v blkbackd)" = /usr/sbin/blkbackd ] || why+="blkbackd in PATH is $(command -v blkbackd), not the package's /usr/sbin/blkbackd; "
+    [ "$(command -v blkbackctl)" = /usr/sbin/blkbackctl ] || why+="blkbackctl in PATH is $(command -v blkbackctl); "
+    blkbackd --version 2>&1 | grep -qw -- "$version" || why+="blkbackd --version says '$(blkbackd --version 2>&1 | head -n1)', the package $version; "
+    [ -x /etc/xen/scripts/blkbackd ] || why+="no /etc/xen/scripts/blkbackd from the package; "
+    grep -qx 'ExecStart=/usr/sbin/blkbackd --daemon $BLKBACKD_OPTS' "$unit" 2>/dev/null ||
+        why+="$unit is missing or does not start /usr/sbin/blkbackd; "
+    if [ -z "$why" ]; then pass deb-install; else fail deb-install "${why%; }"; fi
+}
+
+# The installed unit's command for key $1 (ExecStart, ExecStop), as systemd runs it without
+# /etc/default/blkbackd: the '-' that lets it fail and the empty $BLKBACKD_OPTS left out.
+unit_cmd() {
+    sed -n "s/^$1=-\{0,1\}//p" /lib/systemd/system/blkbackd.service | sed 's/ *\$BLKBACKD_OPTS//'
+}
+
+# Start blkbackd the way blkbackd.service does (its ExecStart: --daemon, which returns once
+# the daemon serves); DAEMON_PID from the pidfile, DAEMON_LOG where the daemon logs without
+# a syslog daemon (this dom0 runs none): the run directory's vbd3.log.
+unit_start() {
+    local cmd
+    cmd=$(unit_cmd ExecStart)
+    echo "dom0# $cmd   (blkbackd.service's ExecStart)"
+    $cmd >> /tmp/unit-start.log 2>&1 || return 1
+    DAEMON_PID=$(cut -d' ' -f1 "/run/blkbackd/$KIND.pid")
+    DAEMON_LOG=/run/blkbackd/$KIND.log
+}
+
+# Stop blkbackd the way blkbackd.service does (its ExecStop: the handover, which returns
+# once the daemon has gone).
+unit_stop() {
+    local cmd
+    cmd=$(unit_cmd ExecStop)
+    echo "dom0# $cmd   (blkbackd.service's ExecStop)"
+    $cmd
+}

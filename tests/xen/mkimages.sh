@@ -214,6 +214,18 @@ put_hotplug() {
     chmod 755 "$1/etc/xen/scripts/blkbackd"
 }
 
+# Install the Debian package XEN_BENCH_DEB (make deb) into staging tree $1, as dpkg puts its
+# files (dpkg -x: the initramfs dom0 has no dpkg database and no systemd to run its
+# maintainer scripts), and record its name and version in /etc/bench-deb for the deb-install
+# step. blkbackd, blkbackctl, the hotplug script and the unit then come from the package.
+put_deb() {
+    [ -f "$XEN_BENCH_DEB" ] || die "XEN_BENCH_DEB names no file: $XEN_BENCH_DEB (make deb builds it)"
+    dpkg -x "$XEN_BENCH_DEB" "$1" || die "cannot unpack $XEN_BENCH_DEB"
+    dpkg-deb -f "$XEN_BENCH_DEB" Package Version > "$1/etc/bench-deb" ||
+        die "cannot read the control fields of $XEN_BENCH_DEB"
+    say "dom0 runs blkbackd from the package ${XEN_BENCH_DEB##*/}"
+}
+
 # Build the dom0 initramfs: Xen userspace, blkbackd/blkbackctl, guest images, bench scripts.
 build_dom0() {
     local stage=$BUILD/dom0.d t f bins=()
@@ -238,18 +250,23 @@ build_dom0() {
     put "$stage" "$(PATH=/usr/sbin:/sbin:$PATH command -v mke2fs)" sbin/mke2fs
     bins+=("$stage/sbin/mke2fs")
     [ -f /etc/mke2fs.conf ] && put "$stage" /etc/mke2fs.conf etc/mke2fs.conf
-    for t in blkbackd blkbackctl; do
-        if [ -x "$BLKBACK_BUILD/$t" ]; then
-            put "$stage" "$BLKBACK_BUILD/$t" "usr/sbin/$t"
-            bins+=("$stage/usr/sbin/$t")
-        else
-            say "note: $BLKBACK_BUILD/$t not built; the image has no $t"
-        fi
-    done
+    if [ -n "${XEN_BENCH_DEB:-}" ]; then
+        put_deb "$stage"
+        bins+=("$stage/usr/sbin/blkbackd" "$stage/usr/sbin/blkbackctl")
+    else
+        for t in blkbackd blkbackctl; do
+            if [ -x "$BLKBACK_BUILD/$t" ]; then
+                put "$stage" "$BLKBACK_BUILD/$t" "usr/sbin/$t"
+                bins+=("$stage/usr/sbin/$t")
+            else
+                say "note: $BLKBACK_BUILD/$t not built; the image has no $t"
+            fi
+        done
+        put_hotplug "$stage"
+    fi
     put_libs "$stage" "${bins[@]}"
     check_trixie_abi "$stage/usr/sbin/blkbackd" "$stage/usr/sbin/blkbackctl" \
         "$BLKBACK_BUILD/blkfront" "$BLKBACK_BUILD/tests/hostile/hostile"
-    put_hotplug "$stage"
     echo "$XEN_VER" > "$stage/etc/bench-release"
     mkdir -p "$stage/boot/guest"                       # hard links: these are big
     ln "$BUILD/vmlinux" "$stage/boot/guest/vmlinux"
