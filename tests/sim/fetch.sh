@@ -24,9 +24,9 @@ main() {
 	for p in "${PKGS[@]}"; do
 		if ls "$CACHE/debs/${p}_"*.deb >/dev/null 2>&1; then
 			say "have $p"
-		elif ls "$REPO/.cache/xen/debs/${p}_"*.deb >/dev/null 2>&1; then
+		elif ls "$REPO/.cache/xen-4.17/debs/${p}_"*.deb >/dev/null 2>&1; then
 			say "copying $p from the real-Xen bench cache"
-			cp "$(ls -t "$REPO/.cache/xen/debs/${p}_"*.deb | head -n1)" "$CACHE/debs/"
+			cp "$(ls -t "$REPO/.cache/xen-4.17/debs/${p}_"*.deb | head -n1)" "$CACHE/debs/"
 		else
 			command -v apt-get >/dev/null || die "apt-get not found: cannot download $p"
 			say "downloading $p into $CACHE/debs"
