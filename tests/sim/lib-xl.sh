@@ -7,6 +7,11 @@
 #   libxl ARGS           tests/sim/xl-libxl.py in dom0: libxl's add and removal
 #   xl_node PATH         print a node's value (fails if absent)
 #   xl_nothing_left WHAT fail unless the device's nodes are all gone and blkbackd has no disk
+#   xl_held_image SIZE   IMG: a file of SIZE on a hangfs mount (lib-hangfs.sh sourced), whose
+#                        next open hangs
+#   xl_attach_held LOG   libxl attach of file:$IMG as xvdb in the background (its pid in ATT,
+#                        its output in LOG); returns once blkbackd's open is held and libxl
+#                        runs the script's add, the backend being in InitWait
 
 # Set the paths of GUEST $1's xvdb, served as kind $2.
 xl_init() {
@@ -48,4 +53,24 @@ xl_nothing_left() {
 	bk_ctl --kind "$XL_KIND" stats | grep -q '^disk ' &&
 		fail "$1: blkbackd still has a disk: $(bk_ctl --kind "$XL_KIND" stats)"
 	return 0
+}
+
+# A file of size $1 on a fresh hangfs mount in IMG; its next open will hang.
+xl_held_image() {
+	mkdir -p "$XENSIM_DIR/hangfs"
+	hangfs_start "$XENSIM_DIR/hangfs"
+	IMG=$HANGFS_MNT/vm1.img
+	truncate -s "$1" "$IMG" || fail "cannot create $IMG on hangfs"
+	hangfs_hang open
+}
+
+# libxl's attach of file:$IMG in the background, output to $1; wait until blkbackd's open of
+# it is held and libxl, having seen InitWait, runs the script's add.
+xl_attach_held() {
+	libxl attach "$DOM" 51728 "file:$IMG" --script "$SCRIPT" >"$1" 2>&1 &
+	ATT=$!
+	cleanup_add "kill $ATT 2>/dev/null"
+	hangfs_wait open held 30 || fail "blkbackd never opened $IMG"
+	wait_for 20 grep -q "in InitWait: running $SCRIPT add" "$1" ||
+		fail "no InitWait while the open is held: $(cat "$1")"
 }

@@ -17,18 +17,10 @@ requires python3
 bk_sim guest1
 xl_init guest1 vbd3
 dom=$DOM be=$BE
-mkdir -p "$XENSIM_DIR/hangfs"
-hangfs_start "$XENSIM_DIR/hangfs"
-img=$HANGFS_MNT/vm1.img
-truncate -s 4M "$img" || fail "cannot create $img on hangfs"
-
-hangfs_hang open
-libxl attach "$dom" 51728 "file:$img" --script "$SCRIPT" >"$XENSIM_DIR/xl-stderr.attach" 2>&1 &
-att=$!
-cleanup_add "kill $att 2>/dev/null"
-hangfs_wait open held 30 || fail "blkbackd never opened $img"
-script_runs() { grep -q "in InitWait: running $SCRIPT add" "$XENSIM_DIR/xl-stderr.attach"; }
-wait_for 20 script_runs || fail "no InitWait while the open is held: $(cat "$XENSIM_DIR/xl-stderr.attach")"
+xl_held_image 4M
+img=$IMG
+xl_attach_held "$XENSIM_DIR/xl-stderr.attach"
+att=$ATT
 
 old=$BK_PID old_log=$BK_LOG
 bk_ctl handover >"$XENSIM_DIR/handover.out" 2>&1 &

@@ -17,12 +17,8 @@ bk_sim guest1
 xl_init guest1 vbd3
 dom=$DOM be=$BE
 node() { xl_node "$1"; }
-mkdir -p "$XENSIM_DIR/hangfs"
-hangfs_start "$XENSIM_DIR/hangfs"
-img=$HANGFS_MNT/vm1.img
-truncate -s 4M "$img" || fail "cannot create $img on hangfs"
-
-hangfs_hang open
+xl_held_image 4M
+img=$IMG
 OUT=$(BLKBACKD_HOTPLUG_TIMEOUT=2 libxl attach "$dom" 51728 "file:$img" --script "$SCRIPT" 2>&1) &&
 	fail "the attach succeeded while the open hung: $OUT"
 expect_out "its storage does not answer"

@@ -20,18 +20,10 @@ bk_sim guest1
 xl_init guest1 vbd3
 dom=$DOM script=$SCRIPT be=$BE fe=$FE
 node() { xl_node "$1"; }
-mkdir -p "$XENSIM_DIR/hangfs"
-hangfs_start "$XENSIM_DIR/hangfs"
-img=$HANGFS_MNT/vm1.img
-truncate -s 16M "$img" || fail "cannot create $img on hangfs"
-
-hangfs_hang open
-libxl attach "$dom" 51728 "file:$img" --script "$script" >"$XENSIM_DIR/attach.log" 2>&1 &
-att=$!
-cleanup_add "kill $att 2>/dev/null"
-hangfs_wait open held 30 || fail "blkbackd never opened $img"
-script_runs() { grep -q "in InitWait: running $script add" "$XENSIM_DIR/attach.log"; }
-wait_for 20 script_runs || fail "no InitWait while the open is held: $(cat "$XENSIM_DIR/attach.log")"
+xl_held_image 16M
+img=$IMG
+xl_attach_held "$XENSIM_DIR/attach.log"
+att=$ATT
 fe_bg "$XENSIM_DIR/verify.log" guest1 verify xvdb --seed 4 --iodepth 8 --backend-timeout 120
 fe_initialised() { [ "$(node "$fe/state")" = 3 ]; }
 wait_for 20 fe_initialised || fail "the frontend did not set up its ring: $(cat "$XENSIM_DIR/verify.log")"
