@@ -544,10 +544,11 @@ xl_state() { xl block-list "$2" 2>/dev/null | awk -v d="$1" '$1 == d { print $4 
 # The guest writes and checks xvdb; xl block-list shows it Connected; xl destroy leaves no
 # backend node of the guest.
 step_xl_create_vbd() {
-    local why= d pid log=/tmp/blkbackd-vbd.log
+    local why= d pid fds0 log=/tmp/blkbackd-vbd.log
     blkbackd --kind vbd >> "$log" 2>&1 &
     pid=$!
     wait_for 10 vbd_pidfile_names "$pid" || why+="blkbackd --kind vbd wrote no pidfile; "
+    fds0=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
     cat > /tmp/xlv.cfg <<EOF
 name = "xlv"
 type = "pv"
@@ -561,7 +562,9 @@ EOF
     echo "dom0# xl create /tmp/xlv.cfg   ($(grep '^disk' /tmp/xlv.cfg))"
     if ! xl create -q /tmp/xlv.cfg > /tmp/xlv.create.log 2>&1; then
         show /tmp/xlv.create.log "  xl"
-        why+="xl create failed: $(oneline /tmp/xlv.create.log); "
+        fail xl-create "xl create failed: $(oneline /tmp/xlv.create.log)"
+        fail xl-block-attach "no guest: xl-create failed"
+        fail xl-destroy-clean "no guest: xl-create failed"
     else
         d=$(xl domid xlv)
         wait_mark xlv xlv-xvdb 120 || true
@@ -570,14 +573,60 @@ EOF
         [ "$(xl_state 51728 xlv)" = 4 ] || why+="xl block-list shows xvdb in state '$(xl_state 51728 xlv)', want 4; "
         [ "$(xenstore-read "/local/domain/0/backend/vbd/$d/51728/params" 2>/dev/null)" = mem:size=64M ] ||
             why+="params of backend/vbd/$d/51728 is not mem:size=64M; "
-        xl destroy xlv > /tmp/xlv.destroy.log 2>&1 || why+="xl destroy failed: $(oneline /tmp/xlv.destroy.log); "
-        wait_for 30 eval '! xenstore-exists "/local/domain/0/backend/vbd/$d" 2>/dev/null' ||
-            why+="backend/vbd/$d is still in xenstore after xl destroy; "
+        if [ -z "$why" ]; then pass xl-create; else fail xl-create "${why%; }"; fi
+        step_xl_block_attach_vbd "$d"
+        step_xl_destroy_clean_vbd "$d" "$pid" "$fds0"
     fi
     kill -TERM "$pid" 2>/dev/null
-    wait_for 20 eval '! kill -0 "$pid" 2>/dev/null' || why+="blkbackd --kind vbd did not exit on SIGTERM; "
+    wait_for 20 eval '! kill -0 "$pid" 2>/dev/null' || echo "note: blkbackd --kind vbd did not exit on SIGTERM"
     show "$log" "  blkbackd-vbd"
-    if [ -z "$why" ]; then pass xl-create; else fail xl-create "${why%; }"; fi
+}
+
+# Xen 4.17's xl-block-attach: xl block-attach of a file: disk of blkbackd --kind vbd as xvdc
+# (phy + script=blkbackd); the guest writes and checks it; xl block-list shows it Connected;
+# xl block-detach completes well inside libxl's 10 s; attached again, the data is intact.
+step_xl_block_attach_vbd() {
+    local why= t0 t1 spec='vdev=xvdc, access=rw, script=blkbackd, target=file:/srv/xlv.img'
+    truncate -s 64M /srv/xlv.img || why+="cannot create /srv/xlv.img; "
+    echo "dom0# xl block-attach xlv '$spec'"
+    xl block-attach xlv "$spec" > /tmp/xlv.attach.log 2>&1 || why+="xl block-attach failed: $(oneline /tmp/xlv.attach.log); "
+    wait_mark xlv xlv-xvdc 120 || true
+    [[ $(guest_mark xlv xlv-xvdc) == ok* ]] || why+="guest: xlv-xvdc $(guest_mark xlv xlv-xvdc); "
+    [ "$(xl_state 51744 xlv)" = 4 ] || why+="xl block-list shows xvdc in state '$(xl_state 51744 xlv)', want 4; "
+    xl block-list xlv | sed 's/^/  xl block-list| /'
+    echo "dom0# xl block-detach xlv xvdc"
+    t0=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)
+    xl block-detach xlv xvdc > /tmp/xlv.detach.log 2>&1 || why+="xl block-detach failed: $(oneline /tmp/xlv.detach.log); "
+    t1=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)
+    echo "dom0: xl block-detach took $((t1 - t0)) ms"
+    [ $((t1 - t0)) -lt 5000 ] || why+="xl block-detach took $((t1 - t0)) ms; "
+    [ -z "$(xl_state 51744 xlv)" ] || why+="xvdc still in xl block-list after the detach; "
+    wait_mark xlv xlv-gone 60 || true
+    [[ $(guest_mark xlv xlv-gone) == ok* ]] || why+="guest: xlv-gone $(guest_mark xlv xlv-gone); "
+    xl block-attach xlv "$spec" > /tmp/xlv.attach.log 2>&1 || why+="xl block-attach again failed: $(oneline /tmp/xlv.attach.log); "
+    wait_mark xlv xlv-again 120 || true
+    [[ $(guest_mark xlv xlv-again) == ok* ]] || why+="guest: xlv-again $(guest_mark xlv xlv-again); "
+    if [ -z "$why" ]; then pass xl-block-attach; else fail xl-block-attach "${why%; }"; fi
+}
+
+# Xen 4.17's xl-destroy-clean: after xl destroy, no backend/vbd node of the guest, nothing in
+# blkbackctl --kind vbd list, blkbackd --kind vbd ($2) back to its fds from before the guest
+# ($3) and holding no mapping of the grant device.
+step_xl_destroy_clean_vbd() {
+    local why= d=$1 pid=$2 fds0=$3 fds maps
+    xl destroy xlv > /tmp/xlv.destroy.log 2>&1 || why+="xl destroy failed: $(oneline /tmp/xlv.destroy.log); "
+    wait_for 30 eval '! xenstore-exists "/local/domain/0/backend/vbd/$d" 2>/dev/null' ||
+        why+="backend/vbd/$d is still in xenstore after xl destroy; "
+    blkbackctl --kind vbd list > /tmp/xlv.list 2>&1 || why+="blkbackctl --kind vbd list failed: $(oneline /tmp/xlv.list); "
+    ! grep -Eq "(^|[[:space:]])(xlv|$d)[[:space:]]" /tmp/xlv.list || why+="blkbackctl list still names xlv: $(oneline /tmp/xlv.list); "
+    wait_for 30 eval '[ "$(ls "/proc/$pid/fd" | wc -l)" -le "$fds0" ]' || true
+    fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
+    maps=$(grep -c /dev/xen/gntdev "/proc/$pid/maps" 2>/dev/null || true)
+    echo "dom0: blkbackd --kind vbd after xl destroy: $fds fds (before the guest: $fds0), ${maps:-?} gntdev mappings"
+    [ "$fds" = "$fds0" ] || why+="blkbackd --kind vbd has $fds fds open, $fds0 before the guest; "
+    [ "${maps:-x}" = 0 ] || why+="blkbackd --kind vbd still maps /dev/xen/gntdev ${maps:-?} times; "
+    kill -0 "$pid" 2>/dev/null || why+="blkbackd --kind vbd is gone; "
+    if [ -z "$why" ]; then pass xl-destroy-clean; else fail xl-destroy-clean "${why%; }"; fi
 }
 
 main() {

@@ -513,9 +513,13 @@ run_xl() {
 }
 
 # The check scenario's xl guest on Xen 4.17: xvdb, a phy disk with script=blkbackd served by
-# blkbackd --kind vbd, written and checked; then wait to be destroyed.
+# blkbackd --kind vbd, written and checked; then xvdc, which dom0 attaches with xl block-attach,
+# detaches and attaches again; then wait to be destroyed.
 run_xlvbd() {
     xl_rw xvdb xlv-xvdb
+    xl_rw xvdc xlv-xvdc
+    xl_gone xvdc xlv-gone
+    xl_again xvdc xlv-again
     while :; do sleep 1; done
 }
 
