@@ -3,7 +3,8 @@
 # blkbackd under kind vbd3 (xl's backendtype=tap from Xen 4.19 on) beside a disk of the
 # kernel's xen-blkback in the same guest. xl create, block-attach, block-list, block-detach,
 # the guest's blkfront unbind/bind, destroy and bad specs, each checked from dom0 (xenstore,
-# the daemon) and from the guest (its own data). One PASS or FAIL line per step (xl.steps); the guest's side is run_xl in guest.sh.
+# the daemon) and from the guest (its own data). One PASS or FAIL line per step (xl.steps);
+# the guest's side is run_xl in guest.sh.
 set -euo pipefail
 . /bench/lib.sh
 
