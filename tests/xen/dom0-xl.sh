@@ -2,8 +2,9 @@
 # The xl scenario (runs in dom0, booted on Xen 4.20): disks that the toolstack names, served by
 # blkbackd under kind vbd3 (xl's backendtype=tap from Xen 4.19 on) beside a disk of the
 # kernel's xen-blkback in the same guest. xl create, block-attach, block-list, block-detach,
-# destroy and bad specs, each checked from dom0 (xenstore, the daemon) and from the guest (its
-# own data). One PASS or FAIL line per step (xl.steps); the guest's side is run_xl in guest.sh.
+# the guest's blkfront unbind/bind, destroy and bad specs, each checked from dom0 (xenstore,
+# the daemon) and from the guest (its own data). One PASS or FAIL line per step (xl.steps);
+# the guest's side is run_xl in guest.sh.
 set -euo pipefail
 . /bench/lib.sh
 
@@ -146,6 +147,50 @@ step_block_attach() {
 
 # Tell the guest (now domain $D) word $1 through its xenstore data/bench-go.
 guest_word() { xenstore-write "/local/domain/$D/data/bench-go" "$1" || echo "note: xenstore-write data/bench-go failed"; }
+
+# Print what guest marker $1 says of disk $2 ("fe=6 be=6 disk=gone" from "xvdc fe=... ; xvdd ...").
+reload_part() { guest_mark "$G" "$1" | tr ';' '\n' | sed -n "s/^ *$2 //p"; }
+
+# blkfront-reload: the guest unbinds xen-blkfront from xvdc (xen-blkback, phy) and xvdd
+# (blkbackd, file) through the driver's sysfs and binds it again (after an unbind Linux's
+# blkfront stays Closed, so neither reconnects): ours must end exactly as the kernel backend's
+# does, in the guest's view and in the backend's state here, and a disk that came back must
+# read its data intact; then xl block-detach and block-attach of both bring them back intact.
+step_reload() {
+    local why= k o ks os kbe=/local/domain/0/backend/vbd/$D/$XVDC obe=/local/domain/0/backend/$KIND/$D/$XVDD
+    guest_word reload
+    wait_mark "$G" xlb-unbind 120 || true
+    echo "dom0: guest after unbind: $(guest_mark "$G" xlb-unbind)"
+    wait_mark "$G" xlb-bind 120 || { fail blkfront-reload "guest: no xlb-bind (after unbind: $(guest_mark "$G" xlb-unbind))"; return 1; }
+    echo "dom0: guest after bind: $(guest_mark "$G" xlb-bind)"
+    ks=$(xenstore-read "$kbe/state" 2>/dev/null) || ks=none
+    os=$(xenstore-read "$obe/state" 2>/dev/null) || os=none
+    echo "dom0: backend states: xvdc (xen-blkback) $ks, xvdd (blkbackd) $os; blkbackd-status of xvdd: $(xenstore-read "$obe/blkbackd-status" 2>/dev/null); online: $(xenstore-read "$kbe/online" 2>/dev/null) and $(xenstore-read "$obe/online" 2>/dev/null)"
+    [ "$ks" != none ] && [ "$ks" = "$os" ] || why+="backend state of xvdd (blkbackd) is $os, of xvdc (xen-blkback) $ks; "
+    for m in xlb-unbind xlb-bind; do
+        k=$(reload_part $m xvdc) o=$(reload_part $m xvdd)
+        [ -n "$k" ] && [ "${k#fe=}" != "$k" ] && [ "$k" = "$o" ] ||
+            why+="$m: xvdc (xen-blkback) '$k' but xvdd (blkbackd) '$o'; "
+        case "$k $o" in *differs*) why+="$m: a reconnected disk reads other data: $(guest_mark "$G" $m); " ;; esac
+    done
+    for v in xvdc xvdd; do
+        timed detach-$v xl block-detach "$G" $v || why+="xl block-detach $v failed: $(oneline /tmp/detach-$v.log); "
+    done
+    wait_for 10 eval 'no_device_nodes "$D" $XVDC vbd && no_device_nodes "$D" $XVDD' ||
+        why+="xenstore still has xvdc's or xvdd's nodes after the detach; "
+    timed attach-xvdc xl block-attach "$G" "phy:$PHY_DEV,xvdc,w" || why+="xl block-attach xvdc failed: $(oneline /tmp/attach-xvdc.log); "
+    timed attach-xvdd xl block-attach "$G" "$(tap_disk xvdd "file:$XL_IMG")" ||
+        why+="xl block-attach xvdd failed: $(oneline /tmp/attach-xvdd.log); "
+    guest_word reattached
+    for v in xvdc xvdd; do
+        wait_mark "$G" xlb-$v 120 || true
+        echo "dom0: guest says: xlb-$v $(guest_mark "$G" xlb-$v)"
+        [[ $(guest_mark "$G" xlb-$v) == ok* ]] || why+="after detach and attach, guest: $v: $(guest_mark "$G" xlb-$v); "
+    done
+    blocklist_connected $XVDC || why+="xl block-list shows xvdc in state '$(blocklist_state $XVDC)'; "
+    blocklist_connected $XVDD || why+="xl block-list shows xvdd in state '$(blocklist_state $XVDD)'; "
+    if [ -z "$why" ]; then pass blkfront-reload; else fail blkfront-reload "${why%; }"; fi
+}
 
 # Print the domid of guest $G (fails while no domain has that name).
 settled_domid() { xl domid "$G" 2>/dev/null; }
@@ -311,6 +356,7 @@ main() {
     step_setup
     if step_create; then
         step_block_attach || true
+        step_reload || true
         step_save_restore || true
         step_reboot || true
         step_bad_spec
@@ -318,7 +364,7 @@ main() {
         step_destroy_clean
     else
         fail xl-block-attach "no guest: xl-create failed"
-        for s in xl-save-restore xl-reboot xl-bad-spec daemon-restart-under-xl; do fail "$s" "no guest: xl-create failed"; done
+        for s in blkfront-reload xl-save-restore xl-reboot xl-bad-spec daemon-restart-under-xl; do fail "$s" "no guest: xl-create failed"; done
         xl destroy "$G" >/dev/null 2>&1 || true
         fail xl-destroy-clean "no guest: xl-create failed"
     fi

@@ -488,9 +488,69 @@ xl_restart_io() {
     if [ -z "$bad" ]; then mark xlu-check ok "$n rounds intact"; else mark xlu-check bad "$bad"; fi
 }
 
+# Print "fe=F be=B" for the disk with devid $1: its frontend's and its backend's xenstore
+# state, both read by this guest (the backend's path is in its frontend's "backend" node).
+xl_states() {
+    fe=$(xenstore-read "device/vbd/$1/state" 2>/dev/null) || fe=none
+    be=$(xenstore-read "$(xenstore-read "device/vbd/$1/backend" 2>/dev/null)/state" 2>/dev/null) || be=none
+    echo "fe=$fe be=$be"
+}
+
+# Print "present" or "gone" for disk $1, and whether its data is what xl_rw wrote if present.
+xl_disk_now() {
+    if ! xl_present "$1"; then echo "disk=gone"; return; fi
+    if [ "$(xl_md5 "$1")" = "$(cat "/tmp/$1.md5")" ]; then echo "disk=present data=intact"
+    else echo "disk=present data=differs"; fi
+}
+
+# blkfront-reload, on dom0's word "reload": unbind blkfront from xvdc (xen-blkback) and xvdd
+# (blkbackd) through the driver's sysfs, report the states both ends reach (marker xlb-unbind),
+# bind again and report whether each disk came back (xlb-bind); then, on dom0's word
+# "reattached" (xl block-detach and block-attach of both), check both disks' data (xlb-xvdc,
+# xlb-xvdd).
+xl_reload() {
+    drv=/sys/bus/xen/drivers/vbd
+    if ! wait_for 600 xs_is data/bench-go reload; then
+        for m in xlb-unbind xlb-bind xlb-xvdc xlb-xvdd; do mark $m bad "no word 'reload' from dom0"; done
+        return
+    fi
+    out=
+    for d in xvdc:51744 xvdd:51760; do
+        dev=${d%:*} id=${d#*:}
+        echo "guest# echo vbd-$id > $drv/unbind   ($dev)"
+        echo "vbd-$id" > $drv/unbind 2>/tmp/err || out="$out$dev unbind failed: $(err); "
+        wait_for 30 xl_absent "$dev" || true
+        # the frontend writes Closed itself; the backend answers (bounded wait)
+        wait_for 20 eval "[ \"\$(xl_states $id)\" = 'fe=6 be=6' ]" || true
+        out="$out$dev $(xl_states $id) $(xl_disk_now "$dev"); "
+    done
+    mark xlb-unbind "${out%; }"
+    out=
+    for d in xvdc:51744 xvdd:51760; do
+        dev=${d%:*} id=${d#*:}
+        echo "guest# echo vbd-$id > $drv/bind   ($dev)"
+        echo "vbd-$id" > $drv/bind 2>/tmp/err || out="$out$dev bind failed: $(err); "
+        wait_for 10 test -e "/sys/bus/xen/devices/vbd-$id/driver" || out="$out$dev not bound; "
+    done
+    # a disk whose ends reconnect comes back within a second or two here; give them 8 s
+    wait_for 8 eval 'xl_present xvdc && xl_present xvdd' || true
+    for d in xvdc:51744 xvdd:51760; do
+        dev=${d%:*} id=${d#*:}
+        out="$out$dev $(xl_states $id) $(xl_disk_now "$dev"); "
+    done
+    mark xlb-bind "${out%; }"
+    if ! wait_for 300 xs_is data/bench-go reattached; then
+        for m in xlb-xvdc xlb-xvdd; do mark $m bad "no word 'reattached' from dom0"; done
+        return
+    fi
+    xl_again xvdc xlb-xvdc
+    xl_again xvdd xlb-xvdd
+}
+
 # The xl scenario's guest (dom0-xl.sh), booted by xl create with xvdb (blkbackd, named in the
 # domain config) and xvdc (the kernel's xen-blkback): write and check both; then xvdd, which dom0
-# attaches with xl block-attach, detaches and attaches again; after xl save and restore, the
+# attaches with xl block-attach, detaches and attaches again; blkfront unbound and bound again
+# from xvdc and xvdd, then both detached and attached from dom0; after xl save and restore, the
 # data of xvdd and xvdc is checked; then dom0 reboots the guest (xl reboot) and the new boot
 # checks xvdd; then it waits to be destroyed.
 run_xl() {
@@ -505,6 +565,7 @@ run_xl() {
         xl_rw xvdd xla-rw
         xl_gone xvdd xla-gone
         xl_again xvdd xla-again
+        xl_reload
         mark xls-ready
         xl_after restored xls-check
         mark xlr-ready
