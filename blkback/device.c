@@ -58,14 +58,16 @@ static void device_retry(struct blk_dev *d, const char *what, int err)
 		d->retry = true;
 }
 
-/* Write our state node, logging the transition. */
+/* Write our state node, logging the transition; nothing once the device is removed. */
 void device_set_state(struct blk_dev *d, int old, int state)
 {
 	int err;
 
 	if (old == state)
 		return;
-	err = bxs_printf(d->be->xs, XBT_NULL, d->bepath, "state", "%d", state);
+	err = bxs_set_state(d->be->xs, d->bepath, state);
+	if (err == -ENOENT)
+		return;
 	if (err) {
 		log_err("%s: cannot write backend state %s: %s", d->name,
 			xenbus_state_name(state), strerror(-err));

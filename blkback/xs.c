@@ -136,6 +136,41 @@ int bxs_transact(struct xs_handle *xs, int (*body)(struct xs_handle *xs, xs_tran
 	}
 }
 
+/* What bxs_set_state writes. */
+struct state_write {
+	const char *dir;
+	int state;
+};
+
+/*
+ * The state node, if it still exists (see bxs_set_state). A read that fails otherwise
+ * says nothing about the node: the write goes ahead.
+ */
+static int write_state(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	struct state_write *w = arg;
+	char path[256];
+	uint64_t v;
+
+	if (snprintf(path, sizeof(path), "%s/state", w->dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (bxs_read_uint(xs, t, path, XenbusStateReconfigured, &v) == -ENOENT)
+		return -ENOENT;
+	return bxs_printf(xs, t, w->dir, "state", "%d", w->state);
+}
+
+/*
+ * A plain write after the toolstack deleted the device's directory (libxl removes it once
+ * the device is Closed) would create it again; such a leftover blocks that vdev for the
+ * domain's life.
+ */
+int bxs_set_state(struct xs_handle *xs, const char *dir, int state)
+{
+	struct state_write w = { .dir = dir, .state = state };
+
+	return bxs_transact(xs, write_state, &w);
+}
+
 /* Name of a xenbus state, for logs and tables. */
 const char *xenbus_state_name(int state)
 {

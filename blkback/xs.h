@@ -51,6 +51,12 @@ int bxs_write_message(struct xs_handle *xs, xs_transaction_t t, const char *dir,
 int bxs_transact(struct xs_handle *xs, int (*body)(struct xs_handle *xs, xs_transaction_t t,
 						   void *arg), void *arg);
 
+/*
+ * Write a xenbus state to dir/state, in one transaction, only while that node exists:
+ * -ENOENT, with nothing written, once dir has been removed.
+ */
+int bxs_set_state(struct xs_handle *xs, const char *dir, int state);
+
 /* Name of a xenbus state, for logs and tables. */
 const char *xenbus_state_name(int state);
 
