@@ -2,6 +2,7 @@
 # tests/sim/lib.sh (sim_start has run: XENSIM_DIR is set and the simulator is up).
 #   bk_sim GUEST...    sim_start, create the guests, bk_start: the usual opening
 #   bk_start [ARGS]    blkbackd in dom0, returns once it serves; stopped and checked at exit
+#                      (BK_KIND: the kind it serves; BK_WRAP: a command to run it under)
 #   bk_ctl ARGS        blkbackctl in dom0
 #   fe GUEST ARGS      the userspace blkfront in domain GUEST
 #   fe_bg LOG GUEST ARGS     the same in the background, output to LOG, its pid in FE_PID
@@ -27,18 +28,23 @@ bk_sim() {
 	bk_start
 }
 
-# Start blkbackd as dom0's disk backend, logging to $BK_LOG.
+# Start blkbackd as dom0's disk backend, logging to $BK_LOG, with options $@; BK_KIND, if
+# set, is the kind it serves (--kind), and the array BK_WRAP, if set, a command it runs
+# under (e.g. setpriv).
 bk_start() {
 	export BLKBACKD_RUNDIR=$XENSIM_DIR/blkbackd
 	BK_LOG=$XENSIM_DIR/blkbackd.log
-	"$BUILD/xensim" run Domain-0 -- "$BUILD/blkbackd" -d xs "$@" >>"$BK_LOG" 2>&1 &
+	"$BUILD/xensim" run Domain-0 -- "${BK_WRAP[@]}" "$BUILD/blkbackd" -d xs \
+		${BK_KIND:+--kind "$BK_KIND"} "$@" >>"$BK_LOG" 2>&1 &
 	BK_PID=$!
 	cleanup_add bk_stop
 	wait_for 20 bk_serving || { cat "$BK_LOG"; fail "blkbackd did not start"; }
 }
 
 # Does blkbackd answer on its control socket?
-bk_serving() { kill -0 "$BK_PID" 2>/dev/null && bk_ctl stats >/dev/null 2>&1; }
+bk_serving() {
+	kill -0 "$BK_PID" 2>/dev/null && bk_ctl ${BK_KIND:+--kind "$BK_KIND"} stats >/dev/null 2>&1
+}
 
 # Stop blkbackd with SIGTERM; it must exit 0 with a clean sanitizer log. Idempotent.
 bk_stop() {

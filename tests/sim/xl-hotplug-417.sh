@@ -14,17 +14,12 @@ requires python3
 
 sim_start
 xensim create guest1 >/dev/null || fail "cannot create guest1"
-export BLKBACKD_RUNDIR=$XENSIM_DIR/blkbackd
 # blkbackd --kind vbd refuses to start beside a loaded xen-blkback: let it look at an empty
 # tree, not this machine's (tests/sim/blkbackd-kernel-backend.sh tests that check).
 export BLKBACKD_SYSROOT=$XENSIM_DIR/root
 mkdir -p "$BLKBACKD_SYSROOT"
-BK_LOG=$XENSIM_DIR/blkbackd.log
-"$BUILD/xensim" run Domain-0 -- "$BUILD/blkbackd" -d xs --kind vbd >>"$BK_LOG" 2>&1 &
-BK_PID=$!
-cleanup_add bk_stop
-serving() { kill -0 "$BK_PID" 2>/dev/null && bk_ctl --kind vbd stats >/dev/null 2>&1; }
-wait_for 20 serving || { cat "$BK_LOG"; fail "blkbackd did not start"; }
+BK_KIND=vbd
+bk_start
 xl_init guest1 vbd
 dom=$DOM script=$SCRIPT be=$BE
 nothing_left() { xl_nothing_left "$@"; }

@@ -22,20 +22,13 @@ requires python3
 
 # The daemon runs without root's power over file permissions (when we are root), so that
 # a file without write permission is read-only to it, as it is to a service.
-nocap=()
+BK_WRAP=()
 if [ "$(id -u)" = 0 ]; then
 	requires setpriv
-	nocap=(setpriv --inh-caps=-dac_override,-dac_read_search
-	       --bounding-set=-dac_override,-dac_read_search --)
+	BK_WRAP=(setpriv --inh-caps=-dac_override,-dac_read_search
+		 --bounding-set=-dac_override,-dac_read_search --)
 fi
-sim_start
-xensim create guest1 >/dev/null || fail "cannot create guest1"
-export BLKBACKD_RUNDIR=$XENSIM_DIR/blkbackd
-BK_LOG=$XENSIM_DIR/blkbackd.log
-"$BUILD/xensim" run Domain-0 -- "${nocap[@]}" "$BUILD/blkbackd" -d xs >>"$BK_LOG" 2>&1 &
-BK_PID=$!
-cleanup_add bk_stop
-wait_for 20 bk_serving || { cat "$BK_LOG"; fail "blkbackd did not start"; }
+bk_sim guest1
 
 xl_init guest1 vbd3
 dom=$DOM script=$SCRIPT be=$BE fe=$FE
