@@ -535,8 +535,6 @@ show_logs() {
 # Succeed if the blkbackd serving kind vbd wrote its pidfile with pid $1.
 vbd_pidfile_names() { [ "$(cat /run/blkbackd/vbd.pid 2>/dev/null)" = "$1" ]; }
 
-# Print the state of devid $1 of guest $2 in "xl block-list" (empty if not listed).
-xl_state() { xl block-list "$2" 2>/dev/null | awk -v d="$1" '$1 == d { print $4 }'; }
 
 # xl-create on Xen 4.17, which has no backendtype=tap: a disk line with script=blkbackd and no
 # backend type is a phy disk under kind vbd (libxl skips its stat of the target for a script),
@@ -548,7 +546,7 @@ step_xl_create_vbd() {
     blkbackd --kind vbd >> "$log" 2>&1 &
     pid=$!
     wait_for 10 vbd_pidfile_names "$pid" || why+="blkbackd --kind vbd wrote no pidfile; "
-    fds0=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
+    fds0=$(pid_fds "$pid")
     cat > /tmp/xlv.cfg <<EOF
 name = "xlv"
 type = "pv"
@@ -595,9 +593,9 @@ step_xl_block_attach_vbd() {
     [ "$(xl_state 51744 xlv)" = 4 ] || why+="xl block-list shows xvdc in state '$(xl_state 51744 xlv)', want 4; "
     xl block-list xlv | sed 's/^/  xl block-list| /'
     echo "dom0# xl block-detach xlv xvdc"
-    t0=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)
+    now_ms; t0=$NOW_MS
     xl block-detach xlv xvdc > /tmp/xlv.detach.log 2>&1 || why+="xl block-detach failed: $(oneline /tmp/xlv.detach.log); "
-    t1=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)
+    now_ms; t1=$NOW_MS
     echo "dom0: xl block-detach took $((t1 - t0)) ms"
     [ $((t1 - t0)) -lt 5000 ] || why+="xl block-detach took $((t1 - t0)) ms; "
     [ -z "$(xl_state 51744 xlv)" ] || why+="xvdc still in xl block-list after the detach; "
@@ -619,9 +617,8 @@ step_xl_destroy_clean_vbd() {
         why+="backend/vbd/$d is still in xenstore after xl destroy; "
     blkbackctl --kind vbd list > /tmp/xlv.list 2>&1 || why+="blkbackctl --kind vbd list failed: $(oneline /tmp/xlv.list); "
     ! grep -Eq "(^|[[:space:]])(xlv|$d)[[:space:]]" /tmp/xlv.list || why+="blkbackctl list still names xlv: $(oneline /tmp/xlv.list); "
-    wait_for 30 eval '[ "$(ls "/proc/$pid/fd" | wc -l)" -le "$fds0" ]' || true
-    fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
-    maps=$(grep -c /dev/xen/gntdev "/proc/$pid/maps" 2>/dev/null || true)
+    wait_for 30 eval '[ "$(pid_fds "$pid")" -le "$fds0" ]' || true
+    fds=$(pid_fds "$pid") maps=$(pid_gntdev_maps "$pid")
     echo "dom0: blkbackd --kind vbd after xl destroy: $fds fds (before the guest: $fds0), ${maps:-?} gntdev mappings"
     [ "$fds" = "$fds0" ] || why+="blkbackd --kind vbd has $fds fds open, $fds0 before the guest; "
     [ "${maps:-x}" = 0 ] || why+="blkbackd --kind vbd still maps /dev/xen/gntdev ${maps:-?} times; "

@@ -19,16 +19,16 @@ DETACH_LIMIT=5        # seconds: libxl itself gives up waiting for Closed after 
 tap_disk() { echo "vdev=$1, access=rw, backendtype=tap, script=$SCRIPT, target=$2"; }
 
 # Print the fds blkbackd has open now.
-daemon_fds() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
+daemon_fds() { pid_fds "$DAEMON_PID"; }
 
 # Print how many mappings of the grant device blkbackd holds (each mapped guest page range).
-daemon_gntdev_maps() { grep -c /dev/xen/gntdev "/proc/$DAEMON_PID/maps" || true; }
+daemon_gntdev_maps() { pid_gntdev_maps "$DAEMON_PID"; }
 
 # Print key $1 of "blkbackctl stats --daemon".
 daemon_stat() { blkbackctl stats --daemon 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'; }
 
 # Print the state of the device with devid $1 in "xl block-list $G" (empty if not listed).
-blocklist_state() { xl block-list "$G" 2>/dev/null | awk -v d="$1" '$1 == d { print $4 }'; }
+blocklist_state() { xl_state "$1" "$G"; }
 
 # Succeed if "xl block-list" shows devid $1 in state 4 (Connected).
 blocklist_connected() { [ "$(blocklist_state "$1")" = 4 ]; }
@@ -48,9 +48,6 @@ list_has_none() {
     blkbackctl list > /tmp/list.out 2>&1 || return 1
     ! grep -Eq "(^|[[:space:]])($1|$2)[[:space:]]" /tmp/list.out
 }
-
-# Set NOW_MS to milliseconds since boot.
-now_ms() { NOW_MS=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime); }
 
 # Show the daemon log lines since line $1 (for a failure's context).
 daemon_log_since() { tail -n "+$1" "$DAEMON_LOG" | sed 's/^/  blkbackd| /' | tail -n 20; }

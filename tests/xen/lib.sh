@@ -160,6 +160,18 @@ srv_storage_clean() {
     [ -z "$e" ] || { echo "$e"; return 1; }
 }
 
+# Print how many fds process $1 has open.
+pid_fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+
+# Print how many mappings of the grant device process $1 holds (each mapped guest page range).
+pid_gntdev_maps() { grep -c /dev/xen/gntdev "/proc/$1/maps" 2>/dev/null || true; }
+
+# Print the state of the device with devid $1 in "xl block-list $2" (empty if not listed).
+xl_state() { xl block-list "$2" 2>/dev/null | awk -v d="$1" '$1 == d { print $4 }'; }
+
+# Set NOW_MS to milliseconds since boot.
+now_ms() { NOW_MS=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime); }
+
 # deb-install: this dom0 runs blkbackd from the Debian package that make deb built (mkimages
 # unpacked it, XEN_BENCH_DEB): its version is the package's, and the package's programs,
 # hotplug script and unit are where Debian puts them and the ones in use.
