@@ -338,10 +338,12 @@ void storage_kick(struct storage_queue *q)
 		q->disk->ops->kick(q);
 }
 
-/* The fd that polls readable when q has completions; -1 for an engine that completes inline. */
-int storage_event_fd(struct storage_queue *q)
+/* What q's thread waits for now; nothing for an engine that completes inline. */
+void storage_poll(struct storage_queue *q, struct storage_poll *p)
 {
-	return q->disk->ops->event_fd ? q->disk->ops->event_fd(q) : -1;
+	*p = (struct storage_poll){ .fd = -1, .events = 0, .timeout_ms = -1 };
+	if (q->disk->ops->poll)
+		q->disk->ops->poll(q, p);
 }
 
 /* Run q's completions on the calling thread. */

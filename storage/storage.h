@@ -92,6 +92,13 @@ struct storage_queue {
 	void *priv;			/* the engine's per-queue state */
 };
 
+/* What a queue's thread waits for before it calls reap (see storage_ops.poll). */
+struct storage_poll {
+	int fd;			/* -1: no fd to poll */
+	short events;		/* POLLIN and/or POLLOUT */
+	int timeout_ms;		/* reap after this long at the latest; -1: only when fd is ready */
+};
+
 struct storage_ops {
 	const char *name;
 	const char *usage;		/* the accepted form, for error messages */
@@ -120,9 +127,21 @@ struct storage_ops {
 	 * from reap is started too.
 	 */
 	void (*kick)(struct storage_queue *q);
-	/* Optional, for engines that complete later: an fd that polls readable ... */
-	int (*event_fd)(struct storage_queue *q);
-	/* ... and the call that then runs q's completions. */
+	/*
+	 * Optional, for engines that complete later: what q's thread must wait for now,
+	 * in p (which comes filled with "nothing": fd -1, no events, timeout -1): an fd
+	 * and the poll events it needs (POLLIN, POLLOUT or both: a socket with a request
+	 * half sent polls writable too), and/or a timeout in ms after which reap must run
+	 * even if the fd stayed quiet (a reconnect backoff, a deadline). Asked before
+	 * every poll: the fd, its events and the timeout may change from one turn to the
+	 * next; an fd given stays open until the engine is asked again or q is closed.
+	 */
+	void (*poll)(struct storage_queue *q, struct storage_poll *p);
+	/*
+	 * ... and the call that then runs q's completions (and whatever the engine does
+	 * when its fd is ready or its timeout passed). It never blocks; it may be called
+	 * when nothing happened.
+	 */
 	void (*reap)(struct storage_queue *q);
 };
 
@@ -208,8 +227,11 @@ int storage_submit(struct storage_queue *q, struct storage_io *io, const char **
 /* Start what submit queued (no-op if the engine has no kick). */
 void storage_kick(struct storage_queue *q);
 
-/* The fd that polls readable when q has completions to reap; -1 if the engine completes inline. */
-int storage_event_fd(struct storage_queue *q);
+/*
+ * What q's thread must wait for before it reaps: the engine's fd, events and timeout
+ * now (see storage_ops.poll); fd -1 and timeout -1 for an engine that completes inline.
+ */
+void storage_poll(struct storage_queue *q, struct storage_poll *p);
 
 /* Run q's completions (calls io->done on the calling thread). */
 void storage_reap(struct storage_queue *q);
