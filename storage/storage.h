@@ -18,12 +18,15 @@ enum storage_fault {
 };
 
 /*
- * A parsed disk spec: ENGINE:[PATH][,key=value...], e.g. "mem:size=64M,name=scratch",
- * "file:/srv/disk.img,direct", "uring:/dev/vg/guest1,ro".
+ * A parsed disk spec: ENGINE:[PATH|URI][,key=value...], e.g. "mem:size=64M,name=scratch",
+ * "file:/srv/disk.img,direct", "uring:/dev/vg/guest1,ro",
+ * "nbd:nbd+unix:///export?socket=/run/nbd.sock,timeout=60".
  */
 struct storage_spec {
 	const struct storage_ops *engine;
 	char *path;		/* file/uring: the file or block device */
+	char *uri;		/* nbd: the server's URI, as libnbd parses it */
+	unsigned int timeout_s;	/* nbd: "timeout=SECONDS", reconnect timeout; 0: default */
 	char *name;		/* mem: a named ramdisk that outlives detach */
 	uint64_t size;		/* mem: bytes; 0 when not given */
 	bool readonly;		/* "ro" */
@@ -103,6 +106,7 @@ struct storage_ops {
 	const char *name;
 	const char *usage;		/* the accepted form, for error messages */
 	bool needs_path;		/* the spec's first field is a file or device path */
+	bool needs_uri;			/* ... or a URI (up to the first ','; write a ',' in it %2C) */
 	/* Open the disk the spec names; fill size, caps and priv. May explain an error in err. */
 	int (*open)(struct storage *disk, const struct storage_spec *spec, char *err, size_t errlen);
 	/* Release everything open acquired; every queue was closed before. */
@@ -148,6 +152,29 @@ struct storage_ops {
 extern const struct storage_ops storage_mem_ops;
 extern const struct storage_ops storage_file_ops;
 extern const struct storage_ops storage_uring_ops;
+extern const struct storage_ops storage_nbd_ops;
+
+/* The reconnect timeout of an NBD disk without timeout=, in seconds. */
+#define STORAGE_NBD_TIMEOUT_S 30
+
+/*
+ * The nbd engine's open on a URI the caller chose (an engine that starts its own NBD
+ * server on a private socket opens its data path with this, and closes it with
+ * storage_nbd_ops.close): connects within timeout_s seconds (0: the default), reads
+ * what the server offers into disk's size, readonly and caps. readonly asks for a
+ * read-only disk whatever the server allows. On error a message goes into err.
+ */
+int storage_nbd_open_uri(struct storage *disk, const char *uri, bool readonly,
+			 unsigned int timeout_s, char *err, size_t errlen);
+
+/* An NBD disk's connections now: how many are up, reconnecting, and reconnects so far. */
+struct storage_nbd_state {
+	unsigned int up, down;
+	uint64_t reconnects;
+};
+
+/* Fill st for an nbd disk (through a fault wrapper too); -EINVAL for any other disk. */
+int storage_nbd_state(const struct storage *disk, struct storage_nbd_state *st);
 
 /*
  * The bytes every ramdisk together may allocate (pages written, until discarded or
