@@ -239,6 +239,14 @@ static int fault_resize(struct storage *disk, uint64_t size, char *err, size_t e
 	return ret;
 }
 
+/* Forward link. */
+static void fault_link(const struct storage *disk, struct storage_link *l)
+{
+	const struct fault *f = disk->priv;
+
+	storage_link(&f->inner, l);
+}
+
 /* Close the wrapped disk and the wrapper; every queue was closed before. */
 static void fault_close(struct storage *disk)
 {
@@ -261,6 +269,7 @@ static const struct storage_ops fault_ops = {
 	.kick = fault_kick,
 	.poll = fault_poll,
 	.reap = fault_reap,
+	.link = fault_link,
 };
 
 /* Put the fault wrapper in front of an open disk, as the spec's fault= asks. */

@@ -82,7 +82,7 @@ struct nbd_disk {
 	pthread_mutex_t lock;		/* h0 */
 	struct nbd_handle *h0;		/* open's connection, until a queue takes it */
 	struct nbd_conn *shared;	/* without multi-conn: every queue's connection */
-	unsigned int conns_up, conns_down;	/* atomic, for storage_nbd_state */
+	unsigned int conns_up, conns_down;	/* atomic, for storage_link */
 	uint64_t reconnects;		/* atomic */
 };
 

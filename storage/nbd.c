@@ -154,6 +154,20 @@ fail:
 	return NULL;
 }
 
+/*
+ * What to add to a failed connect's message where TLS is the matter: how to give it, and
+ * what to check when libnbd reports a wrong key as a broken handshake.
+ */
+static const char *tls_hint(const char *uri, const char *why)
+{
+	if (strncmp(uri, "nbds", 4) && strstr(why, "requires TLS"))
+		return " (give an nbds:// URI with tls-psk-file= or tls-certificates=)";
+	if (!strncmp(uri, "nbds", 4) && strstr(why, "gnutls"))
+		return " (the TLS handshake failed: check the key in tls-psk-file= and the user "
+		       "name before the @, or the certificates in tls-certificates=)";
+	return "";
+}
+
 /* Turn what the server offers into the disk's size and caps (see docs/reference.md). */
 static void offer_caps(struct storage *disk, const struct nbd_offer *o)
 {
@@ -193,7 +207,8 @@ int storage_nbd_open_uri(struct storage *disk, const char *uri, bool readonly,
 		goto fail;
 	d->h0 = connect_wait(uri, d->timeout_ms, why, sizeof(why));
 	if (!d->h0) {
-		snprintf(err, errlen, "cannot connect to the NBD server at %s: %s", uri, why);
+		snprintf(err, errlen, "cannot connect to the NBD server at %s: %s%s", uri, why,
+			 tls_hint(uri, why));
 		ret = -EIO;
 		goto fail;
 	}
@@ -458,17 +473,14 @@ static void nbe_reap(struct storage_queue *q)
 	run_done(nq);
 }
 
-/* Count the disk's connections by state. */
-int storage_nbd_state(const struct storage *disk, struct storage_nbd_state *st)
+/* The disk's connections by state, and its reconnects. */
+static void nbe_link(const struct storage *disk, struct storage_link *l)
 {
 	const struct nbd_disk *d = disk->priv;
 
-	if (disk->ops != &storage_nbd_ops)
-		return -EINVAL;
-	st->up = __atomic_load_n(&d->conns_up, __ATOMIC_RELAXED);
-	st->down = __atomic_load_n(&d->conns_down, __ATOMIC_RELAXED);
-	st->reconnects = __atomic_load_n(&d->reconnects, __ATOMIC_RELAXED);
-	return 0;
+	l->up = __atomic_load_n(&d->conns_up, __ATOMIC_RELAXED);
+	l->down = __atomic_load_n(&d->conns_down, __ATOMIC_RELAXED);
+	l->reconnects = __atomic_load_n(&d->reconnects, __ATOMIC_RELAXED);
 }
 
 const struct storage_ops storage_nbd_ops = {
@@ -483,4 +495,5 @@ const struct storage_ops storage_nbd_ops = {
 	.submit = nbe_submit,
 	.poll = nbe_poll,
 	.reap = nbe_reap,
+	.link = nbe_link,
 };

@@ -381,3 +381,13 @@ void storage_reap(struct storage_queue *q)
 	if (q->disk->ops->reap)
 		q->disk->ops->reap(q);
 }
+
+/* A disk's connections to its server, where its engine has one. */
+int storage_link(const struct storage *disk, struct storage_link *l)
+{
+	if (!disk->ops->link)
+		return -EOPNOTSUPP;
+	memset(l, 0, sizeof(*l));
+	disk->ops->link(disk, l);
+	return 0;
+}

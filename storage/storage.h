@@ -102,6 +102,13 @@ struct storage_poll {
 	int timeout_ms;		/* reap after this long at the latest; -1: only when fd is ready */
 };
 
+/* A disk's connections to its server (engines that have one), for blkbackctl stats. */
+struct storage_link {
+	unsigned int up;	/* connections serving */
+	unsigned int down;	/* connections reconnecting */
+	uint64_t reconnects;	/* times a lost connection came back */
+};
+
 struct storage_ops {
 	const char *name;
 	const char *usage;		/* the accepted form, for error messages */
@@ -147,6 +154,8 @@ struct storage_ops {
 	 * when nothing happened.
 	 */
 	void (*reap)(struct storage_queue *q);
+	/* Optional, for engines with a server: their connections now; from any thread. */
+	void (*link)(const struct storage *disk, struct storage_link *l);
 };
 
 extern const struct storage_ops storage_mem_ops;
@@ -167,14 +176,6 @@ extern const struct storage_ops storage_nbd_ops;
 int storage_nbd_open_uri(struct storage *disk, const char *uri, bool readonly,
 			 unsigned int timeout_s, char *err, size_t errlen);
 
-/* An NBD disk's connections now: how many are up, reconnecting, and reconnects so far. */
-struct storage_nbd_state {
-	unsigned int up, down;
-	uint64_t reconnects;
-};
-
-/* Fill st for an nbd disk (through a fault wrapper too); -EINVAL for any other disk. */
-int storage_nbd_state(const struct storage *disk, struct storage_nbd_state *st);
 
 /*
  * The bytes every ramdisk together may allocate (pages written, until discarded or
@@ -262,5 +263,8 @@ void storage_poll(struct storage_queue *q, struct storage_poll *p);
 
 /* Run q's completions (calls io->done on the calling thread). */
 void storage_reap(struct storage_queue *q);
+
+/* Fill l for a disk whose engine has a server; -EOPNOTSUPP for any other. */
+int storage_link(const struct storage *disk, struct storage_link *l);
 
 #endif

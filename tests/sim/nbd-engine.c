@@ -85,11 +85,11 @@ static void run_rw(const char *name, const char *opts, uint32_t phys, bool zeroe
 	{
 		/* A second queue: its own connection, or the first one's without multi-conn. */
 		struct storage_queue *q2;
-		struct storage_nbd_state st;
+		struct storage_link st;
 
 		ret = storage_queue_open(h.disk, &q2);
 		CHECK(ret == 0, "%s: second queue_open: %s", name, strerror(-ret));
-		CHECK(storage_nbd_state(h.disk, &st) == 0, "%s: storage_nbd_state", name);
+		CHECK(storage_link(h.disk, &st) == 0, "%s: storage_link", name);
 		if (!ret)
 			CHECK(st.up == (shared ? 1u : 2u) || (!shared && st.up + st.down == 2),
 			      "%s: %u connections up, %u down with two queues; want %d", name,
