@@ -63,7 +63,7 @@ static void fq_free(struct fault_queue *fq)
 	free(fq);
 }
 
-/* Make the fds a stalling queue polls: its release eventfd, in an epoll that gets the engine's fd too. */
+/* Make a stalling queue's fds: its release eventfd, in an epoll that gets the engine's fd too. */
 static int fq_stall_fds(struct fault_queue *fq)
 {
 	struct epoll_event ev = { .events = EPOLLIN };

@@ -1,4 +1,4 @@
-/* One NBD connection of the nbd engine: sending parts, their callbacks, losing and regaining the server. */
+/* One connection of the nbd engine: sending parts, their callbacks, losing and regaining the server. */
 #include <errno.h>
 #include <inttypes.h>
 #include <libnbd.h>
