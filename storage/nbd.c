@@ -343,9 +343,11 @@ static struct nbd_req *req_new(struct nbd_queue *nq, struct storage_io *io)
 			return NULL;
 		}
 		buf = r->bounce;
-		for (int i = 0, off = 0; io->op == STORAGE_WRITE && i < io->iovcnt; i++) {
+		size_t off = 0;
+
+		for (int i = 0; io->op == STORAGE_WRITE && i < io->iovcnt; i++) {
 			memcpy(buf + off, io->iov[i].iov_base, io->iov[i].iov_len);
-			off += (int)io->iov[i].iov_len;
+			off += io->iov[i].iov_len;
 		}
 	}
 	r->io = io;
@@ -367,11 +369,12 @@ static void req_finish(struct nbd_req *r)
 {
 	struct storage_io *io = r->io;
 	int64_t result = r->err ? r->err : io->op == STORAGE_FLUSH ? 0 : (int64_t)io->len;
+	size_t off = 0;
 
 	if (!r->err && io->op == STORAGE_READ && r->bounce)
-		for (int i = 0, off = 0; i < io->iovcnt; i++) {
+		for (int i = 0; i < io->iovcnt; i++) {
 			memcpy(io->iov[i].iov_base, r->bounce + off, io->iov[i].iov_len);
-			off += (int)io->iov[i].iov_len;
+			off += io->iov[i].iov_len;
 		}
 	free(r->bounce);
 	free(r);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The NBD server dies for good under a simulated guest's I/O. While blkbackd waits for it
+# The NBD server dies for good under a simulated guest's I/O, on two queues that share one
+# connection (the server offers no multi-conn). While blkbackd waits for it
 # (timeout=10 on the disk), another guest's disk of the same daemon writes and verifies its
 # whole disk, and blkbackctl answers and shows the disk reconnecting; the requests waiting
 # are still unanswered then. Once the timeout has passed they fail with EIO: the guest's
@@ -13,13 +14,14 @@ source "$here/lib-nbd.sh"
 requires python3
 
 nbd_setup
-nbd_server gone --filter=delay memory 64M delay-write=10ms
+nbd_server gone --filter=multi-conn --filter=delay memory 64M delay-write=10ms \
+	multi-conn-mode=disable
 bk_sim guest1 guest2
 bk_ctl attach guest1 "nbd:$(nbd_uri gone),timeout=10" --vdev xvdb --nowait >/dev/null ||
 	fail "attach of the nbd disk failed"
 bk_ctl attach guest2 mem:size=64M --vdev xvdb --nowait >/dev/null || fail "attach of the mem disk failed"
 
-fe_bg "$XENSIM_DIR/gone.log" guest1 verify xvdb --seed 31 --iodepth 16 --io-timeout 120
+fe_bg "$XENSIM_DIR/gone.log" guest1 verify xvdb --seed 31 --iodepth 16 --io-timeout 120 --queues 2
 vpid=$FE_PID
 written() { [ "$(bk_stat guest1 xvdb wr_sect)" -ge "$1" ]; }
 wait_for 60 written 8192 || { cat "$XENSIM_DIR/gone.log"; fail "the guest wrote nothing"; }

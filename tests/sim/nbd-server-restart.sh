@@ -19,8 +19,9 @@ bk_sim guest1
 bk_ctl attach guest1 "nbd:$(nbd_uri data),timeout=60" --vdev xvdb --nowait >/dev/null ||
 	fail "attach failed"
 
-# Two passes of 64 MiB, written and read back: the server dies while the first writes.
-fe_bg "$XENSIM_DIR/verify.log" guest1 verify xvdb --seed 21 --iodepth 16 --passes 2
+# Two passes of 64 MiB, written and read back on two queues (nbdkit offers multi-conn: a
+# connection each): the server dies while the first writes.
+fe_bg "$XENSIM_DIR/verify.log" guest1 verify xvdb --seed 21 --iodepth 16 --passes 2 --queues 2
 vpid=$FE_PID
 written() { [ "$(bk_stat guest1 xvdb wr_sect)" -ge "$1" ]; }
 wait_for 60 written 16384 || { cat "$XENSIM_DIR/verify.log"; fail "the guest wrote nothing"; }
