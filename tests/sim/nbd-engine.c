@@ -7,6 +7,7 @@
  *   DIR/trim.sock    memory 8M, nozero               discard is a trim: no zeroes promised
  *   DIR/ro.sock      memory 8M, nbdkit -r            read-only whatever the spec says
  *   DIR/err.sock     memory 8M, error filter         every read fails with EIO
+ *   DIR/mute.sock    a socket that never answers     the open gives up after timeout=
  * usage: nbd-engine DIR
  */
 #include <poll.h>
@@ -219,6 +220,8 @@ int main(int argc, char **argv)
 	snprintf(spec, sizeof(spec), "nbd:nbd+unix:///?socket=%s/nobody.sock,timeout=5", dir);
 	snprintf(want, sizeof(want), "%s/nobody.sock", dir);
 	refused(spec, want);
+	snprintf(spec, sizeof(spec), "nbd:nbd+unix:///?socket=%s/mute.sock,timeout=1", dir);
+	refused(spec, "no answer in 1 s");
 
 	run_rw("mem", "", 512, true, true, false);
 	run_rw("small", "", 4096, true, true, false);
