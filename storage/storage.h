@@ -85,6 +85,11 @@ struct storage {
  *  - io->done is called on the thread that submits and reaps that queue:
  *    inline, before submit returns, or later from reap. Never from another
  *    queue's reap, never from an engine's own thread.
+ *  - q's thread asks poll what to wait for before every wait (one fd and its
+ *    events, and/or a timeout), waits for it beside its own fds in one poll,
+ *    and calls reap when the fd is ready or the timeout may have passed. Its
+ *    submit, poll and reap never block q's thread (a socket half written polls
+ *    writable; a reconnect waits out its backoff as a timeout).
  *  - queue_open may run on any thread, while other queues of the disk are busy.
  *  - queue_close is only called with nothing in flight on that queue.
  *  - resize is only called while no queue has anything in flight.
