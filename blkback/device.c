@@ -756,6 +756,7 @@ void device_update(struct blk_dev *d)
 void device_stats(const struct blk_dev *d, FILE *out)
 {
 	struct blk_ring_stats st = { 0 }, q;
+	struct storage_link link;
 	bool halted = false;
 
 	for (unsigned int i = 0; i < d->nr_rings; i++) {
@@ -784,6 +785,10 @@ void device_stats(const struct blk_dev *d, FILE *out)
 		fprintf(out, "%s%" PRIu64, b ? "," : "", st.lat[b]);
 	for (unsigned int i = 0; i < d->nr_rings; i++)	/* a ring stopped on a bad frontend */
 		halted |= blk_ring_halted(d->rings[i]);
+	/* An engine with a server: whether it is reachable now, and how often it came back. */
+	if (d->disk && !storage_link(d->disk, &link))
+		fprintf(out, " link=%s reconnects=%" PRIu64, link.down ? "reconnecting" :
+			"connected", link.reconnects);
 	/* What blkbackctl list and stats show beside xenstore's nodes. */
 	fprintf(out, " ro=%d abi=%s halted=%d\n", d->readonly,
 		d->nr_rings ? blkif_abi_name(blk_ring_abi(d->rings[0])) : "-", halted);

@@ -400,18 +400,21 @@ static void ring_wake(struct blk_ring *r)
 #define BUDGET_RETRY_MS 10
 
 /*
- * Wait for the ring's fds; -errno if poll fails or an fd is not open (POLLNVAL).
+ * Wait for the ring's fds, or storage_ms (the engine's timeout, -1 for none); -errno if
+ * poll fails or an fd is not open (POLLNVAL).
  * Room in the domain's or the daemon's budget comes back from other rings, which do
  * not ring our doorbell: requests waiting for it (on the ring, or taken over from a
  * journal, which no event announces) make us look again now and then.
  */
-static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n)
+static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n, int storage_ms)
 {
 	int timeout = r->poll_failed ? (int)r->backoff_ms : -1;
 
 	if (timeout < 0 && !r->halted && !r->stopping && !grant_budget_room(r->budget) &&
 	    (r->redo_pos < r->nredo || sring_has_requests(&r->rings.native)))
 		timeout = BUDGET_RETRY_MS;
+	if (storage_ms >= 0 && (timeout < 0 || storage_ms < timeout))
+		timeout = storage_ms;
 	if (poll(pfd, n, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (nfds_t i = 0; i < n; i++)
@@ -465,8 +468,9 @@ static void *ring_thread(void *arg)
 	struct pollfd pfd[3] = {
 		{ .fd = xenevtchn_fd(r->xce), .events = POLLIN },
 		{ .fd = r->wake_fd, .events = POLLIN },
-		{ .fd = storage_event_fd(r->sq), .events = POLLIN },
+		{ .fd = -1 },	/* the engine's: what it waits for changes from turn to turn */
 	};
+	struct storage_poll sp;
 	int err;
 
 	for (;;) {
@@ -492,7 +496,10 @@ static void *ring_thread(void *arg)
 			   sring_has_requests(&r->rings.native)) {
 			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}
-		err = ring_poll(r, pfd, 3);
+		storage_poll(r->sq, &sp);
+		pfd[2].fd = sp.fd;
+		pfd[2].events = sp.events;
+		err = ring_poll(r, pfd, 3, sp.timeout_ms);
 		if (err) {
 			ring_poll_failed(r, err);
 			continue;
@@ -510,7 +517,8 @@ static void *ring_thread(void *arg)
 			if (read(r->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 				log_err("%s: reading the wake fd: %s", r->cfg.name, strerror(errno));
 		}
-		if (pfd[2].revents & POLLIN)
+		/* Its fd is ready (or hung up, or in error), or its timeout may have passed. */
+		if (pfd[2].revents || sp.timeout_ms >= 0)
 			storage_reap(r->sq);
 	}
 	if (r->poll_failed && r->backoff_ms)

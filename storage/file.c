@@ -1,5 +1,6 @@
 /* The file engine: a disk image file or block device served by a few I/O threads per queue. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ struct file_job {
  */
 struct file_queue {
 	const struct file_target *t;	/* the disk's file or device, shared */
-	int efd;			/* the event_fd: readable when finished has jobs */
+	int efd;			/* what q polls: readable when finished has jobs */
 	pthread_mutex_t lock;		/* guards todo, finished and stopping */
 	pthread_cond_t wake;		/* todo got a job, or stopping */
 	bool sync_ok;			/* lock and wake initialized */
@@ -191,12 +192,13 @@ static int file_resize(struct storage *disk, uint64_t size, char *err, size_t er
 	return file_target_resize(disk->priv, disk, size, err, errlen);
 }
 
-/* The fd q's ring thread polls. */
-static int file_event_fd(struct storage_queue *q)
+/* q's ring thread polls the eventfd of finished jobs, readable. */
+static void file_poll(struct storage_queue *q, struct storage_poll *p)
 {
 	const struct file_queue *fq = q->priv;
 
-	return fq->efd;
+	p->fd = fq->efd;
+	p->events = POLLIN;
 }
 
 /* Call done for every finished job of q, in finishing order, on q's thread. */
@@ -235,6 +237,6 @@ const struct storage_ops storage_file_ops = {
 	.queue_open = file_queue_open,
 	.queue_close = file_queue_close,
 	.submit = file_submit,
-	.event_fd = file_event_fd,
+	.poll = file_poll,
 	.reap = file_reap,
 };

@@ -8,7 +8,7 @@
 #include "storage.h"
 
 static const struct storage_ops *const engines[] = {
-	&storage_mem_ops, &storage_file_ops, &storage_uring_ops,
+	&storage_mem_ops, &storage_file_ops, &storage_uring_ops, &storage_nbd_ops,
 };
 
 #define N_ENGINES (sizeof(engines) / sizeof(engines[0]))
@@ -87,7 +87,7 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 
 	if (val)
 		*val++ = '\0';
-	bool path = spec->engine->needs_path;
+	bool path = spec->engine->needs_path, mem = !path && !spec->engine->needs_uri;
 
 	if (!strcmp(opt, "ro") && !val) {
 		spec->readonly = true;
@@ -95,7 +95,7 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 		spec->direct = true;
 	} else if (!strcmp(opt, "shared") && !val && path) {
 		spec->shared = true;
-	} else if (!strcmp(opt, "size") && val && !path) {
+	} else if (!strcmp(opt, "size") && val && mem) {
 		int e = storage_parse_size(val, &spec->size);
 
 		if (e == -ERANGE) {
@@ -107,9 +107,19 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 				 "bytes, with an optional K, M, G or T suffix (e.g. size=64M)", val);
 			return -EINVAL;
 		}
+	} else if (!strcmp(opt, "timeout") && val && spec->engine->needs_uri) {
+		uint64_t secs;
+
+		if (num_parse_uint(val, 86400, &secs) || !secs) {
+			snprintf(err, errlen, "bad timeout '%s': give the seconds (1 to 86400) an NBD "
+				 "disk waits for its server to come back before its I/O fails "
+				 "(e.g. timeout=60)", val);
+			return -EINVAL;
+		}
+		spec->timeout_s = (unsigned int)secs;
 	} else if (!strcmp(opt, "fault") && val) {
 		return spec_fault(spec, val, err, errlen);
-	} else if (!strcmp(opt, "name") && val && *val && !path) {
+	} else if (!strcmp(opt, "name") && val && *val && mem) {
 		if (strcspn(val, "/ \t") != strlen(val)) {
 			snprintf(err, errlen, "bad ramdisk name '%s': no '/' or spaces", val);
 			return -EINVAL;
@@ -180,6 +190,24 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 			goto out;
 		}
 		opt = comma ? comma + 1 : opt + strlen(opt);
+	} else if (spec->engine->needs_uri) {
+		char *comma = strchr(opt, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (!strstr(opt, "://")) {
+			snprintf(err, errlen, "bad disk spec '%s': give the server's URI, e.g. "
+				 "nbd:nbd+unix:///EXPORT?socket=/run/nbd.sock or "
+				 "nbd:nbd://HOST:PORT/EXPORT (accepted form: %s)", text,
+				 spec->engine->usage);
+			goto out;
+		}
+		spec->uri = strdup(opt);
+		if (!spec->uri) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		opt = comma ? comma + 1 : opt + strlen(opt);
 	}
 	for (opt = strtok_r(opt, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
 		ret = spec_option(spec, opt, err, errlen);
@@ -187,7 +215,7 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 			goto out;
 	}
 	ret = -EINVAL;
-	if (!spec->engine->needs_path && !spec->size && !spec->name) {
+	if (!spec->engine->needs_path && !spec->engine->needs_uri && !spec->size && !spec->name) {
 		snprintf(err, errlen, "bad disk spec '%s': a ramdisk needs size=SIZE "
 			 "(accepted form: %s)", text, spec->engine->usage);
 		goto out;
@@ -209,7 +237,8 @@ void storage_spec_free(struct storage_spec *spec)
 {
 	free(spec->path);
 	free(spec->name);
-	spec->path = spec->name = NULL;
+	free(spec->uri);
+	spec->path = spec->name = spec->uri = NULL;
 }
 
 /* Open a disk from a parsed spec; on error a message goes into err. */
@@ -338,10 +367,12 @@ void storage_kick(struct storage_queue *q)
 		q->disk->ops->kick(q);
 }
 
-/* The fd that polls readable when q has completions; -1 for an engine that completes inline. */
-int storage_event_fd(struct storage_queue *q)
+/* What q's thread waits for now; nothing for an engine that completes inline. */
+void storage_poll(struct storage_queue *q, struct storage_poll *p)
 {
-	return q->disk->ops->event_fd ? q->disk->ops->event_fd(q) : -1;
+	*p = (struct storage_poll){ .fd = -1, .events = 0, .timeout_ms = -1 };
+	if (q->disk->ops->poll)
+		q->disk->ops->poll(q, p);
 }
 
 /* Run q's completions on the calling thread. */
@@ -349,4 +380,14 @@ void storage_reap(struct storage_queue *q)
 {
 	if (q->disk->ops->reap)
 		q->disk->ops->reap(q);
+}
+
+/* A disk's connections to its server, where its engine has one. */
+int storage_link(const struct storage *disk, struct storage_link *l)
+{
+	if (!disk->ops->link)
+		return -EOPNOTSUPP;
+	memset(l, 0, sizeof(*l));
+	disk->ops->link(disk, l);
+	return 0;
 }
