@@ -143,6 +143,8 @@ def main():
     groups, machine = load(out)
     results = {}
     for (row, side, qd), samples in groups.items():
+        if row == "idle-wakeups":
+            continue
         results.setdefault(row, {}).setdefault(str(qd), {})[side] = summarize(samples)
 
     ratios = {}
@@ -197,6 +199,12 @@ def main():
     print(table)
     for name, r in ratios.items():
         print("ratio %s %.3f" % (name, r))
+    idle = groups.get(("idle-wakeups", "ours", 0))
+    if idle:
+        print("idle-wakeups %d (ring threads of an idle disk, %d s, after I/O; goal 0)"
+              % (idle[0]["wakeups"], idle[0]["seconds"]))
+        table += ("\nAn idle disk (after all the rows above, %d s with nothing to do): "
+                  "its ring threads woke **%d** times.\n" % (idle[0]["seconds"], idle[0]["wakeups"]))
     for name in ROWS:
         if name not in ratios:
             print("bench: row %s not measured (BENCH_ROWS)" % name)

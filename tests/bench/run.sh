@@ -11,7 +11,8 @@
 #   BENCH_RUNTIME (5) seconds per sample; BENCH_RUNS (5) samples per side and row;
 #   BENCH_SIZE (1G) each disk; BENCH_DIR (.cache/bench) where the disk-backed file lives
 #   (it must take O_DIRECT); BENCH_OUT (build/bench) the results; BENCH_ROWS (all) a
-#   space-separated subset of the row names; BENCH_DOCS (1) 0 leaves docs/ alone.
+#   space-separated subset of the row names; BENCH_DOCS (1) 0 leaves docs/ alone;
+#   BENCH_DAEMON_OPTS blkbackd options for every row (e.g. --poll-us 0 to compare).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../helpers.sh"
@@ -20,7 +21,8 @@ source "$here/../sim/lib-blkback.sh"
 runtime=${BENCH_RUNTIME:-5} runs=${BENCH_RUNS:-5} size=${BENCH_SIZE:-1G}
 bdir=${BENCH_DIR:-$REPO/.cache/bench} out=${BENCH_OUT:-$REPO/build/bench}
 ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 uring-4k-randread-qd32
-uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 grant-modes qd-sweep"
+uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 grant-modes qd-sweep idle-wakeups"
+IDLE_S=${BENCH_IDLE_S:-10}          # idle-wakeups: seconds of watching an idle disk
 rows=${BENCH_ROWS:-$ALL_ROWS}
 FILE_WORKERS=4     # storage/file.c: the file engine's I/O threads per queue
 
@@ -114,7 +116,7 @@ fill_file() {
 disk_up() {
 	local spec=$1
 	shift
-	bk_start "$@"
+	bk_start ${BENCH_DAEMON_OPTS:-} "$@"
 	bk_ctl attach guest1 "$spec" --vdev xvdb --nowait >/dev/null
 	case $spec in
 	mem:*)	head -c "$(numfmt --from=iec "$size")" /dev/urandom | fe guest1 write xvdb 0 >/dev/null ;;
@@ -133,6 +135,11 @@ row() {
 		ours "$name" "$qd" "${OURS[@]}"
 		anchor "$name" "$qd" "$aqd" "${ANCHOR[@]}"
 	done
+}
+
+# The wake-ups of xvdb's ring threads so far (blkbackctl stats).
+ring_wakeups() {
+	bk_ctl stats guest1 xvdb --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["wakeups"])'
 }
 
 want() { [[ " $(echo $rows) " == *" $1 "* ]]; }
@@ -155,7 +162,7 @@ xensim create guest1 >/dev/null
 # on tmpfs a buffered read is the same memory copy.
 MEM_FIO=(--filename="$tmpf" --size="$size" --ioengine=io_uring --direct=0 --invalidate=0 --bs=4k)
 if want mem-4k-randread-qd32 || want mem-4k-randwrite-qd32 || want mem-4k-randread-qd1 ||
-	want qd-sweep; then
+	want qd-sweep || want idle-wakeups; then
 	disk_up "mem:size=$size"
 	if want mem-4k-randread-qd32; then
 		OURS=(--rw randread --bs 4k --indirect-segs 0) ANCHOR=("${MEM_FIO[@]}" --rw=randread)
@@ -177,6 +184,13 @@ if want mem-4k-randread-qd32 || want mem-4k-randwrite-qd32 || want mem-4k-randre
 			row qd-sweep "$qd"
 		done
 		runs=$saved
+	fi
+	if want idle-wakeups; then
+		# an idle disk, after all that I/O: how often do its ring threads wake?
+		echo "bench: idle-wakeups: ${IDLE_S}s with nothing to do"
+		w0=$(ring_wakeups)
+		sleep "$IDLE_S"
+		record idle-wakeups ours 0 "{\"wakeups\": $(($(ring_wakeups) - w0)), \"seconds\": $IDLE_S}"
 	fi
 	disk_down
 fi
