@@ -33,7 +33,7 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-takeover xs vdev config \
+BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-poll ring-takeover xs vdev config \
 	device device-life task backend control procstat log
 STORAGE := storage mem filecommon filelock file uring fault nbd nbd-conn
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "filecommon.h"
@@ -48,6 +49,7 @@ struct file_queue {
 	struct file_job *finished, **finished_tail;
 	bool stopping;
 	struct file_job *spare;		/* free jobs, the queue's thread only */
+	bool no_nowait;			/* the file system refused RWF_NOWAIT: stop trying */
 	pthread_t workers[FILE_WORKERS];
 	int nworkers;
 };
@@ -162,12 +164,35 @@ out:
 	return ret;
 }
 
-/* Queue the I/O for one of q's workers; it completes from q's reap. */
+/*
+ * Serve a read that the page cache holds whole, at once on the ring thread: no hand-off to
+ * a worker and back (two context switches). RWF_NOWAIT makes the kernel answer EAGAIN, or
+ * read less, rather than wait for the device or a lock; then a worker reads it all.
+ */
+static bool file_read_cached(struct file_queue *fq, struct storage_io *io)
+{
+	ssize_t n;
+
+	if (io->op != STORAGE_READ || fq->t->direct || fq->no_nowait)
+		return false;
+	n = preadv2(fq->t->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_NOWAIT);
+	if (n == (ssize_t)io->len) {
+		io->done(io, n);
+		return true;
+	}
+	if (n < 0 && errno == EOPNOTSUPP)	/* a file system without NOWAIT reads */
+		fq->no_nowait = true;
+	return false;
+}
+
+/* Serve a cached read at once; queue anything else for one of q's workers (done from reap). */
 static void file_submit(struct storage_queue *q, struct storage_io *io)
 {
 	struct file_queue *fq = q->priv;
 	struct file_job *job = fq->spare;
 
+	if (file_read_cached(fq, io))
+		return;
 	if (job) {
 		fq->spare = job->next;
 	} else {

@@ -61,6 +61,9 @@ static const char *const stat_keys[] = {
 	"rd_req", "wr_req", "f_req", "ds_req", "oo_req", "err_req", "rd_sect", "wr_sect",
 	"ds_sect", "inflight", "notifies", "grant_maps", "grant_map_calls", "grant_unmaps",
 	"persistent_grants", "grant_copies", "grant_copy_calls", "ind_req", "queues",
+	"poll_ns",	/* time the rings watched for work instead of sleeping */
+	"poll_hits",	/* watches that found work: sleeps (and notifications) saved */
+	"wakeups",	/* sleeps of the ring threads that ended */
 	"halted",	/* 1: a ring stopped on a frontend that broke the ring protocol */
 	"reconnects",	/* an engine with a server (nbd): lost connections that came back */
 };
