@@ -35,7 +35,7 @@ endif
 
 BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-poll ring-takeover xs vdev config \
 	device device-life task backend control procstat log
-STORAGE := storage mem filecommon filelock file uring fault nbd nbd-conn
+STORAGE := storage queue mem filecommon filelock file uring fault nbd nbd-conn
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
 # The simulator (daemon + drop-in libraries) and the userspace frontend.
