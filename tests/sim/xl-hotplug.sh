@@ -8,7 +8,7 @@
 #    no node and nothing in the daemon; the same image attaches again at once.
 #  - xl destroy's removal of a disk a guest is using leaves nothing either.
 #  - Bad specs (unknown engine, missing file, size 0, absurd size, a read-only file with
-#    access=rw, format vhd) still reach InitWait, so that libxl runs the script; the script
+#    access=rw, format qed) still reach InitWait, so that libxl runs the script; the script
 #    exits 1 with blkbackd's own message on stderr and in hotplug-error (xl's "script:"
 #    line); the backend then closes; xl block-detach (and xl destroy's forced removal)
 #    leaves nothing behind.
@@ -107,7 +107,7 @@ bad aio:mem:size=99999999T "w" "bad size '99999999T': too large" off
 bad "aio:file:$ro" "w" "cannot open $ro: Permission denied" off
 OUT=$ATTACH_OUT
 expect_out "add ,ro to use it read-only, or give blkbackd write access (in the xl disk line: access=ro)"
-bad "vhd:/srv/vm1.vhd" "w" "blkbackd serves raw images only; in the xl disk line write format=raw" on
+bad "qed:/srv/vm1.qed" "w" "blkbackd serves qcow2, vhd, vmdk, vhdx and raw images, not qed" on
 # The read-only file serves with access=ro.
 OUT=$(attach "file:$ro" --mode r 2>&1) || fail "attach of $ro read-only failed: $OUT"
 OUT=$(fe guest1 info xvdb 2>&1) || fail "info on the read-only disk failed: $OUT"
