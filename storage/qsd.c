@@ -215,6 +215,22 @@ static bool pidfile_written(const struct qsd *q)
 	return !stat(q->pidfile, &st) && st.st_size > 0;
 }
 
+/* qemu's output s as one line, into out: its lines joined with "; ", the last newline gone. */
+static void one_line(const char *s, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s != '\n') {
+			out[o++] = *s;
+		} else if (s[1]) {
+			out[o++] = ';';
+			out[o++] = ' ';
+		}
+	}
+	out[o] = '\0';
+}
+
 /* "exited with status N" or "was killed by signal N", for a wait status. */
 static void describe_status(int status, char *buf, size_t len)
 {
@@ -237,7 +253,7 @@ static void *keeper(void *arg)
 	struct qsd *q = arg;
 	int pipefd[2];
 	pid_t parent = getpid(), pid;
-	char buf[512], what[128];
+	char buf[512], what[128], said[2 * OUT_KEEP];
 	int status = 0;
 
 	if (pipe2(pipefd, O_CLOEXEC)) {
@@ -291,10 +307,11 @@ exited:
 	if (q->state == QSD_READY && !q->stopping) {
 		__atomic_store_n(&q->dead, true, __ATOMIC_RELEASE);
 		describe_status(q->status, what, sizeof(what));
-		log_err("qemu-storage-daemon (pid %ld) serving %s %s: %s; the disk's I/O fails "
-			"from now on (acknowledged writes since its last flush may be lost): "
-			"detach the disk and attach it again", (long)q->pid, q->image, what,
-			q->msglen ? q->msg : "it said nothing");
+		one_line(q->msg, said, sizeof(said));
+		log_err("qemu-storage-daemon (pid %ld) serving %s %s%s%s; the disk's I/O fails "
+			"from now on (writes since the guest's last flush may be lost with qemu's "
+			"caches): detach the disk and attach it again", (long)q->pid, q->image,
+			what, said[0] ? ", saying: " : "", said);
 	}
 	q->state = QSD_EXITED;
 	pthread_cond_broadcast(&q->cond);
@@ -349,24 +366,13 @@ static void wait_exit(struct qsd *q, unsigned int ms)
 	pthread_join(q->keeper, NULL);
 }
 
-/* One line of qemu's output: its lines joined with "; ", the trailing newline gone. */
-static void one_line(char *s)
-{
-	size_t n = strlen(s);
-
-	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		s[--n] = '\0';
-	for (char *p = s; (p = strchr(p, '\n')); p++)
-		*p = ';';
-}
-
 /* Start qemu-storage-daemon for image; see qsd.h. */
 int qsd_start(struct qsd **qp, const char *format, const char *image, bool readonly,
 	      bool direct, char *err, size_t errlen)
 {
 	struct qsd *q = calloc(1, sizeof(*q));
 	pthread_condattr_t ca;
-	char what[128] = "";
+	char what[128] = "", said[2 * OUT_KEEP];
 	int ret = -ENOMEM, n;
 
 	if (!q)
@@ -436,9 +442,9 @@ int qsd_start(struct qsd **qp, const char *format, const char *image, bool reado
 	wait_exit(q, 10000);
 	if (!what[0])
 		describe_status(q->status, what, sizeof(what));
-	one_line(q->msg);
+	one_line(q->msg, said, sizeof(said));
 	snprintf(err, errlen, "%s image %s: qemu-storage-daemon %s: %s", format, image, what,
-		 q->msglen ? q->msg : "it said nothing");
+		 said[0] ? said : "it said nothing");
 	ret = -EIO;
 	qsd_free(q);
 	return ret;

@@ -5,7 +5,8 @@
 # engine for an image, and a qed: spec (a format blkbackd does not serve). Each
 # attach fails with a message naming the cause (qemu's own, where qemu found it), and leaves
 # nothing: no qemu-storage-daemon, no socket or private directory, no xenstore node, no
-# disk in blkbackd, which keeps serving.
+# disk in blkbackd, which keeps serving. Last, a disk whose qemu-storage-daemon is killed
+# under it: the log says so and its I/O fails; its detach leaves nothing either.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
@@ -73,6 +74,16 @@ kill -0 "$holder" || fail "the other qemu-storage-daemon died"
 bk_ctl attach guest1 "qcow2:$IMG_DIR/good.qcow2" --vdev xvdb --nowait >/dev/null ||
 	fail "attach of the good image failed"
 fe guest1 verify xvdb --seed 9 >/dev/null || fail "verify on the good image failed"
+# Its qemu-storage-daemon killed under it: the disk fails (its unflushed writes may be
+# lost with qemu's caches), saying so, rather than serving on as if nothing happened.
+qsd=$(qsd_pids "$IMAGES")
+[ -n "$qsd" ] || fail "no qemu-storage-daemon serves the good image"
+kill -KILL $qsd
+died() { grep -q "qemu-storage-daemon (pid $qsd) serving $IMG_DIR/good.qcow2 was killed by signal 9" "$BK_LOG"; }
+wait_for 20 died || { tail -n 5 "$BK_LOG"; fail "blkbackd did not say that qemu-storage-daemon died"; }
+grep "qemu-storage-daemon (pid $qsd)" "$BK_LOG"
+expect_fail fe guest1 verify xvdb --seed 9 --mode read
+[ "$(bk_stat guest1 xvdb err_req)" -gt 0 ] || fail "no error reached the guest after qemu died"
 bk_ctl detach guest1 xvdb >/dev/null || fail "detach failed"
 wait_for 20 qsd_gone "$IMAGES" || fail "the good image's qemu-storage-daemon outlived its detach"
 qsd_nothing_left "$IMAGES" "after the good image"
