@@ -66,6 +66,22 @@ for i in 1 2 3; do
 done
 nothing_left "after re-attaching the image"
 
+# format=qcow2 (libxl writes qcow2:TARGET) and format=vhd (vhd:TARGET) reach the image
+# engines, where qemu is installed (tests/sim/qcow2-*.sh test them; this is the route).
+if command -v qemu-img >/dev/null && command -v qemu-storage-daemon >/dev/null; then
+	for f in qcow2:vm1.qcow2 vhd:vm1.vhd; do
+		qemu-img create -q -f "$([ "${f%%:*}" = vhd ] && echo vpc || echo qcow2)" \
+			"$XENSIM_DIR/${f#*:}" 16M || fail "qemu-img create ${f#*:} failed"
+		OUT=$(attach "$XENSIM_DIR/${f#*:}" --format "${f%%:*}" 2>&1) ||
+			fail "attach with format ${f%%:*} failed: $OUT"
+		fe guest1 verify xvdb --seed 4 --size 8M >/dev/null || fail "verify on ${f#*:} failed"
+		OUT=$(detach 2>&1) || fail "detach of ${f#*:} failed: $OUT"
+		nothing_left "after detaching ${f#*:}"
+	done
+else
+	echo "note: no qemu-img or qemu-storage-daemon: format=qcow2 and vhd not tried"
+fi
+
 # xl destroy's removal (the frontend's directory goes first) of a disk the guest is using.
 OUT=$(attach "file:$img" 2>&1) || fail "attach before the destroy failed: $OUT"
 fe_bg "$XENSIM_DIR/bench.log" guest1 bench xvdb --rw randrw --runtime 60 --io-timeout 60
