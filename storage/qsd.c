@@ -480,20 +480,26 @@ void qsd_stop(struct qsd *q)
 	qsd_free(q);
 }
 
-/* Whether pid runs qemu-storage-daemon (its comm, cut to 15 bytes). */
+/*
+ * Whether pid runs qemu-storage-daemon (its comm, cut to 15 bytes), and has not exited:
+ * a zombie whose parent (init, after its blkbackd died) has not reaped it yet is done.
+ */
 static bool is_qsd(pid_t pid)
 {
-	char path[64], comm[32] = "";
+	char path[64], line[128] = "", *end;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	f = fopen(path, "r");
 	if (!f)
 		return false;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
 	fclose(f);
-	return !strncmp(comm, QSD_PROG, 15);
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so the last ')'. */
+	end = strrchr(line, ')');
+	return end && end[1] == ' ' && end[2] != 'Z' && strchr(line, '(') &&
+	       !strncmp(strchr(line, '(') + 1, QSD_PROG, 15);
 }
 
 /* Stop a qemu-storage-daemon a killed blkbackd left: SIGTERM, wait, SIGKILL after QSD_STOP_S. */
@@ -505,7 +511,7 @@ static void stop_stale(const char *dir, pid_t pid)
 	log_info("stopping qemu-storage-daemon pid %ld, which a killed blkbackd left serving "
 		 "from %s", (long)pid, dir);
 	kill(pid, SIGTERM);
-	while (kill(pid, 0) == 0 && is_qsd(pid)) {
+	while (is_qsd(pid)) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		uint64_t now = now_ms();
 
@@ -555,8 +561,7 @@ int storage_image_setup(const char *dir)
 		snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
 		snprintf(path, sizeof(path), "%s/pid", sub);
 		f = fopen(path, "r");
-		if (f && fscanf(f, "%ld", &pid) == 1 && pid > 1 && kill((pid_t)pid, 0) == 0 &&
-		    is_qsd((pid_t)pid))
+		if (f && fscanf(f, "%ld", &pid) == 1 && pid > 1 && is_qsd((pid_t)pid))
 			stop_stale(sub, (pid_t)pid);
 		if (f)
 			fclose(f);

@@ -5,7 +5,8 @@
 # engine for an image, and a qed: spec (a format blkbackd does not serve). Each
 # attach fails with a message naming the cause (qemu's own, where qemu found it), and leaves
 # nothing: no qemu-storage-daemon, no socket or private directory, no xenstore node, no
-# disk in blkbackd, which keeps serving. Last, a disk whose qemu-storage-daemon is killed
+# disk in blkbackd, which keeps serving. A qemu-storage-daemon left in the run directory by
+# a killed blkbackd is stopped by the next one at start. Last, a disk whose qemu is killed
 # under it: the log says so and its I/O fails; its detach leaves nothing either.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
@@ -49,7 +50,29 @@ refused "qcow2:$IMG_DIR/good.qcow2" "qemu-storage-daemon is not installed (not f
 bk_stop
 BK_WRAP=()
 
+# What a blkbackd killed with its qemu-storage-daemon held up would leave: a daemon still
+# serving from a directory in KIND.images. The next blkbackd stops it and removes the
+# directory before it serves (here it also frees the image for the attach below).
+image_make qcow2 stale.qcow2 8M
+mkdir -m 0700 "$IMAGES/qsd-stale1"
+qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$IMG_DIR/stale.qcow2" \
+	--blockdev driver=qcow2,node-name=d,file=f \
+	--nbd-server "addr.type=unix,addr.path=$IMAGES/qsd-stale1/sock" \
+	--export type=nbd,id=e,node-name=d,writable=on \
+	--pidfile "$IMAGES/qsd-stale1/pid" --daemonize || fail "cannot start the stale qemu-storage-daemon"
+stale=$(cat "$IMAGES/qsd-stale1/pid")
+cleanup_add "kill $stale 2>/dev/null"
 bk_start
+grep -q "stopping qemu-storage-daemon pid $stale, which a killed blkbackd left" "$BK_LOG" ||
+	fail "blkbackd did not say it stopped the stale qemu-storage-daemon"
+# (Gone, or a zombie its new parent has not reaped yet.)
+exited() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+exited "$stale" || fail "the stale qemu-storage-daemon $stale still runs"
+[ ! -e "$IMAGES/qsd-stale1" ] || fail "the stale directory is left: $(ls -l "$IMAGES/qsd-stale1")"
+bk_ctl attach guest1 "qcow2:$IMG_DIR/stale.qcow2" --vdev xvdb --nowait >/dev/null ||
+	fail "the image the stale qemu held does not attach"
+bk_ctl detach guest1 xvdb >/dev/null || fail "detach of the stale image failed"
+wait_for 20 qsd_gone "$IMAGES" || fail "the stale image's qemu-storage-daemon outlived its detach"
 refused "qcow2:$IMG_DIR/nosuch.qcow2" \
 	"qemu-storage-daemon exited with status 1: qemu-storage-daemon: --blockdev driver=file"
 expect_out "Could not open '$IMG_DIR/nosuch.qcow2': No such file or directory"
