@@ -366,13 +366,41 @@ static void wait_exit(struct qsd *q, unsigned int ms)
 	pthread_join(q->keeper, NULL);
 }
 
+/* Wait until it serves; else stop it, with why and qemu's own words in err: -EIO. */
+static int wait_ready(struct qsd *q, const char *format, char *err, size_t errlen)
+{
+	struct timespec until = deadline(QSD_START_S * 1000);
+	char what[128] = "", said[2 * OUT_KEEP];
+
+	pthread_mutex_lock(&q->lock);
+	while (q->state == QSD_STARTING &&
+	       pthread_cond_timedwait(&q->cond, &q->lock, &until) != ETIMEDOUT)
+		;
+	if (q->state == QSD_READY) {
+		pthread_mutex_unlock(&q->lock);
+		return 0;
+	}
+	q->stopping = true;
+	if (q->state == QSD_STARTING) {
+		if (q->pid > 0)
+			kill(q->pid, SIGKILL);
+		snprintf(what, sizeof(what), "did not start serving in %d s", QSD_START_S);
+	}
+	wait_exit(q, QSD_STOP_S * 1000);	/* unlocks, joins the keeper */
+	if (!what[0])
+		describe_status(q->status, what, sizeof(what));
+	one_line(q->msg, said, sizeof(said));
+	snprintf(err, errlen, "%s image %s: qemu-storage-daemon %s: %s", format, q->image, what,
+		 said[0] ? said : "it said nothing");
+	return -EIO;
+}
+
 /* Start qemu-storage-daemon for image; see qsd.h. */
 int qsd_start(struct qsd **qp, const char *format, const char *image, bool readonly,
 	      bool direct, char *err, size_t errlen)
 {
 	struct qsd *q = calloc(1, sizeof(*q));
 	pthread_condattr_t ca;
-	char what[128] = "", said[2 * OUT_KEEP];
 	int ret = -ENOMEM, n;
 
 	if (!q)
@@ -418,40 +446,15 @@ int qsd_start(struct qsd **qp, const char *format, const char *image, bool reado
 	ret = -pthread_create(&q->keeper, NULL, keeper, q);
 	if (ret)
 		goto fail;
-	pthread_mutex_lock(&q->lock);
-	{
-		struct timespec until = deadline(QSD_START_S * 1000);
-
-		while (q->state == QSD_STARTING &&
-		       pthread_cond_timedwait(&q->cond, &q->lock, &until) != ETIMEDOUT)
-			;
-	}
-	if (q->state == QSD_READY) {
-		pthread_mutex_unlock(&q->lock);
-		log_info("%s image %s: served by qemu-storage-daemon pid %ld on %s", format, image,
-			 (long)q->pid, q->sock);
-		*qp = q;
-		return 0;
-	}
-	q->stopping = true;
-	if (q->state == QSD_STARTING) {
-		if (q->pid > 0)
-			kill(q->pid, SIGKILL);
-		snprintf(what, sizeof(what), "did not start serving in %d s", QSD_START_S);
-	}
-	wait_exit(q, 10000);
-	if (!what[0])
-		describe_status(q->status, what, sizeof(what));
-	one_line(q->msg, said, sizeof(said));
-	snprintf(err, errlen, "%s image %s: qemu-storage-daemon %s: %s", format, image, what,
-		 said[0] ? said : "it said nothing");
-	ret = -EIO;
-	qsd_free(q);
-	return ret;
+	ret = wait_ready(q, format, err, errlen);
+	if (ret)
+		goto fail;
+	log_info("%s image %s: served by qemu-storage-daemon pid %ld on %s", format, image,
+		 (long)q->pid, q->sock);
+	*qp = q;
+	return 0;
 fail:
-	remove_dir(q->dir);
-	q->dir[0] = '\0';
-	qsd_free(q);
+	qsd_free(q);	/* the process, if any, has been reaped: its directory goes */
 	return ret;
 }
 
