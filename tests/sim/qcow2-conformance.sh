@@ -7,7 +7,8 @@
 # through blkbackd in the simulator: a guest verifies a qcow2 and a vmdk disk; blkbackd is
 # killed (SIGKILL) under the guest's verify: its qemu-storage-daemon goes too (SIGTERM from
 # the kernel, so qemu flushes the image), the next blkbackd serves the image again and the
-# verify passes; a handover the same; each detach leaves no process, socket or directory.
+# verify passes; a handover the same; each detach, and a SIGTERM with a disk attached, leaves
+# no process, socket or directory.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
@@ -85,4 +86,10 @@ wait_for 20 qsd_gone "$IMAGES" || fail "the qcow2's qemu-storage-daemon outlived
 qsd_nothing_left "$IMAGES" "after detach"
 OUT=$(qemu-img check "$IMG_DIR/vm.qcow2" 2>&1) || fail "qemu-img check after the guest: $OUT"
 echo "$OUT" | head -1
+# SIGTERM with an image disk attached: blkbackd stops its qemu-storage-daemon as it exits.
+bk_ctl attach guest1 "qcow2:$IMG_DIR/vm.qcow2" --vdev xvdb --nowait >/dev/null ||
+	fail "attach before SIGTERM failed"
+qsd_gone "$IMAGES" && fail "no qemu-storage-daemon serves the attached disk"
+bk_stop
+qsd_nothing_left "$IMAGES" "after SIGTERM"
 echo "PASS qcow2-conformance"
