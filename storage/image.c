@@ -11,7 +11,7 @@
 #include "qsd.h"
 #include "storage.h"
 
-/* How long the nbd engine waits for the local server before failing I/O (it only goes if qemu died). */
+/* How long the nbd engine waits for qemu before I/O fails (qemu only goes if it died). */
 #define IMAGE_NBD_TIMEOUT_S 10
 
 /* The disk: the nbd engine's disk on the socket, and the process behind it. */

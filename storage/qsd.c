@@ -424,7 +424,8 @@ int qsd_start(struct qsd **qp, const char *format, const char *image, bool reado
 	n = snprintf(q->dir, sizeof(q->dir), "%s/qsd-XXXXXX", base());
 	if (n < 0 || (size_t)n + sizeof("/sock") > sizeof(q->sock)) {
 		snprintf(err, errlen, "%s image %s: the socket's directory %s is too long for a "
-			 "Unix socket: set BLKBACKD_RUNDIR to a shorter one", format, image, base());
+			 "Unix socket: set BLKBACKD_RUNDIR to a shorter one", format, image,
+			 base());
 		q->dir[0] = '\0';
 		ret = -ENAMETOOLONG;
 		goto fail;

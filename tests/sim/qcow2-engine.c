@@ -54,7 +54,7 @@ static void run_rw(const char *engine, const char *file, bool last_discard)
 	CHECK_U64(h.disk->size, DISK_SIZE, "the image's virtual size");
 	CHECK(!h.disk->readonly, "%s: opened read-only", file);
 	CHECK_INT(h.disk->caps.sector_size, 512, "sector size");
-	CHECK_INT(h.disk->caps.physical_sector_size, 4096, "physical sector (qemu's preferred block)");
+	CHECK_INT(h.disk->caps.physical_sector_size, 4096, "physical sector (qemu's preferred)");
 	CHECK(h.disk->caps.flush, "%s: no flush", file);
 	CHECK(h.disk->caps.discard && h.disk->caps.discard_zeroes,
 	      "%s: discard %d, discard_zeroes %d: qemu offers write-zeroes", file,
