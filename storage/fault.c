@@ -216,6 +216,12 @@ static int fault_resize(struct storage *disk, uint64_t size, char *err, size_t e
 	return ret;
 }
 
+/* The wrapped disk's size as its storage has it now (storage that changes by itself). */
+static uint64_t fault_size_now(struct storage *disk)
+{
+	return storage_size_now(inner(disk));
+}
+
 /* Close the wrapped disk and the wrapper; every queue was closed before. */
 static void fault_close(struct storage *disk)
 {
@@ -238,6 +244,7 @@ static const struct storage_ops fault_ops = {
 	.kick = fault_kick,
 	.event_fd = fault_event_fd,
 	.reap = fault_reap,
+	.size_now = fault_size_now,
 };
 
 /* Put the fault wrapper in front of an open disk, as the spec's fault= asks. */
