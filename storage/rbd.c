@@ -355,9 +355,13 @@ static int rbd_open_image(struct rbd_disk *rd, const struct rbd_spec *s, bool ro
 	ret = ret ? ret : rbd_lock_acquire(rd->image, RBD_LOCK_MODE_EXCLUSIVE);
 	if (ret) {
 		lock_owners(rd, owners, sizeof(owners));
-		snprintf(err, errlen, "rbd:%s: the image is in use: %s holds its exclusive lock "
-			 "(%s); detach it there first, or attach it read-only (,ro)", rd->name,
-			 owners, strerror(-ret));
+		if (ret == -EROFS || ret == -EBUSY)
+			snprintf(err, errlen, "rbd:%s: the image is in use: client %s holds its "
+				 "exclusive lock; detach it there first, or attach it read-only "
+				 "(,ro)", rd->name, owners);
+		else
+			snprintf(err, errlen, "rbd:%s: cannot take the image's exclusive lock: %s",
+				 rd->name, strerror(-ret));
 		return ret == -EROFS || ret == -EBUSY ? -EBUSY : ret;
 	}
 	return 0;

@@ -1,6 +1,9 @@
 # A fresh single-node Ceph cluster for one test: sourced after tests/helpers.sh, never run.
-#   ceph_start DIR       one mon and one memstore OSD under DIR (no auth, 127.0.0.1 only, free
-#                        ports), a pool "rbd" ready for images; stopped by pid at exit
+#   ceph_start DIR       one mon and one OSD under DIR (no auth, 127.0.0.1 only, free ports),
+#                        a pool "rbd" ready for images; stopped by pid at exit. The OSD keeps
+#                        its objects in memory (memstore), or with CEPH_STORE=bluestore in a
+#                        sparse file under DIR (for an OSD killed and started again: memstore
+#                        loses what it holds when killed)
 #   ceph_osd_kill        SIGKILL the OSD and wait until the process is gone
 #   ceph_osd_start       start it again and wait until the mon sees it up
 #   ceph_stop            stop everything by pid; idempotent
@@ -26,6 +29,18 @@ rbdc() { timeout 30 rbd -c "$CEPH_CONF" "$@"; }
 
 # Whether the OSD is up in the osd map.
 _ceph_osd_up() { cephc osd dump 2>/dev/null | grep -q "^osd\.$CEPH_OSD_ID up"; }
+
+# The ceph.conf lines of the OSD's object store: memstore unless CEPH_STORE=bluestore.
+_ceph_store_conf() {
+	if [ "${CEPH_STORE:-memstore}" = bluestore ]; then
+		printf '%s\n' "osd objectstore = bluestore" "bluestore block create = true" \
+			"bluestore block size = 2147483648" "bluestore fsck on mount = false"
+	else
+		# Without page set, sparse writes fill real zeroes (100 4 KiB writes: 214 MiB).
+		printf '%s\n' "osd objectstore = memstore" "memstore device bytes = 2147483648" \
+			"memstore page set = true" "memstore page size = 4096"
+	fi
+}
 
 # Start the cluster under $1.
 ceph_start() {
@@ -53,10 +68,7 @@ ceph_start() {
 	log file = $CEPH_DIR/log/\$name.log
 	mon data = $CEPH_DIR/mon/\$id
 	osd data = $CEPH_DIR/osd/\$id
-	osd objectstore = memstore
-	memstore device bytes = 2147483648
-	memstore page set = true
-	memstore page size = 4096
+	$(_ceph_store_conf)
 	osd pool default size = 1
 	osd pool default min size = 1
 	mon allow pool size one = true
@@ -64,6 +76,10 @@ ceph_start() {
 	osd pool default pg autoscale mode = off
 	mon warn on pool no redundancy = false
 	mon warn on insecure global id reclaim allowed = false
+	[client]
+	# The CLI's notes (no keyring: cephx disabled) are noise here; its errors still show.
+	log to stderr = false
+	err to stderr = false
 	EOF
 	cleanup_add ceph_stop
 	monmaptool --create --fsid "$fsid" --addv a "$CEPH_MON_HOST" "$CEPH_DIR/monmap" \
@@ -82,11 +98,20 @@ ceph_start() {
 	rbdc pool init rbd || fail "rbd pool init failed"
 }
 
-# Start the OSD and wait until the mon has it up.
+# Whether the OSD process says it is active (booted into the osd map), on its admin socket.
+_ceph_osd_active() {
+	timeout 10 ceph --admin-daemon "$CEPH_DIR/run/osd.$CEPH_OSD_ID.asok" status 2>/dev/null |
+		grep -q '"state": "active"'
+}
+
+# Start the OSD and wait until it is active and the mon has it up (a killed OSD stays up
+# in the map until it boots again: the process's own word is what counts).
 ceph_osd_start() {
 	rm -f "$CEPH_DIR/run/osd.$CEPH_OSD_ID.pid"
-	ceph-osd -c "$CEPH_CONF" -i "$CEPH_OSD_ID" || fail "ceph-osd did not start"
+	ceph-osd -c "$CEPH_CONF" -i "$CEPH_OSD_ID" >>"$CEPH_DIR/log/osd-start.log" 2>&1 ||
+		{ cat "$CEPH_DIR/log/osd-start.log"; fail "ceph-osd did not start"; }
 	wait_for 30 test -s "$CEPH_DIR/run/osd.$CEPH_OSD_ID.pid" || fail "ceph-osd wrote no pid file"
+	wait_for 30 _ceph_osd_active || fail "osd.$CEPH_OSD_ID not active after 30 s"
 	wait_for 30 _ceph_osd_up || fail "osd.$CEPH_OSD_ID not up after 30 s"
 }
 
