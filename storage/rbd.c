@@ -256,6 +256,23 @@ static void lock_owners(struct rbd_disk *rd, char *buf, size_t len)
 	rbd_lock_get_owners_cleanup(owners, n);
 }
 
+/* Whether none of the keyrings librados looks for by default exists (cluster "ceph"). */
+static bool no_default_keyring(const char *id)
+{
+	static const char *const fixed[] = {
+		"/etc/ceph/ceph.keyring", "/etc/ceph/keyring", "/etc/ceph/keyring.bin",
+	};
+	char path[128];
+
+	snprintf(path, sizeof(path), "/etc/ceph/ceph.client.%s.keyring", id ? id : "admin");
+	if (!access(path, F_OK))
+		return false;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (!access(fixed[i], F_OK))
+			return false;
+	return true;
+}
+
 /* Connect to the cluster as the spec says, bounded by its timeout. */
 static int rbd_connect(struct rbd_disk *rd, const struct rbd_spec *s, char *err, size_t errlen)
 {
@@ -270,8 +287,8 @@ static int rbd_connect(struct rbd_disk *rd, const struct rbd_spec *s, char *err,
 	}
 	rd->connected = true;	/* rados_shutdown releases it, connected or not */
 	/*
-	 * librados writes its own notes to stderr, the daemon's log: keep them out (a
-	 * conf file may turn them on again); what fails is said in err.
+	 * librados's own log goes to stderr, the daemon's log, only if a conf file asks:
+	 * what fails is said in err.
 	 */
 	rados_conf_set(rd->cluster, "log_to_stderr", "false");
 	rados_conf_set(rd->cluster, "err_to_stderr", "false");
@@ -284,6 +301,17 @@ static int rbd_connect(struct rbd_disk *rd, const struct rbd_spec *s, char *err,
 				 strerror(-ret));
 			return ret;
 		}
+	}
+	/*
+	 * No keyring given and none where librados looks by default: it would go on without
+	 * cephx anyway, after printing that on stderr (its logging is not up yet, whatever
+	 * err_to_stderr says); an empty keyring says the same without the noise.
+	 */
+	if (!s->keyring && !s->conf && no_default_keyring(s->id) &&
+	    (ret = rados_conf_set(rd->cluster, "keyring", "/dev/null"))) {
+		snprintf(err, errlen, "rbd:%s: cannot set up the Ceph client: %s", rd->name,
+			 strerror(-ret));
+		return ret;
 	}
 	snprintf(timeout, sizeof(timeout), "%u", s->timeout_s);
 	/*
