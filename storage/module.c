@@ -25,8 +25,10 @@
 static const struct module {
 	const char *name;
 	const char *package;
+	const char *usage;	/* its accepted form, for errors that list them all */
 } modules[] = {
-	{ "rbd", "blkbackd-rbd" },
+	{ "rbd", "blkbackd-rbd", "rbd:POOL/IMAGE[@SNAP][,mon_host=ADDRS][,conf=FILE][,id=CLIENT]"
+	  "[,keyring=FILE][,timeout=SECONDS][,ro]" },
 };
 
 #define N_MODULES (sizeof(modules) / sizeof(modules[0]))
@@ -44,6 +46,16 @@ static const char *engine_dir(void)
 	const char *dir = getenv("BLKBACKD_ENGINE_DIR");
 
 	return dir && *dir ? dir : BLKBACK_ENGINE_DIR;
+}
+
+/* Append the accepted form of every loadable engine to a message. */
+void storage_module_usage(char *err, size_t errlen)
+{
+	for (size_t i = 0; i < N_MODULES; i++) {
+		size_t len = strlen(err);
+
+		snprintf(err + len, errlen - len, " %s", modules[i].usage);
+	}
 }
 
 /* Load the module of a loadable engine; NULL, and why in err, if it cannot be loaded. */

@@ -55,6 +55,7 @@ static void append_usage(char *err, size_t errlen)
 		len = strlen(err);
 		snprintf(err + len, errlen - len, " %s", engines[i]->usage);
 	}
+	storage_module_usage(err, errlen);
 }
 
 /* Parse a size with an optional K/M/G/T suffix (powers of 1024), at most STORAGE_MAX_SIZE. */

@@ -185,6 +185,9 @@ const struct storage_ops *storage_engine_find(const char *name, char *err, size_
 /* storage/module.c: load the module of a loadable engine; NULL, and why in err if known. */
 const struct storage_ops *storage_module_load(const char *name, char *err, size_t errlen);
 
+/* storage/module.c: append " FORM" for each loadable engine to the message in err. */
+void storage_module_usage(char *err, size_t errlen);
+
 /* The eventfd that disks opened from now on write when their size changes (-1: none). */
 void storage_set_notify_fd(int fd);
 

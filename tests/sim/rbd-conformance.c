@@ -73,8 +73,11 @@ static void test_specs(void)
 		setenv("BLKBACKD_ENGINE_DIR", keep, 1);
 	else
 		unsetenv("BLKBACKD_ENGINE_DIR");
-	free(keep);
 	refused_parse("nosuch:rbd/img", "unknown storage engine 'nosuch'");
+	CHECK(storage_engine("rbd") != NULL, "the rbd module does not load from %s", keep ? keep : "the default directory");
+	if (storage_engine("rbd"))	/* the accepted forms list the module's, as it says it */
+		refused_parse("nosuch:rbd/img", storage_engine("rbd")->usage);
+	free(keep);
 	refused_parse("rbd:rbd", "POOL/IMAGE");
 	refused_parse("rbd:/img", "POOL/IMAGE");
 	refused_parse("rbd:rbd/", "POOL/IMAGE");
