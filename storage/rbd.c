@@ -316,13 +316,17 @@ static int rbd_connect(struct rbd_disk *rd, const struct rbd_spec *s, char *err,
 	snprintf(timeout, sizeof(timeout), "%u", s->timeout_s);
 	/*
 	 * Partial discards must discard (by default librbd skips those under its
-	 * granularity, and the old data reads back). An I/O never times out: an OSD that
-	 * dies and comes back gets it done (rados_osd_op_timeout stays 0).
+	 * granularity, and the old data reads back). librbd's cache is off: a write is
+	 * answered once the OSDs have it, never from this process's memory, so that it
+	 * survives a kill of the daemon as a file disk's write in the page cache does
+	 * (docs/restart.md). An I/O never times out: an OSD that dies and comes back gets
+	 * it done (rados_osd_op_timeout stays 0).
 	 */
 	if ((s->mon_host && (ret = rados_conf_set(rd->cluster, "mon_host", s->mon_host))) ||
 	    (s->keyring && (ret = rados_conf_set(rd->cluster, "keyring", s->keyring))) ||
 	    (ret = rados_conf_set(rd->cluster, "client_mount_timeout", timeout)) ||
-	    (ret = rados_conf_set(rd->cluster, "rbd_skip_partial_discard", "false"))) {
+	    (ret = rados_conf_set(rd->cluster, "rbd_skip_partial_discard", "false")) ||
+	    (ret = rados_conf_set(rd->cluster, "rbd_cache", "false"))) {
 		snprintf(err, errlen, "rbd:%s: bad Ceph setting (mon_host '%s'?): %s", rd->name,
 			 s->mon_host ? s->mon_host : "", strerror(-ret));
 		return ret;
@@ -444,7 +448,7 @@ static int rbd_disk_open(struct storage *disk, const struct storage_spec *spec, 
 	__atomic_store_n(&rd->size_now, size, __ATOMIC_RELEASE);
 	disk->size = size;
 	disk->readonly = spec->readonly;
-	disk->caps.flush = true;	/* librbd's cache, and the OSDs' journal */
+	disk->caps.flush = false;	/* no cache: a write is durable when the OSDs answer */
 	disk->caps.discard = !spec->readonly;
 	disk->caps.discard_zeroes = !spec->readonly;	/* with rbd_skip_partial_discard off */
 	disk->caps.sector_size = disk->caps.physical_sector_size = 512;

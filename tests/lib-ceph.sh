@@ -76,6 +76,8 @@ ceph_start() {
 	osd pool default pg autoscale mode = off
 	mon warn on pool no redundancy = false
 	mon warn on insecure global id reclaim allowed = false
+	# A killed client's watch (and so its exclusive lock) lapses after 5 s, not 30.
+	osd client watch timeout = 5
 	[client]
 	# The CLI's notes (no keyring: cephx disabled) are noise here; its errors still show.
 	log to stderr = false
