@@ -26,10 +26,12 @@ bk_ctl attach guest1 "rbd:rbd/r1,mon_host=$CEPH_MON_HOST" --vdev xvdb --nowait >
 OUT=$(fe guest1 info xvdb) || fail "info failed: $OUT"
 expect_out "size: 67108864 bytes"
 
-# A guest connected and busy on the disk while another client grows the image.
-fe_bg "$dir/verify.log" guest1 verify xvdb --size 4M --passes 100000 --seed 3
+# A guest connected and busy on the disk (two queues, which share the image's completions)
+# while another client grows the image.
+fe_bg "$dir/verify.log" guest1 verify xvdb --size 4M --passes 100000 --seed 3 --queues 2
 connected() { [ "$(xsr state)" = 4 ] && grep -q "xvdb: .*Connected" "$BK_LOG"; }
 wait_for 30 connected || fail "the frontend did not connect: $(cat "$dir/verify.log")"
+grep -q "xvdb: .*Connected (2 queues" "$BK_LOG" || fail "the guest did not get two queues: $(grep Connected "$BK_LOG")"
 rbdc resize --size 96M rbd/r1 >/dev/null 2>&1 || fail "rbd resize failed"
 grown() { [ "$(xsr sectors)" = $((96 * 2048)) ]; }
 wait_for 30 grown || fail "sectors is $(xsr sectors) 30 s after rbd resize to 96M"
