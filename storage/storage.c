@@ -154,10 +154,10 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 }
 
 /*
- * The next comma-separated field of *s (NULL at the end), cut off in place; a comma
- * inside [...] does not separate (rbd's mon_host=[v2:IP:PORT,v1:IP:PORT]).
+ * The next comma-separated field of *s (NULL at the end), cut off in place; with
+ * brackets, a comma inside [...] does not separate (rbd's mon_host=[v2:IP:PORT,v1:...]).
  */
-static char *next_field(char **s)
+static char *next_field(char **s, bool brackets)
 {
 	char *start = *s, *p;
 	int depth = 0;
@@ -167,7 +167,7 @@ static char *next_field(char **s)
 	if (!start || !*start)
 		return NULL;
 	for (p = start; *p && (*p != ',' || depth > 0); p++)
-		depth += *p == '[' ? 1 : *p == ']' && depth > 0 ? -1 : 0;
+		depth += !brackets ? 0 : *p == '[' ? 1 : *p == ']' && depth > 0 ? -1 : 0;
 	*s = *p ? p + 1 : NULL;
 	*p = '\0';
 	return start;
@@ -239,7 +239,8 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 		}
 		opt = comma ? comma + 1 : opt + strlen(opt);
 	}
-	for (rest = opt; (opt = next_field(&rest));) {
+	/* Only an engine that parses its own options may take brackets. */
+	for (rest = opt; (opt = next_field(&rest, spec->engine->parse_option != NULL));) {
 		ret = spec_option(spec, opt, err, errlen);
 		if (ret)
 			goto out;
