@@ -58,7 +58,7 @@ struct rbd_disk {
 	rados_t cluster;
 	rados_ioctx_t ioctx;
 	rbd_image_t image;
-	bool connected, have_ioctx, have_image;
+	bool have_cluster, have_ioctx, have_image;
 	int efd;			/* the image's completion eventfd */
 	uint64_t watch_handle;
 	bool watching;
@@ -232,9 +232,9 @@ static void rbd_teardown(struct rbd_disk *rd)
 	if (rd->have_ioctx)
 		rados_ioctx_destroy(rd->ioctx);
 	rd->have_ioctx = false;
-	if (rd->connected)
+	if (rd->have_cluster)
 		rados_shutdown(rd->cluster);
-	rd->connected = false;
+	rd->have_cluster = false;
 	if (rd->efd >= 0)
 		close(rd->efd);
 	rd->efd = -1;
@@ -285,7 +285,7 @@ static int rbd_connect(struct rbd_disk *rd, const struct rbd_spec *s, char *err,
 			 strerror(-ret));
 		return ret;
 	}
-	rd->connected = true;	/* rados_shutdown releases it, connected or not */
+	rd->have_cluster = true;	/* rados_shutdown releases it, connected or not */
 	/*
 	 * librados's own log goes to stderr, the daemon's log, only if a conf file asks:
 	 * what fails is said in err.
