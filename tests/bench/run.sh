@@ -18,15 +18,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../helpers.sh"
 source "$here/../sim/lib.sh"
 source "$here/../sim/lib-blkback.sh"
+source "$here/../sim/lib-nbd.sh"
 runtime=${BENCH_RUNTIME:-5} runs=${BENCH_RUNS:-5} size=${BENCH_SIZE:-1G}
 bdir=${BENCH_DIR:-$REPO/.cache/bench} out=${BENCH_OUT:-$REPO/build/bench}
 ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 uring-4k-randread-qd32
-uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 grant-modes qd-sweep idle-wakeups"
+uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 nbd-4k-randread-qd32 grant-modes qd-sweep
+idle-wakeups"
 IDLE_S=${BENCH_IDLE_S:-10}          # idle-wakeups: seconds of watching an idle disk
 rows=${BENCH_ROWS:-$ALL_ROWS}
 FILE_WORKERS=4     # storage/file.c: the file engine's I/O threads per queue
 
-for tool in fio gnuplot; do
+for tool in fio gnuplot nbdkit; do
 	command -v $tool >/dev/null && continue
 	pkg=$tool; [ $tool = gnuplot ] && pkg=gnuplot-nox
 	[ "$(id -u)" -eq 0 ] || { echo "bench: needs $tool: sudo apt-get install $pkg" >&2; exit 1; }
@@ -83,7 +85,8 @@ anchor() {
 	json=$(fio --name=anchor --iodepth="$1" --runtime="$runtime" --time_based --group_reporting \
 		--output-format=json+ "${@:2}" | python3 -c '
 import json, sys
-j = json.load(sys.stdin)["jobs"][0]
+out = sys.stdin.read()
+j = json.loads(out[out.index("{"):])["jobs"][0]  # some engines print a line first
 io = j["write"] if j["write"]["total_ios"] > j["read"]["total_ios"] else j["read"]
 reqs = j["read"]["total_ios"] + j["write"]["total_ios"]
 # with several jobs, job_runtime sums them (and usr/sys_cpu are shares of it); each
@@ -119,7 +122,7 @@ disk_up() {
 	bk_start ${BENCH_DAEMON_OPTS:-} "$@"
 	bk_ctl attach guest1 "$spec" --vdev xvdb --nowait >/dev/null
 	case $spec in
-	mem:*)	head -c "$(numfmt --from=iec "$size")" /dev/urandom | fe guest1 write xvdb 0 >/dev/null ;;
+	mem:* | nbd:*)	head -c "$(numfmt --from=iec "$size")" /dev/urandom | fe guest1 write xvdb 0 >/dev/null ;;
 	esac
 }
 
@@ -233,6 +236,19 @@ if want mq-4k-randread-qd32; then
 	ANCHOR=("${MEM_FIO[@]}" --rw=randread --numjobs="$ncpu")
 	row mq-4k-randread-qd32 32 $((32 / ncpu))
 	disk_down
+fi
+
+# The nbd row: the nbd engine against fio's own nbd engine (libnbd too), the same nbdkit memory
+# export on a Unix socket, written in full first.
+if want nbd-4k-randread-qd32; then
+	nbd_setup
+	nbd_server bench memory "$size"
+	disk_up "nbd:$(nbd_uri bench)"
+	OURS=(--rw randread --bs 4k --indirect-segs 0)
+	ANCHOR=(--ioengine=nbd --uri="$(nbd_uri bench)" --size="$size" --bs=4k --rw=randread)
+	row nbd-4k-randread-qd32 32
+	disk_down
+	nbd_stop bench
 fi
 
 # Grant modes, for the table only (the anchor is the persistent row above).
