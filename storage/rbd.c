@@ -7,7 +7,7 @@
  * watch belong to a handle, and two handles of one image in one process would fight
  * over the lock. Every aio completion of the image lands on one eventfd
  * (rbd_set_image_notification) and one list that rbd_poll_io_events drains. Each
- * queue's event_fd is an epoll set of that eventfd and a queue eventfd of its own:
+ * queue polls (storage_ops.poll) an epoll set of that eventfd and a queue eventfd of its own:
  * whichever queue reaps first takes every completion of the image, runs its own, and
  * hands each of the others to the queue that submitted it (its list, its eventfd), so
  * that done always runs on the submitting queue's thread. No thread per request.
@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <rados/librados.h>
 #include <rbd/librbd.h>
@@ -73,7 +74,7 @@ struct rbd_disk {
 	char name[160];			/* pool/image[@snap], for messages */
 };
 
-/* One queue: its epoll set (the event_fd) and the completions other queues took for it. */
+/* One queue: its epoll set (what it polls) and the completions other queues took for it. */
 struct rbd_queue {
 	struct rbd_disk *rd;
 	int epfd;
@@ -659,10 +660,11 @@ static void rbd_reap(struct storage_queue *q)
 	run_done(mine);
 }
 
-/* The queue's epoll set: readable when the image or another queue has completions. */
-static int rbd_event_fd(struct storage_queue *q)
+/* What q's thread waits for: its epoll set (the image's or another queue's completions). */
+static void rbd_poll(struct storage_queue *q, struct storage_poll *p)
 {
-	return ((struct rbd_queue *)q->priv)->epfd;
+	p->fd = ((struct rbd_queue *)q->priv)->epfd;
+	p->events = POLLIN;
 }
 
 /* The engine, found by storage/module.c as storage_rbd_ops. */
@@ -675,7 +677,7 @@ const struct storage_ops storage_rbd_ops = {
 	.queue_open = rbd_queue_open,
 	.queue_close = rbd_queue_close,
 	.submit = rbd_submit,
-	.event_fd = rbd_event_fd,
+	.poll = rbd_poll,
 	.reap = rbd_reap,
 	.parse_target = rbd_parse_target,
 	.parse_option = rbd_parse_option,

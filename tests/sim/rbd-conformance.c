@@ -126,7 +126,10 @@ static void check_caps(struct h_disk *h)
 	      "caps: flush %d discard %d zeroes %d secure %d", d->caps.flush, d->caps.discard,
 	      d->caps.discard_zeroes, d->caps.secure_discard);
 	CHECK_INT(d->caps.sector_size, 512, "sector_size");
-	CHECK(storage_event_fd(h->q) >= 0, "no event_fd");
+	struct storage_poll p = { .fd = -1, .timeout_ms = -1 };
+
+	storage_poll(h->q, &p);
+	CHECK(p.fd >= 0 && p.events == POLLIN, "poll: fd %d events %#x", p.fd, p.events);
 }
 
 /* Batches of random non-overlapping reads and writes, the last one deep. */
