@@ -30,6 +30,8 @@ ROWS = {
                             "fio, one job per core, same total depth", "iops"),
     "nbd-4k-randread-qd32": ("nbd engine, nbdkit memory export (Unix socket)",
                              "fio's nbd engine, same export", "iops"),
+    "rbd-4k-randread-qd32": ("rbd engine, one-OSD memstore cluster on 127.0.0.1",
+                             "fio's rbd engine, same image", "iops"),
 }
 
 
