@@ -35,7 +35,12 @@ endif
 
 BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-poll ring-takeover xs vdev config \
 	device device-life task backend control procstat log
-STORAGE := storage queue mem filecommon filelock file uring fault nbd nbd-conn qsd image
+STORAGE := storage queue module mem filecommon filelock file uring fault nbd nbd-conn qsd image
+# Engines built as loadable modules (storage/module.c loads ENGINE.so from ENGINE_DIR):
+# their libraries stay out of blkbackd. rbd: librbd and librados (Debian ships no .pc).
+ENGINE_DIR ?= $(LIBDIR)/blkbackd/engines
+ENGINES := $(B)/engines/rbd.so
+ENGINE_LIBS_rbd := -lrbd -lrados
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
 # The simulator (daemon + drop-in libraries) and the userspace frontend.
@@ -54,7 +59,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-
 .PHONY: all sim check check-unit check-unit-asan check-sim run-sim check-xen demo bench deps \
 	deps-build install \
 	uninstall deb check-deb clean fuzz check-fuzz fuzz-bins fuzz-seeds
-all: $(TOOLS) $(SIM)
+all: $(TOOLS) $(SIM) $(ENGINES)
 sim: $(SIM)
 
 # Every compile waits for the build dependencies: a fresh machine gets them on the first make.
@@ -86,6 +91,19 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libblkback.a
 $(B)/xensim: $(XENSIM_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -pthread $(LDLIBS)
+
+# Where the daemon loads its engine modules from; the tests point BLKBACKD_ENGINE_DIR at
+# $(B)/engines instead.
+$(B)/storage/module.o: ALL_CFLAGS += -DBLKBACK_ENGINE_DIR='"$(ENGINE_DIR)"'
+
+# An engine module: its one file, position independent, linked with its libraries.
+$(B)/engines/%.o: storage/%.c | deps-build
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+$(B)/engines/%.so: $(B)/engines/%.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -shared -o $@ $< $(ENGINE_LIBS_$*) -pthread $(LDLIBS)
 
 # Where an installed xensim finds its drop-in libraries.
 $(B)/tools/xensim/xensim.o: ALL_CFLAGS += -DXENSIM_LIBDIR='"$(XENSIM_LIBDIR)"'
@@ -147,9 +165,11 @@ $(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libbl
 $(B)/tests/sim/torture: $(B)/tests/sim/torture-guest.o
 
 # tests/sim/nbd-conformance.sh's and qcow2-conformance.sh's programs: the engine harness of
-# tests/unit on nbd: disks and on image disks.
+# tests/unit on nbd: disks and on image disks;
+# tests/sim/rbd-*.c: engine tests against a Ceph cluster, on the core and the rbd module.
 NBD_PROGS := $(B)/tests/sim/nbd-engine $(B)/tests/sim/qcow2-engine
-$(NBD_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkback.a
+RBD_PROGS := $(patsubst tests/sim/%.c,$(B)/tests/sim/%,$(wildcard tests/sim/rbd-*.c))
+$(NBD_PROGS) $(RBD_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkback.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -191,7 +211,8 @@ check-sim: deps
 	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" \
 		LDFLAGS="$(SAN)" SUITE=sim run-sim
 
-run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(SIM_PROGS) $(NBD_PROGS) $(HANGFS) $(HOSTILE)
+run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(SIM_PROGS) $(NBD_PROGS) $(HANGFS) $(HOSTILE) $(ENGINES) \
+		$(RBD_PROGS)
 	$(Q)BLKBACK_BUILD=$(B) BLKBACK_SAN="$(SAN)" tests/run.sh $(SUITE) \
 		$(filter-out tests/sim/lib%.sh tests/sim/fetch.sh,$(wildcard tests/sim/*.sh))
 
@@ -274,10 +295,12 @@ HOTPLUG := $(wildcard tools/hotplug/blkbackd)
 MAN8 := $(wildcard docs/*.8)
 MAN1 := $(wildcard docs/*.1)
 
-install: $(TOOLS) $(SIM)
+install: $(TOOLS) $(SIM) $(ENGINES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(USRBINDIR) $(DESTDIR)$(XENSIM_LIBDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(ENGINE_DIR)
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(ENGINES) $(DESTDIR)$(ENGINE_DIR)/
 	install -m 755 $(B)/xensim $(B)/blkfront $(DESTDIR)$(USRBINDIR)/
 	install -m 644 $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 \
 		$(DESTDIR)$(XENSIM_LIBDIR)/
@@ -299,8 +322,9 @@ uninstall:
 	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
 	      $(DESTDIR)$(SYSTEMDUNITDIR)/blkbackd.service \
+	      $(addprefix $(DESTDIR)$(ENGINE_DIR)/,$(notdir $(ENGINES))) \
 	      $(if $(HOTPLUG),$(DESTDIR)$(XEN_SCRIPTDIR)/blkbackd)
-	-rmdir $(DESTDIR)$(XENSIM_LIBDIR)
+	-rmdir $(DESTDIR)$(XENSIM_LIBDIR) $(DESTDIR)$(ENGINE_DIR) $(dir $(DESTDIR)$(ENGINE_DIR))
 
 # The Debian package (debian/): dpkg-buildpackage in a copy of the tree under .cache/deb,
 # since it writes the .deb into the parent directory of the tree it builds; the .deb is left

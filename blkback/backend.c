@@ -69,6 +69,8 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 		backend_close(be);
 		return -EMFILE;
 	}
+	/* Storage that changes size by itself says so on task_fd too (backend_reap_jobs). */
+	storage_set_notify_fd(be->task_fd);
 	be->xs = xs_open(0);
 	if (!be->xs) {
 		err = -errno;
@@ -254,7 +256,10 @@ void backend_reap_rings(struct blk_backend *be)
 	}
 }
 
-/* A storage call has ended: run the state machine of the devices whose call ended. */
+/*
+ * A storage call has ended, or storage changed size by itself: run the state machine of
+ * the devices whose call ended, then follow the sizes.
+ */
 void backend_reap_jobs(struct blk_backend *be)
 {
 	struct blk_dev *d, *next;
@@ -266,6 +271,8 @@ void backend_reap_jobs(struct blk_backend *be)
 		if (d->job)
 			device_update(d);	/* nothing happens while it still runs */
 	}
+	for (d = be->devs; d; d = d->next)
+		device_follow_size(d);
 	if (be->rescan) {
 		be->rescan = false;
 		backend_scan(be);
@@ -409,8 +416,10 @@ void backend_close(struct blk_backend *be)
 		return;
 	if (be->stopped_fd >= 0)
 		close(be->stopped_fd);
-	if (be->task_fd >= 0)
+	if (be->task_fd >= 0) {
+		storage_set_notify_fd(-1);
 		close(be->task_fd);
+	}
 	be->stopped_fd = be->task_fd = -1;
 }
 

@@ -23,6 +23,7 @@ struct dev_job {
 	struct blk_ring *rings[BLK_MAX_QUEUES];	/* resize: held still meanwhile */
 	unsigned int nr_rings;
 	uint64_t bytes;			/* resize: the new size */
+	bool adopt;			/* resize: the storage has it already: take it over */
 	int ret;			/* 0 or -errno */
 	char err[STORAGE_ERR_LEN];	/* why, when ret is not 0 */
 };

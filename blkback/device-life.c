@@ -90,6 +90,8 @@ static void job_run(struct blk_task *t)
 			snprintf(j->err, sizeof(j->err), "%s: its storage has not finished the I/O "
 				 "in flight in %d s, so it was not resized; try again once it "
 				 "answers", j->name, RESIZE_WAIT_S);
+		else if (j->adopt)	/* the storage changed by itself: only take it over */
+			j->disk->size = j->bytes;
 		else
 			j->ret = j->disk->ops->resize(j->disk, j->bytes, j->err, sizeof(j->err));
 		for (unsigned int q = 0; q < j->nr_rings; q++)
@@ -356,9 +358,9 @@ bool device_job_reap(struct blk_dev *d)
 	return d->job != NULL;
 }
 
-/* Change the disk's size under a running guest, on a thread of its own. */
-int device_resize(struct blk_dev *d, uint64_t bytes, device_resize_done *done, void *arg,
-		  char *err, size_t errlen)
+/* Start a resize job of d to bytes; adopt: the storage has that size already. */
+static int start_resize(struct blk_dev *d, uint64_t bytes, bool adopt, device_resize_done *done,
+			void *arg, char *err, size_t errlen)
 {
 	struct dev_job *j;
 	int ret;
@@ -377,7 +379,7 @@ int device_resize(struct blk_dev *d, uint64_t bytes, device_resize_done *done, v
 			 "once it has", d->name);
 		return -EBUSY;
 	}
-	if (!d->disk->ops->resize) {
+	if (!adopt && !d->disk->ops->resize) {
 		snprintf(err, errlen, "%s: the %s engine cannot resize", d->name, d->disk->ops->name);
 		return -EOPNOTSUPP;
 	}
@@ -393,6 +395,7 @@ int device_resize(struct blk_dev *d, uint64_t bytes, device_resize_done *done, v
 	}
 	j->disk = d->disk;
 	j->bytes = bytes;
+	j->adopt = adopt;
 	j->nr_rings = d->nr_rings;
 	memcpy(j->rings, d->rings, sizeof(j->rings));
 	d->resize_done = done;
@@ -404,6 +407,51 @@ int device_resize(struct blk_dev *d, uint64_t bytes, device_resize_done *done, v
 		snprintf(err, errlen, "%s: cannot start the resize: %s", d->name, strerror(-ret));
 	}
 	return ret;
+}
+
+/* Change the disk's size under a running guest, on a thread of its own. */
+int device_resize(struct blk_dev *d, uint64_t bytes, device_resize_done *done, void *arg,
+		  char *err, size_t errlen)
+{
+	return start_resize(d, bytes, false, done, arg, err, errlen);
+}
+
+/* A size the storage took by itself has been taken over, or could not be. */
+static void followed(void *arg, int err, const char *msg)
+{
+	struct blk_dev *d = arg;
+
+	if (!err) {
+		d->follow_failed = 0;
+		return;
+	}
+	if (d->follow_failed != d->disk_size_seen)	/* once per size: it is tried again */
+		log_err("%s: its storage changed size by itself, to %" PRIu64 " bytes, but the "
+			"guest cannot be told yet: %s", d->name, d->disk_size_seen, msg);
+	d->follow_failed = d->disk_size_seen;
+}
+
+/*
+ * Storage that changes size by itself (an rbd image resized by another client): take
+ * the new size over as a resize does, the rings held still meanwhile, and tell the
+ * guest. Run whenever the storage says so (and whenever a storage call ends).
+ */
+void device_follow_size(struct blk_dev *d)
+{
+	char err[256];
+	uint64_t now;
+
+	if (!d->disk || d->job || d->freeing || d->leaving || d->stopping)
+		return;
+	now = storage_size_now(d->disk);
+	if (!now || now == d->size)
+		return;
+	if (d->follow_failed != now)
+		log_info("%s: its storage is now %" PRIu64 " bytes (resized by another client); "
+			 "taking that over", d->name, now);
+	d->disk_size_seen = now;
+	if (start_resize(d, now, true, followed, d, err, sizeof(err)))
+		followed(d, -EIO, err);
 }
 
 /*

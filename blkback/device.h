@@ -50,6 +50,8 @@ struct blk_dev {
 	 */
 	struct dev_job *job;
 	device_resize_done *resize_done;	/* a resize's caller, answered when it ends */
+	uint64_t disk_size_seen;	/* the size the storage took by itself, last seen */
+	uint64_t follow_failed;		/* the size that could not be taken over, or 0 */
 	void *resize_arg;
 	struct storage *disk;
 	uint64_t size;			/* the disk's size in bytes, as the main thread knows it */
@@ -85,6 +87,12 @@ void device_update(struct blk_dev *d);
  */
 int device_resize(struct blk_dev *d, uint64_t bytes, device_resize_done *done, void *arg,
 		  char *err, size_t errlen);
+
+/*
+ * If the storage changed size by itself (storage_size_now: an rbd image resized by
+ * another client), take the new size over and tell the guest, as a resize does.
+ */
+void device_follow_size(struct blk_dev *d);
 
 /* One line of statistics: key=value pairs, for blkbackctl stats. */
 void device_stats(const struct blk_dev *d, FILE *out);

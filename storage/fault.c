@@ -239,6 +239,12 @@ static int fault_resize(struct storage *disk, uint64_t size, char *err, size_t e
 	return ret;
 }
 
+/* The wrapped disk's size as its storage has it now (storage that changes by itself). */
+static uint64_t fault_size_now(struct storage *disk)
+{
+	return storage_size_now(inner(disk));
+}
+
 /* Forward link. */
 static void fault_link(const struct storage *disk, struct storage_link *l)
 {
@@ -270,6 +276,7 @@ static const struct storage_ops fault_ops = {
 	.poll = fault_poll,
 	.reap = fault_reap,
 	.link = fault_link,
+	.size_now = fault_size_now,
 };
 
 /* Put the fault wrapper in front of an open disk, as the spec's fault= asks. */

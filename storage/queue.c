@@ -1,6 +1,7 @@
 /*
  * The checked entry points into an engine's queues: open and close a queue, submit (with the
- * engine contract checked first), kick, poll, reap. Everything that drives an engine calls
+ * engine contract checked first), kick, poll, reap, and what a disk says of itself (its
+ * link, its size now). Everything that drives an engine calls
  * these: the rings, and the fault layer for the engine it wraps (storage.c opens disks and
  * wraps them; nothing here calls back up).
  */
@@ -117,4 +118,10 @@ int storage_link(const struct storage *disk, struct storage_link *l)
 	memset(l, 0, sizeof(*l));
 	disk->ops->link(disk, l);
 	return 0;
+}
+
+/* A disk's size as its storage has it now, if it can change by itself; 0 otherwise. */
+uint64_t storage_size_now(struct storage *disk)
+{
+	return disk->ops->size_now ? disk->ops->size_now(disk) : 0;
 }

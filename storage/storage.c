@@ -14,13 +14,30 @@ static const struct storage_ops *const engines[] = {
 
 #define N_ENGINES (sizeof(engines) / sizeof(engines[0]))
 
-/* Find an engine by name; NULL if there is none. */
-const struct storage_ops *storage_engine(const char *name)
+/* The eventfd disks write when their size changes; -1 for none. */
+static int notify_fd = -1;
+
+/* Find an engine by name, built in or in a module; NULL, and why in err if known. */
+const struct storage_ops *storage_engine_find(const char *name, char *err, size_t errlen)
 {
+	if (errlen)
+		err[0] = '\0';
 	for (size_t i = 0; i < N_ENGINES; i++)
 		if (!strcmp(engines[i]->name, name))
 			return engines[i];
-	return NULL;
+	return storage_module_load(name, err, errlen);
+}
+
+/* Find an engine by name; NULL if there is none. */
+const struct storage_ops *storage_engine(const char *name)
+{
+	return storage_engine_find(name, NULL, 0);
+}
+
+/* The eventfd that disks opened from now on write when their size changes. */
+void storage_set_notify_fd(int fd)
+{
+	__atomic_store_n(&notify_fd, fd, __ATOMIC_RELEASE);
 }
 
 /* Append the accepted forms of every engine to a message. */
@@ -33,6 +50,7 @@ static void append_usage(char *err, size_t errlen)
 		len = strlen(err);
 		snprintf(err + len, errlen - len, " %s", engines[i]->usage);
 	}
+	storage_module_usage(err, errlen);
 }
 
 /* Parse a size with an optional K/M/G/T suffix (powers of 1024), at most STORAGE_MAX_SIZE. */
@@ -90,6 +108,9 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 		*val++ = '\0';
 	bool path = spec->engine->needs_path, mem = !path && !spec->engine->needs_uri;
 
+	/* An engine that parses its own spec takes every option but ro and fault=. */
+	if (spec->engine->parse_option && strcmp(opt, "ro") && strcmp(opt, "fault"))
+		return spec->engine->parse_option(spec, opt, val, err, errlen);
 	if (!strcmp(opt, "ro") && !val) {
 		spec->readonly = true;
 	} else if (!strcmp(opt, "direct") && !val && path) {
@@ -137,10 +158,30 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 	return 0;
 }
 
+/*
+ * The next comma-separated field of *s (NULL at the end), cut off in place; with
+ * brackets, a comma inside [...] does not separate (rbd's mon_host=[v2:IP:PORT,v1:...]).
+ */
+static char *next_field(char **s, bool brackets)
+{
+	char *start = *s, *p;
+	int depth = 0;
+
+	while (start && *start == ',')
+		start++;
+	if (!start || !*start)
+		return NULL;
+	for (p = start; *p && (*p != ',' || depth > 0); p++)
+		depth += !brackets ? 0 : *p == '[' ? 1 : *p == ']' && depth > 0 ? -1 : 0;
+	*s = *p ? p + 1 : NULL;
+	*p = '\0';
+	return start;
+}
+
 /* Parse a spec: ENGINE:[PATH][,key=value...]. */
 int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, size_t errlen)
 {
-	char *copy = strdup(text), *colon, *opt, *save = NULL;
+	char *copy = strdup(text), *colon, *opt, *rest;
 	int ret = -EINVAL;
 
 	memset(spec, 0, sizeof(*spec));
@@ -155,7 +196,9 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 	colon = strchr(copy, ':');
 	if (colon)
 		*colon = '\0';
-	spec->engine = storage_engine(copy);
+	spec->engine = storage_engine_find(copy, err, errlen);
+	if (!spec->engine && err[0])	/* a module that did not load says why */
+		goto out;
 	if (!colon) {
 		snprintf(err, errlen, "bad disk spec '%s': it must start with an engine "
 			 "name and a colon", text);
@@ -168,7 +211,16 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 		goto out;
 	}
 	opt = colon + 1;
-	if (spec->engine->needs_path) {
+	if (spec->engine->parse_target) {
+		char *comma = strchr(opt, ',');
+
+		if (comma)
+			*comma = '\0';
+		ret = spec->engine->parse_target(spec, opt, err, errlen);
+		if (ret)
+			goto out;
+		opt = comma ? comma + 1 : opt + strlen(opt);
+	} else if (spec->engine->needs_path) {
 		char *comma = strchr(opt, ',');
 
 		if (comma)
@@ -210,13 +262,15 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 		}
 		opt = comma ? comma + 1 : opt + strlen(opt);
 	}
-	for (opt = strtok_r(opt, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+	/* Only an engine that parses its own options may take brackets. */
+	for (rest = opt; (opt = next_field(&rest, spec->engine->parse_option != NULL));) {
 		ret = spec_option(spec, opt, err, errlen);
 		if (ret)
 			goto out;
 	}
 	ret = -EINVAL;
-	if (!spec->engine->needs_path && !spec->engine->needs_uri && !spec->size && !spec->name) {
+	if (!spec->engine->needs_path && !spec->engine->needs_uri && !spec->engine->parse_target &&
+	    !spec->size && !spec->name) {
 		snprintf(err, errlen, "bad disk spec '%s': a ramdisk needs size=SIZE "
 			 "(accepted form: %s)", text, spec->engine->usage);
 		goto out;
@@ -236,6 +290,8 @@ out:
 /* Free what storage_spec_parse allocated; idempotent. */
 void storage_spec_free(struct storage_spec *spec)
 {
+	if (spec->engine && spec->engine->spec_free)
+		spec->engine->spec_free(spec);
 	free(spec->path);
 	free(spec->name);
 	free(spec->uri);
@@ -252,6 +308,7 @@ int storage_open(const struct storage_spec *spec, struct storage **diskp, char *
 		return -ENOMEM;
 	disk->ops = spec->engine;
 	disk->readonly = spec->readonly;
+	disk->notify_fd = __atomic_load_n(&notify_fd, __ATOMIC_ACQUIRE);
 	disk->caps.sector_size = disk->caps.physical_sector_size = 512;
 	err[0] = '\0';
 	ret = disk->ops->open(disk, spec, err, errlen);

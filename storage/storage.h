@@ -35,6 +35,7 @@ struct storage_spec {
 	uint64_t fault_start;	/* "fault=START+COUNT[:KIND]": I/O touching these */
 	uint64_t fault_count;	/* 512-byte sectors ... */
 	enum storage_fault fault;	/* ... goes wrong this way (see storage/fault.c) */
+	void *engine_spec;	/* an engine with parse_target: what it parsed (rbd: pool, image) */
 };
 
 /* What a disk can do, declared once at open; the core turns it into xenstore features. */
@@ -71,6 +72,11 @@ struct storage {
 	bool readonly;
 	struct storage_caps caps;
 	void *priv;			/* the engine's */
+	/*
+	 * The core's eventfd (storage_set_notify_fd), or -1; set before open. An engine
+	 * with size_now writes 1 to it, from any thread, when that size changes.
+	 */
+	int notify_fd;
 };
 
 /*
@@ -161,6 +167,22 @@ struct storage_ops {
 	void (*reap)(struct storage_queue *q);
 	/* Optional, for engines with a server: their connections now; from any thread. */
 	void (*link)(const struct storage *disk, struct storage_link *l);
+	/*
+	 * Optional, for an engine whose spec names something other than a file (rbd's
+	 * pool/image): parse the spec's first field, and each option the core does not
+	 * take (ro, fault=), into spec->engine_spec; spec_free releases it (idempotent).
+	 */
+	int (*parse_target)(struct storage_spec *spec, const char *target, char *err, size_t errlen);
+	int (*parse_option)(struct storage_spec *spec, const char *key, const char *val, char *err,
+			    size_t errlen);
+	void (*spec_free)(struct storage_spec *spec);
+	/*
+	 * Optional, for storage that can change size by itself (an rbd image resized by
+	 * another client): its size now, from any thread. The engine writes notify_fd
+	 * when it changes; the core then takes the new size over as a resize does,
+	 * without calling resize.
+	 */
+	uint64_t (*size_now)(struct storage *disk);
 };
 
 extern const struct storage_ops storage_mem_ops;
@@ -212,8 +234,29 @@ uint64_t storage_mem_used(void);
 /* Submission queue entries of each uring queue (512; tests make it small). */
 extern unsigned int storage_uring_depth;
 
-/* Find an engine by name; NULL if there is none. */
+/*
+ * Find an engine by name; NULL if there is none. An engine shipped as a loadable module
+ * (rbd) is loaded on first use from BLKBACK_ENGINE_DIR, or $BLKBACKD_ENGINE_DIR if set.
+ */
 const struct storage_ops *storage_engine(const char *name);
+
+/*
+ * The same, saying in err why there is none: an unknown name leaves err empty, a module
+ * that cannot be loaded says why and which package to install.
+ */
+const struct storage_ops *storage_engine_find(const char *name, char *err, size_t errlen);
+
+/* storage/module.c: load the module of a loadable engine; NULL, and why in err if known. */
+const struct storage_ops *storage_module_load(const char *name, char *err, size_t errlen);
+
+/* storage/module.c: append " FORM" for each loadable engine to the message in err. */
+void storage_module_usage(char *err, size_t errlen);
+
+/* The eventfd that disks opened from now on write when their size changes (-1: none). */
+void storage_set_notify_fd(int fd);
+
+/* A disk's size as its storage has it now, if it can change by itself; 0 otherwise. */
+uint64_t storage_size_now(struct storage *disk);
 
 /*
  * Parse a spec. On error returns -EINVAL and writes a message naming the bad

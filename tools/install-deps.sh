@@ -31,11 +31,14 @@ esac
 # the images.
 # The Debian package (make deb): build-essential, dpkg-dev and debhelper, which
 # dpkg-buildpackage checks for, and lintian, which make check runs on the .deb.
-pkgs=(gcc make pkg-config libxen-dev liburing-dev libnbd-dev)
+# The rbd engine module (build/engines/rbd.so, its own package blkbackd-rbd): librbd-dev and
+# librados-dev to build it. Its tests (tests/sim/rbd-*.sh) run a single-node Ceph cluster:
+# ceph-mon, ceph-osd and ceph-common (the ceph and rbd CLIs); with the libraries ~217 MiB.
+pkgs=(gcc make pkg-config libxen-dev liburing-dev libnbd-dev librbd-dev librados-dev)
 [ -n "$build_only" ] ||
 	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs zstd
-	       fuse3 libfuse3-dev systemd man-db nbdkit libnbd-bin gnutls-bin
-	       qemu-system-common qemu-utils)
+	       fuse3 libfuse3-dev systemd man-db nbdkit libnbd-bin gnutls-bin ceph-mon ceph-osd
+	       ceph-common qemu-system-common qemu-utils)
 [ -z "$deb" ] || pkgs+=(build-essential dpkg-dev debhelper lintian)
 
 missing=()

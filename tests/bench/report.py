@@ -28,6 +28,10 @@ ROWS = {
                               "fio psync, 4 jobs, same file", "iops"),
     "mq-4k-randread-qd32": ("mem, one queue per core, one frontend thread",
                             "fio, one job per core, same total depth", "iops"),
+    "nbd-4k-randread-qd32": ("nbd engine, nbdkit memory export (Unix socket)",
+                             "fio's nbd engine, same export", "iops"),
+    "rbd-4k-randread-qd32": ("rbd engine, one-OSD memstore cluster on 127.0.0.1",
+                             "fio's rbd engine, same image", "iops"),
 }
 
 

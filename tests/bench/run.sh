@@ -18,15 +18,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../helpers.sh"
 source "$here/../sim/lib.sh"
 source "$here/../sim/lib-blkback.sh"
+source "$here/../sim/lib-nbd.sh"
 runtime=${BENCH_RUNTIME:-5} runs=${BENCH_RUNS:-5} size=${BENCH_SIZE:-1G}
 bdir=${BENCH_DIR:-$REPO/.cache/bench} out=${BENCH_OUT:-$REPO/build/bench}
 ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 uring-4k-randread-qd32
-uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 grant-modes qd-sweep idle-wakeups"
+uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 nbd-4k-randread-qd32 rbd-4k-randread-qd32
+grant-modes qd-sweep
+idle-wakeups"
 IDLE_S=${BENCH_IDLE_S:-10}          # idle-wakeups: seconds of watching an idle disk
 rows=${BENCH_ROWS:-$ALL_ROWS}
 FILE_WORKERS=4     # storage/file.c: the file engine's I/O threads per queue
 
-for tool in fio gnuplot; do
+for tool in fio gnuplot nbdkit; do
 	command -v $tool >/dev/null && continue
 	pkg=$tool; [ $tool = gnuplot ] && pkg=gnuplot-nox
 	[ "$(id -u)" -eq 0 ] || { echo "bench: needs $tool: sudo apt-get install $pkg" >&2; exit 1; }
@@ -80,26 +83,8 @@ print(json.dumps(r))' "$json" "$t0" "$t1")
 anchor() {
 	local row=$1 qd=$2 json
 	shift 2
-	json=$(fio --name=anchor --iodepth="$1" --runtime="$runtime" --time_based --group_reporting \
-		--output-format=json+ "${@:2}" | python3 -c '
-import json, sys
-j = json.load(sys.stdin)["jobs"][0]
-io = j["write"] if j["write"]["total_ios"] > j["read"]["total_ios"] else j["read"]
-reqs = j["read"]["total_ios"] + j["write"]["total_ios"]
-# with several jobs, job_runtime sums them (and usr/sys_cpu are shares of it); each
-# side runtime is the wall time
-secs = max(j["read"]["runtime"], j["write"]["runtime"]) / 1000.0
-cpu = (j["usr_cpu"] + j["sys_cpu"]) / 100.0 * j["job_runtime"] / 1000.0 * 1e6
-p = io["clat_ns"]["percentile"]
-hist = {}
-for ns, n in io["clat_ns"].get("bins", {}).items():
-    k = max(int(ns), 1).bit_length() - 1
-    hist[k] = hist.get(k, 0) + n
-print(json.dumps({"iops": reqs / secs, "mib_s": (j["read"]["io_bytes"] + j["write"]["io_bytes"]) / 1048576 / secs,
-                  "requests": reqs, "errors": j["error"], "runtime_s": secs,
-                  "lat_p50_us": p["50.000000"] / 1000, "lat_p99_us": p["99.000000"] / 1000,
-                  "lat_log2_ns": [hist.get(k, 0) for k in range(max(hist) + 1)] if hist else [],
-                  "cpu_us": cpu, "side_cpu_us": cpu}))')
+	json=$(python3 "$here/fio-sample.py" --name=anchor --iodepth="$1" --runtime="$runtime" \
+		--time_based --group_reporting "${@:2}")
 	record "$row" anchor "$qd" "$json"
 }
 
@@ -119,7 +104,8 @@ disk_up() {
 	bk_start ${BENCH_DAEMON_OPTS:-} "$@"
 	bk_ctl attach guest1 "$spec" --vdev xvdb --nowait >/dev/null
 	case $spec in
-	mem:*)	head -c "$(numfmt --from=iec "$size")" /dev/urandom | fe guest1 write xvdb 0 >/dev/null ;;
+	mem:* | nbd:* | rbd:*)
+		head -c "$(numfmt --from=iec "${DISK_SIZE:-$size}")" /dev/urandom | fe guest1 write xvdb 0 >/dev/null ;;
 	esac
 }
 
@@ -233,6 +219,38 @@ if want mq-4k-randread-qd32; then
 	ANCHOR=("${MEM_FIO[@]}" --rw=randread --numjobs="$ncpu")
 	row mq-4k-randread-qd32 32 $((32 / ncpu))
 	disk_down
+fi
+
+# The nbd row: the nbd engine against fio's own nbd engine (libnbd too), the same nbdkit memory
+# export on a Unix socket, written in full first.
+if want nbd-4k-randread-qd32; then
+	nbd_setup
+	nbd_server bench memory "$size"
+	disk_up "nbd:$(nbd_uri bench)"
+	OURS=(--rw randread --bs 4k --indirect-segs 0)
+	ANCHOR=(--ioengine=nbd --uri="$(nbd_uri bench)" --size="$size" --bs=4k --rw=randread)
+	row nbd-4k-randread-qd32 32
+	disk_down
+	nbd_stop bench
+fi
+
+# The rbd row: the rbd engine against fio's own rbd engine (librbd too), the same image of a
+# fresh single-node cluster (tests/lib-ceph.sh: one mon, one memstore OSD, on 127.0.0.1),
+# written in full first; RBD_SIZE (256M), as the OSD holds about three times what is written.
+if want rbd-4k-randread-qd32; then
+	export BLKBACKD_ENGINE_DIR=$BUILD/engines
+	source "$here/../lib-ceph.sh"
+	ceph_start "$bdir/ceph"
+	rbd_size=${RBD_SIZE:-256M}
+	rbdc create --size "$(($(numfmt --from=iec "$rbd_size") / 1048576))" rbd/bench
+	DISK_SIZE=$rbd_size disk_up "rbd:rbd/bench,mon_host=$CEPH_MON_HOST"
+	OURS=(--rw randread --bs 4k --indirect-segs 0)
+	ANCHOR=(--ioengine=rbd --clientname=admin --pool=rbd --rbdname=bench --size="$rbd_size"
+		--bs=4k --rw=randread)
+	export CEPH_CONF    # fio's rbd engine reads the cluster from it
+	row rbd-4k-randread-qd32 32
+	disk_down
+	ceph_stop
 fi
 
 # Grant modes, for the table only (the anchor is the persistent row above).

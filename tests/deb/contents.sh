@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The .deb make deb built holds what the real-Xen suite and an administrator need, where
 # Debian 12 expects it: the version of blkback/version.h, the Xen and io_uring libraries in
-# Depends, exactly the files make install puts (man pages compressed) plus the copyright
+# Depends (and no Ceph library: the rbd engine is a package of its own), exactly the files make install puts (man pages compressed) plus the copyright
 # and changelog, a unit that runs /usr/sbin/blkbackd, maintainer scripts that enable and
 # start the unit, restart it (the handover path) on upgrade and stop it only on removal, no
 # shlibs claim for xensim's private drop-in libraries, and binaries that run.
@@ -23,6 +23,8 @@ depends=$(dpkg-deb -f "$deb" Depends)
 for lib in libxenstore4 libxengnttab1 libxenevtchn1 liburing2 libnbd0 libc6; do
 	[[ $depends == *"$lib "* ]] || fail "Depends does not name $lib: $depends"
 done
+# Ceph's libraries come only with the rbd engine's own package (tests/deb/rbd.sh).
+[[ $depends != *librbd* && $depends != *librados* ]] || fail "blkbackd depends on Ceph: $depends"
 
 want=$( {
 	printf '%s\n' /usr/sbin/blkbackd /usr/sbin/blkbackctl /usr/bin/xensim /usr/bin/blkfront \

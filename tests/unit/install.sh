@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make install puts exactly the package's files where Debian expects them (PREFIX=/usr: the
-# binaries in /usr/sbin and /usr/bin, the unit in /lib/systemd/system, the man pages, the
+# binaries in /usr/sbin and /usr/bin, the rbd engine module in /usr/lib/blkbackd/engines
+# (packaged apart, as blkbackd-rbd), the unit in /lib/systemd/system, the man pages, the
 # hotplug script in /etc/xen/scripts when the tree has one), with their modes and the unit's
 # paths filled in; under the default PREFIX the unit goes below /usr/local and runs
 # /usr/local/sbin/blkbackd. make uninstall with the same variables removes every file.
@@ -17,6 +18,7 @@ expected() {
 	for p in blkbackd blkbackctl; do echo "755 /usr/sbin/$p"; done
 	for p in xensim blkfront; do echo "755 /usr/bin/$p"; done
 	for p in libxengnttab.so.1 libxenevtchn.so.1; do echo "644 /usr/lib/xensim/$p"; done
+	echo "644 /usr/lib/blkbackd/engines/rbd.so"
 	for p in "$REPO"/docs/*.8; do echo "644 /usr/share/man/man8/$(basename "$p")"; done
 	for p in "$REPO"/docs/*.1; do echo "644 /usr/share/man/man1/$(basename "$p")"; done
 	echo "644 /lib/systemd/system/blkbackd.service"
@@ -37,6 +39,8 @@ grep -q ' /usr/share/man/man1/xensim.1$' <<<"$got" || fail "xensim.1 not install
 for f in blkbackd blkbackctl; do
 	cmp -s "$B/$f" "$d/pkg/usr/sbin/$f" || fail "/usr/sbin/$f is not the build's $f"
 done
+cmp -s "$B/engines/rbd.so" "$d/pkg/usr/lib/blkbackd/engines/rbd.so" ||
+	fail "/usr/lib/blkbackd/engines/rbd.so is not the build's engines/rbd.so"
 unit=$d/pkg/lib/systemd/system/blkbackd.service
 grep -q '@' "$unit" && fail "a placeholder is left in the unit: $(grep '@' "$unit")"
 grep -qx 'ExecStart=/usr/sbin/blkbackd --daemon $BLKBACKD_OPTS' "$unit" ||
@@ -57,6 +61,8 @@ unit=$d/local/usr/local/lib/systemd/system/blkbackd.service
 grep -qx 'ExecStart=/usr/local/sbin/blkbackd --daemon $BLKBACKD_OPTS' "$unit" ||
 	fail "the /usr/local unit runs $(grep ^ExecStart "$unit")"
 [ -x "$d/local/usr/local/sbin/blkbackd" ] || fail "no /usr/local/sbin/blkbackd"
+[ -f "$d/local/usr/local/lib/blkbackd/engines/rbd.so" ] ||
+	fail "no /usr/local/lib/blkbackd/engines/rbd.so under the default PREFIX"
 OUT=$(mk uninstall DESTDIR="$d/local" 2>&1) || fail "make uninstall failed: $OUT"
 left=$(installed "$d/local")
 [ -z "$left" ] || fail "make uninstall left: $left"
