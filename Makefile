@@ -35,7 +35,7 @@ endif
 
 BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-poll ring-takeover xs vdev config \
 	device device-life task backend control procstat log
-STORAGE := storage queue module mem filecommon filelock file uring fault nbd nbd-conn
+STORAGE := storage queue module mem filecommon filelock file uring fault nbd nbd-conn qsd image
 # Engines built as loadable modules (storage/module.c loads ENGINE.so from ENGINE_DIR):
 # their libraries stay out of blkbackd. rbd: librbd and librados (Debian ships no .pc).
 ENGINE_DIR ?= $(LIBDIR)/blkbackd/engines
@@ -164,9 +164,10 @@ $(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libbl
 		$(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm -pthread $(LDLIBS)
 $(B)/tests/sim/torture: $(B)/tests/sim/torture-guest.o
 
-# tests/sim/nbd-conformance.sh's program: the engine harness of tests/unit on nbd: disks;
+# tests/sim/nbd-conformance.sh's and qcow2-conformance.sh's programs: the engine harness of
+# tests/unit on nbd: disks and on image disks;
 # tests/sim/rbd-*.c: engine tests against a Ceph cluster, on the core and the rbd module.
-NBD_PROGS := $(B)/tests/sim/nbd-engine
+NBD_PROGS := $(B)/tests/sim/nbd-engine $(B)/tests/sim/qcow2-engine
 RBD_PROGS := $(patsubst tests/sim/%.c,$(B)/tests/sim/%,$(wildcard tests/sim/rbd-*.c))
 $(NBD_PROGS) $(RBD_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkback.a
 	$(call msg,LD,$@)
@@ -233,7 +234,7 @@ FUZZ_SEEDS := $(FUZZ_TARGETS:%=$(B)/fuzz/seeds/%/.stamp)
 $(B)/fuzz/fuzz-parse: blkback/parse.c blkback/abi.c tests/fuzz/fuzz-parse.h blkback/parse.h \
 	blkback/abi.h
 $(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) blkback/num.c blkback/log.c storage/storage.h \
-	storage/filecommon.h storage/nbd-int.h \
+	storage/filecommon.h storage/nbd-int.h storage/qsd.h \
 	blkback/num.h
 $(B)/fuzz/fuzz-config: blkback/config.c blkback/xs.c blkback/abi.c blkback/num.c blkback/log.c \
 	$(STORAGE:%=storage/%.c) blkback/config.h blkback/xs.h blkback/abi.h blkback/num.h \

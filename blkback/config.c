@@ -122,13 +122,14 @@ bool cfg_hotplug(const struct cfg_nodes *n)
 	return s != NULL;
 }
 
-/* The image formats libxl may put before a tap disk's target, other than raw's "aio". */
-static const char *const libxl_formats[] = { "vhd", "qcow", "qcow2", "qed" };
+/* The image formats libxl may put before a tap disk's target that blkbackd does not serve. */
+static const char *const libxl_refused[] = { "qcow", "qed" };
 
 /*
  * The spec in a params node: libxl (4.19 on) writes a tap disk's as FORMAT:TARGET, where
- * raw is "aio"; so "aio:mem:size=64M" is the spec "mem:size=64M". Other formats are
- * refused, saying so. In *spec the text after any "aio:"; -EINVAL with why if refused.
+ * raw is "aio"; so "aio:mem:size=64M" is the spec "mem:size=64M". "qcow2:PATH" is the
+ * qcow2 engine's spec as it is, and "vhd:PATH" the vpc engine's (qemu's name for VHD):
+ * in place, into *spec. qcow and qed are refused, saying so: -EINVAL with why.
  */
 static int strip_format(char *text, char **spec, char *why, size_t len)
 {
@@ -141,11 +142,16 @@ static int strip_format(char *text, char **spec, char *why, size_t len)
 		*spec = text + 4;
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(libxl_formats) / sizeof(libxl_formats[0]); i++) {
-		if (strlen(libxl_formats[i]) == n && !strncmp(text, libxl_formats[i], n)) {
+	if (n == 3 && !strncmp(text, "vhd", 3)) {
+		memcpy(text, "vpc", 3);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(libxl_refused) / sizeof(libxl_refused[0]); i++) {
+		if (strlen(libxl_refused[i]) == n && !strncmp(text, libxl_refused[i], n)) {
 			snprintf(why, len, "the toolstack asks for a %s image ('%.*s'): blkbackd "
-				 "serves raw images only; in the xl disk line write format=raw, or "
-				 "leave format out", libxl_formats[i], 96, text);
+				 "serves qcow2, vhd, vmdk, vhdx and raw images, not %s: convert it "
+				 "(qemu-img convert -O qcow2), then write format=qcow2 in the xl disk "
+				 "line", libxl_refused[i], 96, text, libxl_refused[i]);
 			return -EINVAL;
 		}
 	}

@@ -43,8 +43,9 @@ int cfg_frontend(const struct cfg_nodes *n, uint32_t domid, char **fepath, char 
 bool cfg_hotplug(const struct cfg_nodes *n);
 
 /*
- * The disk: the spec in params (libxl's "aio:" format prefix taken off; "vhd:" and the
- * other formats refused) (see storage_spec_parse), read-only also when the mode
+ * The disk: the spec in params (libxl's "aio:" format prefix taken off, "qcow2:" kept as
+ * the engine's, "vhd:" served by the vpc engine, "qcow:" and "qed:" refused) (see
+ * storage_spec_parse), read-only also when the mode
  * node starts with 'r'. *params gets the spec's text (malloc'd) for the log. On error
  * nothing is left allocated.
  */

@@ -302,9 +302,14 @@ static bool conn_notify(struct nbd_conn *c)
 		p.events |= POLLOUT;
 	if (poll(&p, 1, 0) < 0)
 		return true;	/* EINTR: look again next turn */
-	if (p.revents & (POLLIN | POLLHUP | POLLERR))
+	/*
+	 * Each notify only in the direction libnbd waits for: a connect under way (which
+	 * waits to write) may see its socket readable, and libnbd refuses a read then.
+	 */
+	if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_READ))
 		r = nbd_aio_notify_read(c->h);
-	if (!r && (p.revents & POLLOUT) && (nbd_aio_get_direction(c->h) & LIBNBD_AIO_DIRECTION_WRITE))
+	if (!r && (p.revents & (POLLOUT | POLLHUP | POLLERR)) &&
+	    (nbd_aio_get_direction(c->h) & LIBNBD_AIO_DIRECTION_WRITE))
 		r = nbd_aio_notify_write(c->h);
 	return !r && !nbd_aio_is_dead(c->h) && !nbd_aio_is_closed(c->h);
 }
@@ -340,8 +345,12 @@ void nbe_conn_wants(struct nbd_conn *c, struct storage_poll *p)
 		unsigned int dir = nbd_aio_get_direction(c->h);
 
 		p->fd = nbd_aio_get_fd(c->h);
-		/* Readable always: a server that hangs up is seen at once, even when idle. */
-		p->events = POLLIN | (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0);
+		/*
+		 * Up, readable always: a server that hangs up is seen at once, even when idle.
+		 * Connecting, only what libnbd waits for (readable then means nothing to it).
+		 */
+		p->events = (c->state == NBD_UP || (dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
+			    (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0);
 		if (p->fd < 0)
 			until = now;	/* dead: reap notices */
 		if (c->state == NBD_CONNECTING)

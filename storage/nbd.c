@@ -139,9 +139,11 @@ static struct nbd_handle *connect_wait(const char *uri, unsigned int timeout_ms,
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			goto fail;
 		}
-		if (p.revents & (POLLIN | POLLHUP | POLLERR))
+		/* Each notify only in the direction libnbd waits for (see nbd-conn.c). */
+		if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_READ))
 			r = nbd_aio_notify_read(h);
-		if (!r && (p.revents & POLLOUT))
+		if (!r && (p.revents & (POLLOUT | POLLHUP | POLLERR)) &&
+		    (nbd_aio_get_direction(h) & LIBNBD_AIO_DIRECTION_WRITE))
 			r = nbd_aio_notify_write(h);
 		if (r) {
 			snprintf(err, errlen, "%s", nbd_get_error());

@@ -9,6 +9,7 @@
 
 static const struct storage_ops *const engines[] = {
 	&storage_mem_ops, &storage_file_ops, &storage_uring_ops, &storage_nbd_ops,
+	&storage_qcow2_ops, &storage_vmdk_ops, &storage_vhdx_ops, &storage_vpc_ops, &storage_raw_ops,
 };
 
 #define N_ENGINES (sizeof(engines) / sizeof(engines[0]))

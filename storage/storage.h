@@ -189,6 +189,9 @@ extern const struct storage_ops storage_mem_ops;
 extern const struct storage_ops storage_file_ops;
 extern const struct storage_ops storage_uring_ops;
 extern const struct storage_ops storage_nbd_ops;
+/* Disk images through a qemu-storage-daemon of their own (storage/image.c). */
+extern const struct storage_ops storage_qcow2_ops, storage_vmdk_ops, storage_vhdx_ops,
+	storage_vpc_ops, storage_raw_ops;
 
 /* The reconnect timeout of an NBD disk without timeout=, in seconds. */
 #define STORAGE_NBD_TIMEOUT_S 30
@@ -203,6 +206,15 @@ extern const struct storage_ops storage_nbd_ops;
 int storage_nbd_open_uri(struct storage *disk, const char *uri, bool readonly,
 			 unsigned int timeout_s, char *err, size_t errlen);
 
+
+/*
+ * Where the image engines make the private directory of each disk's qemu-storage-daemon
+ * (blkbackd: RUNDIR/KIND.images; without this call $TMPDIR or /tmp); made if missing.
+ * Also stops the qemu-storage-daemons a killed predecessor left there (SIGTERM, so
+ * that qemu flushes its images, and waits for them) and removes their directories.
+ * Call it before any disk opens; -errno.
+ */
+int storage_image_setup(const char *dir);
 
 /*
  * The bytes every ramdisk together may allocate (pages written, until discarded or

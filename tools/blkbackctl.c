@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		"            uring:PATH[,direct][,ro][,shared]  the same through io_uring\n"
 		"            nbd:URI[,timeout=SECONDS][,ro]  an NBD server's export (URI:\n"
 		"                nbd+unix:///EXP?socket=PATH, nbd://HOST:PORT/EXP, nbds://...)\n"
+		"            qcow2:PATH[,direct][,ro]  an image through a qemu-storage-daemon\n"
+		"                of its own (also vmdk:, vhdx:, vpc: for VHD, raw:)\n"
 		"  detach DOMAIN VDEV [--timeout SECONDS] [--force]\n"
 		"      close the disk in the guest and remove it.\n"
 		"  list\n"

@@ -16,6 +16,7 @@
 #include "../blkback/log.h"
 #include "../blkback/num.h"
 #include "../blkback/version.h"
+#include "../storage/storage.h"
 #include "detach.h"
 #include "kernel-backend.h"
 #include "pidfile.h"
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
 	struct blk_backend_opts bopts = { .grant_mode = GRANT_MODE_PERSISTENT,
 					  .poll_us = POLL_US_DEFAULT };
 	char pidbuf[PATH_MAX], sockpath[PATH_MAX], statedir[PATH_MAX], logpath[PATH_MAX];
+	char imagedir[PATH_MAX];
 	uint64_t nq;
 	bool daemonize = false;
 	/* Static: a thread left in hung storage at exit may still poke its fds, use its device. */
@@ -271,6 +273,7 @@ int main(int argc, char **argv)
 	if (run_path(kind, "sock", sockpath, sizeof(sockpath)) ||
 	    run_path(kind, "state", statedir, sizeof(statedir)) ||
 	    run_path(kind, "log", logpath, sizeof(logpath)) ||
+	    run_path(kind, "images", imagedir, sizeof(imagedir)) ||
 	    (!pidfile && pidfile_path(kind, pidbuf, sizeof(pidbuf)))) {
 		fprintf(stderr, "blkbackd: the run directory's path is too long: set "
 			"BLKBACKD_RUNDIR to a shorter one\n");
@@ -335,6 +338,11 @@ int main(int argc, char **argv)
 			statedir, strerror(errno));
 	else
 		bopts.state_dir = statedir;
+	/* Image disks' qemu-storage-daemons: a killed predecessor's are stopped first. */
+	err = storage_image_setup(imagedir);
+	if (err)
+		log_err("cannot use %s for the image disks' qemu-storage-daemon sockets: %s; "
+			"they go to $TMPDIR or /tmp", imagedir, strerror(-err));
 	bopts.kind = kind;
 	if (backend_open(&be, &bopts))
 		goto out;

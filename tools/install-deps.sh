@@ -26,6 +26,9 @@ esac
 # The nbd tests (tests/sim/nbd-*.sh): nbdkit, the NBD server they start (memory and file
 # plugins, error, delay, blocksize-policy, multi-conn and nozero filters), libnbd-bin for
 # nbdinfo, and gnutls-bin for psktool, which makes nbd-tls's pre-shared key.
+# The image engines' tests (tests/sim/qcow2-*.sh): qemu-system-common for qemu-storage-daemon,
+# which blkbackd starts per image disk, and qemu-utils for qemu-img, which makes and checks
+# the images.
 # The Debian package (make deb): build-essential, dpkg-dev and debhelper, which
 # dpkg-buildpackage checks for, and lintian, which make check runs on the .deb.
 # The rbd engine module (build/engines/rbd.so, its own package blkbackd-rbd): librbd-dev and
@@ -35,7 +38,7 @@ pkgs=(gcc make pkg-config libxen-dev liburing-dev libnbd-dev librbd-dev librados
 [ -n "$build_only" ] ||
 	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs zstd
 	       fuse3 libfuse3-dev systemd man-db nbdkit libnbd-bin gnutls-bin ceph-mon ceph-osd
-	       ceph-common)
+	       ceph-common qemu-system-common qemu-utils)
 [ -z "$deb" ] || pkgs+=(build-essential dpkg-dev debhelper lintian)
 
 missing=()

@@ -7,9 +7,14 @@
  *   DIR/trim.sock    memory 8M, nozero               discard is a trim: no zeroes promised
  *   DIR/ro.sock      memory 8M, nbdkit -r            read-only whatever the spec says
  *   DIR/err.sock     memory 8M, error filter         every read fails with EIO
+ * With --bad, the specs and servers that must be refused, those of tests/sim/nbd-bad-input.sh:
+ *   DIR/named.sock   memory 8M, export "good" only   another name is refused
+ *   DIR/deaf.sock    bound, not listening            the connection is refused
  *   DIR/mute.sock    a socket that never answers     the open gives up after timeout=
- * usage: nbd-engine DIR
+ *   DIR/nobody.sock  not there
+ * usage: nbd-engine [--bad] DIR
  */
+#include <dirent.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -182,47 +187,92 @@ static void bad_spec(const char *text, const char *word)
 		storage_spec_free(&spec);
 }
 
-/* A spec that parses must fail to open, quickly, leave the pointer alone and say word. */
+/* The file descriptors this process has open. */
+static int fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * A spec that parses must fail to open, quickly, leave the pointer alone and say word, and
+ * leave no socket open.
+ */
 static void refused(const char *text, const char *word)
 {
 	struct storage *disk = &sentinel;
 	char err[STORAGE_ERR_LEN] = "";
-	int ret = open_spec(text, &disk, err, sizeof(err));
+	int fds = fd_count(), ret = open_spec(text, &disk, err, sizeof(err));
 
 	CHECK(ret < 0, "'%s' opened", text);
 	CHECK(disk == &sentinel, "'%s': disk pointer written by a failed open", text);
+	CHECK(fd_count() == fds, "'%s': %d fds open after the failed open, %d before", text,
+	      fd_count(), fds);
 	CHECK(strstr(err, word) != NULL, "'%s': message '%s' does not say '%s'", text, err, word);
 	printf("open refused '%s': %s\n", text, err);
 	if (!ret)
 		storage_close(disk);
 }
 
-int main(int argc, char **argv)
+/* Malformed specs and URIs, servers refusing or not answering: each refused, saying why. */
+static void bad_input(void)
 {
 	char spec[512], want[512];
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 2) {
-		fprintf(stderr, "usage: nbd-engine DIR\n");
-		return 2;
-	}
-	dir = argv[1];
-	CHECK(storage_engine("nbd") == &storage_nbd_ops, "no nbd engine in the table");
-
 	bad_spec("nbd:", "URI");
 	bad_spec("nbd:/srv/disk.img", "URI");
+	bad_spec("nbd:nbd//127.0.0.1/x", "URI");
 	bad_spec("nbd:nbd://127.0.0.1/x,timeout=0", "timeout");
 	bad_spec("nbd:nbd://127.0.0.1/x,timeout=soon", "timeout");
 	bad_spec("nbd:nbd://127.0.0.1/x,size=1M", "size=1M");
 	bad_spec("nbd:nbd://127.0.0.1/x,direct", "direct");
 	refused("nbd:nbd+nosuch:///?socket=/x", "nbd+nosuch");
 	refused("nbd:nbd+unix:///", "socket");
+	refused("nbd:nbd://127.0.0.1:notaport/x", "notaport");
 	snprintf(spec, sizeof(spec), "nbd:nbd+unix:///?socket=%s/nobody.sock,timeout=5", dir);
 	snprintf(want, sizeof(want), "%s/nobody.sock", dir);
 	refused(spec, want);
+	snprintf(spec, sizeof(spec), "nbd:nbd+unix:///?socket=%s/deaf.sock,timeout=5", dir);
+	refused(spec, "Connection refused");
+	snprintf(spec, sizeof(spec), "nbd:nbd+unix:///wrong?socket=%s/named.sock,timeout=5", dir);
+	refused(spec, "wrong");
 	snprintf(spec, sizeof(spec), "nbd:nbd+unix:///?socket=%s/mute.sock,timeout=1", dir);
 	refused(spec, "no answer in 1 s");
+	/* The right name on the same server opens. */
+	snprintf(spec, sizeof(spec), "nbd:nbd+unix:///good?socket=%s/named.sock", dir);
+	{
+		struct storage *disk = NULL;
+		char err[STORAGE_ERR_LEN];
+		int ret = open_spec(spec, &disk, err, sizeof(err));
 
+		CHECK(ret == 0, "open '%s': %s", spec, err);
+		if (!ret)
+			storage_close(disk);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	bool bad = argc == 3 && !strcmp(argv[1], "--bad");
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc != 2 && !bad) {
+		fprintf(stderr, "usage: nbd-engine [--bad] DIR\n");
+		return 2;
+	}
+	dir = argv[argc - 1];
+	CHECK(storage_engine("nbd") == &storage_nbd_ops, "no nbd engine in the table");
+	if (bad) {
+		bad_input();
+		return check_done("nbd-engine --bad");
+	}
 	run_rw("mem", "", 512, true, true, false);
 	run_rw("small", "", 4096, true, true, false);
 	run_rw("single", "", 512, true, true, true);

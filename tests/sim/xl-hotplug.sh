@@ -8,7 +8,7 @@
 #    no node and nothing in the daemon; the same image attaches again at once.
 #  - xl destroy's removal of a disk a guest is using leaves nothing either.
 #  - Bad specs (unknown engine, missing file, size 0, absurd size, a read-only file with
-#    access=rw, format vhd) still reach InitWait, so that libxl runs the script; the script
+#    access=rw, format qed) still reach InitWait, so that libxl runs the script; the script
 #    exits 1 with blkbackd's own message on stderr and in hotplug-error (xl's "script:"
 #    line); the backend then closes; xl block-detach (and xl destroy's forced removal)
 #    leaves nothing behind.
@@ -66,6 +66,22 @@ for i in 1 2 3; do
 done
 nothing_left "after re-attaching the image"
 
+# format=qcow2 (libxl writes qcow2:TARGET) and format=vhd (vhd:TARGET) reach the image
+# engines, where qemu is installed (tests/sim/qcow2-*.sh test them; this is the route).
+if command -v qemu-img >/dev/null && command -v qemu-storage-daemon >/dev/null; then
+	for f in qcow2:vm1.qcow2 vhd:vm1.vhd; do
+		qemu-img create -q -f "$([ "${f%%:*}" = vhd ] && echo vpc || echo qcow2)" \
+			"$XENSIM_DIR/${f#*:}" 16M || fail "qemu-img create ${f#*:} failed"
+		OUT=$(attach "$XENSIM_DIR/${f#*:}" --format "${f%%:*}" 2>&1) ||
+			fail "attach with format ${f%%:*} failed: $OUT"
+		fe guest1 verify xvdb --seed 4 --size 8M >/dev/null || fail "verify on ${f#*:} failed"
+		OUT=$(detach 2>&1) || fail "detach of ${f#*:} failed: $OUT"
+		nothing_left "after detaching ${f#*:}"
+	done
+else
+	echo "note: no qemu-img or qemu-storage-daemon: format=qcow2 and vhd not tried"
+fi
+
 # xl destroy's removal (the frontend's directory goes first) of a disk the guest is using.
 OUT=$(attach "file:$img" 2>&1) || fail "attach before the destroy failed: $OUT"
 fe_bg "$XENSIM_DIR/bench.log" guest1 bench xvdb --rw randrw --runtime 60 --io-timeout 60
@@ -107,7 +123,7 @@ bad aio:mem:size=99999999T "w" "bad size '99999999T': too large" off
 bad "aio:file:$ro" "w" "cannot open $ro: Permission denied" off
 OUT=$ATTACH_OUT
 expect_out "add ,ro to use it read-only, or give blkbackd write access (in the xl disk line: access=ro)"
-bad "vhd:/srv/vm1.vhd" "w" "blkbackd serves raw images only; in the xl disk line write format=raw" on
+bad "qed:/srv/vm1.qed" "w" "blkbackd serves qcow2, vhd, vmdk, vhdx and raw images, not qed" on
 # The read-only file serves with access=ro.
 OUT=$(attach "file:$ro" --mode r 2>&1) || fail "attach of $ro read-only failed: $OUT"
 OUT=$(fe guest1 info xvdb 2>&1) || fail "info on the read-only disk failed: $OUT"

@@ -151,15 +151,29 @@ static void test_libxl_format(void)
 	CHECK(strstr(why, "bad disk spec 'nbd:host:10809': give the server's URI") != NULL,
 	      "reason '%s'", why);
 
-	t[0].value = "vhd:/srv/vm1.vhd";
-	check_refused(cfg_disk(&n, &spec, &params, why, sizeof(why)), why,
-		      "the toolstack asks for a vhd image ('vhd:/srv/vm1.vhd'): blkbackd serves "
-		      "raw images only; in the xl disk line write format=raw, or leave format out",
-		      "vhd:");
-	CHECK(params == NULL && spec.path == NULL, "left allocated");
+	/* Image formats: qcow2 is the qcow2 engine's spec, vhd the vpc engine's; qcow refused. */
 	t[0].value = "qcow2:/srv/vm1.qcow2";
-	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "qcow2:");
-	CHECK(strstr(why, "a qcow2 image") != NULL, "reason '%s'", why);
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), 0, "qcow2:");
+	CHECK(spec.engine == &storage_qcow2_ops && spec.path && !strcmp(spec.path, "/srv/vm1.qcow2"),
+	      "qcow2: engine %s", spec.engine ? spec.engine->name : "none");
+	storage_spec_free(&spec);
+	free(params);
+	t[0].value = "vhd:/srv/vm1.vhd";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), 0, "vhd:");
+	CHECK(spec.engine == &storage_vpc_ops && params && !strcmp(params, "vpc:/srv/vm1.vhd"),
+	      "vhd: engine %s, params %s", spec.engine ? spec.engine->name : "none",
+	      params ? params : "none");
+	storage_spec_free(&spec);
+	free(params);
+	t[0].value = "qcow:/srv/vm1.qcow";
+	check_refused(cfg_disk(&n, &spec, &params, why, sizeof(why)), why,
+		      "the toolstack asks for a qcow image ('qcow:/srv/vm1.qcow'): blkbackd serves "
+		      "qcow2, vhd, vmdk, vhdx and raw images, not qcow: convert it (qemu-img "
+		      "convert -O qcow2), then write format=qcow2 in the xl disk line", "qcow:");
+	CHECK(params == NULL && spec.path == NULL, "left allocated");
+	t[0].value = "qed:/srv/vm1.qed";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "qed:");
+	CHECK(strstr(why, "a qed image") != NULL, "reason '%s'", why);
 	/* aio: with nothing after it is an empty spec, refused as such. */
 	t[0].value = "aio:";
 	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "aio: alone");
