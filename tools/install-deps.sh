@@ -16,7 +16,8 @@ esac
 # Build: compiler, pkg-config and the Xen and io_uring development files.
 # Real-Xen bench: QEMU, static busybox and cpio to build the boot images,
 # xz/python3 to unpack the guest kernel, e2fsprogs for the guest's mkfs,
-# zstd to unpack Debian 13's guest kernel (its bzImage payload is zstd) for the Xen 4.20 bench.
+# zstd to unpack Debian 13's guest kernel (its bzImage payload is zstd) for the Xen 4.20 bench,
+# libc6-dev (libc.a) for the static fio that tests/xen/fio-build.sh builds for its guest.
 # Fuzzing (make fuzz, check-fuzz): clang, whose Debian 12 package (clang-14) has libFuzzer.
 # Hung-storage tests (tests/sim/hangfs.c, a FUSE file system): libfuse3-dev to build it,
 # fuse3 for fusermount3 to unmount it.
@@ -26,7 +27,7 @@ esac
 # dpkg-buildpackage checks for, and lintian, which make check runs on the .deb.
 pkgs=(gcc make pkg-config libxen-dev liburing-dev)
 [ -n "$build_only" ] ||
-	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs zstd
+	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs zstd libc6-dev
 	       fuse3 libfuse3-dev systemd man-db)
 [ -z "$deb" ] || pkgs+=(build-essential dpkg-dev debhelper lintian)
 
