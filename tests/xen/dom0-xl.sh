@@ -349,6 +349,7 @@ step_destroy_clean() {
 }
 
 . /bench/xl-fio.sh
+. /bench/xl-doc.sh
 
 main() {
     step_deb_install
@@ -368,6 +369,7 @@ main() {
         xl destroy "$G" >/dev/null 2>&1 || true
         fail xl-destroy-clean "no guest: xl-create failed"
     fi
+    step_xl_doc
     srv_storage_clean > /tmp/srv.err || echo "note: /srv's loop device failed a write: $(oneline /tmp/srv.err)"
     echo "dom0: blkbackd log (last 30 lines):"
     tail -n 30 "$DAEMON_LOG" | sed 's/^/  blkbackd| /'

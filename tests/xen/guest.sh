@@ -623,6 +623,10 @@ run_xlvbd() {
     while :; do sleep 1; done
 }
 
+# The guest of docs/xl.md's walkthrough (step xl-doc): its disks connect when blkfront loads;
+# nothing more to do until dom0 destroys it.
+run_xldoc() { while :; do sleep 1; done; }
+
 # The demo: use the disk the way a user would, narrating each command.
 run_demo() {
     await_disk size
@@ -668,7 +672,7 @@ main() {
     while read -r m; do insmod "/lib/modules/$(uname -r)/$m" $(module_params "$m"); done < /etc/bench-modules
     bench=$(sed -n 's/.*\bbench=\([^ ]*\).*/\1/p' /proc/cmdline)
     case $bench in
-    check1 | check2 | check3 | demo | smoke | xl | xlvbd) "run_$bench" ;;
+    check1 | check2 | check3 | demo | smoke | xl | xlvbd | xldoc) "run_$bench" ;;
     *) echo "guest: unknown bench=$bench" ;;
     esac
     poweroff -f

@@ -277,6 +277,8 @@ build_dom0() {
     ln "$BUILD/guest.cpio" "$stage/boot/guest/initrd.cpio"
     put "$stage" "$XEN_DIR/dom0-init.sh" init
     for f in "$XEN_DIR"/lib.sh "$XEN_DIR"/dom0-*.sh "$XEN_DIR"/xl-*.sh "$XEN_DIR"/*.steps; do put "$stage" "$f" "bench/${f##*/}"; done
+    # docs/xl.md, whose walkthrough step xl-doc runs (xl-doc.sh)
+    put "$stage" "$REPO/docs/xl.md" bench/xl.md
     chmod 755 "$stage/init" "$stage"/bench/*.sh
     mkcpio "$stage" "$BUILD/dom0.cpio"
 }
