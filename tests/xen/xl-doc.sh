@@ -102,13 +102,16 @@ xldoc_cleanup() {
 # xl-doc: docs/xl.md's marked walkthrough runs as written (see above) and every block
 # prints what the doc shows after it; afterwards no domain vm1 and no disk of it is left.
 step_xl_doc() {
-    local n i why= rc=0 d
+    local n i why= rc=0 d t0 t1
     if [ ! -f "$XLDOC" ]; then fail xl-doc "$XLDOC is not in the dom0 image"; return; fi
     n=$(xldoc_extract)
     [ "$n" -gt 0 ] || { fail xl-doc "no sh block between the xl walkthrough markers of docs/xl.md"; return; }
     xldoc_script "$n" > "$XLDOC_DIR/run.sh"
     d=$(daemon_fds)
+    now_ms; t0=$NOW_MS
     bash "$XLDOC_DIR/run.sh" || rc=$?
+    now_ms; t1=$NOW_MS
+    echo "dom0: docs/xl.md's walkthrough ($n blocks) ran in $(((t1 - t0) / 1000)) s (exit $rc)"
     for ((i = 1; i <= n; i++)); do
         sed 's/^/  xl.md block '"$i"'$ /' "$XLDOC_DIR/$i.sh"
         [ -f "$XLDOC_DIR/$i.got" ] || { why+="block $i did not run (a command of an earlier block failed); "; break; }
