@@ -6,7 +6,7 @@
 FIO_DISKS=("xvdh 51824 mem:size=64M" "xvdi 51840 file:/srv/fio-file.img"
     "xvdj 51856 uring:/srv/fio-uring.img,direct")
 FIO_DISK_SIZE=64M
-FIO_SIZE=32M          # what fio covers of each disk (its --size): ~30 s for all three
+FIO_SIZE=64M          # what fio covers of each disk (its --size): the whole disk
 FIO_LIMIT=420         # seconds for the guest's three fio runs (~20-40 s seen; a guard)
 
 # fio-verify: xl block-attach a disk of each engine (mem:, file:, uring: with O_DIRECT); the
