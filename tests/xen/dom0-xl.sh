@@ -369,7 +369,7 @@ main() {
         xl destroy "$G" >/dev/null 2>&1 || true
         fail xl-destroy-clean "no guest: xl-create failed"
     fi
-    step_xl_doc
+    step_xl_doc "$DAEMON_PID"
     srv_storage_clean > /tmp/srv.err || echo "note: /srv's loop device failed a write: $(oneline /tmp/srv.err)"
     echo "dom0: blkbackd log (last 30 lines):"
     tail -n 30 "$DAEMON_LOG" | sed 's/^/  blkbackd| /'

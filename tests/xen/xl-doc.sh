@@ -1,14 +1,15 @@
-# The xl scenario's xl-doc step (sourced by dom0-xl.sh): docs/xl.md's Debian 13 walkthrough
-# runs as written in this dom0 and prints what the doc shows, the way tests/sim/tutorial.sh
-# runs docs/tutorial.md in the simulator.
+# The xl-doc step (sourced by dom0-xl.sh on Xen 4.20 and dom0-check.sh on 4.17): docs/xl.md's
+# walkthrough for this dom0's release runs as written here and prints what the doc shows, the
+# way tests/sim/tutorial.sh runs docs/tutorial.md in the simulator.
 #
-# Every ```sh block between the doc's two marker comments (<!-- xl walkthrough ... --> and
-# <!-- end of xl walkthrough -->) runs, in order, in one bash under `set -e`. A plain ```
-# block right after an ```sh block is what that block prints (stdout and stderr): it must
-# match what this run printed, line by line, words compared with runs of blanks as one. In a
-# sample, a line `...` stands for one or more lines left out and a line ending in ` ...` for
-# the rest of a line. The numbers that differ from run to run are only these: in the table of
-# `xl block-list`, the handle (the domain id), evt-ch, ring-ref and BE-path columns.
+# Every ```sh block between the doc's two marker comments for the release (<!-- xl
+# walkthrough 4.20: ... --> and <!-- end of xl walkthrough 4.20 -->; 4.17 likewise) runs, in
+# order, in one bash under `set -e`. A plain ``` block right after an ```sh block is what
+# that block prints (stdout and stderr): it must match what this run printed, line by line,
+# words compared with runs of blanks as one. In a sample, a line `...` stands for one or more
+# lines left out and a line ending in ` ...` for the rest of a line. The numbers that differ
+# from run to run are only these: in the table of `xl block-list`, the handle (the domain
+# id), evt-ch, ring-ref and BE-path columns.
 #
 # What differs from a reader's dom0, and only this:
 # - the domain config's `kernel =` and `ramdisk =` lines name the bench's guest kernel and
@@ -16,23 +17,24 @@
 # - after a command `xl create` or `xl block-attach`, the step waits (up to 120 s) until
 #   every disk backend in xenstore is Connected, as a reader waits for the guest to boot or
 #   to take the disk before typing the next command;
-# - blkbackd already runs (started by the unit's ExecStart, step_setup), and the install
-#   block before the markers is not run (no apt, no systemd, and this dom0 booted into Xen
-#   already); nor is the Debian 12 section (the 4.17 check scenario starts its own
-#   blkbackd --kind vbd, without systemd's drop-in);
+# - blkbackd already runs (on 4.20 started by the unit's ExecStart, step_setup; on 4.17 the
+#   check scenario's blkbackd --kind vbd, step_xl_create_vbd), and the set-up blocks before
+#   the markers are not run (apt, systemd, modprobe.d: this dom0 has no apt and no systemd,
+#   booted into Xen already, and the 4.17 one has no xen-blkback to keep out);
 # - afterwards the step destroys the guest if the walkthrough left it running, detaches the
 #   loop device and deletes the files the walkthrough made.
 
 XLDOC=/bench/xl.md
 XLDOC_DIR=/tmp/xl-doc
 
-# Split the marked part of $XLDOC into $XLDOC_DIR/N.sh (block N's commands) and N.want (the
-# sample after it, where the doc shows one); print how many sh blocks there are.
+# Split the part of $XLDOC marked for release $XEN_REL into $XLDOC_DIR/N.sh (block N's
+# commands) and N.want (the sample after it, where the doc shows one); print how many sh
+# blocks there are.
 xldoc_extract() {
     rm -rf "$XLDOC_DIR" && mkdir -p "$XLDOC_DIR"
-    awk -v dir="$XLDOC_DIR" '
-        /^<!-- xl walkthrough/ { on = 1; next }
-        /^<!-- end of xl walkthrough/ { on = 0; next }
+    awk -v dir="$XLDOC_DIR" -v rel="$XEN_REL" '
+        index($0, "<!-- xl walkthrough " rel ":") == 1 { on = 1; next }
+        index($0, "<!-- end of xl walkthrough " rel " -->") == 1 { on = 0; next }
         !on { next }
         fence && /^```[ \t]*$/ { fence = 0; close(out); next }
         fence { print > out; next }
@@ -99,15 +101,16 @@ xldoc_cleanup() {
     rm -f /srv/vm1.img /srv/vm1-data.img /srv/extra.img /etc/xen/vm1.cfg
 }
 
-# xl-doc: docs/xl.md's marked walkthrough runs as written (see above) and every block
-# prints what the doc shows after it; afterwards no domain vm1 and no disk of it is left.
+# xl-doc: docs/xl.md's walkthrough for this release runs as written (see above) and every
+# block prints what the doc shows after it; afterwards no domain vm1, no disk backend, and
+# blkbackd (pid $1) has as many fds as before.
 step_xl_doc() {
-    local n i why= rc=0 d t0 t1
+    local n i why= rc=0 d t0 t1 pid=$1
     if [ ! -f "$XLDOC" ]; then fail xl-doc "$XLDOC is not in the dom0 image"; return; fi
     n=$(xldoc_extract)
-    [ "$n" -gt 0 ] || { fail xl-doc "no sh block between the xl walkthrough markers of docs/xl.md"; return; }
+    [ "$n" -gt 0 ] || { fail xl-doc "no sh block between the xl walkthrough $XEN_REL markers of docs/xl.md"; return; }
     xldoc_script "$n" > "$XLDOC_DIR/run.sh"
-    d=$(daemon_fds)
+    d=$(pid_fds "$pid")
     now_ms; t0=$NOW_MS
     bash "$XLDOC_DIR/run.sh" || rc=$?
     now_ms; t1=$NOW_MS
@@ -128,7 +131,7 @@ step_xl_doc() {
     guest_gone vm1 || why+="domain vm1 still exists after the walkthrough; "
     wait_for 30 eval '! xenstore-ls -f /local/domain/0/backend 2>/dev/null | grep -q "/[0-9]*/[0-9]*/params"' ||
         why+="disk backends are left in xenstore: $(xenstore-ls -f /local/domain/0/backend 2>/dev/null | grep /params | head -n3 | tr '\n' ' '); "
-    wait_for 30 eval '[ "$(daemon_fds)" -le "$d" ]' || why+="blkbackd has $(daemon_fds) fds, $d before the walkthrough; "
+    wait_for 30 eval '[ "$(pid_fds "$pid")" -le "$d" ]' || why+="blkbackd has $(pid_fds "$pid") fds, $d before the walkthrough; "
     xldoc_cleanup
     if [ -z "$why" ]; then pass xl-doc; else fail xl-doc "${why%; }"; fi
 }
