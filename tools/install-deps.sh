@@ -17,7 +17,8 @@ esac
 # files.
 # Real-Xen bench: QEMU, static busybox and cpio to build the boot images,
 # xz/python3 to unpack the guest kernel, e2fsprogs for the guest's mkfs,
-# zstd to unpack Debian 13's guest kernel (its bzImage payload is zstd) for the Xen 4.20 bench.
+# zstd to unpack Debian 13's guest kernel (its bzImage payload is zstd) for the Xen 4.20 bench,
+# libc6-dev (libc.a) for the static fio that tests/xen/fio-build.sh builds for its guest.
 # Fuzzing (make fuzz, check-fuzz): clang, whose Debian 12 package (clang-14) has libFuzzer.
 # Hung-storage tests (tests/sim/hangfs.c, a FUSE file system): libfuse3-dev to build it,
 # fuse3 for fusermount3 to unmount it.
@@ -36,7 +37,7 @@ esac
 # ceph-mon, ceph-osd and ceph-common (the ceph and rbd CLIs); with the libraries ~217 MiB.
 pkgs=(gcc make pkg-config libxen-dev liburing-dev libnbd-dev librbd-dev librados-dev)
 [ -n "$build_only" ] ||
-	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs zstd
+	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs zstd libc6-dev
 	       fuse3 libfuse3-dev systemd man-db nbdkit libnbd-bin gnutls-bin ceph-mon ceph-osd
 	       ceph-common qemu-system-common qemu-utils)
 [ -z "$deb" ] || pkgs+=(build-essential dpkg-dev debhelper lintian)

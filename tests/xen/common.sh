@@ -11,6 +11,14 @@ die() { echo "${0##*/}: error: $*" >&2; exit 1; }
 # Print a progress line on stderr.
 say() { echo "${0##*/}: $*" >&2; }
 
+# Print the URI of the machine's own Debian archive (the source of its base suite, not of
+# -updates or -security); XEN_BENCH_MIRROR overrides it.
+system_mirror() {
+    if [ -n "${XEN_BENCH_MIRROR:-}" ]; then echo "$XEN_BENCH_MIRROR"; return; fi
+    apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
+        awk '$2 !~ /-/ && $1 ~ /^(https?|file):/ { print $1; exit }'
+}
+
 # DEBIAN_SUITE: where the release's packages come from. Debian 12's come through the machine's
 # own apt sources; Debian 13's through a source list kept inside the cache (fetch.sh).
 case $XEN_VER in

@@ -575,6 +575,7 @@ EOF
         step_xl_block_attach_vbd "$d"
         step_xl_destroy_clean_vbd "$d" "$pid" "$fds0"
     fi
+    step_xl_doc "$pid"
     kill -TERM "$pid" 2>/dev/null
     wait_for 20 eval '! kill -0 "$pid" 2>/dev/null' || echo "note: blkbackd --kind vbd did not exit on SIGTERM"
     show "$log" "  blkbackd-vbd"
@@ -625,6 +626,8 @@ step_xl_destroy_clean_vbd() {
     kill -0 "$pid" 2>/dev/null || why+="blkbackd --kind vbd is gone; "
     if [ -z "$why" ]; then pass xl-destroy-clean; else fail xl-destroy-clean "${why%; }"; fi
 }
+
+. /bench/xl-doc.sh
 
 main() {
     local t0

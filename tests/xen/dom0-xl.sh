@@ -348,11 +348,15 @@ step_destroy_clean() {
     if [ -z "$why" ]; then pass xl-destroy-clean; else fail xl-destroy-clean "${why%; }"; fi
 }
 
+. /bench/xl-fio.sh
+. /bench/xl-doc.sh
+
 main() {
     step_deb_install
     step_setup
     if step_create; then
         step_block_attach || true
+        step_fio
         step_reload || true
         step_save_restore || true
         step_reboot || true
@@ -361,10 +365,11 @@ main() {
         step_destroy_clean
     else
         fail xl-block-attach "no guest: xl-create failed"
-        for s in blkfront-reload xl-save-restore xl-reboot xl-bad-spec daemon-restart-under-xl; do fail "$s" "no guest: xl-create failed"; done
+        for s in fio-verify blkfront-reload xl-save-restore xl-reboot xl-bad-spec daemon-restart-under-xl; do fail "$s" "no guest: xl-create failed"; done
         xl destroy "$G" >/dev/null 2>&1 || true
         fail xl-destroy-clean "no guest: xl-create failed"
     fi
+    step_xl_doc "$DAEMON_PID"
     srv_storage_clean > /tmp/srv.err || echo "note: /srv's loop device failed a write: $(oneline /tmp/srv.err)"
     echo "dom0: blkbackd log (last 30 lines):"
     tail -n 30 "$DAEMON_LOG" | sed 's/^/  blkbackd| /'

@@ -17,14 +17,6 @@ TRIXIE_LIBS=(libc6 libgcc-s1 libtinfo6 libncurses6 libext2fs2t64 liblzma5 libuui
 APT_DIR=$CACHE/apt
 APT=()
 
-# Print the URI of the machine's own Debian archive (the source of its base suite, not of
-# -updates or -security); XEN_BENCH_MIRROR overrides it.
-system_mirror() {
-    if [ -n "${XEN_BENCH_MIRROR:-}" ]; then echo "$XEN_BENCH_MIRROR"; return; fi
-    apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
-        awk '$2 !~ /-/ && $1 ~ /^(https?|file):/ { print $1; exit }'
-}
-
 # Point apt (the options in APT) at Debian 13 through a source list and state kept in the
 # cache, and fetch its package lists when they are missing or a day old.
 setup_trixie_apt() {

@@ -547,9 +547,47 @@ xl_reload() {
     xl_again xvdd xlb-xvdd
 }
 
+# fio-verify, on dom0's word "fio" (xenstore data/bench-go; data/fio-disks lists the disks it
+# attached, one per blkbackd engine): on each, fio randrw with block sizes 512 B to 1 MiB,
+# iodepth 16, O_DIRECT through io_uring, verify=crc32c over all it wrote. Marker xlf-DISK:
+# "ok" with fio's time and amounts, or bad with fio's exit status and its error lines; then
+# xlf-done, and xlf-gone once dom0 has detached them all.
+FIO_BSSPLIT=512/10:4k/25:16k/20:64k/20:256k/15:1m/10
+xl_fio() {
+    if ! wait_for 600 xs_is data/bench-go fio; then mark xlf-done bad "no word 'fio' from dom0"; return; fi
+    disks=$(xenstore-read data/fio-disks 2>/dev/null)
+    size=$(xenstore-read data/fio-size 2>/dev/null)
+    for d in $disks; do
+        if ! wait_for 60 xl_present "$d"; then mark "xlf-$d" bad "no /dev/$d"; continue; fi
+        echo "guest# fio --name=$d --filename=/dev/$d --ioengine=io_uring --direct=1 --rw=randrw --bssplit=$FIO_BSSPLIT --iodepth=16 --verify=crc32c --size=${size:-32M} --thread"
+        centisecs; t0=$CS
+        fio --name="$d" --filename="/dev/$d" --ioengine=io_uring --direct=1 --rw=randrw \
+            --bssplit=$FIO_BSSPLIT --iodepth=16 --verify=crc32c --size="${size:-32M}" --thread \
+            > /tmp/fio.out 2>&1
+        rc=$?
+        centisecs; t=$((CS - t0)); t=$((t / 100)).$((t % 100 / 10))s
+        grep -E 'err=|READ:|WRITE:|issued rwts|verify|fio:' /tmp/fio.out | sed "s/^/guest: fio $d: /"
+        # fio names each mismatch ("crc32c: verify failed at file ...", "bad magic header")
+        bad=$(grep -ciE 'verify failed|bad magic|bad header|verify: ' /tmp/fio.out)
+        rd=$(sed -n 's/^ *READ: .*io=\([^ ]*\) .*/\1/p' /tmp/fio.out)
+        wr=$(sed -n 's/^ *WRITE: .*io=\([^ ]*\) .*/\1/p' /tmp/fio.out)
+        if [ "$rc" = 0 ] && [ "$bad" = 0 ] && [ -n "$wr" ]; then
+            mark "xlf-$d" ok "$t, read $rd, wrote $wr, 0 verify errors"
+        else
+            mark "xlf-$d" bad "fio exit $rc, $bad verify error lines, wrote ${wr:-nothing}: $(grep -iE 'verify|error|fio:' /tmp/fio.out | head -n3 | tr -s '\n' ' ' | cut -c1-250)"
+        fi
+    done
+    mark xlf-done
+    for d in $disks; do
+        wait_for 120 xl_absent "$d" || { mark xlf-gone bad "$d still here 120 s after the word"; return; }
+    done
+    mark xlf-gone ok
+}
+
 # The xl scenario's guest (dom0-xl.sh), booted by xl create with xvdb (blkbackd, named in the
 # domain config) and xvdc (the kernel's xen-blkback): write and check both; then xvdd, which dom0
-# attaches with xl block-attach, detaches and attaches again; blkfront unbound and bound again
+# attaches with xl block-attach, detaches and attaches again; fio on one disk per engine;
+# blkfront unbound and bound again
 # from xvdc and xvdd, then both detached and attached from dom0; after xl save and restore, the
 # data of xvdd and xvdc is checked; then dom0 reboots the guest (xl reboot) and the new boot
 # checks xvdd; then it waits to be destroyed.
@@ -565,6 +603,7 @@ run_xl() {
         xl_rw xvdd xla-rw
         xl_gone xvdd xla-gone
         xl_again xvdd xla-again
+        xl_fio
         xl_reload
         mark xls-ready
         xl_after restored xls-check
@@ -583,6 +622,10 @@ run_xlvbd() {
     xl_again xvdc xlv-again
     while :; do sleep 1; done
 }
+
+# The guest of docs/xl.md's walkthrough (step xl-doc): its disks connect when blkfront loads;
+# nothing more to do until dom0 destroys it.
+run_xldoc() { while :; do sleep 1; done; }
 
 # The demo: use the disk the way a user would, narrating each command.
 run_demo() {
@@ -629,7 +672,7 @@ main() {
     while read -r m; do insmod "/lib/modules/$(uname -r)/$m" $(module_params "$m"); done < /etc/bench-modules
     bench=$(sed -n 's/.*\bbench=\([^ ]*\).*/\1/p' /proc/cmdline)
     case $bench in
-    check1 | check2 | check3 | demo | smoke | xl | xlvbd) "run_$bench" ;;
+    check1 | check2 | check3 | demo | smoke | xl | xlvbd | xldoc) "run_$bench" ;;
     *) echo "guest: unknown bench=$bench" ;;
     esac
     poweroff -f

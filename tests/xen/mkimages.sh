@@ -201,6 +201,10 @@ build_guest() {
         fi
     done
     put_libs "$stage" "${bins[@]}"
+    # fio for the xl scenario's fio-verify (4.20): static, built once into the cache
+    if [ "$XEN_VER" = 4.20 ]; then
+        put "$stage" "$("$XEN_DIR/fio-build.sh")" usr/bin/fio || die "no fio for the guest"
+    fi
     [ -f /etc/mke2fs.conf ] && put "$stage" /etc/mke2fs.conf etc/mke2fs.conf
     put "$stage" "$XEN_DIR/guest.sh" init
     chmod 755 "$stage/init"
@@ -272,7 +276,9 @@ build_dom0() {
     ln "$BUILD/vmlinux" "$stage/boot/guest/vmlinux"
     ln "$BUILD/guest.cpio" "$stage/boot/guest/initrd.cpio"
     put "$stage" "$XEN_DIR/dom0-init.sh" init
-    for f in "$XEN_DIR"/lib.sh "$XEN_DIR"/dom0-*.sh "$XEN_DIR"/*.steps; do put "$stage" "$f" "bench/${f##*/}"; done
+    for f in "$XEN_DIR"/lib.sh "$XEN_DIR"/dom0-*.sh "$XEN_DIR"/xl-*.sh "$XEN_DIR"/*.steps; do put "$stage" "$f" "bench/${f##*/}"; done
+    # docs/xl.md, whose walkthrough step xl-doc runs (xl-doc.sh)
+    put "$stage" "$REPO/docs/xl.md" bench/xl.md
     chmod 755 "$stage/init" "$stage"/bench/*.sh
     mkcpio "$stage" "$BUILD/dom0.cpio"
 }
