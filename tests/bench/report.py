@@ -91,7 +91,7 @@ def gnuplot(script, path):
     """Run a gnuplot script that writes an SVG to path; False if gnuplot is missing."""
     if not shutil.which("gnuplot"):
         return False
-    subprocess.run(["gnuplot"], input="set terminal svg size 720,420 dynamic font 'sans,11'\n"
+    subprocess.run(["gnuplot"], input="set terminal svg size 720,420 dynamic font 'sans,11' noenhanced\n"
                    "set output '%s'\n%s" % (path, script), text=True, check=True)
     return True
 
