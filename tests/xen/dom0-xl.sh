@@ -231,6 +231,41 @@ step_save_restore() {
     lifecycle_verdict xl-save-restore xls-check "$why"
 }
 
+# xl-migrate: xl migrate to localhost, the receiving xl run here by a stand-in for ssh. On
+# this bench it cannot work: Debian builds Xen without shadow paging, which a PV guest's
+# log-dirty mode needs, xl migrate is always live, and the emulated CPU has no VT-x for a
+# PVH or HVM guest. libxl then fails "Failed to enable logdirty" and resumes the guest where
+# it was: the step reports that as SKIP, with libxl's own line, once the guest is seen to run
+# on under the same domid with its disks Connected; any other failure is a FAIL. Where the
+# migrate works, the guest must run under a new domid with every disk Connected (the next
+# step, xl-reboot, then checks the data written before).
+step_migrate() {
+    local old=$D why= line
+    printf '#!/bin/sh\n# ssh stand-in for xl migrate to localhost: drop the host, run the rest\nshift\nexec "$@"\n' \
+        > /tmp/xl-local-ssh && chmod 755 /tmp/xl-local-ssh
+    if timed migrate xl migrate -s /tmp/xl-local-ssh "$G" localhost; then
+        D=$(settled_domid) || D=none
+        [ "$D" != "$old" ] && [ "$D" != none ] || why+="no new domain after xl migrate (domid $D, was $old); "
+        wait_for 20 blocklist_connected $XVDD || why+="xvdd is in state '$(blocklist_state $XVDD)' after the migrate; "
+        wait_for 20 blocklist_connected $XVDB || why+="xvdb is in state '$(blocklist_state $XVDB)' after the migrate; "
+        if [ -z "$why" ]; then pass xl-migrate; else fail xl-migrate "${why%; }"; fi
+        return
+    fi
+    line=$(grep -m1 -i 'logdirty' /tmp/migrate.log) || {
+        fail xl-migrate "xl migrate failed: $(oneline /tmp/migrate.log)"
+        return
+    }
+    D=$(settled_domid) || D=none
+    [ "$D" = "$old" ] || why+="the guest is domain $D after the failed migrate, was $old; "
+    wait_for 20 blocklist_connected $XVDD || why+="xvdd is in state '$(blocklist_state $XVDD)' after the failed migrate; "
+    wait_for 20 blocklist_connected $XVDB || why+="xvdb is in state '$(blocklist_state $XVDB)' after the failed migrate; "
+    if [ -n "$why" ]; then
+        fail xl-migrate "the guest did not come through the failed migrate: ${why%; }"
+    else
+        echo "SKIP xl-migrate ($XEN_REL): this Xen cannot migrate a PV guest (built without shadow paging, no VT-x under emulation): xl said: $line"
+    fi
+}
+
 # xl-reboot: xl reboot; the new boot of the guest (told by /bench-phase, which every domain may
 # read, that it is a reboot and which checksum xvdd must have) finds xvdd back and intact.
 step_reboot() {
@@ -359,13 +394,14 @@ main() {
         step_fio
         step_reload || true
         step_save_restore || true
+        step_migrate || true
         step_reboot || true
         step_bad_spec
         step_restart
         step_destroy_clean
     else
         fail xl-block-attach "no guest: xl-create failed"
-        for s in fio-verify blkfront-reload xl-save-restore xl-reboot xl-bad-spec daemon-restart-under-xl; do fail "$s" "no guest: xl-create failed"; done
+        for s in fio-verify blkfront-reload xl-save-restore xl-migrate xl-reboot xl-bad-spec daemon-restart-under-xl; do fail "$s" "no guest: xl-create failed"; done
         xl destroy "$G" >/dev/null 2>&1 || true
         fail xl-destroy-clean "no guest: xl-create failed"
     fi

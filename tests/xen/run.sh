@@ -58,7 +58,8 @@ steps_done() {
     while read -r step; do
         case $(grep -cxF -- "$step" <<<"$got") in
         1) ;;
-        0) grep -q "^FAIL $step\( \|\$\)" "$2" || echo "FAIL step-not-run ($XEN_VER): $step: no PASS or FAIL line" ;;
+        0) grep -q "^\(FAIL\|SKIP\) $step\( \|\$\)" "$2" ||
+            echo "FAIL step-not-run ($XEN_VER): $step: no PASS, FAIL or SKIP line" ;;
         *) echo "FAIL step-twice ($XEN_VER): $step: $(grep -cxF -- "$step" <<<"$got") PASS lines" ;;
         esac
     done <<<"$want"
