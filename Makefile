@@ -34,7 +34,7 @@ msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-takeover xs vdev config \
-	device device-life task backend control procstat log
+	device device-life memkeep task backend control procstat log
 STORAGE := storage mem filecommon filelock file uring fault
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
