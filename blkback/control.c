@@ -110,12 +110,14 @@ static void do_unstall(struct blk_backend *be, char *args, FILE *out)
 static void do_free(const char *args, FILE *out)
 {
 	char key[160];
+	size_t len = strlen(args), pre = strlen(STORAGE_MEM_KEY_PREFIX);
 
-	if (!*args || strchr(args, ' ') || strlen(args) >= sizeof(key) - 8) {
+	if (!len || strchr(args, ' ') || len + pre >= sizeof(key)) {
 		fprintf(out, "error usage: free UUID/VDEV\n");
 		return;
 	}
-	snprintf(key, sizeof(key), STORAGE_MEM_KEY_PREFIX "%s", args);
+	memcpy(key, STORAGE_MEM_KEY_PREFIX, pre);
+	memcpy(key + pre, args, len + 1);
 	if (storage_mem_free(key)) {
 		fprintf(out, "error no kept memory disk %s ('blkbackctl list' shows the kept "
 			"ones; one attached to a guest is freed by detaching it)\n", args);

@@ -323,6 +323,7 @@ void device_opened(struct blk_dev *d, struct dev_job *j)
 	char msg[256];
 
 	if (j->ret) {
+		d->mem_key[0] = '\0';	/* not ours: a kept one stays as it is */
 		if (!d->freeing && j->ret == -EBUSY)
 			take_over_locked(d);
 		if (!d->freeing)

@@ -169,7 +169,7 @@ void memkeep_key(struct blk_dev *d, struct storage_spec *spec)
 	free(vm);
 	spec->name = strdup(key);
 	spec->keyed = spec->name != NULL;
-	if (spec->keyed && storage_mem_named_exists(key))
+	if (spec->keyed && storage_mem_kept(key))
 		log_info("%s: attaches its VM's kept memory disk %s again", d->name, key);
 }
 

@@ -381,6 +381,19 @@ static void named_drop(struct ramdisk *rd)
 	ramdisk_free(rd);
 }
 
+/* Whether the keyed ramdisk name is kept. */
+bool storage_mem_kept(const char *name)
+{
+	struct ramdisk *rd;
+	bool kept;
+
+	pthread_mutex_lock(&named_lock);
+	rd = keyed_find(name);
+	kept = rd && rd->kept;
+	pthread_mutex_unlock(&named_lock);
+	return kept;
+}
+
 /* Keep the detached keyed ramdisk name, after why, until until_ms (0: until freed). */
 int storage_mem_keep(const char *name, const char *why, uint64_t until_ms)
 {

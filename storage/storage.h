@@ -155,6 +155,8 @@ uint64_t storage_mem_used(void);
 #define STORAGE_MEM_KEY_PREFIX "vm/"
 /* Keep the detached keyed ramdisk name after why until until_ms (CLOCK_MONOTONIC; 0: no end). */
 int storage_mem_keep(const char *name, const char *why, uint64_t until_ms);
+/* Whether the keyed ramdisk name is kept. */
+bool storage_mem_kept(const char *name);
 /* Free the detached keyed ramdisk name (kept or not); -ENOENT if none. */
 int storage_mem_free(const char *name);
 /*
