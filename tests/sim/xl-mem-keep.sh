@@ -9,7 +9,8 @@
 #  - reboot and crash: kept for the grace window; with a 1 s window it is freed after it;
 #  - detach, xl destroy of a running guest, poweroff: freed, memory back to the baseline;
 #  - a kept disk attached with another size is refused, saying how to free it; blkbackctl
-#    free frees it; a second attach of a key that is attached is refused.
+#    free frees it; a second attach of a key that is attached is refused;
+#  - a daemon that cannot open libxenctrl warns at start, and frees the disk of a save.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib.sh"
@@ -132,4 +133,17 @@ grep -q "kept after a reboot, is freed" "$BK_LOG" || fail "the free is not logge
 new_guest $U2
 OUT=$(attach mem:size=16M 2>&1) || fail "attach failed: $OUT"
 read_data 15 && fail "the data came back after the grace window"
+end_domain poweroff
+
+echo "== without libxenctrl: a warning at start, and a save frees the disk"
+bk_stop
+BK_WRAP=(env -u XENSIM_DIR)	# the drop-in libxenctrl cannot open without it
+bk_start
+grep -q "cannot use libxenctrl: xc_interface_open failed" "$BK_LOG" ||
+	fail "no warning without libxenctrl: $(grep -i xenctrl "$BK_LOG")"
+new_guest $U2
+OUT=$(attach mem:size=16M 2>&1) || fail "attach failed: $OUT"
+write_data 16
+end_domain suspend
+at_base || fail "kept without libxenctrl: mem_bytes $(daemon_key mem_bytes) kept $(daemon_key kept)"
 echo "ok: a mem disk follows its VM through save/restore, reboot and crash; freed otherwise"
