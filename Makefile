@@ -11,7 +11,7 @@ DESTDIR ?=
 B := build
 SUITE := unit
 
-PKGS := xenstore xengnttab xenevtchn liburing
+PKGS := xenstore xengnttab xenevtchn liburing libnbd
 # Read from pkg-config when first used, not when the Makefile is read: on a fresh machine the
 # libraries arrive only with deps-build, which every compile waits for (see below).
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
@@ -33,9 +33,9 @@ Q := @
 msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
-BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-takeover xs vdev config \
+BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-poll ring-takeover xs vdev config \
 	device device-life memkeep task backend control procstat log
-STORAGE := storage mem filecommon filelock file uring fault
+STORAGE := storage queue mem filecommon filelock file uring fault nbd nbd-conn
 LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
 # The simulator (daemon + drop-in libraries) and the userspace frontend.
@@ -131,7 +131,7 @@ $(HOSTILE): $(call objs,$(wildcard tests/hostile/*.c)) $(B)/libblkfront.a $(B)/l
 RING_TESTS := $(filter $(B)/tests/test-ring%,$(UNIT_TESTS))
 $(RING_TESTS): $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/fake-xen.o $(B)/libblkback.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore liburing) -pthread $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs xenstore liburing libnbd) -pthread $(LDLIBS)
 
 # The blkfront unit tests test libblkfront.a's pure parts (no Xen calls are reached).
 $(B)/tests/test-blkfront-%: $(B)/tests/unit/test-blkfront-%.o $(B)/libblkfront.a $(B)/libblkback.a
@@ -154,6 +154,12 @@ $(SIM_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkfront.a $(B)/libbl
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) \
 		$(shell pkg-config --libs xenstore xengnttab xenevtchn) -lm -pthread $(LDLIBS)
 $(B)/tests/sim/torture: $(B)/tests/sim/torture-guest.o
+
+# tests/sim/nbd-conformance.sh's program: the engine harness of tests/unit on nbd: disks.
+NBD_PROGS := $(B)/tests/sim/nbd-engine
+$(NBD_PROGS): $(B)/tests/sim/%: $(B)/tests/sim/%.o $(B)/libblkback.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The FUSE file system that holds system calls inside the kernel (tests/sim/lib-hangfs.sh).
 # libfuse3 is looked up when the recipe runs, not when the Makefile is read: a fresh machine
@@ -193,7 +199,7 @@ check-sim: deps
 	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g $(SAN)" \
 		LDFLAGS="$(SAN)" SUITE=sim run-sim
 
-run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(SIM_PROGS) $(HANGFS) $(HOSTILE)
+run-sim: $(TOOLS) $(SIM) $(SIM_TESTS) $(SIM_PROGS) $(NBD_PROGS) $(HANGFS) $(HOSTILE)
 	$(Q)BLKBACK_BUILD=$(B) BLKBACK_SAN="$(SAN)" tests/run.sh $(SUITE) \
 		$(filter-out tests/sim/lib%.sh tests/sim/fetch.sh,$(wildcard tests/sim/*.sh))
 
@@ -214,9 +220,10 @@ FUZZ_SEEDS := $(FUZZ_TARGETS:%=$(B)/fuzz/seeds/%/.stamp)
 
 $(B)/fuzz/fuzz-parse: blkback/parse.c blkback/abi.c tests/fuzz/fuzz-parse.h blkback/parse.h \
 	blkback/abi.h
-$(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) blkback/num.c storage/storage.h storage/filecommon.h \
+$(B)/fuzz/fuzz-spec: $(STORAGE:%=storage/%.c) blkback/num.c blkback/log.c storage/storage.h \
+	storage/filecommon.h storage/nbd-int.h \
 	blkback/num.h
-$(B)/fuzz/fuzz-config: blkback/config.c blkback/xs.c blkback/abi.c blkback/num.c \
+$(B)/fuzz/fuzz-config: blkback/config.c blkback/xs.c blkback/abi.c blkback/num.c blkback/log.c \
 	$(STORAGE:%=storage/%.c) blkback/config.h blkback/xs.h blkback/abi.h blkback/num.h \
 	storage/storage.h tests/fuzz/fuzz-config.h
 $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-check.h

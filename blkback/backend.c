@@ -57,6 +57,7 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 	if (be->max_queues > BLK_MAX_QUEUES)
 		be->max_queues = BLK_MAX_QUEUES;
 	be->grant_mode = opts->grant_mode;
+	be->poll_us = opts->poll_us;
 	be->shutdown_wait_s = opts->shutdown_wait_s ? opts->shutdown_wait_s : SHUTDOWN_WAIT_S;
 	if (opts->state_dir)
 		snprintf(be->state_dir, sizeof(be->state_dir), "%s", opts->state_dir);

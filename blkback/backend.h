@@ -16,6 +16,7 @@ struct blk_backend_opts {
 	const char *kind;		/* vbd3 by default */
 	unsigned int max_queues;	/* multi-queue-max-queues; 0: online CPUs */
 	enum grant_mode grant_mode;	/* how guest data is reached */
+	unsigned int poll_us;		/* busy-poll window bound, microseconds; 0: none */
 	const char *state_dir;		/* ring journals, for a restart; NULL: none */
 	unsigned int shutdown_wait_s;	/* an exit waits this long for storage; 0: 10 */
 	uint64_t grant_pages_domain;	/* grant pages one domain may hold; 0: default */
@@ -34,6 +35,7 @@ struct blk_backend {
 	char kind[32];			/* vbd3 by default */
 	char root[96];			/* /local/domain/<self>/backend/<kind> */
 	unsigned int max_queues;	/* offered per disk, 1 .. BLK_MAX_QUEUES */
+	unsigned int poll_us;
 	enum grant_mode grant_mode;
 	char state_dir[128];		/* ring journals; "" for none */
 	unsigned int shutdown_wait_s;	/* an exit waits this long for storage */

@@ -454,6 +454,7 @@ static int read_common(struct blk_dev *d, const struct cfg_nodes *n, struct blk_
 	int err = cfg_common(n, d->be->grant_mode, cfg, why, len);
 
 	cfg->domid = d->domid;
+	cfg->poll_us = d->be->poll_us;
 	cfg->disk = d->disk;
 	cfg->lim.nr_sectors = d->disk->size >> SECTOR_SHIFT;
 	cfg->lim.sector_size = d->disk->caps.sector_size;
@@ -766,6 +767,7 @@ void device_update(struct blk_dev *d)
 void device_stats(const struct blk_dev *d, FILE *out)
 {
 	struct blk_ring_stats st = { 0 }, q;
+	struct storage_link link;
 	bool halted = false;
 
 	for (unsigned int i = 0; i < d->nr_rings; i++) {
@@ -779,13 +781,15 @@ void device_stats(const struct blk_dev *d, FILE *out)
 		" rd_sect=%" PRIu64 " wr_sect=%" PRIu64 " ds_sect=%" PRIu64 " inflight=%" PRIu64
 		" notifies=%" PRIu64 " grant_maps=%" PRIu64 " grant_map_calls=%" PRIu64
 		" grant_unmaps=%" PRIu64 " persistent_grants=%" PRIu64 " grant_copies=%" PRIu64
-		" grant_copy_calls=%" PRIu64,
+		" grant_copy_calls=%" PRIu64 " poll_ns=%" PRIu64 " poll_hits=%" PRIu64
+		" wakeups=%" PRIu64,
 		d->domid, d->devid, d->disk ? d->disk->ops->name : "-",
 		d->disk ? d->size : 0, d->nr_rings > 0, d->nr_rings,
 		grant_mode_name(d->mode), st.rd_req, st.wr_req, st.f_req, st.ds_req, st.oo_req,
 		st.err_req, st.ind_req, st.rd_sect, st.wr_sect, st.ds_sect, st.inflight,
 		st.notifies, st.grants.maps, st.grants.map_calls, st.grants.unmaps,
-		st.grants.persistent, st.grants.copies, st.grants.copy_calls);
+		st.grants.persistent, st.grants.copies, st.grants.copy_calls, st.poll_ns,
+		st.poll_hits, st.wakeups);
 	fputs(" segs=", out);
 	for (unsigned int b = 0; b < SEG_BUCKETS; b++)
 		fprintf(out, "%s%" PRIu64, b ? "," : "", st.segs[b]);
@@ -794,6 +798,10 @@ void device_stats(const struct blk_dev *d, FILE *out)
 		fprintf(out, "%s%" PRIu64, b ? "," : "", st.lat[b]);
 	for (unsigned int i = 0; i < d->nr_rings; i++)	/* a ring stopped on a bad frontend */
 		halted |= blk_ring_halted(d->rings[i]);
+	/* An engine with a server: whether it is reachable now, and how often it came back. */
+	if (d->disk && !storage_link(d->disk, &link))
+		fprintf(out, " link=%s reconnects=%" PRIu64, link.down ? "reconnecting" :
+			"connected", link.reconnects);
 	/* What blkbackctl list and stats show beside xenstore's nodes. */
 	fprintf(out, " ro=%d abi=%s halted=%d\n", d->readonly,
 		d->nr_rings ? blkif_abi_name(blk_ring_abi(d->rings[0])) : "-", halted);

@@ -219,7 +219,7 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
 }
 
 /* May the loop consume requests now? */
-static bool ring_can_consume(const struct blk_ring *r)
+bool ring_can_consume(const struct blk_ring *r)
 {
 	if (r->halted || r->stopping || r->poll_failed || r->ordered ||
 	    r->pages_held >= GRANT_INFLIGHT_PAGES || !grant_budget_room(r->budget) ||
@@ -287,19 +287,19 @@ static void sweep_indirect(struct blk_ring *r, struct blk_req **ind, unsigned in
 	}
 }
 
-/* Consume every available request, map their grants in one batch, dispatch. */
-static void ring_sweep(struct blk_ring *r)
+/* Consume every available request, map their grants in one batch, dispatch; how many. */
+static unsigned int ring_sweep(struct blk_ring *r)
 {
 	struct blk_req *batch[SWEEP_MAX], *reads[SWEEP_MAX], *writes[SWEEP_MAX], *ind[SWEEP_MAX];
 	unsigned int n = 0, nr = 0, nw = 0, ni = 0, i;
 	RING_IDX rp;
 
 	if (!ring_can_consume(r))
-		return;
+		return 0;
 	rp = sring_req_prod(&r->rings.native);	/* read once: only this snapshot bounds the sweep */
 	if (sring_req_prod_bad(&r->rings.native, rp)) {
 		ring_halt(r, rp);
-		return;
+		return 0;
 	}
 	/* The page budget is checked before each take, so one request may go past it. */
 	while (n < SWEEP_MAX && r->pages_held < GRANT_INFLIGHT_PAGES) {
@@ -350,16 +350,17 @@ static void ring_sweep(struct blk_ring *r)
 		else
 			req_dispatch(batch[i]);
 	}
+	return n;
 }
 
-/* Publish responses and notify the frontend if it asked to be. */
-static void ring_push(struct blk_ring *r)
+/* Publish responses and notify the frontend if it asked to be; whether there were any. */
+static bool ring_push(struct blk_ring *r)
 {
 	struct blk_req *req, *next;
 	bool notify;
 
 	if (!r->answered)
-		return;
+		return false;
 	notify = sring_push_responses(&r->rings.native, &r->rsp_published);
 	for (req = r->answered; req; req = next) {	/* published: the slots are free */
 		next = req->next_free;
@@ -373,6 +374,7 @@ static void ring_push(struct blk_ring *r)
 		if (xenevtchn_notify(r->xce, r->port))
 			log_err("%s: event channel notify failed: %s", r->cfg.name, strerror(errno));
 	}
+	return true;
 }
 
 /* Paused by the main thread with nothing in storage: wait until it lets go. */
@@ -400,18 +402,21 @@ static void ring_wake(struct blk_ring *r)
 #define BUDGET_RETRY_MS 10
 
 /*
- * Wait for the ring's fds; -errno if poll fails or an fd is not open (POLLNVAL).
+ * Wait for the ring's fds, or storage_ms (the engine's timeout, -1 for none); -errno if
+ * poll fails or an fd is not open (POLLNVAL).
  * Room in the domain's or the daemon's budget comes back from other rings, which do
  * not ring our doorbell: requests waiting for it (on the ring, or taken over from a
  * journal, which no event announces) make us look again now and then.
  */
-static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n)
+static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n, int storage_ms)
 {
 	int timeout = r->poll_failed ? (int)r->backoff_ms : -1;
 
 	if (timeout < 0 && !r->halted && !r->stopping && !grant_budget_room(r->budget) &&
 	    (r->redo_pos < r->nredo || sring_has_requests(&r->rings.native)))
 		timeout = BUDGET_RETRY_MS;
+	if (storage_ms >= 0 && (timeout < 0 || storage_ms < timeout))
+		timeout = storage_ms;
 	if (poll(pfd, n, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (nfds_t i = 0; i < n; i++)
@@ -465,8 +470,11 @@ static void *ring_thread(void *arg)
 	struct pollfd pfd[3] = {
 		{ .fd = xenevtchn_fd(r->xce), .events = POLLIN },
 		{ .fd = r->wake_fd, .events = POLLIN },
-		{ .fd = storage_event_fd(r->sq), .events = POLLIN },
+		{ .fd = -1 },	/* the engine's: what it waits for changes from turn to turn */
 	};
+	struct storage_poll sp;
+	uint64_t t0;
+	bool worked;
 	int err;
 
 	for (;;) {
@@ -478,12 +486,19 @@ static void *ring_thread(void *arg)
 		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage &&
 		    !r->poll_failed)
 			ring_hold_still(r);
-		ring_sweep(r);
+		worked = ring_sweep(r) > 0;
 		storage_kick(r->sq);
-		ring_push(r);
+		worked |= ring_push(r);
 		/* Never with requests in storage: their pages and buffers are the ring's. */
 		if ((r->stopping || r->poll_failed) && !r->in_storage)
 			break;
+		/* What storage waits for now (its fd, events, timeout), asked each turn. */
+		storage_poll(r->sq, &sp);
+		pfd[2].fd = sp.fd;
+		pfd[2].events = sp.events;
+		/* After work, watch a while before arming req_event and sleeping (ring-poll.c). */
+		if (worked && !r->stopping && !r->poll_failed && !r->halted && ring_watch(r, &pfd[2]))
+			continue;
 		if (ring_can_consume(r)) {
 			/* Re-arm req_event, then look once more before sleeping. */
 			if (sring_final_check(&r->rings.native))
@@ -492,11 +507,14 @@ static void *ring_thread(void *arg)
 			   sring_has_requests(&r->rings.native)) {
 			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}
-		err = ring_poll(r, pfd, 3);
+		t0 = now_ns();
+		err = ring_poll(r, pfd, 3, sp.timeout_ms);
 		if (err) {
 			ring_poll_failed(r, err);
 			continue;
 		}
+		stat_add(&r->stats.wakeups, 1);
+		ring_window_adapt(r, now_ns() - t0);
 		if (pfd[0].revents & POLLIN) {
 			xenevtchn_port_or_error_t port = xenevtchn_pending(r->xce);
 
@@ -510,7 +528,8 @@ static void *ring_thread(void *arg)
 			if (read(r->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 				log_err("%s: reading the wake fd: %s", r->cfg.name, strerror(errno));
 		}
-		if (pfd[2].revents & POLLIN)
+		/* Its fd is ready (or hung up, or in error), or its timeout may have passed. */
+		if (pfd[2].revents || sp.timeout_ms >= 0)
 			storage_reap(r->sq);
 	}
 	if (r->poll_failed && r->backoff_ms)

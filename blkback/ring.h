@@ -22,6 +22,7 @@ struct blk_ring_config {
 	bool take_over;			/* resume from the journal a killed daemon left */
 	unsigned int ring_order;	/* the ring is 2^ring_order pages */
 	enum grant_mode grant_mode;	/* in use: persistent only if both ends agreed */
+	unsigned int poll_us;		/* bound of the busy-poll window after work; 0: none */
 	grant_ref_t ring_refs[BLK_RING_MAX_PAGES];
 	evtchn_port_t remote_port;
 	enum blkif_abi abi;
@@ -42,6 +43,9 @@ struct blk_ring_stats {
 	uint64_t lat[LAT_BUCKETS];	/* completion latency histogram, see lat_bucket() */
 	uint64_t ind_req;		/* indirect requests */
 	uint64_t segs[SEG_BUCKETS];	/* request size histogram, see seg_bucket() */
+	uint64_t poll_ns;		/* time spent watching the ring instead of sleeping */
+	uint64_t poll_hits;		/* watches that found work, each a sleep saved */
+	uint64_t wakeups;		/* sleeps in poll that ended: the thread's wake-ups */
 	struct grant_counters grants;
 };
 

@@ -2,6 +2,7 @@
 #ifndef BLKBACK_RINGINT_H
 #define BLKBACK_RINGINT_H
 
+#include <poll.h>
 #include <pthread.h>
 
 #include "journal.h"
@@ -41,6 +42,7 @@ struct blk_ring {
 	bool halted, stopping;
 	bool poll_failed;		/* poll fails: take nothing more, drain storage, end */
 	unsigned int backoff_ms;	/* between tries while poll fails */
+	uint64_t window_ns;		/* the busy-poll window now: adapts, up to cfg.poll_us */
 	int wake_fd;			/* the main thread's doorbell: stop or pause */
 	bool stop_req, pause_req;	/* set by the main thread, read atomically */
 	bool paused;			/* under lock: the thread is holding still */
@@ -53,6 +55,13 @@ struct blk_ring {
 	struct log_limit poll_log;	/* poll failing again and again */
 	struct blk_ring_stats stats;
 };
+
+/* May the loop consume requests now? (ring.c) */
+bool ring_can_consume(const struct blk_ring *r);
+/* After work, watch the ring and storage (sfd) a while: true if there is work (ring-poll.c). */
+bool ring_watch(struct blk_ring *r, struct pollfd *sfd);
+/* Fit the busy-poll window to a sleep of slept_ns (ring-poll.c). */
+void ring_window_adapt(struct blk_ring *r, uint64_t slept_ns);
 
 /* Take over a ring from the journal a killed daemon left; -errno. */
 int ring_take_over(struct blk_ring *r);

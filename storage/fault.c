@@ -1,5 +1,6 @@
 /* Fault injection: a wrapper that fails, shortens or stalls the I/O touching chosen sectors. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,8 @@ struct fault {
 struct fault_queue {
 	struct storage_queue *iq;
 	int efd;		/* stall: poked by a release */
-	int epfd;		/* stall: polls efd and iq's event fd; the wrapper's event fd */
+	int epfd;		/* stall: polls efd and iq's fd; the fd the wrapper's queue polls */
+	int ifd;		/* stall: iq's fd as last registered in epfd, or -1 */
 	struct storage_io **held;	/* stall: what waits for the release, oldest first */
 	unsigned int nheld, cap;
 	struct fault_queue *next;
@@ -61,11 +63,10 @@ static void fq_free(struct fault_queue *fq)
 	free(fq);
 }
 
-/* Make the fds a stalling queue polls: its release eventfd and the engine's event fd, in one epoll. */
+/* Make a stalling queue's fds: its release eventfd, in an epoll that gets the engine's fd too. */
 static int fq_stall_fds(struct fault_queue *fq)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int ifd = storage_event_fd(fq->iq);
 
 	fq->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fq->efd < 0)
@@ -74,8 +75,6 @@ static int fq_stall_fds(struct fault_queue *fq)
 	if (fq->epfd < 0)
 		return -errno;
 	if (epoll_ctl(fq->epfd, EPOLL_CTL_ADD, fq->efd, &ev))
-		return -errno;
-	if (ifd >= 0 && epoll_ctl(fq->epfd, EPOLL_CTL_ADD, ifd, &ev))
 		return -errno;
 	return 0;
 }
@@ -89,7 +88,7 @@ static int fault_queue_open(struct storage *disk, struct storage_queue *q)
 
 	if (!fq)
 		return -ENOMEM;
-	fq->efd = fq->epfd = -1;
+	fq->efd = fq->epfd = fq->ifd = -1;
 	ret = storage_queue_open(inner(disk), &fq->iq);
 	if (!ret && f->kind == STORAGE_FAULT_STALL)
 		ret = fq_stall_fds(fq);
@@ -174,12 +173,36 @@ static void fault_kick(struct storage_queue *q)
 	storage_kick(((struct fault_queue *)q->priv)->iq);
 }
 
-/* The engine's event fd, or for stall the epoll that also wakes on a release. */
-static int fault_event_fd(struct storage_queue *q)
+/*
+ * What the engine waits for; for stall, the epoll that also wakes on a release, with
+ * the engine's fd and events registered in it as they are now. (An fd the engine closed
+ * left the epoll by itself; a new file under the same number is not in it: MOD fails
+ * with ENOENT, and ADD puts it in.)
+ */
+static void fault_poll(struct storage_queue *q, struct storage_poll *p)
 {
 	struct fault_queue *fq = q->priv;
+	struct storage_poll ip;
+	struct epoll_event ev;
 
-	return fq->epfd >= 0 ? fq->epfd : storage_event_fd(fq->iq);
+	storage_poll(fq->iq, &ip);
+	if (fq->epfd < 0) {
+		*p = ip;
+		return;
+	}
+	if (fq->ifd >= 0 && fq->ifd != ip.fd)
+		epoll_ctl(fq->epfd, EPOLL_CTL_DEL, fq->ifd, NULL);	/* ENOENT is fine */
+	fq->ifd = -1;
+	ev = (struct epoll_event){ .events = (ip.events & POLLIN ? EPOLLIN : 0) |
+				   (ip.events & POLLOUT ? EPOLLOUT : 0) };
+	if (ip.fd >= 0 && (!epoll_ctl(fq->epfd, EPOLL_CTL_MOD, ip.fd, &ev) ||
+			   (errno == ENOENT && !epoll_ctl(fq->epfd, EPOLL_CTL_ADD, ip.fd, &ev))))
+		fq->ifd = ip.fd;
+	/* If it cannot be registered, look again soon rather than miss its completions. */
+	p->fd = fq->epfd;
+	p->events = POLLIN;
+	p->timeout_ms = ip.fd >= 0 && fq->ifd < 0 && (ip.timeout_ms < 0 || ip.timeout_ms > 10) ?
+			10 : ip.timeout_ms;
 }
 
 /* After a release, start what was held, in order; then run the engine's completions. */
@@ -216,6 +239,14 @@ static int fault_resize(struct storage *disk, uint64_t size, char *err, size_t e
 	return ret;
 }
 
+/* Forward link. */
+static void fault_link(const struct storage *disk, struct storage_link *l)
+{
+	const struct fault *f = disk->priv;
+
+	storage_link(&f->inner, l);
+}
+
 /* Close the wrapped disk and the wrapper; every queue was closed before. */
 static void fault_close(struct storage *disk)
 {
@@ -236,8 +267,9 @@ static const struct storage_ops fault_ops = {
 	.queue_close = fault_queue_close,
 	.submit = fault_submit,
 	.kick = fault_kick,
-	.event_fd = fault_event_fd,
+	.poll = fault_poll,
 	.reap = fault_reap,
+	.link = fault_link,
 };
 
 /* Put the fault wrapper in front of an open disk, as the spec's fault= asks. */

@@ -1,10 +1,12 @@
 /* The file engine: a disk image file or block device served by a few I/O threads per queue. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "filecommon.h"
@@ -39,7 +41,7 @@ struct file_job {
  */
 struct file_queue {
 	const struct file_target *t;	/* the disk's file or device, shared */
-	int efd;			/* the event_fd: readable when finished has jobs */
+	int efd;			/* what q polls: readable when finished has jobs */
 	pthread_mutex_t lock;		/* guards todo, finished and stopping */
 	pthread_cond_t wake;		/* todo got a job, or stopping */
 	bool sync_ok;			/* lock and wake initialized */
@@ -47,6 +49,7 @@ struct file_queue {
 	struct file_job *finished, **finished_tail;
 	bool stopping;
 	struct file_job *spare;		/* free jobs, the queue's thread only */
+	bool no_nowait;			/* the file system refused RWF_NOWAIT: stop trying */
 	pthread_t workers[FILE_WORKERS];
 	int nworkers;
 };
@@ -161,12 +164,35 @@ out:
 	return ret;
 }
 
-/* Queue the I/O for one of q's workers; it completes from q's reap. */
+/*
+ * Serve a read that the page cache holds whole, at once on the ring thread: no hand-off to
+ * a worker and back (two context switches). RWF_NOWAIT makes the kernel answer EAGAIN, or
+ * read less, rather than wait for the device or a lock; then a worker reads it all.
+ */
+static bool file_read_cached(struct file_queue *fq, struct storage_io *io)
+{
+	ssize_t n;
+
+	if (io->op != STORAGE_READ || fq->t->direct || fq->no_nowait)
+		return false;
+	n = preadv2(fq->t->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_NOWAIT);
+	if (n == (ssize_t)io->len) {
+		io->done(io, n);
+		return true;
+	}
+	if (n < 0 && errno == EOPNOTSUPP)	/* a file system without NOWAIT reads */
+		fq->no_nowait = true;
+	return false;
+}
+
+/* Serve a cached read at once; queue anything else for one of q's workers (done from reap). */
 static void file_submit(struct storage_queue *q, struct storage_io *io)
 {
 	struct file_queue *fq = q->priv;
 	struct file_job *job = fq->spare;
 
+	if (file_read_cached(fq, io))
+		return;
 	if (job) {
 		fq->spare = job->next;
 	} else {
@@ -191,12 +217,13 @@ static int file_resize(struct storage *disk, uint64_t size, char *err, size_t er
 	return file_target_resize(disk->priv, disk, size, err, errlen);
 }
 
-/* The fd q's ring thread polls. */
-static int file_event_fd(struct storage_queue *q)
+/* q's ring thread polls the eventfd of finished jobs, readable. */
+static void file_poll(struct storage_queue *q, struct storage_poll *p)
 {
 	const struct file_queue *fq = q->priv;
 
-	return fq->efd;
+	p->fd = fq->efd;
+	p->events = POLLIN;
 }
 
 /* Call done for every finished job of q, in finishing order, on q's thread. */
@@ -235,6 +262,6 @@ const struct storage_ops storage_file_ops = {
 	.queue_open = file_queue_open,
 	.queue_close = file_queue_close,
 	.submit = file_submit,
-	.event_fd = file_event_fd,
+	.poll = file_poll,
 	.reap = file_reap,
 };

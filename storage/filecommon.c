@@ -244,6 +244,7 @@ int file_target_open(struct file_target *t, struct storage *disk, const struct s
 
 	t->fd = -1;
 	t->blockdev = false;
+	t->direct = spec->direct;
 	t->path = strdup(spec->path);
 	if (!t->path)
 		return -ENOMEM;

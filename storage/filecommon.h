@@ -12,6 +12,7 @@
 struct file_target {
 	int fd;			/* -1 when not open */
 	bool blockdev;		/* else a regular file */
+	bool direct;		/* opened O_DIRECT: every read goes to the device */
 	char *path;		/* for messages after open */
 };
 

@@ -1,4 +1,4 @@
-/* Engine table, spec parsing and the checked entry points into an engine. */
+/* The engine table, spec parsing, and opening a disk (with the fault layer when asked). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include "storage.h"
 
 static const struct storage_ops *const engines[] = {
-	&storage_mem_ops, &storage_file_ops, &storage_uring_ops,
+	&storage_mem_ops, &storage_file_ops, &storage_uring_ops, &storage_nbd_ops,
 };
 
 #define N_ENGINES (sizeof(engines) / sizeof(engines[0]))
@@ -87,7 +87,7 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 
 	if (val)
 		*val++ = '\0';
-	bool path = spec->engine->needs_path;
+	bool path = spec->engine->needs_path, mem = !path && !spec->engine->needs_uri;
 
 	if (!strcmp(opt, "ro") && !val) {
 		spec->readonly = true;
@@ -95,7 +95,7 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 		spec->direct = true;
 	} else if (!strcmp(opt, "shared") && !val && path) {
 		spec->shared = true;
-	} else if (!strcmp(opt, "size") && val && !path) {
+	} else if (!strcmp(opt, "size") && val && mem) {
 		int e = storage_parse_size(val, &spec->size);
 
 		if (e == -ERANGE) {
@@ -107,9 +107,19 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 				 "bytes, with an optional K, M, G or T suffix (e.g. size=64M)", val);
 			return -EINVAL;
 		}
+	} else if (!strcmp(opt, "timeout") && val && spec->engine->needs_uri) {
+		uint64_t secs;
+
+		if (num_parse_uint(val, 86400, &secs) || !secs) {
+			snprintf(err, errlen, "bad timeout '%s': give the seconds (1 to 86400) an NBD "
+				 "disk waits for its server to come back before its I/O fails "
+				 "(e.g. timeout=60)", val);
+			return -EINVAL;
+		}
+		spec->timeout_s = (unsigned int)secs;
 	} else if (!strcmp(opt, "fault") && val) {
 		return spec_fault(spec, val, err, errlen);
-	} else if (!strcmp(opt, "name") && val && *val && !path) {
+	} else if (!strcmp(opt, "name") && val && *val && mem) {
 		if (strcspn(val, "/ \t") != strlen(val)) {
 			snprintf(err, errlen, "bad ramdisk name '%s': no '/' or spaces", val);
 			return -EINVAL;
@@ -180,6 +190,24 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 			goto out;
 		}
 		opt = comma ? comma + 1 : opt + strlen(opt);
+	} else if (spec->engine->needs_uri) {
+		char *comma = strchr(opt, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (!strstr(opt, "://")) {
+			snprintf(err, errlen, "bad disk spec '%s': give the server's URI, e.g. "
+				 "nbd:nbd+unix:///EXPORT?socket=/run/nbd.sock or "
+				 "nbd:nbd://HOST:PORT/EXPORT (accepted form: %s)", text,
+				 spec->engine->usage);
+			goto out;
+		}
+		spec->uri = strdup(opt);
+		if (!spec->uri) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		opt = comma ? comma + 1 : opt + strlen(opt);
 	}
 	for (opt = strtok_r(opt, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
 		ret = spec_option(spec, opt, err, errlen);
@@ -187,7 +215,7 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 			goto out;
 	}
 	ret = -EINVAL;
-	if (!spec->engine->needs_path && !spec->size && !spec->name) {
+	if (!spec->engine->needs_path && !spec->engine->needs_uri && !spec->size && !spec->name) {
 		snprintf(err, errlen, "bad disk spec '%s': a ramdisk needs size=SIZE "
 			 "(accepted form: %s)", text, spec->engine->usage);
 		goto out;
@@ -209,7 +237,8 @@ void storage_spec_free(struct storage_spec *spec)
 {
 	free(spec->path);
 	free(spec->name);
-	spec->path = spec->name = NULL;
+	free(spec->uri);
+	spec->path = spec->name = spec->uri = NULL;
 }
 
 /* Open a disk from a parsed spec; on error a message goes into err. */
@@ -252,101 +281,4 @@ void storage_close(struct storage *disk)
 		return;
 	disk->ops->close(disk);
 	free(disk);
-}
-
-/* Open a queue on an open disk, with the engine's per-queue state if it has any. */
-int storage_queue_open(struct storage *disk, struct storage_queue **qp)
-{
-	struct storage_queue *q = calloc(1, sizeof(*q));
-	int ret = 0;
-
-	if (!q)
-		return -ENOMEM;
-	q->disk = disk;
-	if (disk->ops->queue_open)
-		ret = disk->ops->queue_open(disk, q);
-	if (ret) {
-		free(q);
-		return ret;
-	}
-	*qp = q;
-	return 0;
-}
-
-/* Close a queue with nothing in flight; NULL is fine. */
-void storage_queue_close(struct storage_queue *q)
-{
-	if (!q)
-		return;
-	if (q->disk->ops->queue_close)
-		q->disk->ops->queue_close(q);
-	free(q);
-}
-
-/* The rule of the engine contract io breaks, or NULL if it keeps them all. */
-static const char *contract_broken(const struct storage *disk, const struct storage_io *io)
-{
-	bool data = io->op == STORAGE_READ || io->op == STORAGE_WRITE;
-	uint64_t sum = 0;
-
-	if (!io->done)
-		return "an I/O needs a done callback";
-	if (io->op > STORAGE_DISCARD)
-		return "unknown operation";
-	if (io->op != STORAGE_FLUSH && !io->len)
-		return "only a flush may be empty";
-	if (data && (io->iovcnt <= 0 || !io->iov))
-		return "a read or write needs iovecs";
-	for (int i = 0; data && i < io->iovcnt; i++) {
-		if (io->iov[i].iov_len > io->len - sum)
-			return "the iovecs hold more than len";
-		sum += io->iov[i].iov_len;
-	}
-	if (data && sum != io->len)
-		return "the iovecs hold less than len";
-	if (io->op == STORAGE_DISCARD && !disk->caps.discard)
-		return "discard on a disk that does not offer it";
-	if (io->op == STORAGE_DISCARD && io->secure && !disk->caps.secure_discard)
-		return "secure discard on a disk that does not offer it";
-	if (io->op != STORAGE_FLUSH &&
-	    (io->offset > disk->size || io->len > disk->size - io->offset))
-		return "the range goes past the end of the disk";
-	if (io->op != STORAGE_READ && disk->readonly)
-		return "a change to a read-only disk";
-	return NULL;
-}
-
-/*
- * Submit an I/O on q if it keeps the engine contract (the parser made sure it does).
- * One that does not would have an engine write past its disk or into a read-only
- * one: it is refused, for the caller to fail that request and halt its ring; the
- * daemon and every other disk go on.
- */
-int storage_submit(struct storage_queue *q, struct storage_io *io, const char **why)
-{
-	*why = contract_broken(q->disk, io);
-	if (*why)
-		return -EINVAL;
-	q->disk->ops->submit(q, io);
-	return 0;
-}
-
-/* Start what submit queued on q, where the engine defers it. */
-void storage_kick(struct storage_queue *q)
-{
-	if (q->disk->ops->kick)
-		q->disk->ops->kick(q);
-}
-
-/* The fd that polls readable when q has completions; -1 for an engine that completes inline. */
-int storage_event_fd(struct storage_queue *q)
-{
-	return q->disk->ops->event_fd ? q->disk->ops->event_fd(q) : -1;
-}
-
-/* Run q's completions on the calling thread. */
-void storage_reap(struct storage_queue *q)
-{
-	if (q->disk->ops->reap)
-		q->disk->ops->reap(q);
 }

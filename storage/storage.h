@@ -19,12 +19,15 @@ enum storage_fault {
 };
 
 /*
- * A parsed disk spec: ENGINE:[PATH][,key=value...], e.g. "mem:size=64M,name=scratch",
- * "file:/srv/disk.img,direct", "uring:/dev/vg/guest1,ro".
+ * A parsed disk spec: ENGINE:[PATH|URI][,key=value...], e.g. "mem:size=64M,name=scratch",
+ * "file:/srv/disk.img,direct", "uring:/dev/vg/guest1,ro",
+ * "nbd:nbd+unix:///export?socket=/run/nbd.sock,timeout=60".
  */
 struct storage_spec {
 	const struct storage_ops *engine;
 	char *path;		/* file/uring: the file or block device */
+	char *uri;		/* nbd: the server's URI, as libnbd parses it */
+	unsigned int timeout_s;	/* nbd: "timeout=SECONDS", reconnect timeout; 0: default */
 	char *name;		/* mem: a named ramdisk that outlives detach */
 	bool keyed;		/* mem: name is blkbackd's key of a toolstack's disk, not name= */
 	uint64_t size;		/* mem: bytes; 0 when not given */
@@ -84,6 +87,11 @@ struct storage {
  *  - io->done is called on the thread that submits and reaps that queue:
  *    inline, before submit returns, or later from reap. Never from another
  *    queue's reap, never from an engine's own thread.
+ *  - q's thread asks poll what to wait for before every wait (one fd and its
+ *    events, and/or a timeout), waits for it beside its own fds in one poll,
+ *    and calls reap when the fd is ready or the timeout may have passed. Its
+ *    submit, poll and reap never block q's thread (a socket half written polls
+ *    writable; a reconnect waits out its backoff as a timeout).
  *  - queue_open may run on any thread, while other queues of the disk are busy.
  *  - queue_close is only called with nothing in flight on that queue.
  *  - resize is only called while no queue has anything in flight.
@@ -94,10 +102,25 @@ struct storage_queue {
 	void *priv;			/* the engine's per-queue state */
 };
 
+/* What a queue's thread waits for before it calls reap (see storage_ops.poll). */
+struct storage_poll {
+	int fd;			/* -1: no fd to poll */
+	short events;		/* POLLIN and/or POLLOUT */
+	int timeout_ms;		/* reap after this long at the latest; -1: only when fd is ready */
+};
+
+/* A disk's connections to its server (engines that have one), for blkbackctl stats. */
+struct storage_link {
+	unsigned int up;	/* connections serving */
+	unsigned int down;	/* connections reconnecting */
+	uint64_t reconnects;	/* times a lost connection came back */
+};
+
 struct storage_ops {
 	const char *name;
 	const char *usage;		/* the accepted form, for error messages */
 	bool needs_path;		/* the spec's first field is a file or device path */
+	bool needs_uri;			/* ... or a URI (up to the first ','; write a ',' in it %2C) */
 	/* Open the disk the spec names; fill size, caps and priv. May explain an error in err. */
 	int (*open)(struct storage *disk, const struct storage_spec *spec, char *err, size_t errlen);
 	/* Release everything open acquired; every queue was closed before. */
@@ -122,15 +145,44 @@ struct storage_ops {
 	 * from reap is started too.
 	 */
 	void (*kick)(struct storage_queue *q);
-	/* Optional, for engines that complete later: an fd that polls readable ... */
-	int (*event_fd)(struct storage_queue *q);
-	/* ... and the call that then runs q's completions. */
+	/*
+	 * Optional, for engines that complete later: what q's thread must wait for now,
+	 * in p (which comes filled with "nothing": fd -1, no events, timeout -1): an fd
+	 * and the poll events it needs (POLLIN, POLLOUT or both: a socket with a request
+	 * half sent polls writable too), and/or a timeout in ms after which reap must run
+	 * even if the fd stayed quiet (a reconnect backoff, a deadline). Asked before
+	 * every poll: the fd, its events and the timeout may change from one turn to the
+	 * next; an fd given stays open until the engine is asked again or q is closed.
+	 */
+	void (*poll)(struct storage_queue *q, struct storage_poll *p);
+	/*
+	 * ... and the call that then runs q's completions (and whatever the engine does
+	 * when its fd is ready or its timeout passed). It never blocks; it may be called
+	 * when nothing happened.
+	 */
 	void (*reap)(struct storage_queue *q);
+	/* Optional, for engines with a server: their connections now; from any thread. */
+	void (*link)(const struct storage *disk, struct storage_link *l);
 };
 
 extern const struct storage_ops storage_mem_ops;
 extern const struct storage_ops storage_file_ops;
 extern const struct storage_ops storage_uring_ops;
+extern const struct storage_ops storage_nbd_ops;
+
+/* The reconnect timeout of an NBD disk without timeout=, in seconds. */
+#define STORAGE_NBD_TIMEOUT_S 30
+
+/*
+ * The nbd engine's open on a URI the caller chose (an engine that starts its own NBD
+ * server on a private socket opens its data path with this, and closes it with
+ * storage_nbd_ops.close): connects within timeout_s seconds (0: the default), reads
+ * what the server offers into disk's size, readonly and caps. readonly asks for a
+ * read-only disk whatever the server allows. On error a message goes into err.
+ */
+int storage_nbd_open_uri(struct storage *disk, const char *uri, bool readonly,
+			 unsigned int timeout_s, char *err, size_t errlen);
+
 
 /*
  * The bytes every ramdisk together may allocate (pages written, until discarded or
@@ -231,10 +283,16 @@ int storage_submit(struct storage_queue *q, struct storage_io *io, const char **
 /* Start what submit queued (no-op if the engine has no kick). */
 void storage_kick(struct storage_queue *q);
 
-/* The fd that polls readable when q has completions to reap; -1 if the engine completes inline. */
-int storage_event_fd(struct storage_queue *q);
+/*
+ * What q's thread must wait for before it reaps: the engine's fd, events and timeout
+ * now (see storage_ops.poll); fd -1 and timeout -1 for an engine that completes inline.
+ */
+void storage_poll(struct storage_queue *q, struct storage_poll *p);
 
 /* Run q's completions (calls io->done on the calling thread). */
 void storage_reap(struct storage_queue *q);
+
+/* Fill l for a disk whose engine has a server; -EOPNOTSUPP for any other. */
+int storage_link(const struct storage *disk, struct storage_link *l);
 
 #endif

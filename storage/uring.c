@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/fs.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ struct uring_queue {
 	const struct file_target *t;	/* the disk's, shared by its queues */
 	struct io_uring ring;
 	bool ring_ok;			/* ring initialized */
-	int efd;			/* the event_fd, registered with the ring */
+	int efd;			/* what q polls (readable): registered with the ring */
 	unsigned int in_kernel;		/* SQEs submitted, CQE not yet seen */
 	struct storage_io *waiting, **waiting_tail;	/* no SQE yet, oldest first */
 	struct uring_rest *rests;	/* short transfers' rests with no SQE yet */
@@ -297,12 +298,13 @@ static int uring_resize(struct storage *disk, uint64_t size, char *err, size_t e
 	return file_target_resize(disk->priv, disk, size, err, errlen);
 }
 
-/* The fd q's ring thread polls. */
-static int uring_event_fd(struct storage_queue *q)
+/* q's ring thread polls the eventfd registered with the io_uring, readable. */
+static void uring_poll(struct storage_queue *q, struct storage_poll *p)
 {
 	const struct uring_queue *u = q->priv;
 
-	return u->efd;
+	p->fd = u->efd;
+	p->events = POLLIN;
 }
 
 /*
@@ -474,6 +476,6 @@ const struct storage_ops storage_uring_ops = {
 	.queue_close = uring_queue_close,
 	.submit = uring_submit,
 	.kick = uring_kick,
-	.event_fd = uring_event_fd,
+	.poll = uring_poll,
 	.reap = uring_reap,
 };

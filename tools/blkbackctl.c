@@ -23,6 +23,8 @@ static void usage(FILE *f)
 		"            file:PATH[,direct][,ro][,shared]   a file or block device (shared:\n"
 		"                one of a cluster disk's writers; else one writer per file)\n"
 		"            uring:PATH[,direct][,ro][,shared]  the same through io_uring\n"
+		"            nbd:URI[,timeout=SECONDS][,ro]  an NBD server's export (URI:\n"
+		"                nbd+unix:///EXP?socket=PATH, nbd://HOST:PORT/EXP, nbds://...)\n"
 		"  detach DOMAIN VDEV [--timeout SECONDS] [--force]\n"
 		"      close the disk in the guest and remove it.\n"
 		"  list\n"

@@ -61,7 +61,11 @@ static const char *const stat_keys[] = {
 	"rd_req", "wr_req", "f_req", "ds_req", "oo_req", "err_req", "rd_sect", "wr_sect",
 	"ds_sect", "inflight", "notifies", "grant_maps", "grant_map_calls", "grant_unmaps",
 	"persistent_grants", "grant_copies", "grant_copy_calls", "ind_req", "queues",
+	"poll_ns",	/* time the rings watched for work instead of sleeping */
+	"poll_hits",	/* watches that found work: sleeps (and notifications) saved */
+	"wakeups",	/* sleeps of the ring threads that ended */
 	"halted",	/* 1: a ring stopped on a frontend that broke the ring protocol */
+	"reconnects",	/* an engine with a server (nbd): lost connections that came back */
 };
 
 /* Print one disk's stats line as a JSON object, with what xenstore says of it (v). */
@@ -71,7 +75,7 @@ static void stats_json(const struct ctl *c, const char *line, const struct disk_
 	unsigned int domid = (unsigned int)kv_num(line, "domid");
 	char vdev[16], *name = domain_name(c, domid), *engine = kv(line, "engine"),
 	     *lat = kv(line, "lat_us"), *segs = kv(line, "segs"), *mode = kv(line, "grant_mode"),
-	     *abi = kv(line, "abi"), *ro = kv(line, "ro");
+	     *abi = kv(line, "abi"), *ro = kv(line, "ro"), *link = kv(line, "link");
 
 	vdev_name((uint32_t)kv_num(line, "devid"), vdev, sizeof(vdev));
 	printf("%s\n  {\"domain\": ", first ? "" : ",");
@@ -87,6 +91,8 @@ static void stats_json(const struct ctl *c, const char *line, const struct disk_
 	json_str(v->spec);
 	printf(", \"error\": ");
 	json_str(v->error);
+	printf(", \"link\": ");	/* an engine with a server: connected or reconnecting */
+	json_str(link);
 	for (size_t i = 0; i < sizeof(stat_keys) / sizeof(stat_keys[0]); i++)
 		printf(", \"%s\": %" PRIu64, stat_keys[i], kv_num(line, stat_keys[i]));
 	printf(", \"segs_log2_histogram\": [%s], \"lat_p50_us\": %" PRIu64
@@ -100,6 +106,7 @@ static void stats_json(const struct ctl *c, const char *line, const struct disk_
 	free(lat);
 	free(abi);
 	free(ro);
+	free(link);
 }
 
 /* Print one disk's stats line as a table row, ending in what xenstore says of it (v). */

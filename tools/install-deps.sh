@@ -13,7 +13,8 @@ case "${1:-}" in
 *) echo "usage: tools/install-deps.sh [--build | --deb]" >&2; exit 2 ;;
 esac
 
-# Build: compiler, pkg-config and the Xen and io_uring development files.
+# Build: compiler, pkg-config and the Xen, io_uring and libnbd (the nbd: engine) development
+# files.
 # Real-Xen bench: QEMU, static busybox and cpio to build the boot images,
 # xz/python3 to unpack the guest kernel, e2fsprogs for the guest's mkfs,
 # zstd to unpack Debian 13's guest kernel (its bzImage payload is zstd) for the Xen 4.20 bench.
@@ -22,12 +23,15 @@ esac
 # fuse3 for fusermount3 to unmount it.
 # The systemd unit's test (tests/unit/systemd-unit.sh): systemd, for systemd-analyze verify,
 # and man-db, whose man it runs to find the pages the unit's Documentation= names.
+# The nbd tests (tests/sim/nbd-*.sh): nbdkit, the NBD server they start (memory and file
+# plugins, error, delay, blocksize-policy, multi-conn and nozero filters), libnbd-bin for
+# nbdinfo, and gnutls-bin for psktool, which makes nbd-tls's pre-shared key.
 # The Debian package (make deb): build-essential, dpkg-dev and debhelper, which
 # dpkg-buildpackage checks for, and lintian, which make check runs on the .deb.
-pkgs=(gcc make pkg-config libxen-dev liburing-dev)
+pkgs=(gcc make pkg-config libxen-dev liburing-dev libnbd-dev)
 [ -n "$build_only" ] ||
 	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs zstd
-	       fuse3 libfuse3-dev systemd man-db)
+	       fuse3 libfuse3-dev systemd man-db nbdkit libnbd-bin gnutls-bin)
 [ -z "$deb" ] || pkgs+=(build-essential dpkg-dev debhelper lintian)
 
 missing=()

@@ -1,95 +1,266 @@
 #!/usr/bin/env bash
-# make bench: blkbackd's data path in the simulator, measured with blkfront bench --json,
-# beside fio's io_uring engine on a tmpfs file of the same size, one after the other on
-# this machine; writes the table into docs/performance.md between its markers.
-# Numbers, not verdicts: nothing here passes or fails on speed.
-#   BENCH_RUNTIME (default 10) seconds per run, BENCH_RUNS (default 3): the median is kept.
+# make bench: blkbackd's data path in the simulator against an anchor measured by this same
+# script on this machine, row by row (docs/performance.md says how to read the results).
+#
+# Each row runs BENCH_RUNS samples of ours and of the anchor, alternating (ours, anchor, ours,
+# ...), each BENCH_RUNTIME seconds, on disks written in full first. Every sample is one JSON
+# line in $BENCH_OUT/samples.jsonl; tests/bench/report.py turns them into medians with their
+# spread, one `ratio NAME VALUE` line per row, results.json, SVG plots (gnuplot) and the table
+# in docs/performance.md. Numbers, not verdicts: nothing here passes or fails on speed.
+#
+#   BENCH_RUNTIME (5) seconds per sample; BENCH_RUNS (5) samples per side and row;
+#   BENCH_SIZE (1G) each disk; BENCH_DIR (.cache/bench) where the disk-backed file lives
+#   (it must take O_DIRECT); BENCH_OUT (build/bench) the results; BENCH_ROWS (all) a
+#   space-separated subset of the row names; BENCH_DOCS (1) 0 leaves docs/ alone;
+#   BENCH_DAEMON_OPTS blkbackd options for every row (e.g. --poll-us 0 to compare).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../helpers.sh"
 source "$here/../sim/lib.sh"
 source "$here/../sim/lib-blkback.sh"
-runtime=${BENCH_RUNTIME:-10} runs=${BENCH_RUNS:-3} size=1G
-out=$REPO/docs/performance.md
+source "$here/../sim/lib-nbd.sh"
+runtime=${BENCH_RUNTIME:-5} runs=${BENCH_RUNS:-5} size=${BENCH_SIZE:-1G}
+bdir=${BENCH_DIR:-$REPO/.cache/bench} out=${BENCH_OUT:-$REPO/build/bench}
+ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 uring-4k-randread-qd32
+uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 nbd-4k-randread-qd32 grant-modes qd-sweep
+idle-wakeups"
+IDLE_S=${BENCH_IDLE_S:-10}          # idle-wakeups: seconds of watching an idle disk
+rows=${BENCH_ROWS:-$ALL_ROWS}
+FILE_WORKERS=4     # storage/file.c: the file engine's I/O threads per queue
 
-if ! command -v fio >/dev/null; then
-	[ "$(id -u)" -eq 0 ] || { echo "bench: needs fio: sudo apt-get install fio" >&2; exit 1; }
-	echo "bench: installing fio (apt-get install fio)"
-	apt-get install -y -qq --no-install-recommends fio >/dev/null
+for tool in fio gnuplot nbdkit; do
+	command -v $tool >/dev/null && continue
+	pkg=$tool; [ $tool = gnuplot ] && pkg=gnuplot-nox
+	[ "$(id -u)" -eq 0 ] || { echo "bench: needs $tool: sudo apt-get install $pkg" >&2; exit 1; }
+	echo "bench: installing $pkg (apt-get install $pkg)"
+	apt-get install -y -qq --no-install-recommends $pkg >/dev/null
+done
+
+mkdir -p "$bdir" "$out"
+: > "$out/samples.jsonl"
+
+# Describe this machine as JSON: CPU model, cores, kernel, virtualised or not.
+machine_json() {
+	local model virt
+	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+	virt=$(systemd-detect-virt 2>/dev/null || true)
+	if [ -z "$virt" ] || [ "$virt" = none ]; then
+		grep -qw hypervisor /proc/cpuinfo && virt="yes (the CPU reports a hypervisor)" || virt=no
+	fi
+	python3 -c 'import json, sys; print(json.dumps(dict(zip(
+		["cpu", "cores", "kernel", "virtualised", "fio", "runtime_s", "runs", "size"], sys.argv[1:]))))' \
+		"${model:-unknown}" "$(nproc)" "$(uname -r)" "$virt" "$(fio --version)" "$runtime" "$runs" "$size"
+}
+
+# Print the CPU time (user + system, in clock ticks) process $1 has used, all its threads.
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# Append one sample: row $1, side $2 (ours|anchor), queue depth $3, result JSON $4.
+record() {
+	python3 -c 'import json, sys
+r = json.loads(sys.argv[4]); r.update(row=sys.argv[1], side=sys.argv[2], qd=int(sys.argv[3]))
+print(json.dumps(r))' "$@" >> "$out/samples.jsonl"
+}
+
+# One sample of ours: blkfront bench in guest1 on xvdb (args $3...), with blkbackd's CPU time
+# over the run; recorded as row $1, queue depth $2.
+ours() {
+	local row=$1 qd=$2 t0 t1 json
+	shift 2
+	t0=$(proc_ticks "$BK_PID")
+	json=$(fe guest1 bench xvdb --iodepth "$qd" --runtime "$runtime" --json "$@")
+	t1=$(proc_ticks "$BK_PID")
+	json=$(python3 -c 'import json, os, sys
+r = json.loads(sys.argv[1]); d = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / os.sysconf("SC_CLK_TCK")
+r["daemon_cpu_us"] = d; r["side_cpu_us"] = d + r["cpu_us"]
+print(json.dumps(r))' "$json" "$t0" "$t1")
+	record "$row" ours "$qd" "$json"
+}
+
+# One sample of the anchor: fio (args $4...) at depth $3 per job, its read or write side as
+# JSON with blkfront bench's names; recorded as row $1, queue depth $2 (the row's).
+anchor() {
+	local row=$1 qd=$2 json
+	shift 2
+	json=$(fio --name=anchor --iodepth="$1" --runtime="$runtime" --time_based --group_reporting \
+		--output-format=json+ "${@:2}" | python3 -c '
+import json, sys
+out = sys.stdin.read()
+j = json.loads(out[out.index("{"):])["jobs"][0]  # some engines print a line first
+io = j["write"] if j["write"]["total_ios"] > j["read"]["total_ios"] else j["read"]
+reqs = j["read"]["total_ios"] + j["write"]["total_ios"]
+# with several jobs, job_runtime sums them (and usr/sys_cpu are shares of it); each
+# side runtime is the wall time
+secs = max(j["read"]["runtime"], j["write"]["runtime"]) / 1000.0
+cpu = (j["usr_cpu"] + j["sys_cpu"]) / 100.0 * j["job_runtime"] / 1000.0 * 1e6
+p = io["clat_ns"]["percentile"]
+hist = {}
+for ns, n in io["clat_ns"].get("bins", {}).items():
+    k = max(int(ns), 1).bit_length() - 1
+    hist[k] = hist.get(k, 0) + n
+print(json.dumps({"iops": reqs / secs, "mib_s": (j["read"]["io_bytes"] + j["write"]["io_bytes"]) / 1048576 / secs,
+                  "requests": reqs, "errors": j["error"], "runtime_s": secs,
+                  "lat_p50_us": p["50.000000"] / 1000, "lat_p99_us": p["99.000000"] / 1000,
+                  "lat_log2_ns": [hist.get(k, 0) for k in range(max(hist) + 1)] if hist else [],
+                  "cpu_us": cpu, "side_cpu_us": cpu}))')
+	record "$row" anchor "$qd" "$json"
+}
+
+# Fill file $1 ($size bytes) with random data, unless it already holds that much of it.
+fill_file() {
+	[ -f "$1" ] && [ "$(stat -c %s "$1")" -eq "$(numfmt --from=iec "$size")" ] &&
+		[ "$(stat -c %b "$1")" -ge $(($(numfmt --from=iec "$size") / 512)) ] && return 0
+	echo "bench: writing $size of random data to $1"
+	head -c "$(numfmt --from=iec "$size")" /dev/urandom > "$1.tmp" && mv "$1.tmp" "$1"
+}
+
+# Start blkbackd (options $2...) and attach disk spec $1 to guest1 as xvdb; a mem disk is
+# written in full first (a real disk has data).
+disk_up() {
+	local spec=$1
+	shift
+	bk_start ${BENCH_DAEMON_OPTS:-} "$@"
+	bk_ctl attach guest1 "$spec" --vdev xvdb --nowait >/dev/null
+	case $spec in
+	mem:* | nbd:*)	head -c "$(numfmt --from=iec "$size")" /dev/urandom | fe guest1 write xvdb 0 >/dev/null ;;
+	esac
+}
+
+# Detach xvdb and stop blkbackd.
+disk_down() { bk_ctl detach guest1 xvdb >/dev/null; bk_stop; }
+
+# Run row $1: BENCH_RUNS samples each of ours (blkfront bench options in OURS) and the
+# anchor (fio options in ANCHOR), alternating, at queue depth $2 (the anchor's per job: $3).
+row() {
+	local name=$1 qd=$2 aqd=${3:-$2} i
+	echo "bench: $name: $runs x ${runtime}s each side"
+	for ((i = 0; i < runs; i++)); do
+		ours "$name" "$qd" "${OURS[@]}"
+		anchor "$name" "$qd" "$aqd" "${ANCHOR[@]}"
+	done
+}
+
+# The wake-ups of xvdb's ring threads so far (blkbackctl stats).
+ring_wakeups() {
+	bk_ctl stats guest1 xvdb --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["wakeups"])'
+}
+
+want() { [[ " $(echo $rows) " == *" $1 "* ]]; }
+
+echo "bench: machine: $(machine_json)"
+machine_json > "$out/machine.json"
+tmpf=$(mktemp /dev/shm/blkbackd-bench.XXXXXX)
+cleanup_add "rm -f '$tmpf'"
+fill_file "$tmpf"
+diskf=$bdir/disk.img
+if want uring-4k-randread-qd32 || want uring-1m-seqread || want file-4k-randread-qd32; then
+	fill_file "$diskf"
 fi
-
-# One blkfront bench run: its JSON object.
-front_run() {
-	# 4k requests need no indirect pages; without them 64 slots fit, for iodepth 32.
-	fe guest1 bench xvdb --rw randread --bs 4k --iodepth 32 --indirect-segs 0 \
-		--runtime "$runtime" --json "$@"
-}
-
-# One fio run on a tmpfs file: a JSON object with the same names.
-fio_run() {
-	fio --name=randread --filename="$tmpf" --size="$size" --rw=randread --bs=4k \
-	    --iodepth=32 --ioengine=io_uring --direct=1 --runtime="$runtime" --time_based \
-	    --output-format=json | python3 -c '
-import json, sys
-j = json.load(sys.stdin)["jobs"][0]["read"]
-p = j["clat_ns"]["percentile"]
-print(json.dumps({"iops": j["iops"], "mib_s": j["bw_bytes"] / 1048576,
-                  "lat_p50_us": p["50.000000"] / 1000, "lat_p99_us": p["99.000000"] / 1000}))'
-}
-
-# The median run (by IOPS) of $runs runs of $1, as one JSON line.
-median() {
-	local i
-	for ((i = 0; i < runs; i++)); do "$@"; done | python3 -c '
-import json, sys
-rs = sorted((json.loads(l) for l in sys.stdin if l.strip()), key=lambda r: r["iops"])
-print(json.dumps(rs[len(rs) // 2]))'
-}
 
 sim_start
 xensim create guest1 >/dev/null
-declare -A res
-for mode in persistent map copy; do
-	echo "bench: blkbackd --grant-mode=$mode, blkfront bench in xensim, $runs x $runtime s"
-	bk_start --grant-mode=$mode
-	bk_ctl attach guest1 mem:size=$size --vdev xvdb --nowait >/dev/null
-	res[$mode]=$(median front_run)
-	bk_ctl detach guest1 xvdb >/dev/null
-	bk_stop
-done
-tmpf=$(mktemp /dev/shm/blkbackd-bench.XXXXXX)
-cleanup_add "rm -f '$tmpf'"
-truncate -s "$size" "$tmpf"
-echo "bench: fio io_uring on tmpfs, $runs x $runtime s"
-fio=$(median fio_run)
 
-python3 - "$out" "${res[persistent]}" "${res[map]}" "${res[copy]}" "$fio" "$(nproc)" \
-	"$(uname -r)" "$runtime" "$runs" <<'PY'
-import json, re, sys
-path, pers, mapped, copy, fio, ncpu, kernel, runtime, runs = sys.argv[1:]
-g = json.loads(fio)
-row = "| %s | %.0f | %.1f | %.0f | %.0f | %.4f | %.2f | %.3f |"
-rows = [
-    "| what | IOPS | MiB/s | p50 us | p99 us | grant maps/req | grant copies/req | notifications/req |",
-    "|---|---|---|---|---|---|---|---|",
-] + [row % (name, f["iops"], f["mib_s"], f["lat_p50_us"], f["lat_p99_us"],
-            f["grant_maps_per_req"], f["grant_copies_per_req"], f["notify_per_req"])
-     for name, f in (("blkbackd `--grant-mode=persistent` (xensim, blkfront bench)",
-                      json.loads(pers)),
-                     ("blkbackd `--grant-mode=map`", json.loads(mapped)),
-                     ("blkbackd `--grant-mode=copy`", json.loads(copy)))] + [
-    "| fio io_uring, O_DIRECT on a tmpfs file | %.0f | %.1f | %.0f | %.0f | - | - | - |"
-    % (g["iops"], g["mib_s"], g["lat_p50_us"], g["lat_p99_us"]),
-]
-modes = {"persistent": json.loads(pers), "map": json.loads(mapped), "copy": json.loads(copy)}
-best = max(modes, key=lambda m: modes[m]["iops"])
-table = "\n".join(rows) + "\n\nFastest grant mode here: **%s**. " % best + "4k random reads at queue depth 32 from a 1 GiB mem disk, one queue; %s CPUs, Linux %s; the median of %s runs of %s s (`make bench`).\n" % (ncpu, kernel, runs, runtime)
-text = open(path).read()
-new, n = re.subn(r"(<!-- bench table -->\n).*?(<!-- end of bench table -->)",
-                 lambda m: m.group(1) + table + m.group(2), text, flags=re.S)
-if n != 1:
-    sys.exit("docs/performance.md lacks the bench table markers")
-open(path, "w").write(new)
-print(table)
-PY
-echo "bench: wrote $out"
+# The mem rows: the mem engine, persistent grants, against fio's io_uring on a tmpfs file.
+# Buffered (direct=0): tmpfs takes O_DIRECT only from Linux 6.6 on, and Debian 12 runs 6.1;
+# on tmpfs a buffered read is the same memory copy.
+MEM_FIO=(--filename="$tmpf" --size="$size" --ioengine=io_uring --direct=0 --invalidate=0 --bs=4k)
+if want mem-4k-randread-qd32 || want mem-4k-randwrite-qd32 || want mem-4k-randread-qd1 ||
+	want qd-sweep || want idle-wakeups; then
+	disk_up "mem:size=$size"
+	if want mem-4k-randread-qd32; then
+		OURS=(--rw randread --bs 4k --indirect-segs 0) ANCHOR=("${MEM_FIO[@]}" --rw=randread)
+		row mem-4k-randread-qd32 32
+	fi
+	if want mem-4k-randwrite-qd32; then
+		OURS=(--rw randwrite --bs 4k --indirect-segs 0) ANCHOR=("${MEM_FIO[@]}" --rw=randwrite)
+		row mem-4k-randwrite-qd32 32
+	fi
+	if want mem-4k-randread-qd1; then
+		OURS=(--rw randread --bs 4k --indirect-segs 0) ANCHOR=("${MEM_FIO[@]}" --rw=randread)
+		row mem-4k-randread-qd1 1
+	fi
+	if want qd-sweep; then
+		# IOPS against queue depth for the plot: fewer, shorter samples
+		saved=$runs runs=${BENCH_SWEEP_RUNS:-3}
+		for qd in 1 2 4 8 16 32; do
+			OURS=(--rw randread --bs 4k --indirect-segs 0) ANCHOR=("${MEM_FIO[@]}" --rw=randread)
+			row qd-sweep "$qd"
+		done
+		runs=$saved
+	fi
+	if want idle-wakeups; then
+		# an idle disk, after all that I/O: how often do its ring threads wake?
+		echo "bench: idle-wakeups: ${IDLE_S}s with nothing to do"
+		w0=$(ring_wakeups)
+		sleep "$IDLE_S"
+		record idle-wakeups ours 0 "{\"wakeups\": $(($(ring_wakeups) - w0)), \"seconds\": $IDLE_S}"
+	fi
+	disk_down
+fi
+
+# The uring rows: O_DIRECT on a file on disk, against fio's io_uring, O_DIRECT, same file.
+if want uring-4k-randread-qd32; then
+	disk_up "uring:$diskf,direct"
+	OURS=(--rw randread --bs 4k --indirect-segs 0)
+	ANCHOR=(--filename="$diskf" --ioengine=io_uring --direct=1 --bs=4k --rw=randread)
+	row uring-4k-randread-qd32 32
+	disk_down
+fi
+if want uring-1m-seqread; then
+	# 1 MiB requests are indirect (256 segments): 3 such slots fit in gntalloc's 1024 pages
+	disk_up "uring:$diskf,direct"
+	OURS=(--rw read --bs 1M --indirect-segs 256)
+	ANCHOR=(--filename="$diskf" --ioengine=io_uring --direct=1 --bs=1M --rw=read)
+	row uring-1m-seqread 3
+	disk_down
+fi
+
+# The file row: the file engine (buffered, the file in the page cache) against fio psync
+# with as many threads as the engine has workers, the same total depth.
+if want file-4k-randread-qd32; then
+	disk_up "file:$diskf"
+	cat "$diskf" > /dev/null
+	OURS=(--rw randread --bs 4k --indirect-segs 0)
+	ANCHOR=(--filename="$diskf" --ioengine=psync --direct=0 --invalidate=0 --bs=4k --rw=randread
+		--numjobs=$FILE_WORKERS)
+	row file-4k-randread-qd32 32 1
+	disk_down
+fi
+
+# Multi-queue: one queue per core (blkfront drives them all from one thread), against fio
+# with one job per core and the same total depth.
+if want mq-4k-randread-qd32; then
+	ncpu=$(nproc)
+	disk_up "mem:size=$size"
+	OURS=(--rw randread --bs 4k --indirect-segs 0 --queues "$ncpu")
+	ANCHOR=("${MEM_FIO[@]}" --rw=randread --numjobs="$ncpu")
+	row mq-4k-randread-qd32 32 $((32 / ncpu))
+	disk_down
+fi
+
+# The nbd row: the nbd engine against fio's own nbd engine (libnbd too), the same nbdkit memory
+# export on a Unix socket, written in full first.
+if want nbd-4k-randread-qd32; then
+	nbd_setup
+	nbd_server bench memory "$size"
+	disk_up "nbd:$(nbd_uri bench)"
+	OURS=(--rw randread --bs 4k --indirect-segs 0)
+	ANCHOR=(--ioengine=nbd --uri="$(nbd_uri bench)" --size="$size" --bs=4k --rw=randread)
+	row nbd-4k-randread-qd32 32
+	disk_down
+	nbd_stop bench
+fi
+
+# Grant modes, for the table only (the anchor is the persistent row above).
+if want grant-modes; then
+	for mode in map copy; do
+		disk_up "mem:size=$size" --grant-mode=$mode
+		echo "bench: grant-mode-$mode: $runs x ${runtime}s"
+		for ((i = 0; i < runs; i++)); do
+			ours "grant-mode-$mode" 32 --rw randread --bs 4k --indirect-segs 0
+		done
+		disk_down
+	done
+fi
+
+python3 "$here/report.py" "$out" $( [ "${BENCH_DOCS:-1}" = 1 ] && echo "$REPO/docs")

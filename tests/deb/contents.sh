@@ -20,7 +20,7 @@ version=$(sed -n 's/^#define BLKBACK_VERSION "\(.*\)"$/\1/p' "$REPO/blkback/vers
 	fail "Version: $(dpkg-deb -f "$deb" Version), but blkback/version.h says $version"
 [[ $deb == */blkbackd_${version}_$(dpkg --print-architecture).deb ]] || fail "the .deb is named $deb"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libxenstore4 libxengnttab1 libxenevtchn1 liburing2 libc6; do
+for lib in libxenstore4 libxengnttab1 libxenevtchn1 liburing2 libnbd0 libc6; do
 	[[ $depends == *"$lib "* ]] || fail "Depends does not name $lib: $depends"
 done
 

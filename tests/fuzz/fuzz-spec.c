@@ -23,9 +23,13 @@ static void check_spec(const struct storage_spec *spec)
 	CHECK(spec->engine && spec->engine->name && spec->engine->usage);
 	CHECK(storage_engine(spec->engine->name) == spec->engine);
 	CHECK(!spec->path == !spec->engine->needs_path);
+	CHECK(!spec->uri == !spec->engine->needs_uri);
 	if (spec->path)
 		CHECK(spec->path[0] == '/' && !strchr(spec->path, ','));
-	if (spec->engine->needs_path) {
+	if (spec->uri)
+		CHECK(strstr(spec->uri, "://") && !strchr(spec->uri, ','));
+	CHECK(!spec->timeout_s || spec->engine->needs_uri);
+	if (spec->engine->needs_path || spec->engine->needs_uri) {
 		CHECK(!spec->size && !spec->name);
 	} else {
 		CHECK(!spec->direct);

@@ -100,7 +100,7 @@ bad() {
 	nothing_left "after $params"
 }
 closed() { [ "$(xs read "$be/state")" = 6 ]; }
-bad aio:nbd:server "w" "unknown storage engine 'nbd'" off
+bad aio:nbd:server "w" "bad disk spec 'nbd:server': give the server's URI" off
 bad aio:file:/nonexistent/vm.img "w" "cannot open /nonexistent/vm.img" off
 bad aio:mem:size=0 "w" "bad size '0'" on
 bad aio:mem:size=99999999T "w" "bad size '99999999T': too large" off

@@ -1,6 +1,6 @@
 /*
  * Driving a storage engine the way blkback/ring.c does: submit a batch on a
- * queue, kick once, poll the queue's event fd and reap (then kick again) until
+ * queue, kick once, poll what the queue asks for and reap (then kick again) until
  * every I/O has completed; each completion is checked against a model of the
  * disk. Several h_disks, each with its own queue, may run on one disk from
  * several threads at once: the checks below are serialized for that.
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "../../storage/storage.h"
 #include "check.h"
@@ -177,22 +178,30 @@ static inline void h_submit(struct h_disk *h, int n)
  */
 static inline void h_wait(struct h_disk *h, int first, int n)
 {
-	int efd = storage_event_fd(h->q);
+	struct timespec t0, now;
 	int left;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((left = h_pending(h, first + n) - h_pending(h, first)) > 0) {
-		struct pollfd p = { .fd = efd, .events = POLLIN };
+		struct storage_poll sp;
+		struct pollfd p;
+		int64_t waited;
 		int r;
 
-		if (efd < 0) {
-			H_CHECK(0, "%s: %d I/Os did not complete inline and there is no event_fd",
-				h->name, left);
+		storage_poll(h->q, &sp);
+		if (sp.fd < 0 && sp.timeout_ms < 0) {
+			H_CHECK(0, "%s: %d I/Os did not complete inline and the engine waits for "
+				"nothing (no fd, no timeout)", h->name, left);
 			exit(check_done("test-engines"));
 		}
-		r = poll(&p, 1, H_TIMEOUT_MS);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		p = (struct pollfd){ .fd = sp.fd, .events = sp.events };
+		r = poll(&p, 1, sp.timeout_ms >= 0 && sp.timeout_ms < H_TIMEOUT_MS ?
+			 sp.timeout_ms : H_TIMEOUT_MS);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
+		if (r < 0 || (r == 0 && sp.timeout_ms < 0) || waited > H_TIMEOUT_MS) {
 			H_CHECK(0, "%s: %d of %d I/Os not completed after %d ms (poll: %d)", h->name,
 				left, n, H_TIMEOUT_MS, r);
 			exit(check_done("test-engines"));
@@ -439,7 +448,7 @@ struct h_twoq {
 	bool discard;			/* discards in the mix */
 	pthread_barrier_t *bar;
 	int open_ret;			/* what storage_queue_open gave */
-	int efd;			/* its queue's event_fd while both were open */
+	int efd;			/* the fd its queue polled while both were open */
 };
 
 /*
@@ -452,7 +461,14 @@ static inline void *h_twoq_thread(void *arg)
 	struct h_twoq *t = arg;
 
 	t->open_ret = storage_queue_open(t->h.disk, &t->h.q);
-	t->efd = t->open_ret ? -1 : storage_event_fd(t->h.q);
+	if (!t->open_ret) {
+		struct storage_poll sp;
+
+		storage_poll(t->h.q, &sp);
+		t->efd = sp.fd;
+	} else {
+		t->efd = -1;
+	}
 	pthread_barrier_wait(t->bar);		/* both queues open: start together */
 	if (!t->open_ret) {
 		for (int r = 0; r < H_TWOQ_ROUNDS; r++)
@@ -525,7 +541,7 @@ static inline void h_two_queues(struct h_disk *h)
 			h->nr[op] += t[i].h.nr[op];
 	}
 	if (started == 2 && !t[0].open_ret && !t[1].open_ret)
-		H_CHECK(t[0].efd != t[1].efd || t[0].efd < 0, "%s: two queues share event fd %d",
+		H_CHECK(t[0].efd != t[1].efd || t[0].efd < 0, "%s: two queues share the fd to poll %d",
 			h->name, t[0].efd);
 out:
 	for (int i = 0; i < 2; i++)

@@ -129,10 +129,11 @@ static inline void fd_submit(struct storage_queue *q, struct storage_io *io)
 		d->submit_hook(d->submit_hook_arg);
 }
 
-/* storage_ops.event_fd: the command pipe. */
-static inline int fd_event_fd(struct storage_queue *q)
+/* storage_ops.poll: the command pipe, readable. */
+static inline void fd_poll(struct storage_queue *q, struct storage_poll *p)
 {
-	return ((struct fake_disk *)q->disk->priv)->cmd_rd;
+	p->fd = ((struct fake_disk *)q->disk->priv)->cmd_rd;
+	p->events = POLLIN;
 }
 
 /*
@@ -179,7 +180,7 @@ static inline void fd_reap(struct storage_queue *q)
 static const struct storage_ops fd_ops = {
 	.name = "scripted",
 	.submit = fd_submit,
-	.event_fd = fd_event_fd,
+	.poll = fd_poll,
 	.reap = fd_reap,
 };
 

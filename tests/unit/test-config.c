@@ -140,9 +140,15 @@ static void test_libxl_format(void)
 	free(params);
 
 	/* Only the first colon's word is a format: an engine's own colons stay. */
+	t[0].value = "aio:nbd:nbd://127.0.0.1:10809/vm1";
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), 0, "aio:nbd:");
+	CHECK(spec.engine == &storage_nbd_ops && spec.uri &&
+	      !strcmp(spec.uri, "nbd://127.0.0.1:10809/vm1"), "uri '%s'", spec.uri ? spec.uri : "");
+	storage_spec_free(&spec);
+	free(params);
 	t[0].value = "aio:nbd:host:10809";
-	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "aio:nbd:");
-	CHECK(strstr(why, "bad disk spec 'nbd:host:10809': unknown storage engine 'nbd'") != NULL,
+	CHECK_INT(cfg_disk(&n, &spec, &params, why, sizeof(why)), -EINVAL, "aio:nbd:host");
+	CHECK(strstr(why, "bad disk spec 'nbd:host:10809': give the server's URI") != NULL,
 	      "reason '%s'", why);
 
 	t[0].value = "vhd:/srv/vm1.vhd";

@@ -7,6 +7,7 @@
 #include <linux/loop.h>
 #include <linux/seccomp.h>
 #include <liburing.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -163,7 +164,13 @@ static void check_caps(const struct variant *v, struct storage *disk, struct sto
 	if (!path)
 		return;
 	CHECK(c->flush, "%s: a file or device has a write cache to flush", v->name);
-	CHECK(disk->ops->reap && storage_event_fd(q) >= 0, "%s: no event_fd/reap", v->name);
+	{
+		struct storage_poll sp;
+
+		storage_poll(q, &sp);
+		CHECK(disk->ops->reap && sp.fd >= 0 && sp.events == POLLIN,
+		      "%s: no fd to poll readable, or no reap", v->name);
+	}
 	if (v->direct)
 		CHECK_INT(c->sector_size, dio_align(v->dev ? v->dev : v->image),
 			  "sector_size under O_DIRECT = the kernel's DIO alignment");

@@ -43,9 +43,18 @@ static void set(struct h_slot *s, enum storage_op op, uint64_t sec, uint64_t len
 	}
 }
 
+/* The fd q's engine asks to poll now; -1 for none. */
+static int poll_fd(struct storage_queue *q)
+{
+	struct storage_poll sp;
+
+	storage_poll(q, &sp);
+	return sp.fd;
+}
+
 /*
  * A second queue of the wrapper goes through a queue of its own of the
- * wrapped disk (its own event fd where the engine has one) and fails the
+ * wrapped disk (its own fd to poll where the engine has one) and fails the
  * same I/O; what it writes, the first queue reads.
  */
 static void two_queues(struct h_disk *h, const char *text)
@@ -56,9 +65,9 @@ static void two_queues(struct h_disk *h, const char *text)
 	CHECK(ret == 0, "%s: second queue_open: %s", text, strerror(-ret));
 	if (ret)
 		return;
-	e1 = storage_event_fd(q1);
-	e2 = storage_event_fd(q2);
-	CHECK(e1 < 0 ? e2 < 0 : e2 >= 0 && e2 != e1, "%s: event fds %d and %d of two queues",
+	e1 = poll_fd(q1);
+	e2 = poll_fd(q2);
+	CHECK(e1 < 0 ? e2 < 0 : e2 >= 0 && e2 != e1, "%s: fds to poll %d and %d of two queues",
 	      text, e1, e2);
 	h->q = q2;
 	set(&h->slot[0], STORAGE_WRITE, 40, 4096, false);	/* 40..47 */

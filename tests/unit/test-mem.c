@@ -186,7 +186,13 @@ static void test_fresh(void)
 	CHECK(disk->ops == &storage_mem_ops, "ops");
 	memset(buf, 0xff, MiB);
 	iov = (struct iovec){ buf, MiB };
-	CHECK(storage_event_fd(q) == -1, "a ramdisk completes inline: no event_fd");
+	{
+		struct storage_poll sp;
+
+		storage_poll(q, &sp);
+		CHECK(sp.fd == -1 && sp.timeout_ms == -1,
+		      "a ramdisk completes inline: no fd to poll, no timeout");
+	}
 	run_io(q, STORAGE_READ, 0, &iov, 1, "read whole fresh disk");
 	CHECK(all_zero(buf, MiB), "a fresh ramdisk does not read as zeroes");
 out:

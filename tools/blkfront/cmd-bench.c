@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bfutil.h"
 #include "cli.h"
@@ -29,6 +30,7 @@ struct bench {
 	/* results */
 	uint64_t requests, reads, writes, errors, bytes;
 	double elapsed_s;
+	double cpu_us;		/* this process's CPU time (user + system) during the run */
 	struct bf_hist hist;
 	bool in_sim;
 	struct bf_counts before, after;
@@ -121,6 +123,40 @@ static double per_req(const struct bench *b, uint64_t after, uint64_t before)
 	return (double)(after - before) / (double)b->requests;
 }
 
+/* This process's CPU time so far (user + system), in microseconds. */
+static double cpu_now_us(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* Print the latency histogram as JSON: sample counts per power of two of nanoseconds. */
+static void json_log2_hist(const struct bf_hist *h)
+{
+	uint64_t log2[64] = { 0 };
+	int top = 0;
+
+	for (unsigned int i = 1; i < BF_HIST_BUCKETS; i++) {
+		int k;
+
+		if (!h->bucket[i])
+			continue;
+		k = 63 - __builtin_clzll(bf_hist_bucket_low(i));
+		log2[k] += h->bucket[i];
+		if (k > top)
+			top = k;
+	}
+	log2[0] += h->bucket[0];
+	printf("\"lat_log2_ns\":[");
+	for (int k = 0; k <= top; k++)
+		printf("%" PRIu64 "%s", log2[k], k < top ? "," : "");
+	printf("],");
+}
+
 /* Print a per-request figure as JSON: a number, or null. */
 static void json_num(const char *key, double v, bool last)
 {
@@ -155,6 +191,8 @@ static void report(const struct bench *b)
 		       b->elapsed_s, b->size, b->requests, b->reads, b->writes, b->errors, iops, mib,
 		       mean, p50, p99, (double)b->hist.max / 1000.0, f->nr_queues, f->indirect_segs,
 		       f->ring_order, f->use_persistent ? "true" : "false", blkfront_slots(b->bf));
+		printf("\"cpu_us\":%.0f,", b->cpu_us);
+		json_log2_hist(&b->hist);
 		json_num("grant_maps_per_req", maps, false);
 		json_num("grant_copies_per_req", copies, false);
 		json_num("notify_per_req", notif, true);
@@ -232,7 +270,9 @@ static int measure(struct bench *b)
 	b->in_sim = rc == 1;
 	if (cnt)
 		bf_counters_read(cnt, self, back, &b->before);
+	b->cpu_us = cpu_now_us();
 	rc = run(b);
+	b->cpu_us = cpu_now_us() - b->cpu_us;
 	if (cnt)
 		bf_counters_read(cnt, self, back, &b->after);
 	bf_counters_close(cnt);

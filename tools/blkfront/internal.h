@@ -68,7 +68,9 @@ void bf_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((form
 /* A debug line to stderr when blkfront_verbose is set. */
 void bf_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* xenbus.c */
+/* xs.c */
+/* The name of xenbus state s, for messages. */
+const char *bf_state_name(int s);
 /* Read path into a malloc'd string, NULL if absent. */
 char *bf_xs_read(struct blkfront *bf, xs_transaction_t t, const char *path);
 /* Read dir/node as a number no larger than max: 0, -ENOENT, -EINVAL. */

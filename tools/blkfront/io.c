@@ -53,7 +53,7 @@ static void size_slots(struct blkfront *bf)
 	if (bf->slots > BLKFRONT_MAX_SLOTS)
 		bf->slots = BLKFRONT_MAX_SLOTS;
 	bf->geom = (struct bf_geom){
-		.disk_bytes = blkfront_size(bf),
+		.disk_bytes = bf->disk.sectors * BLKFRONT_SECTOR,
 		.sector_size = bf->disk.sector_size,
 		.handle = (blkif_vdev_t)bf->devid,
 		.slot_pages = bf->slot_pages,

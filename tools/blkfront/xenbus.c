@@ -14,119 +14,16 @@
 #define TOKEN_BACKEND "blkfront-backend-state"
 #define DEFAULT_TIMEOUT_MS 10000u
 
-int blkfront_verbose;
-
-/* Write a message for a person into err. */
-void bf_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* A debug line to stderr with -v. */
-void bf_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!blkfront_verbose)
-		return;
-	va_start(ap, fmt);
-	fputs("blkfront: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-/* Name of a xenbus state for messages. */
-static const char *state_name(int s)
-{
-	static const char *const names[] = {
-		"Unknown", "Initialising", "InitWait", "Initialised", "Connected",
-		"Closing", "Closed", "Reconfiguring", "Reconfigured",
-	};
-
-	return s >= 0 && s < (int)(sizeof(names) / sizeof(names[0])) ? names[s] : "?";
-}
-
-/* Read path into a malloc'd string, NULL if absent. */
-char *bf_xs_read(struct blkfront *bf, xs_transaction_t t, const char *path)
-{
-	unsigned int len;
-
-	return xs_read(bf->xs, t, path, &len);
-}
-
-/* Read dir/node as a decimal number no larger than max. */
-int bf_xs_uint(struct blkfront *bf, xs_transaction_t t, const char *dir, const char *node,
-	       uint64_t max, uint64_t *v)
-{
-	char path[256], *s;
-	int err;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	s = bf_xs_read(bf, t, path);
-	if (!s)
-		return -ENOENT;
-	err = bf_parse_uint(s, max, v) ? -EINVAL : 0;
-	free(s);
-	return err;
-}
-
-/* Write a printf-formatted value to dir/node. */
-int bf_xs_printf(struct blkfront *bf, xs_transaction_t t, const char *dir, const char *node,
-		 const char *fmt, ...)
-{
-	char path[256], val[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(val, sizeof(val), fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	if (n < 0 || (size_t)n >= sizeof(val))
-		return -EINVAL;
-	if (!xs_write(bf->xs, t, path, val, (unsigned int)n))
-		return errno ? -errno : -EIO;
-	return 0;
-}
-
-/* The backend's state, XenbusStateUnknown if absent or unreadable. */
-int bf_backend_state(struct blkfront *bf)
-{
-	uint64_t v;
-
-	return bf_xs_uint(bf, XBT_NULL, bf->bepath, "state", XenbusStateReconfigured, &v) ?
-	       XenbusStateUnknown : (int)v;
-}
-
 /* Write our state node. */
 static int set_state(struct blkfront *bf, int state)
 {
 	int err = bf_xs_printf(bf, XBT_NULL, bf->fepath, "state", "%d", state);
 
 	if (!err) {
-		bf_debug("frontend %s -> %s", state_name(bf->state), state_name(state));
+		bf_debug("frontend %s -> %s", bf_state_name(bf->state), bf_state_name(state));
 		bf->state = state;
 	}
 	return err;
-}
-
-/* Drain the watch queue; note a backend that left Connected under us. */
-void bf_watch_events(struct blkfront *bf)
-{
-	char **w;
-
-	while ((w = xs_check_watch(bf->xs)))
-		free(w);
-	if (bf->state == XenbusStateConnected && !bf->backend_gone &&
-	    bf_backend_state(bf) != XenbusStateConnected) {
-		bf_debug("backend left Connected (state %s)", state_name(bf_backend_state(bf)));
-		bf->backend_gone = true;
-	}
 }
 
 /*
@@ -222,12 +119,12 @@ static int reach_initwait(struct blkfront *bf, char *err, size_t errlen)
 	char why[256];
 	int st = bf_backend_state(bf), ret;
 
-	bf_debug("backend %s is %s", bf->bepath, state_name(st));
+	bf_debug("backend %s is %s", bf->bepath, bf_state_name(st));
 	if (st == XenbusStateConnected || st == XenbusStateClosing ||
 	    st == XenbusStateInitialised) {
 		if (bf->opts.no_reset) {
 			bf_errf(err, errlen, "backend %s is %s, left by an earlier frontend",
-				bf->bepath, state_name(st));
+				bf->bepath, bf_state_name(st));
 			return -EBUSY;
 		}
 		ret = set_state(bf, XenbusStateClosed);
@@ -235,7 +132,7 @@ static int reach_initwait(struct blkfront *bf, char *err, size_t errlen)
 		if (ret < 0) {
 			bf_errf(err, errlen, "backend %s did not close the earlier connection in "
 				"%u ms (state %s): is blkbackd running?", bf->bepath,
-				bf->opts.timeout_ms, state_name(bf_backend_state(bf)));
+				bf->opts.timeout_ms, bf_state_name(bf_backend_state(bf)));
 			return ret;
 		}
 	}
@@ -250,7 +147,7 @@ static int reach_initwait(struct blkfront *bf, char *err, size_t errlen)
 		st = bf_backend_state(bf);
 		backend_error(bf, why, sizeof(why));
 		bf_errf(err, errlen, "backend %s did not reach InitWait in %u ms (state %s, "
-			"error: %s): %s", bf->bepath, bf->opts.timeout_ms, state_name(st), why,
+			"error: %s): %s", bf->bepath, bf->opts.timeout_ms, bf_state_name(st), why,
 			st <= XenbusStateInitialising ? "is blkbackd running in domain 0 and "
 			"serving this kind of disk?" : "detach the disk and attach it again");
 		return ret;
@@ -278,7 +175,7 @@ static int publish(struct blkfront *bf)
 		if (!xs_transaction_end(bf->xs, t, err != 0) && !err)
 			err = errno ? -errno : -EIO;
 		if (!err) {
-			bf_debug("frontend %s -> Initialised", state_name(bf->state));
+			bf_debug("frontend %s -> Initialised", bf_state_name(bf->state));
 			bf->state = XenbusStateInitialised;
 			return 0;
 		}
@@ -399,7 +296,7 @@ int blkfront_disconnect(struct blkfront *bf, char *err, size_t errlen)
 					      BIT(XenbusStateUnknown), 0);
 		if (st < 0) {
 			bf_errf(err, errlen, "backend %s did not close in %u ms (state %s)",
-				bf->bepath, bf->opts.timeout_ms, state_name(bf_backend_state(bf)));
+				bf->bepath, bf->opts.timeout_ms, bf_state_name(bf_backend_state(bf)));
 			ret = st;
 		} else {
 			ret = 0;

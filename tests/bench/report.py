@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""make bench's report: tests/bench/run.sh's samples into medians, ratios, JSON and plots.
+
+Usage: report.py OUT [DOCS]. Reads OUT/samples.jsonl and OUT/machine.json; writes
+OUT/results.json, OUT/iops-vs-qd.svg and OUT/latency-hist.svg (with gnuplot), prints the
+table and one `ratio NAME VALUE` line per row. With DOCS, also copies the plots to
+DOCS/perf/ and rewrites the table between the markers of DOCS/performance.md.
+"""
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+# The rows with a ratio: name -> (what ours is, what the anchor is, metric).
+# metric "iops": ours / anchor; "p50": anchor's p50 latency / ours (higher is better both ways).
+ROWS = {
+    "mem-4k-randread-qd32": ("mem engine, persistent grants, xensim",
+                             "fio io_uring, buffered, tmpfs file", "iops"),
+    "mem-4k-randwrite-qd32": ("same, random writes", "fio same, writes", "iops"),
+    "mem-4k-randread-qd1": ("same, QD1, p50 latency", "fio same, QD1 p50", "p50"),
+    "uring-4k-randread-qd32": ("uring engine, O_DIRECT, file on disk",
+                               "fio io_uring, O_DIRECT, same file", "iops"),
+    "uring-1m-seqread": ("uring engine, 1 MiB reads (indirect), QD3", "fio same", "iops"),
+    "file-4k-randread-qd32": ("file engine (4 threads), page cache",
+                              "fio psync, 4 jobs, same file", "iops"),
+    "mq-4k-randread-qd32": ("mem, one queue per core, one frontend thread",
+                            "fio, one job per core, same total depth", "iops"),
+    "nbd-4k-randread-qd32": ("nbd engine, nbdkit memory export (Unix socket)",
+                             "fio's nbd engine, same export", "iops"),
+}
+
+
+def load(out):
+    """The samples, grouped by (row, side, qd), and the machine."""
+    groups = {}
+    with open(os.path.join(out, "samples.jsonl")) as f:
+        for line in f:
+            if line.strip():
+                s = json.loads(line)
+                groups.setdefault((s["row"], s["side"], s["qd"]), []).append(s)
+    with open(os.path.join(out, "machine.json")) as f:
+        machine = json.load(f)
+    return groups, machine
+
+
+def spread(values):
+    """Median, min and max of a list of numbers."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+def summarize(samples):
+    """A side of a row: IOPS, p50, CPU per request (and the daemon's, for ours)."""
+    out = {
+        "iops": spread([s["iops"] for s in samples]),
+        "lat_p50_us": spread([s["lat_p50_us"] for s in samples]),
+        "lat_p99_us": spread([s["lat_p99_us"] for s in samples]),
+        "cpu_us_per_req": spread([s["side_cpu_us"] / max(s["requests"], 1) for s in samples]),
+        "errors": sum(s.get("errors", 0) for s in samples),
+    }
+    if "daemon_cpu_us" in samples[0]:
+        out["daemon_cpu_us_per_req"] = spread(
+            [s["daemon_cpu_us"] / max(s["requests"], 1) for s in samples])
+    for k in ("grant_maps_per_req", "grant_copies_per_req", "notify_per_req"):
+        vals = [s[k] for s in samples if s.get(k) is not None]
+        if vals:
+            out[k] = statistics.median(vals)
+    hist = []
+    for s in samples:
+        h = s.get("lat_log2_ns", [])
+        hist += [0] * (len(h) - len(hist))
+        for i, n in enumerate(h):
+            hist[i] += n
+    out["lat_log2_ns"] = hist
+    return out
+
+
+def fmt_spread(d, scale=1.0, prec=0):
+    """'median (min-max)'."""
+    f = "%%.%df" % prec
+    return (f + " (" + f + "–" + f + ")") % (d["median"] / scale, d["min"] / scale,
+                                                d["max"] / scale)
+
+
+def gnuplot(script, path):
+    """Run a gnuplot script that writes an SVG to path; False if gnuplot is missing."""
+    if not shutil.which("gnuplot"):
+        return False
+    subprocess.run(["gnuplot"], input="set terminal svg size 720,420 dynamic font 'sans,11'\n"
+                   "set output '%s'\n%s" % (path, script), text=True, check=True)
+    return True
+
+
+def plot_sweep(results, out):
+    """IOPS against queue depth, ours and the anchor, with the spread as error bars."""
+    sweep = results.get("qd-sweep")
+    if not sweep:
+        return None
+    data = os.path.join(out, "iops-vs-qd.dat")
+    with open(data, "w") as f:
+        for qd in sorted(sweep, key=int):
+            o, a = sweep[qd]["ours"]["iops"], sweep[qd]["anchor"]["iops"]
+            f.write("%s %f %f %f %f %f %f\n" % (qd, o["median"], o["min"], o["max"],
+                                                 a["median"], a["min"], a["max"]))
+    svg = os.path.join(out, "iops-vs-qd.svg")
+    ok = gnuplot("""set title 'mem disk, 4 KiB random reads: IOPS against queue depth'
+set xlabel 'queue depth'; set ylabel 'IOPS'; set logscale x 2; set key top left
+set yrange [0:*]; set grid
+plot '%s' using 1:2:3:4 with yerrorlines title 'blkbackd (xensim, blkfront bench)', \\
+     '' using 1:5:6:7 with yerrorlines title 'fio io_uring on tmpfs'
+""" % data, svg)
+    return svg if ok else None
+
+
+def plot_hist(results, out):
+    """Latency histogram of the QD32 mem random-read row: share of requests per power of two."""
+    row = results.get("mem-4k-randread-qd32")
+    if not row:
+        return None
+    row = row["32"]
+    data = os.path.join(out, "latency-hist.dat")
+    o, a = row["ours"]["lat_log2_ns"], row["anchor"]["lat_log2_ns"]
+    n = max(len(o), len(a))
+    to, ta = max(sum(o), 1), max(sum(a), 1)
+    with open(data, "w") as f:
+        for k in range(n):
+            f.write("%f %f %f\n" % (2 ** k * 1.5 / 1000.0, 100.0 * (o[k] if k < len(o) else 0) / to,
+                                    100.0 * (a[k] if k < len(a) else 0) / ta))
+    svg = os.path.join(out, "latency-hist.svg")
+    ok = gnuplot("""set title 'mem disk, 4 KiB random reads, QD32: completion latency'
+set xlabel 'latency (µs, power-of-two buckets)'; set ylabel '%% of requests'
+set logscale x 2; set key top right; set grid; set yrange [0:*]
+set style fill transparent solid 0.4
+plot '%s' using 1:2 with histeps lw 2 title 'blkbackd', '' using 1:3 with histeps lw 2 title 'fio'
+""" % data, svg)
+    return svg if ok else None
+
+
+def main():
+    out = sys.argv[1]
+    docs = sys.argv[2] if len(sys.argv) > 2 else None
+    groups, machine = load(out)
+    results = {}
+    for (row, side, qd), samples in groups.items():
+        if row == "idle-wakeups":
+            continue
+        results.setdefault(row, {}).setdefault(str(qd), {})[side] = summarize(samples)
+
+    ratios = {}
+    lines = ["| row | ours | anchor | ours (median, min–max) | anchor | ratio | CPU µs/req ours (daemon) | CPU µs/req anchor |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, (what, anchor_what, metric) in ROWS.items():
+        if name not in results:
+            continue
+        qd, sides = next(iter(results[name].items()))
+        o, a = sides.get("ours"), sides.get("anchor")
+        if not o or not a:
+            continue
+        if metric == "p50":
+            ratio = a["lat_p50_us"]["median"] / o["lat_p50_us"]["median"]
+            ov, av = fmt_spread(o["lat_p50_us"], prec=1) + " µs", fmt_spread(a["lat_p50_us"], prec=1) + " µs"
+        else:
+            ratio = o["iops"]["median"] / a["iops"]["median"]
+            ov, av = fmt_spread(o["iops"]) + " IOPS", fmt_spread(a["iops"]) + " IOPS"
+        ratios[name] = ratio
+        lines.append("| `%s` | %s | %s | %s | %s | **%.2f** | %.2f (%.2f) | %.2f |" % (
+            name, what, anchor_what, ov, av, ratio, o["cpu_us_per_req"]["median"],
+            o["daemon_cpu_us_per_req"]["median"], a["cpu_us_per_req"]["median"]))
+        if o["errors"] or a["errors"]:
+            print("bench: %s had I/O errors: ours %d, anchor %d" % (name, o["errors"], a["errors"]))
+
+    modes = []
+    base = results.get("mem-4k-randread-qd32", {}).get("32", {}).get("ours")
+    for mode, r in (("persistent", base),
+                    ("map", results.get("grant-mode-map", {}).get("32", {}).get("ours")),
+                    ("copy", results.get("grant-mode-copy", {}).get("32", {}).get("ours"))):
+        if r:
+            modes.append("| `--grant-mode=%s` | %s | %.0f | %.4f | %.2f | %.3f | %.2f |" % (
+                mode, fmt_spread(r["iops"]), r["lat_p50_us"]["median"],
+                r.get("grant_maps_per_req", float("nan")), r.get("grant_copies_per_req", float("nan")),
+                r.get("notify_per_req", float("nan")), r["cpu_us_per_req"]["median"]))
+    if modes:
+        modes = ["| grant mode (mem, 4k randread, QD32) | IOPS (median, min–max) | p50 µs | grant maps/req | grant copies/req | notifications/req | CPU µs/req |",
+                 "|---|---|---|---|---|---|---|"] + modes
+
+    m = machine
+    head = ("Machine: %s, %s cores, Linux %s, virtualised: %s; %s. Each side of a row: the median "
+            "of %s samples of %s s, alternating with the other side, disks written in full "
+            "first (%s each)." % (m["cpu"], m["cores"], m["kernel"], m["virtualised"], m["fio"],
+                                 m["runs"], m["runtime_s"], m["size"]))
+    table = head + "\n\n" + "\n".join(lines) + "\n"
+    if modes:
+        table += "\n" + "\n".join(modes) + "\n"
+    sweep_svg, hist_svg = plot_sweep(results, out), plot_hist(results, out)
+
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"machine": machine, "ratios": ratios, "rows": results}, f, indent=1)
+    print(table)
+    for name, r in ratios.items():
+        print("ratio %s %.3f" % (name, r))
+    idle = groups.get(("idle-wakeups", "ours", 0))
+    if idle:
+        print("idle-wakeups %d (ring threads of an idle disk, %d s, after I/O; goal 0)"
+              % (idle[0]["wakeups"], idle[0]["seconds"]))
+        table += ("\nAn idle disk (after all the rows above, %d s with nothing to do): "
+                  "its ring threads woke **%d** times.\n" % (idle[0]["seconds"], idle[0]["wakeups"]))
+    for name in ROWS:
+        if name not in ratios:
+            print("bench: row %s not measured (BENCH_ROWS)" % name)
+    print("bench: results in %s" % os.path.join(out, "results.json"))
+
+    if docs:
+        perf = os.path.join(docs, "perf")
+        os.makedirs(perf, exist_ok=True)
+        pics = ""
+        for svg in (sweep_svg, hist_svg):
+            if svg:
+                shutil.copy(svg, perf)
+                pics += "\n![%s](perf/%s)\n" % (os.path.basename(svg)[:-4].replace("-", " "),
+                                                os.path.basename(svg))
+        path = os.path.join(docs, "performance.md")
+        text = open(path).read()
+        new, n = re.subn(r"(<!-- bench table -->\n).*?(<!-- end of bench table -->)",
+                         lambda mt: mt.group(1) + table + pics + mt.group(2), text, flags=re.S)
+        if n != 1:
+            sys.exit("docs/performance.md lacks the bench table markers")
+        with open(path, "w") as f:
+            f.write(new)
+        print("bench: wrote %s" % path)
+
+
+if __name__ == "__main__":
+    main()
