@@ -218,15 +218,21 @@ timed() {
 
 # xl-save-restore: xl save then xl restore rebuild the guest from its stored config, with the
 # disk that xl block-attach added; the restored guest reads back the data of xvdd (blkbackd,
-# file) and xvdc (xen-blkback) written before the save. The 128 MiB image lives in dom0's root
-# (run.sh gives this scenario's dom0 768 MiB: with 512 MiB, xl save failed with ENOSPC).
+# file) and xvdc (xen-blkback) written before the save, and of xvdb (blkbackd, mem:, kept for
+# its VM meanwhile). The 128 MiB image goes to a tmpfs of its own: dom0's root is a tmpfs
+# capped at half of dom0's 768 MiB (run.sh), which the unpacked image mostly fills (with the
+# package's libnbd and its libraries, xl save there failed with ENOSPC at 82 MiB).
 step_save_restore() {
-    local why= save=/tmp/$G.save
+    local why= dir=/run/xlsave save=/run/xlsave/$G.save
+    mkdir -p "$dir" && mount -t tmpfs -o size=160M xlsave "$dir" ||
+        { why+="cannot mount a tmpfs for the save image; "; save=/tmp/$G.save; }
+    echo "dom0: before xl save: $(df -m /tmp | awk 'NR == 2 { print $4 }') MiB free in /tmp, $(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo) MiB available"
     wait_mark "$G" xls-ready 60 || { fail xl-save-restore "guest not ready: no xls-ready"; return; }
     timed save xl save "$G" "$save" || why+="xl save failed: $(oneline /tmp/save.log); "
     echo "dom0: save image $(du -m "$save" | cut -f1) MiB"
     timed restore xl restore "$save" || why+="xl restore failed: $(oneline /tmp/restore.log); "
     rm -f "$save"
+    umount "$dir" 2>/dev/null || true
     D=$(settled_domid) || { fail xl-save-restore "${why}no domain $G after xl restore"; return 1; }
     guest_word restored
     lifecycle_verdict xl-save-restore xls-check "$why"
