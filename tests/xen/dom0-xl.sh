@@ -226,7 +226,7 @@ step_save_restore() {
     local why= dir=/run/xlsave save=/run/xlsave/$G.save
     mkdir -p "$dir" && mount -t tmpfs -o size=160M xlsave "$dir" ||
         { why+="cannot mount a tmpfs for the save image; "; save=/tmp/$G.save; }
-    echo "dom0: before xl save: $(df -m /tmp | awk 'NR == 2 { print $4 }') MiB free in /tmp, $(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo) MiB available"
+    echo "dom0: before xl save: $(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo) MiB available"
     wait_mark "$G" xls-ready 60 || { fail xl-save-restore "guest not ready: no xls-ready"; return; }
     timed save xl save "$G" "$save" || why+="xl save failed: $(oneline /tmp/save.log); "
     echo "dom0: save image $(du -m "$save" | cut -f1) MiB"
