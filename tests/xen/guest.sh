@@ -466,8 +466,8 @@ xl_before() { xl_md5 xvdb > /tmp/xvdb.md5; }
 
 # After "xl reboot" (dom0 left "reboot MD5D MD5B" in /bench-phase, readable by every domain):
 # xvdd, named in the config since its xl block-attach, is back and its first 16 MiB read MD5D;
-# xvdb (blkbackd's mem: disk, kept for its VM over the reboot) reads MD5B, as before the
-# reboot (xlr-ready); marker xlr-check.
+# xvdb (blkbackd's mem: disk, kept for its VM over the reboot) reads MD5B, the random data
+# written to it just before the reboot (xlr-ready); marker xlr-check.
 xl_rebooted() {
     set -- $(xenstore-read /bench-phase 2>/dev/null)
     for d in xvdd xvdb; do wait_for 120 xl_present "$d" || { mark xlr-check bad "no $d after the reboot"; return; }; done
@@ -579,7 +579,8 @@ run_xl() {
         xl_before
         mark xls-ready
         xl_after restored xls-check
-        mark xlr-ready "$(xl_md5 xvdb)"
+        xl_rw xvdb xlr-xvdb     # fresh data, so that the reboot's check cannot pass on zeroes
+        mark xlr-ready "$(cat /tmp/xvdb.md5)"
     fi
     while :; do sleep 1; done
 }
