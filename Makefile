@@ -34,7 +34,7 @@ msg = @printf '  %-7s %s\n' $(1) $(2)
 endif
 
 BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-poll ring-takeover xs vdev config \
-	device device-life task backend control procstat log
+	device device-life memkeep task backend control procstat log
 STORAGE := storage queue module mem filecommon filelock file uring fault nbd nbd-conn qsd image
 # Engines built as loadable modules (storage/module.c loads ENGINE.so from ENGINE_DIR):
 # their libraries stay out of blkbackd. rbd: librbd and librados (Debian ships no .pc).
@@ -45,7 +45,8 @@ LIB_OBJS := $(BLKBACK:%=$(B)/blkback/%.o) $(STORAGE:%=$(B)/storage/%.o)
 TOOLS := $(B)/blkbackd $(B)/blkbackctl
 # The simulator (daemon + drop-in libraries) and the userspace frontend.
 SIMLIB := $(B)/sim/lib
-SIM := $(B)/xensim $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 $(B)/blkfront
+SIM := $(B)/xensim $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 \
+	$(SIMLIB)/libxenctrl.so.4.17 $(B)/blkfront
 # The malicious frontend: one program of every tests/hostile/*.c, on libblkfront.a.
 HOSTILE := $(B)/tests/hostile/hostile
 objs = $(patsubst %.c,$(B)/%.o,$(1))
@@ -53,6 +54,7 @@ XENSIM_OBJS := $(call objs,$(wildcard tools/xensim/*.c))
 SIMLIB_COMMON := $(call objs,$(wildcard tools/xensim/lib/common*.c))
 GNTTAB_OBJS := $(call objs,$(wildcard tools/xensim/lib/gnt*.c)) $(SIMLIB_COMMON)
 EVTCHN_OBJS := $(call objs,$(wildcard tools/xensim/lib/evtchn*.c)) $(SIMLIB_COMMON)
+XC_OBJS := $(call objs,tools/xensim/lib/xc.c) $(SIMLIB_COMMON)
 BLKFRONT_LIB_OBJS := $(call objs,$(filter-out tools/blkfront/blkfront.c,$(wildcard tools/blkfront/*.c)))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test-*.c))
 
@@ -121,6 +123,13 @@ $(SIMLIB)/libxenevtchn.so.1: $(EVTCHN_OBJS) tools/xensim/lib/libxenevtchn.map
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libxenevtchn.so.1 \
 		-Wl,--version-script=tools/xensim/lib/libxenevtchn.map -o $@ $(EVTCHN_OBJS) -pthread
+
+# Debian 12's soname: blkbackd loads the libxenctrl.so.* beside its libxengnttab.
+$(SIMLIB)/libxenctrl.so.4.17: $(XC_OBJS) tools/xensim/lib/libxenctrl.map
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libxenctrl.so.4.17 \
+		-Wl,--version-script=tools/xensim/lib/libxenctrl.map -o $@ $(XC_OBJS) -pthread
 
 $(B)/libblkfront.a: $(BLKFRONT_LIB_OBJS)
 	$(call msg,AR,$@)
@@ -303,7 +312,7 @@ install: $(TOOLS) $(SIM) $(ENGINES)
 	install -m 644 $(ENGINES) $(DESTDIR)$(ENGINE_DIR)/
 	install -m 755 $(B)/xensim $(B)/blkfront $(DESTDIR)$(USRBINDIR)/
 	install -m 644 $(SIMLIB)/libxengnttab.so.1 $(SIMLIB)/libxenevtchn.so.1 \
-		$(DESTDIR)$(XENSIM_LIBDIR)/
+		$(SIMLIB)/libxenctrl.so.4.17 $(DESTDIR)$(XENSIM_LIBDIR)/
 	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	sed 's|@SBINDIR@|$(BINDIR)|g' dist/blkbackd.service.in \
@@ -319,6 +328,7 @@ uninstall:
 	      $(DESTDIR)$(USRBINDIR)/xensim $(DESTDIR)$(USRBINDIR)/blkfront \
 	      $(DESTDIR)$(XENSIM_LIBDIR)/libxengnttab.so.1 \
 	      $(DESTDIR)$(XENSIM_LIBDIR)/libxenevtchn.so.1 \
+	      $(DESTDIR)$(XENSIM_LIBDIR)/libxenctrl.so.4.17 \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
 	      $(DESTDIR)$(SYSTEMDUNITDIR)/blkbackd.service \

@@ -11,6 +11,7 @@
 
 #include "device.h"
 #include "log.h"
+#include "memkeep.h"
 #include "xs.h"
 
 #define TOKEN_BACKEND "backend"
@@ -63,9 +64,11 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 	be->stopped_fd = new_eventfd();
 	be->task_fd = new_eventfd();
 	be->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (be->retry_fd < 0)
+	be->keep_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (be->retry_fd < 0 || be->keep_fd < 0)
 		log_err("cannot make a timerfd: %s", strerror(errno));
-	if (be->stopped_fd < 0 || be->task_fd < 0 || be->retry_fd < 0) {
+	be->mem_grace_s = opts->mem_grace_set ? opts->mem_grace_s : MEM_GRACE_S;
+	if (be->stopped_fd < 0 || be->task_fd < 0 || be->retry_fd < 0 || be->keep_fd < 0) {
 		backend_close(be);
 		return -EMFILE;
 	}
@@ -91,6 +94,7 @@ int backend_open(struct blk_backend *be, const struct blk_backend_opts *opts)
 		return err;
 	}
 	log_info("serving %s as domain %u", be->root, be->self);
+	memkeep_init();
 	return 0;
 }
 
@@ -336,6 +340,12 @@ void backend_retry_due(struct blk_backend *be)
 		backend_release(be);
 }
 
+/* The keep timer fired: free the kept mem disks whose grace window has ended. */
+void backend_keep_due(struct blk_backend *be)
+{
+	memkeep_expire(be);
+}
+
 /* Let go of every device for a successor daemon, then disconnect. */
 void backend_leave(struct blk_backend *be)
 {
@@ -412,6 +422,11 @@ void backend_close(struct blk_backend *be)
 		close(be->retry_fd);
 		be->retry_fd = -1;
 	}
+	if (be->keep_fd >= 0) {
+		close(be->keep_fd);
+		be->keep_fd = -1;
+	}
+	memkeep_exit();
 	if (be->devs)	/* a stuck ring's or storage call's thread may still poke these */
 		return;
 	if (be->stopped_fd >= 0)

@@ -22,7 +22,12 @@ struct blk_backend_opts {
 	uint64_t grant_pages_domain;	/* grant pages one domain may hold; 0: default */
 	uint64_t grant_pages;		/* ... and every domain together; 0: default */
 	uint64_t mem_limit;		/* bytes the ramdisks may allocate; 0: half the RAM */
+	unsigned int mem_grace_s;	/* a rebooted VM's mem disk is kept so long ... */
+	bool mem_grace_set;		/* ... if set; else MEM_GRACE_S */
 };
+
+/* How long a mem disk of a VM that reboots (or crashes) is kept by default, in seconds. */
+#define MEM_GRACE_S 60
 
 struct blk_backend {
 	struct xs_handle *xs;
@@ -37,6 +42,8 @@ struct blk_backend {
 	int stopped_fd;			/* an eventfd: some ring's thread has ended */
 	int task_fd;			/* an eventfd: some device's storage call has ended */
 	int retry_fd;			/* a timerfd: read again what xenstore failed to answer */
+	int keep_fd;			/* a timerfd: a kept mem disk's grace window ends */
+	unsigned int mem_grace_s;	/* how long, after a reboot or crash */
 	bool rescan;			/* a device waited for its rings and is freed since */
 	bool scan_retry, release_retry;	/* a scan, a domain death check, failed to read */
 	unsigned int scan_fails, release_fails;	/* ... so many times in a row */
@@ -78,6 +85,9 @@ void backend_reap_jobs(struct blk_backend *be);
  */
 bool backend_retry_later(struct blk_backend *be, unsigned int *fails, const char *who,
 			 const char *what, int err);
+
+/* keep_fd polled readable: free the kept mem disks whose grace window has ended. */
+void backend_keep_due(struct blk_backend *be);
 
 /* retry_fd polled readable: run again what waits for a retry. */
 void backend_retry_due(struct blk_backend *be);

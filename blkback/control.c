@@ -106,6 +106,27 @@ static void do_unstall(struct blk_backend *be, char *args, FILE *out)
 		fprintf(out, "ok\n");
 }
 
+/* free UUID/VDEV: free a kept memory disk (the key without its prefix, as list shows). */
+static void do_free(const char *args, FILE *out)
+{
+	char key[160];
+	size_t len = strlen(args), pre = strlen(STORAGE_MEM_KEY_PREFIX);
+
+	if (!len || strchr(args, ' ') || len + pre >= sizeof(key)) {
+		fprintf(out, "error usage: free UUID/VDEV\n");
+		return;
+	}
+	memcpy(key, STORAGE_MEM_KEY_PREFIX, pre);
+	memcpy(key + pre, args, len + 1);
+	if (storage_mem_free(key)) {
+		fprintf(out, "error no kept memory disk %s ('blkbackctl list' shows the kept "
+			"ones; one attached to a guest is freed by detaching it)\n", args);
+		return;
+	}
+	log_info("memory disk %s freed on request", key);
+	fprintf(out, "ok\n");
+}
+
 /* Accept one connection on the listening fd and answer its request. */
 void control_serve(int lfd, struct blk_backend *be)
 {
@@ -132,8 +153,11 @@ void control_serve(int lfd, struct blk_backend *be)
 
 			for (struct blk_dev *d = be->devs; d; d = d->next, disks++)
 				device_stats(d, f);
+			storage_mem_kept_print(f);
 			procstat_print(f, disks);
 			fprintf(f, "ok\n");
+		} else if (!strncmp(line, "free ", 5)) {
+			do_free(line + 5, f);
 		} else if (!strncmp(line, "resize ", 7)) {
 			if (do_resize(be, line + 7, f))
 				return;	/* answered by resize_done */

@@ -12,6 +12,7 @@
 
 #include "device-int.h"
 #include "log.h"
+#include "memkeep.h"
 #include "vdev.h"
 #include "xs.h"
 
@@ -185,6 +186,7 @@ static void job_end(struct blk_dev *d, struct dev_job *j)
 		device_opened(d, j);
 		break;
 	case JOB_CLOSE:
+		memkeep_apply(d);	/* before "released": the script's remove sees it done */
 		if (d->releasing)
 			device_released(d);
 		break;

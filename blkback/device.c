@@ -13,6 +13,7 @@
 #include "config.h"
 #include "device-int.h"
 #include "log.h"
+#include "memkeep.h"
 #include "ring.h"
 #include "xs.h"
 
@@ -261,6 +262,9 @@ static void device_probe(struct blk_dev *d)
 	} else if (ret && ret != -EAGAIN) {	/* -EAGAIN: the toolstack is still writing */
 		device_fail(d, err);
 	} else if (!ret) {
+		/* A toolstack's mem disk belongs to its VM's disk, not to this domid. */
+		if (d->hotplug && spec.engine == &storage_mem_ops && !spec.name)
+			memkeep_key(d, &spec);
 		/*
 		 * A ramdisk an earlier daemon had connected died with it, and the take-over
 		 * will close the device: opening it by name here would make an empty one
@@ -271,7 +275,10 @@ static void device_probe(struct blk_dev *d)
 		    !storage_mem_named_exists(spec.name)) {
 			free(spec.name);
 			spec.name = NULL;
+			spec.keyed = false;
 		}
+		if (spec.keyed)
+			snprintf(d->mem_key, sizeof(d->mem_key), "%s", spec.name);
 		snprintf(d->fe_state, sizeof(d->fe_state), "%s/state", fe);
 		d->fepath = fe;
 		fe = NULL;
@@ -316,6 +323,7 @@ void device_opened(struct blk_dev *d, struct dev_job *j)
 	char msg[256];
 
 	if (j->ret) {
+		d->mem_key[0] = '\0';	/* not ours: a kept one stays as it is */
 		if (!d->freeing && j->ret == -EBUSY)
 			take_over_locked(d);
 		if (!d->freeing)
@@ -749,8 +757,10 @@ void device_update(struct blk_dev *d)
 	default:	/* InitWait, Reconfiguring: nothing a block frontend uses */
 		break;
 	}
-	if (d->hotplug && !online)
+	if (d->hotplug && !online) {
+		memkeep_decide(d);
 		device_release_when_closed(d);
+	}
 }
 
 /* One line of statistics: key=value pairs, for blkbackctl stats. */

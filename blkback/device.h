@@ -66,6 +66,11 @@ struct blk_dev {
 	unsigned int xs_fails;		/* reads failed in a row, for the retry's back-off */
 	int xs_err;			/* a read for config.c failed (not absent): -errno */
 	enum grant_mode mode;		/* in use on the rings */
+	/* A toolstack's unnamed mem disk: its ramdisk's key, and what becomes of it (memkeep.c). */
+	char mem_key[128];		/* "vm/UUID/VDEV"; "" if none */
+	bool keep_decided;
+	int keep;			/* enum memkeep_verdict */
+	char keep_why[24];
 	struct blk_ring_stats past;	/* counters of the rings served before these */
 	struct blk_dev *next;
 };

@@ -11,6 +11,7 @@
 
 #include "grant.h"
 #include "procstat.h"
+#include "../storage/storage.h"
 
 /* Built with AddressSanitizer (gcc says so with a macro, clang with __has_feature). */
 #if defined(__SANITIZE_ADDRESS__)
@@ -58,6 +59,7 @@ static uint64_t heap_bytes(void)
 void procstat_print(FILE *out, unsigned int disks)
 {
 	fprintf(out, "daemon fds=%u threads=%u heap_bytes=%" PRIu64 " grant_pages=%" PRIu64
-		" disks=%u\n", count_entries("/proc/self/fd", true),
-		count_entries("/proc/self/task", false), heap_bytes(), grant_pages_mapped(), disks);
+		" disks=%u mem_bytes=%" PRIu64 " kept=%u\n", count_entries("/proc/self/fd", true),
+		count_entries("/proc/self/task", false), heap_bytes(), grant_pages_mapped(), disks,
+		storage_mem_used(), storage_mem_kept_print(NULL));
 }

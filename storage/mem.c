@@ -1,10 +1,14 @@
-/* The memory engine: a sparse ramdisk, optionally named so that it outlives detach. */
+/*
+ * The memory engine: a sparse ramdisk, optionally named so that it outlives detach; a
+ * toolstack's disk gets a name of blkbackd's own (a key) and may be kept for a while.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage.h"
@@ -35,6 +39,11 @@ struct ramdisk {
 	uint8_t *base;
 	uint64_t size;
 	bool attached;
+	bool keyed;		/* named by blkbackd for a toolstack's disk (STORAGE_MEM_KEY_PREFIX) */
+	bool kept;		/* keyed, detached, and kept (storage_mem_keep) */
+	char why[16];		/* kept: after what */
+	int64_t since;		/* kept: since when, seconds of CLOCK_REALTIME */
+	uint64_t until_ms;	/* kept: until when, CLOCK_MONOTONIC ms; 0: until freed */
 	struct ramdisk *next;	/* in the list of named ramdisks */
 	uint64_t **chunks;	/* allocated-page bitmaps, CHUNK_PAGES pages each (atomic) */
 	uint64_t nchunks;
@@ -286,7 +295,21 @@ static int named_claim(const struct storage_spec *spec, struct ramdisk **rdp,
 	pthread_mutex_lock(&named_lock);
 	for (rd = named; rd && strcmp(rd->name, spec->name); rd = rd->next)
 		;
-	if (rd && rd->attached) {
+	if (spec->keyed && rd && rd->attached) {
+		snprintf(err, errlen, "the memory disk %s is still attached to another device "
+			 "of the same VM (UUID) and disk: a second domain with that UUID, or a "
+			 "localhost migrate, which mem disks do not support (docs/xl.md); detach "
+			 "the other first", spec->name);
+		ret = -EBUSY;
+	} else if (spec->keyed && rd && spec->size != rd->size) {
+		snprintf(err, errlen, "the memory disk %s was kept (after a %s) with size %llu "
+			 "bytes, and the disk now asks for %llu: to start with an empty disk of "
+			 "the new size, free the kept one (its data is lost) with 'blkbackctl free "
+			 "%s', then attach again", spec->name, rd->why,
+			 (unsigned long long)rd->size, (unsigned long long)spec->size,
+			 spec->name + strlen(STORAGE_MEM_KEY_PREFIX));
+		ret = -EINVAL;
+	} else if (rd && rd->attached) {
 		snprintf(err, errlen, "ramdisk '%s' is already attached to another disk; "
 			 "detach it first or pick another name", spec->name);
 		ret = -EBUSY;
@@ -302,12 +325,14 @@ static int named_claim(const struct storage_spec *spec, struct ramdisk **rdp,
 	} else if (!rd && !(ret = mem_room(err, errlen))) {
 		ret = ramdisk_new(spec->name, spec->size, &rd);
 		if (!ret) {
+			rd->keyed = spec->keyed;
 			rd->next = named;
 			named = rd;
 		}
 	}
 	if (!ret) {
 		rd->attached = true;
+		rd->kept = false;
 		*rdp = rd;
 	}
 	pthread_mutex_unlock(&named_lock);
@@ -324,6 +349,132 @@ bool storage_mem_named_exists(const char *name)
 		;
 	pthread_mutex_unlock(&named_lock);
 	return rd != NULL;
+}
+
+/* CLOCK_MONOTONIC in ms. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The detached keyed ramdisk of that name; call with named_lock held. */
+static struct ramdisk *keyed_find(const char *name)
+{
+	struct ramdisk *rd;
+
+	for (rd = named; rd && strcmp(rd->name, name); rd = rd->next)
+		;
+	return rd && rd->keyed && !rd->attached ? rd : NULL;
+}
+
+/* Unlink rd from the named list and free it; call with named_lock held. */
+static void named_drop(struct ramdisk *rd)
+{
+	struct ramdisk **pp;
+
+	for (pp = &named; *pp != rd; pp = &(*pp)->next)
+		;
+	*pp = rd->next;
+	ramdisk_free(rd);
+}
+
+/* Whether the keyed ramdisk name is kept. */
+bool storage_mem_kept(const char *name)
+{
+	struct ramdisk *rd;
+	bool kept;
+
+	pthread_mutex_lock(&named_lock);
+	rd = keyed_find(name);
+	kept = rd && rd->kept;
+	pthread_mutex_unlock(&named_lock);
+	return kept;
+}
+
+/* Keep the detached keyed ramdisk name, after why, until until_ms (0: until freed). */
+int storage_mem_keep(const char *name, const char *why, uint64_t until_ms)
+{
+	struct ramdisk *rd;
+
+	pthread_mutex_lock(&named_lock);
+	rd = keyed_find(name);
+	if (rd) {
+		rd->kept = true;
+		snprintf(rd->why, sizeof(rd->why), "%s", why);
+		rd->since = (int64_t)time(NULL);
+		rd->until_ms = until_ms;
+	}
+	pthread_mutex_unlock(&named_lock);
+	return rd ? 0 : -ENOENT;
+}
+
+/* Free the detached keyed ramdisk name: -ENOENT if there is none (or it is attached). */
+int storage_mem_free(const char *name)
+{
+	struct ramdisk *rd;
+
+	pthread_mutex_lock(&named_lock);
+	rd = keyed_find(name);
+	if (rd)
+		named_drop(rd);
+	pthread_mutex_unlock(&named_lock);
+	return rd ? 0 : -ENOENT;
+}
+
+/*
+ * Free one kept ramdisk whose time has passed, saying which in name and after what in
+ * why: true if one was; *next gets the earliest end still to come (0: none).
+ */
+bool storage_mem_expire(char *name, size_t namelen, char *why, size_t whylen, uint64_t *next)
+{
+	uint64_t now = mono_ms();
+	struct ramdisk *rd, *gone = NULL;
+
+	*next = 0;
+	pthread_mutex_lock(&named_lock);
+	for (rd = named; rd; rd = rd->next) {
+		if (!rd->kept || !rd->until_ms)
+			continue;
+		if (rd->until_ms <= now && !gone)
+			gone = rd;
+		else if (rd->until_ms > now && (!*next || rd->until_ms < *next))
+			*next = rd->until_ms;
+	}
+	if (gone) {
+		snprintf(name, namelen, "%s", gone->name);
+		snprintf(why, whylen, "%s", gone->why);
+		named_drop(gone);
+	}
+	pthread_mutex_unlock(&named_lock);
+	return gone != NULL;
+}
+
+/* A line "kept name=... size=... bytes=... why=... since=... until=..." per kept ramdisk. */
+unsigned int storage_mem_kept_print(FILE *out)
+{
+	int64_t now = (int64_t)time(NULL);
+	uint64_t mono = mono_ms();
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&named_lock);
+	for (struct ramdisk *rd = named; rd; rd = rd->next) {
+		if (!rd->kept)
+			continue;
+		n++;
+		if (!out)
+			continue;
+		fprintf(out, "kept name=%s size=%llu bytes=%llu why=%s since=%lld until=%lld\n",
+			rd->name, (unsigned long long)rd->size,
+			(unsigned long long)__atomic_load_n(&rd->allocated, __ATOMIC_RELAXED),
+			rd->why, (long long)rd->since, !rd->until_ms ? 0LL :
+			(long long)(now + (int64_t)((rd->until_ms > mono ? rd->until_ms - mono : 0) +
+						    999) / 1000));
+	}
+	pthread_mutex_unlock(&named_lock);
+	return n;
 }
 
 /* Open an anonymous or named ramdisk. */

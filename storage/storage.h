@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/uio.h>
 
 /* What fault= does to the I/O touching its sectors. */
@@ -28,6 +29,7 @@ struct storage_spec {
 	char *uri;		/* nbd: the server's URI, as libnbd parses it */
 	unsigned int timeout_s;	/* nbd: "timeout=SECONDS", reconnect timeout; 0: default */
 	char *name;		/* mem: a named ramdisk that outlives detach */
+	bool keyed;		/* mem: name is blkbackd's key of a toolstack's disk, not name= */
 	uint64_t size;		/* mem: bytes; 0 when not given */
 	bool readonly;		/* "ro" */
 	bool direct;		/* file/uring: "direct", O_DIRECT */
@@ -230,6 +232,27 @@ uint64_t storage_mem_limit(void);
 bool storage_mem_named_exists(const char *name);
 /* The bytes the ramdisks allocate now. */
 uint64_t storage_mem_used(void);
+
+/*
+ * The names blkbackd gives the ramdisks of a toolstack's unnamed mem disks:
+ * "vm/UUID/VDEV" (a key a name= cannot take, having no '/'), set in a spec with keyed.
+ * Such a ramdisk stays after its close, as a named one does, until it is kept or freed:
+ */
+#define STORAGE_MEM_KEY_PREFIX "vm/"
+/* Keep the detached keyed ramdisk name after why until until_ms (CLOCK_MONOTONIC; 0: no end). */
+int storage_mem_keep(const char *name, const char *why, uint64_t until_ms);
+/* Whether the keyed ramdisk name is kept. */
+bool storage_mem_kept(const char *name);
+/* Free the detached keyed ramdisk name (kept or not); -ENOENT if none. */
+int storage_mem_free(const char *name);
+/*
+ * Free one kept ramdisk whose time has passed (its name and why said): true if one was;
+ * *next: the earliest end still to come, 0 if none.
+ */
+bool storage_mem_expire(char *name, size_t namelen, char *why, size_t whylen, uint64_t *next);
+/* Print a "kept name=... size=... bytes=... why=... since=... until=..." line per kept
+ * ramdisk to out (NULL: none); returns how many are kept. */
+unsigned int storage_mem_kept_print(FILE *out);
 
 /* Submission queue entries of each uring queue (512; tests make it small). */
 extern unsigned int storage_uring_depth;

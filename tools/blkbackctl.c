@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"  detach DOMAIN VDEV [--timeout SECONDS] [--force]\n"
 		"      close the disk in the guest and remove it.\n"
 		"  list\n"
-		"      the disks blkbackd serves, with their states.\n"
+		"      the disks blkbackd serves, with their states, and the memory disks it\n"
+		"      keeps for VMs that were saved, rebooted or crashed.\n"
 		"  stats [DOMAIN VDEV | --daemon] [--json]\n"
 		"      request counters and latencies of every disk, or of one; with --daemon,\n"
 		"      what blkbackd holds: fds, threads, heap bytes, grant pages mapped.\n"
@@ -44,6 +45,8 @@ static void usage(FILE *f)
 		"  unstall DOMAIN VDEV\n"
 		"      let a disk attached with fault=START+COUNT:stall serve the I/O it holds\n"
 		"      (fault injection, for tests).\n"
+		"  free UUID VDEV\n"
+		"      free the memory disk blkbackd keeps for VM UUID's VDEV (its data is lost).\n"
 		"  hotplug add|remove XENBUS_PATH   the xl hotplug script's work (blkbackctl(8))\n"
 		"\n"
 		"  --kind KIND   backend kind blkbackd serves (default vbd3)\n"
@@ -64,6 +67,7 @@ static const struct command {
 	{ "resize", cmd_resize },
 	{ "handover", cmd_handover },
 	{ "unstall", cmd_unstall },
+	{ "free", cmd_free },
 	{ "hotplug", cmd_hotplug },
 };
 

@@ -22,7 +22,8 @@
 #include "pidfile.h"
 
 /* Long options without a short form. */
-enum { OPT_GRANT_PAGES = 256, OPT_GRANT_PAGES_DOMAIN, OPT_MEM_LIMIT, OPT_POLL_US };
+enum { OPT_GRANT_PAGES = 256, OPT_GRANT_PAGES_DOMAIN, OPT_MEM_LIMIT, OPT_POLL_US,
+       OPT_MEM_KEEP_GRACE };
 
 /* The busy-poll window's bound by default, and the largest accepted (microseconds). */
 #define POLL_US_DEFAULT 50
@@ -32,6 +33,8 @@ enum { OPT_GRANT_PAGES = 256, OPT_GRANT_PAGES_DOMAIN, OPT_MEM_LIMIT, OPT_POLL_US
 #define MAX_GRANT_PAGES (1ull << 22)
 /* The largest --mem-limit: 1 EiB, far past any RAM. */
 #define MAX_MEM_LIMIT (1ull << 60)
+/* The longest --mem-keep-grace: a day. */
+#define MAX_MEM_KEEP_GRACE 86400
 
 /* Print usage to f. */
 static void usage(FILE *f)
@@ -58,6 +61,9 @@ static void usage(FILE *f)
 		"      --mem-limit SIZE\n"
 		"                      memory every mem disk together may allocate (default: half\n"
 		"                      the RAM); past it the guest's write fails with ENOSPC\n"
+		"      --mem-keep-grace SECONDS\n"
+		"                      how long a toolstack's mem disk is kept for its VM after\n"
+		"                      a reboot or crash (default 60; 0: freed at once)\n"
 		"      --poll-us N     after a ring's work, watch it up to N microseconds\n"
 		"                      (adaptive) before sleeping: fewer wake-ups under load, none\n"
 		"                      when idle; 0 to 1000, 0 turns it off (default 50)\n"
@@ -76,7 +82,7 @@ static void usage(FILE *f)
  */
 static int serve(struct blk_backend *be, int sfd, int cfd)
 {
-	enum { P_XS, P_SIG, P_CTL, P_STOPPED, P_TASK, P_RETRY, P_NR };
+	enum { P_XS, P_SIG, P_CTL, P_STOPPED, P_TASK, P_RETRY, P_KEEP, P_NR };
 	struct pollfd pfd[P_NR] = {
 		[P_XS] = { .fd = backend_fd(be), .events = POLLIN },
 		[P_SIG] = { .fd = sfd, .events = POLLIN },
@@ -84,6 +90,7 @@ static int serve(struct blk_backend *be, int sfd, int cfd)
 		[P_STOPPED] = { .fd = be->stopped_fd, .events = POLLIN },
 		[P_TASK] = { .fd = be->task_fd, .events = POLLIN },
 		[P_RETRY] = { .fd = be->retry_fd, .events = POLLIN },
+		[P_KEEP] = { .fd = be->keep_fd, .events = POLLIN },
 	};
 
 	for (;;) {
@@ -101,6 +108,8 @@ static int serve(struct blk_backend *be, int sfd, int cfd)
 			backend_reap_jobs(be);
 		if (pfd[P_RETRY].revents & POLLIN)
 			backend_retry_due(be);
+		if (pfd[P_KEEP].revents & POLLIN)
+			backend_keep_due(be);
 		if (pfd[P_CTL].revents & POLLIN)
 			control_serve(cfd, be);
 		if (be->leaving) {
@@ -149,6 +158,7 @@ int main(int argc, char **argv)
 		{ "grant-pages", required_argument, NULL, OPT_GRANT_PAGES },
 		{ "grant-pages-domain", required_argument, NULL, OPT_GRANT_PAGES_DOMAIN },
 		{ "mem-limit", required_argument, NULL, OPT_MEM_LIMIT },
+		{ "mem-keep-grace", required_argument, NULL, OPT_MEM_KEEP_GRACE },
 		{ "poll-us", required_argument, NULL, OPT_POLL_US },
 		{ "daemon", no_argument, NULL, 'D' },
 		{ "pidfile", required_argument, NULL, 'p' },
@@ -164,7 +174,8 @@ int main(int argc, char **argv)
 	uint64_t nq;
 	bool daemonize = false;
 	/* Static: a thread left in hung storage at exit may still poke its fds, use its device. */
-	static struct blk_backend be = { .stopped_fd = -1, .task_fd = -1, .retry_fd = -1 };
+	static struct blk_backend be = { .stopped_fd = -1, .task_fd = -1, .retry_fd = -1,
+					 .keep_fd = -1 };
 	sigset_t sigs;
 	pid_t owner = 0;
 	bool leaving = false, told = false;
@@ -247,6 +258,22 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_MEM_KEEP_GRACE: {
+			uint64_t secs;
+
+			err = num_parse_uint(optarg, MAX_MEM_KEEP_GRACE, &secs);
+			if (err) {
+				char msg[256];
+
+				num_error(msg, sizeof(msg), "--mem-keep-grace", optarg, err, false, 0,
+					  MAX_MEM_KEEP_GRACE);
+				fprintf(stderr, "blkbackd: %s\n", msg);
+				return 2;
+			}
+			bopts.mem_grace_s = (unsigned int)secs;
+			bopts.mem_grace_set = true;
+			break;
+		}
 		case 'D': daemonize = true; break;
 		case 'p': pidfile = optarg; break;
 		case 'h': usage(stdout); return 0;

@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../blkback/num.h"
 #include "../blkback/vdev.h"
 #include "../blkback/xenio.h"
 #include "../blkback/xs.h"
+#include "../storage/storage.h"
 #include "ctl.h"
 
 /* One row of list: xenstore's view, with what the daemon knows (line, or NULL) over it. */
@@ -31,6 +33,45 @@ static void list_row(const char *dom, const char *vdev, const struct disk_view *
 		printf("%-20s error: %s\n", "", v->error);
 	free(abi);
 	free(ro);
+}
+
+/* The memory disks blkbackd keeps for VMs that went away ("kept" lines of stats), if any. */
+static void list_kept(const char *answer)
+{
+	bool head = false;
+
+	for (const char *p = answer; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		char *line, *name, *why, size[NUM_SIZE_TEXT], since[32], until[48];
+		time_t t;
+
+		if (strncmp(p, "kept ", 5))
+			continue;
+		line = strndup(p, strcspn(p, "\n"));
+		if (!line)
+			break;
+		name = kv(line, "name");
+		why = kv(line, "why");
+		num_size_text(kv_num(line, "size"), size);
+		t = (time_t)kv_num(line, "since");
+		strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S", localtime(&t));
+		t = (time_t)kv_num(line, "until");
+		if (t)
+			strftime(until, sizeof(until), "until %Y-%m-%d %H:%M:%S", localtime(&t));
+		else
+			snprintf(until, sizeof(until), "until attached or freed");
+		if (!head)
+			printf("\nKept memory disks (blkbackctl free UUID VDEV frees one):\n"
+			       "%-48s %10s %10s  %-10s %-19s %s\n", "UUID/VDEV", "SIZE", "HELD",
+			       "AFTER", "SINCE", "KEPT");
+		head = true;
+		printf("%-48s %10s %10s  %-10s %-19s %s\n",
+		       name ? name + strlen(STORAGE_MEM_KEY_PREFIX) : "?", size,
+		       ctl_size_text(kv_num(line, "bytes"), (char[CTL_SIZE_TEXT]){ 0 }),
+		       why ? why : "?", since, until);
+		free(name);
+		free(why);
+		free(line);
+	}
 }
 
 /* blkbackctl list: the disks in xenstore, and what blkbackd knows of them if it runs. */
@@ -76,6 +117,7 @@ int cmd_list(struct ctl *c, int argc, char **argv)
 		free(name);
 	}
 	free(doms);
+	list_kept(answer);
 	free(answer);
 	return 0;
 }

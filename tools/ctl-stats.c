@@ -138,7 +138,7 @@ static void stats_row(const struct ctl *c, const char *line, const struct disk_v
 }
 
 static const char *const daemon_keys[] = {
-	"fds", "threads", "heap_bytes", "grant_pages", "disks",
+	"fds", "threads", "heap_bytes", "grant_pages", "mem_bytes", "kept", "disks",
 };
 
 /* Print the daemon line of a stats answer, as text or as a JSON object. */

@@ -124,6 +124,9 @@ int cmd_handover(struct ctl *c, int argc, char **argv);
 /* blkbackctl unstall DOMAIN VDEV (fault=...:stall disks, for tests). */
 int cmd_unstall(struct ctl *c, int argc, char **argv);
 
+/* blkbackctl free UUID VDEV: free a kept memory disk (ctl-free.c). */
+int cmd_free(struct ctl *c, int argc, char **argv);
+
 /* blkbackctl hotplug add|remove XENBUS_PATH: the xl hotplug script's work (ctl-hotplug.c). */
 int cmd_hotplug(struct ctl *c, int argc, char **argv);
 

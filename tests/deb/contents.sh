@@ -29,6 +29,7 @@ done
 want=$( {
 	printf '%s\n' /usr/sbin/blkbackd /usr/sbin/blkbackctl /usr/bin/xensim /usr/bin/blkfront \
 		/usr/lib/xensim/libxengnttab.so.1 /usr/lib/xensim/libxenevtchn.so.1 \
+		/usr/lib/xensim/libxenctrl.so.4.17 \
 		/lib/systemd/system/blkbackd.service /usr/share/doc/blkbackd/copyright \
 		/usr/share/doc/blkbackd/changelog.gz
 	for p in "$REPO"/docs/*.8; do echo "/usr/share/man/man8/$(basename "$p").gz"; done

@@ -17,7 +17,7 @@ expected() {
 	local p
 	for p in blkbackd blkbackctl; do echo "755 /usr/sbin/$p"; done
 	for p in xensim blkfront; do echo "755 /usr/bin/$p"; done
-	for p in libxengnttab.so.1 libxenevtchn.so.1; do echo "644 /usr/lib/xensim/$p"; done
+	for p in libxengnttab.so.1 libxenevtchn.so.1 libxenctrl.so.4.17; do echo "644 /usr/lib/xensim/$p"; done
 	echo "644 /usr/lib/blkbackd/engines/rbd.so"
 	for p in "$REPO"/docs/*.8; do echo "644 /usr/share/man/man8/$(basename "$p")"; done
 	for p in "$REPO"/docs/*.1; do echo "644 /usr/share/man/man1/$(basename "$p")"; done

@@ -61,6 +61,7 @@ step_setup() {
     unit_start || echo "note: blkbackd.service's ExecStart failed: $(oneline /tmp/unit-start.log)"
     FDS0=$(daemon_fds)
     THREADS0=$(daemon_stat threads)
+    MEM0=$(daemon_stat mem_bytes)   # what its ramdisks hold: back to this after xl destroy
     echo "dom0: blkbackd pid $DAEMON_PID: $FDS0 fds, ${THREADS0:-?} threads before any guest; phy disk on $PHY_DEV"
 }
 
@@ -217,15 +218,21 @@ timed() {
 
 # xl-save-restore: xl save then xl restore rebuild the guest from its stored config, with the
 # disk that xl block-attach added; the restored guest reads back the data of xvdd (blkbackd,
-# file) and xvdc (xen-blkback) written before the save. The 128 MiB image lives in dom0's root
-# (run.sh gives this scenario's dom0 768 MiB: with 512 MiB, xl save failed with ENOSPC).
+# file) and xvdc (xen-blkback) written before the save, and of xvdb (blkbackd, mem:, kept for
+# its VM meanwhile). The 128 MiB image goes to a tmpfs of its own: dom0's root is a tmpfs
+# capped at half of dom0's 768 MiB (run.sh), which the unpacked image mostly fills (with the
+# package's libnbd and its libraries, xl save there failed with ENOSPC at 82 MiB).
 step_save_restore() {
-    local why= save=/tmp/$G.save
+    local why= dir=/run/xlsave save=/run/xlsave/$G.save
+    mkdir -p "$dir" && mount -t tmpfs -o size=160M xlsave "$dir" ||
+        { why+="cannot mount a tmpfs for the save image; "; save=/tmp/$G.save; }
+    echo "dom0: before xl save: $(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo) MiB available"
     wait_mark "$G" xls-ready 60 || { fail xl-save-restore "guest not ready: no xls-ready"; return; }
     timed save xl save "$G" "$save" || why+="xl save failed: $(oneline /tmp/save.log); "
     echo "dom0: save image $(du -m "$save" | cut -f1) MiB"
     timed restore xl restore "$save" || why+="xl restore failed: $(oneline /tmp/restore.log); "
     rm -f "$save"
+    umount "$dir" 2>/dev/null || true
     D=$(settled_domid) || { fail xl-save-restore "${why}no domain $G after xl restore"; return 1; }
     guest_word restored
     lifecycle_verdict xl-save-restore xls-check "$why"
@@ -269,10 +276,11 @@ step_migrate() {
 # xl-reboot: xl reboot; the new boot of the guest (told by /bench-phase, which every domain may
 # read, that it is a reboot and which checksum xvdd must have) finds xvdd back and intact.
 step_reboot() {
-    local why= md5 old=$D
+    local why= md5 md5b old=$D
     wait_mark "$G" xlr-ready 60 || { fail xl-reboot "guest not ready: no xlr-ready"; return; }
     md5=$(guest_mark "$G" xla-rw | cut -d' ' -f2)
-    xenstore-write /bench-phase "reboot $md5" && xenstore-chmod /bench-phase r0 ||
+    md5b=$(guest_mark "$G" xlr-ready | cut -d' ' -f1)   # xvdb's, before the reboot
+    xenstore-write /bench-phase "reboot $md5 ${md5b:-none}" && xenstore-chmod /bench-phase r0 ||
         why+="cannot write /bench-phase; "
     timed reboot xl reboot "$G" || why+="xl reboot failed: $(oneline /tmp/reboot.log); "
     wait_for 60 eval '[ -n "$(settled_domid)" ] && [ "$(settled_domid)" != "$old" ]' ||
@@ -379,6 +387,11 @@ step_destroy_clean() {
     [ "$fds" = "$FDS0" ] || why+="blkbackd has $fds fds open, $FDS0 before the guest: $(ls -l "/proc/$DAEMON_PID/fd" | tail -n +2 | awk '{ print $NF }' | sort | uniq -c | tr -s '\n ' '  '); "
     [ "$maps" = 0 ] || why+="blkbackd still maps /dev/xen/gntdev $maps times; "
     [ "${gp:-x}" = 0 ] || why+="blkbackctl stats --daemon: grant_pages '${gp:-none}', want 0; "
+    # xvdb's ramdisk goes with the destroy of a running guest: nothing kept, no byte held
+    echo "dom0: blkbackd's ramdisks hold $(daemon_stat mem_bytes) bytes, $(daemon_stat kept) kept (before the guest: ${MEM0:-?} bytes)"
+    [ -n "$MEM0" ] && [ "$(daemon_stat mem_bytes)" = "$MEM0" ] ||
+        why+="blkbackd's ramdisks hold $(daemon_stat mem_bytes) bytes, ${MEM0:-?} before the guest; "
+    [ "$(daemon_stat kept)" = 0 ] || why+="blkbackd still keeps $(daemon_stat kept) memory disks: $(blkbackctl list 2>&1 | sed -n '/^Kept/,$p' | tr '\n' ' '); "
     daemon_alive || why+="blkbackd is gone; "
     if [ -z "$why" ]; then pass xl-destroy-clean; else fail xl-destroy-clean "${why%; }"; fi
 }

@@ -449,23 +449,33 @@ xl_intact() {
 }
 
 # Wait for dom0's word $1 in xenstore data/bench-go (this domain's home: after a restore that is
-# the new domain's), then check the disks' data; marker $2, which also says
-# whether xvdb's ramdisk kept its data (reported, not asserted yet).
+# the new domain's), then check the disks' data: xvdd and xvdc as xl_rw wrote them, and
+# xvdb (blkbackd's mem: disk, which belongs to the VM's disk, not to the domain id) as it
+# read before the event (/tmp/xvdb.md5, taken by xl_before); marker $2.
 xl_after() {
     if ! wait_for 600 xs_is data/bench-go "$1"; then mark "$2" bad "no word '$1' from dom0"; return; fi
     for d in xvdd xvdc xvdb; do wait_for 60 xl_present "$d" || { mark "$2" bad "no $d after '$1'"; return; }; done
-    if [ "$(xl_md5 xvdb)" = "$(cat /tmp/xvdb.md5)" ]; then k="xvdb's ramdisk kept its data"; else k="xvdb's ramdisk is a new one"; fi
-    if r=$(xl_intact); then mark "$2" ok "($k)"; else mark "$2" bad "$r($k)"; fi
+    r=$(xl_intact) || true
+    got=$(xl_md5 xvdb)
+    [ "$got" = "$(cat /tmp/xvdb.md5)" ] || r="${r}xvdb (mem:) reads $got, $(cat /tmp/xvdb.md5) before; "
+    if [ -z "$r" ]; then mark "$2" ok "xvdd xvdc xvdb intact"; else mark "$2" bad "$r"; fi
 }
 
-# After "xl reboot" (dom0 left "reboot MD5" in /bench-phase, readable by every domain): xvdd,
-# named in the config since its xl block-attach, is back and its first 16 MiB read MD5;
-# marker xlr-check.
+# Keep the md5 of xvdb's first 16 MiB as it reads now, before an xl event (/tmp/xvdb.md5).
+xl_before() { xl_md5 xvdb > /tmp/xvdb.md5; }
+
+# After "xl reboot" (dom0 left "reboot MD5D MD5B" in /bench-phase, readable by every domain):
+# xvdd, named in the config since its xl block-attach, is back and its first 16 MiB read MD5D;
+# xvdb (blkbackd's mem: disk, kept for its VM over the reboot) reads MD5B, the random data
+# written to it just before the reboot (xlr-ready); marker xlr-check.
 xl_rebooted() {
     set -- $(xenstore-read /bench-phase 2>/dev/null)
-    if ! wait_for 120 xl_present xvdd; then mark xlr-check bad "no xvdd after the reboot"; return; fi
-    got=$(xl_md5 xvdd)
-    if [ "$got" = "$2" ]; then mark xlr-check ok "$got"; else mark xlr-check bad "xvdd reads $got, $2 was written"; fi
+    for d in xvdd xvdb; do wait_for 120 xl_present "$d" || { mark xlr-check bad "no $d after the reboot"; return; }; done
+    got=$(xl_md5 xvdd) bad=
+    [ "$got" = "$2" ] || bad="xvdd reads $got, $2 was written; "
+    gotb=$(xl_md5 xvdb)
+    [ "$gotb" = "$3" ] || bad="${bad}xvdb (mem:) reads $gotb, $3 before the reboot; "
+    if [ -z "$bad" ]; then mark xlr-check ok "xvdd $got xvdb $gotb"; else mark xlr-check bad "$bad"; fi
 }
 
 # While dom0 restarts blkbackd as its unit does: rounds of 4 MiB of fresh random data written
@@ -605,9 +615,11 @@ run_xl() {
         xl_again xvdd xla-again
         xl_fio
         xl_reload
+        xl_before
         mark xls-ready
         xl_after restored xls-check
-        mark xlr-ready
+        xl_rw xvdb xlr-xvdb     # fresh data, so that the reboot's check cannot pass on zeroes
+        mark xlr-ready "$(cat /tmp/xvdb.md5)"
     fi
     while :; do sleep 1; done
 }

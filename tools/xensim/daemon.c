@@ -122,6 +122,35 @@ static void ctl_exec(char *line, FILE *f)
 			fprintf(f, "err cannot destroy '%s': %s\n", argv[1], strerror(-ret));
 		else
 			fprintf(f, "ok\n");
+	} else if (!strcmp(argv[0], "shutdown") && argc == 3) {
+		static const char *const reasons[] = { "poweroff", "reboot", "suspend", "crash",
+						       "watchdog", "soft_reset" };
+		unsigned int r = 0;
+
+		while (r < 6 && strcmp(reasons[r], argv[2]))
+			r++;
+		d = dom_lookup(argv[1]);
+		if (r == 6)
+			fprintf(f, "err bad reason '%s': poweroff, reboot, suspend, crash, watchdog "
+				   "or soft_reset\n", argv[2]);
+		else if (!d)
+			fprintf(f, "err no domain '%s' (xensim list shows them)\n", argv[1]);
+		else if ((ret = dom_shutdown(d->id, r)))
+			fprintf(f, "err cannot shut '%s' down: %s\n", argv[1], strerror(-ret));
+		else
+			fprintf(f, "ok\n");
+	} else if (!strcmp(argv[0], "dominfo") && argc == 3) {
+		/* xc_domain_getinfolist for the drop-in libxenctrl: "id flags" from FIRST on. */
+		unsigned long first = strtoul(argv[1], NULL, 10), max = strtoul(argv[2], NULL, 10);
+
+		fprintf(f, "ok\n");
+		for (d = dom_next(NULL); d && max; d = dom_next(d)) {
+			if (d->id < first)
+				continue;
+			/* XEN_DOMINF_shutdown (bit 2), the reason from bit 16 (Xen's domctl.h) */
+			fprintf(f, "%u %u\n", d->id, d->shutdown ? 1u << 2 | d->reason << 16 : 0u);
+			max--;
+		}
 	} else if (!strcmp(argv[0], "lookup") && argc == 2) {
 		d = dom_lookup(argv[1]);
 		if (!d)

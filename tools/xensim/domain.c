@@ -180,6 +180,25 @@ void dom_destroy_all(void)
 	destroy(0, false);
 }
 
+/*
+ * Mark guest domain id shut down with reason, as SCHEDOP_shutdown does: what a toolstack
+ * (and blkbackd, through libxenctrl) then reads of it. Its processes go on: the
+ * simulator does not stop a domain's vCPUs; the test stops what it runs there.
+ */
+int dom_shutdown(unsigned int id, unsigned int reason)
+{
+	struct sim_domain *d = dom_by_id(id);
+
+	if (id == 0)
+		return -EPERM;
+	if (!d)
+		return -ENOENT;
+	d->shutdown = true;
+	d->reason = reason;
+	sim_log("domain %u (%s) shut down, reason %u", id, d->name, reason);
+	return 0;
+}
+
 /* "id name" lines for every domain (malloc'ed). */
 char *dom_list(void)
 {

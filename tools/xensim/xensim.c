@@ -27,6 +27,10 @@ static const char usage[] =
 	"  stop                                    destroy every domain, stop the daemon\n"
 	"  create NAME                             create a domain, print its id\n"
 	"  destroy NAME|ID                         destroy a domain (its processes are killed)\n"
+	"  shutdown NAME|ID REASON                 mark a domain shut down, as Xen does, with\n"
+	"                                          REASON poweroff, reboot, suspend, crash,\n"
+	"                                          watchdog or soft_reset (what libxenctrl\n"
+	"                                          reports; its processes go on)\n"
 	"  list                                    id and name of every domain\n"
 	"  env NAME|ID                             the environment of a process in that domain\n"
 	"  run NAME|ID -- CMD [ARGS]               run CMD in that domain\n"
@@ -441,6 +445,13 @@ int main(int argc, char **argv)
 		char cmd[128];
 
 		snprintf(cmd, sizeof(cmd), "destroy %.100s", o.pos[1]);
+		free(ask(dir, cmd));
+		return 0;
+	}
+	if (!strcmp(c, "shutdown") && o.npos == 3) {
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "shutdown %.100s %.20s", o.pos[1], o.pos[2]);
 		free(ask(dir, cmd));
 		return 0;
 	}

@@ -28,6 +28,8 @@ struct sim_domain {
 	char name[XENSIM_NAME_MAX];
 	int target;       /* SET_TARGET: domain this one may act for, or -1 */
 	bool introduced;  /* known to xenstore (IS_DOMAIN_INTRODUCED) */
+	bool shutdown;    /* shut down (xensim shutdown), with ... */
+	unsigned int reason;	/* ... Xen's reason: SHUTDOWN_poweroff (0) .. soft_reset (5) */
 };
 
 /* The domain with this id, or NULL. */
@@ -42,6 +44,8 @@ int dom_create(const char *name, unsigned int *id);
 int dom_destroy(unsigned int id);
 /* Destroy every domain, dom0 last; idempotent. */
 void dom_destroy_all(void);
+/* Mark domain id shut down with reason (0-5, as Xen's SHUTDOWN_*); -ENOENT, -EPERM (dom0). */
+int dom_shutdown(unsigned int id, unsigned int reason);
 /* Append "id name\n" for every domain to a malloc'ed string. */
 char *dom_list(void);
 /* Next domain after prev (NULL: the first), in id order. */
