@@ -6,14 +6,8 @@
 # and a good rbd disk attached afterwards serves.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
-source "$here/lib.sh"
-source "$here/lib-blkback.sh"
-source "$REPO/tests/lib-ceph.sh"
 source "$here/lib-rbd.sh"
-requires python3
-dir=$(mktemp -d /tmp/rbd-bad-input.XXXXXX)
-cleanup_add "rm -rf $dir"
-ceph_start "$dir/ceph"
+rbd_cluster rbd-bad-input
 rbdc create --size 16M rbd/good || fail "rbd create failed"
 mon=$CEPH_MON_HOST
 read -r p1 p2 < <(_ceph_free_ports)

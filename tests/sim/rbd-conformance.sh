@@ -5,13 +5,10 @@
 # snapshot, and specs and opens that must be refused (no module, no pool, no image, a
 # monitor that does not answer, within the timeout asked for).
 . "$(dirname "$0")/../helpers.sh"
-. "$REPO/tests/lib-ceph.sh"
 . "$REPO/tests/sim/lib-rbd.sh"
 prog=$BUILD/tests/sim/rbd-conformance
 [ -x "$prog" ] || fail "$prog is not built: make run-sim builds it"
-dir=$(mktemp -d /tmp/rbd-conformance.XXXXXX)
-cleanup_add "rm -rf $dir"
-ceph_start "$dir/ceph"
+rbd_cluster rbd-conformance
 rbdc create --size 64M rbd/conf || fail "rbd create failed"
 rbdc create --size 8M --image-feature layering rbd/nolock || fail "rbd create nolock failed"
 # A snapshot whose bytes are known: an image imported from a file, then overwritten.

@@ -9,14 +9,8 @@
 # the attach takes the lock, and that client's next write fails with EROFS.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
-source "$here/lib.sh"
-source "$here/lib-blkback.sh"
-source "$REPO/tests/lib-ceph.sh"
 source "$here/lib-rbd.sh"
-requires python3
-dir=$(mktemp -d /tmp/rbd-exclusive.XXXXXX)
-cleanup_add "rm -rf $dir"
-ceph_start "$dir/ceph"
+rbd_cluster rbd-exclusive
 rbdc create --size 64M rbd/x || fail "rbd create failed"
 rbdc create --size 64M rbd/y || fail "rbd create failed"
 spec="rbd:rbd/x,mon_host=$CEPH_MON_HOST"

@@ -6,14 +6,8 @@
 # is answered from memory that dies with the daemon (librbd's cache is off).
 here=$(dirname "$0")
 source "$here/../helpers.sh"
-source "$here/lib.sh"
-source "$here/lib-blkback.sh"
-source "$REPO/tests/lib-ceph.sh"
 source "$here/lib-rbd.sh"
-requires python3
-dir=$(mktemp -d /tmp/rbd-kill.XXXXXX)
-cleanup_add "rm -rf $dir"
-ceph_start "$dir/ceph"
+rbd_cluster rbd-kill
 rbdc create --size 64M rbd/k || fail "rbd create failed"
 
 bk_sim guest1

@@ -6,14 +6,8 @@
 # lose them when killed.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
-source "$here/lib.sh"
-source "$here/lib-blkback.sh"
-source "$REPO/tests/lib-ceph.sh"
 source "$here/lib-rbd.sh"
-requires python3
-dir=$(mktemp -d /var/tmp/rbd-osd-restart.XXXXXX)	# bluestore opens its file O_DIRECT
-cleanup_add "rm -rf $dir"
-CEPH_STORE=bluestore ceph_start "$dir/ceph"
+CEPH_STORE=bluestore rbd_cluster rbd-osd-restart /var/tmp	# bluestore opens its file O_DIRECT
 rbdc create --size 64M rbd/a || fail "rbd create failed"
 
 bk_sim guest1 guest2

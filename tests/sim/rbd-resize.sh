@@ -6,15 +6,9 @@
 # resizes the image itself.
 here=$(dirname "$0")
 source "$here/../helpers.sh"
-source "$here/lib.sh"
-source "$here/lib-blkback.sh"
-source "$REPO/tests/lib-ceph.sh"
 source "$here/lib-rbd.sh"
-requires python3
 XSR=$(xen_tool xenstore-read) || exit 77
-dir=$(mktemp -d /tmp/rbd-resize.XXXXXX)
-cleanup_add "rm -rf $dir"
-ceph_start "$dir/ceph"
+rbd_cluster rbd-resize
 rbdc create --size 64M rbd/r1 || fail "rbd create failed"
 
 bk_sim guest1
