@@ -22,10 +22,12 @@ export BLKBACK_BUILD
 # data that reads back different); with Xen's XSAVE off (FXSAVE only, no AVX), none did.
 boot() {
     QEMU_STATUS=0
-    # the xl scenario keeps a guest's 128 MiB save image in dom0's root (a tmpfs of half its memory)
-    local mem=512M
-    [ "$1" != xl ] || mem=768M
-    timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg -m 1024 -smp 2 \
+    # dom0's initramfs (~130 MB: the guest's kernel and, since the nbd engine, libnbd's
+    # libxml2 with ICU's 30 MB of data) is held twice while it unpacks: with 512 MiB the
+    # unpacking failed ("Initramfs unpacking failed: write error"); the xl scenario also
+    # keeps a guest's 128 MiB save image in a tmpfs. 1536 MiB leaves room for guests.
+    local mem=768M
+    timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg -m 1536 -smp 2 \
         -cpu max,-smap,-smep,-pku -nographic -no-reboot -monitor none -serial stdio \
         -kernel "$BUILD/xen" \
         -append "dom0_mem=$mem,max:$mem console=com1 com1=115200,8n1 smep=0 smap=0 bootscrub=false dom0_max_vcpus=1 xsave=0" \
