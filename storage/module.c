@@ -64,6 +64,7 @@ const struct storage_ops *storage_module_load(const char *name, char *err, size_
 	const struct storage_ops *ops = NULL;
 	char path[1024], sym[64];
 	const char *version;
+	const uint32_t *abi;
 	size_t i;
 	void *h;
 
@@ -98,6 +99,17 @@ const struct storage_ops *storage_module_load(const char *name, char *err, size_
 				 "of this blkbackd %s: install the %s package of the same version",
 				 name, path, version ? version : "(unknown)", BLKBACK_VERSION,
 				 modules[i].package);
+		dlclose(h);
+		ops = NULL;
+		goto out;
+	}
+	abi = dlsym(h, "storage_module_abi");
+	if (!abi || *abi != STORAGE_MODULE_ABI) {
+		if (errlen)
+			snprintf(err, errlen, "cannot load the %s engine: %s was built against other "
+				 "headers than this blkbackd (layout %#x, not %#x): rebuild both, or "
+				 "install the %s package that came with this blkbackd", name, path,
+				 abi ? *abi : 0, STORAGE_MODULE_ABI, modules[i].package);
 		dlclose(h);
 		ops = NULL;
 		goto out;

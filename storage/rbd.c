@@ -83,8 +83,9 @@ struct rbd_queue {
 	struct rbd_req *handed;		/* under lock: completed, taken by another queue */
 };
 
-/* Module identity, checked by storage/module.c against the core's version. */
+/* Module identity, checked by storage/module.c against the core's version and layout. */
 const char storage_module_version[] = BLKBACK_VERSION;
+const uint32_t storage_module_abi = STORAGE_MODULE_ABI;
 
 /* Free the parsed spec; idempotent. */
 static void rbd_spec_free(struct storage_spec *spec)

@@ -269,6 +269,18 @@ const struct storage_ops *storage_engine(const char *name);
  */
 const struct storage_ops *storage_engine_find(const char *name, char *err, size_t errlen);
 
+/*
+ * A fingerprint of the structures a loadable engine shares with the core (sizes and the
+ * offsets of their last members). A module exports it as storage_module_abi beside its
+ * version: one built against other headers of the same version (a build tree between two
+ * commits) is refused rather than reading fields at the wrong place.
+ */
+#define STORAGE_MODULE_ABI                                                                    \
+	((uint32_t)(sizeof(struct storage_spec) * 1000003u ^ sizeof(struct storage_ops) * 10007u ^ \
+		    sizeof(struct storage) * 101u ^ sizeof(struct storage_io) * 31u ^               \
+		    offsetof(struct storage_spec, fault) * 7u ^ offsetof(struct storage_ops, reap) ^ \
+		    sizeof(struct storage_caps) << 24))
+
 /* storage/module.c: load the module of a loadable engine; NULL, and why in err if known. */
 const struct storage_ops *storage_module_load(const char *name, char *err, size_t errlen);
 

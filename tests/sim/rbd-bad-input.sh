@@ -46,4 +46,17 @@ fds_back() { [ "$(fd_count "$BK_PID")" -le "$fds0" ]; }
 wait_for 10 fds_back || { ls -l "/proc/$BK_PID/fd"; fail "blkbackd had $fds0 fds, now $(fd_count "$BK_PID")"; }
 bk_ctl attach guest1 "rbd:rbd/good,mon_host=$mon" --vdev xvdd --nowait >/dev/null || fail "a good attach failed afterwards"
 fe guest1 verify xvdd --seed 4 >/dev/null || fail "the good disk does not serve"
+
+# A module built against other headers of the same version (a field added to the spec) is
+# refused, naming the layouts, instead of reading the spec's fields at the wrong place.
+mkdir -p "$dir/abi/storage" "$dir/abi/blkback" "$dir/abi/engines"
+cp "$REPO"/storage/*.h "$REPO"/storage/rbd.c "$dir/abi/storage/" && cp "$REPO"/blkback/*.h "$dir/abi/blkback/" ||
+	fail "cannot copy the sources"
+sed -i 's/^\tbool readonly;/\tbool readonly;\n\tuint64_t another_field;/' "$dir/abi/storage/storage.h"
+grep -q another_field "$dir/abi/storage/storage.h" || fail "cannot make the other layout"
+${CC:-cc} -std=gnu11 -D_GNU_SOURCE -fPIC -shared -o "$dir/abi/engines/rbd.so" "$dir/abi/storage/rbd.c" \
+	-lrbd -lrados || fail "cannot build the other module"
+expect_fail env BLKBACKD_ENGINE_DIR="$dir/abi/engines" "$BUILD/blkbackctl" attach guest1 "rbd:rbd/good,mon_host=$mon"
+expect_out "was built against other headers than this blkbackd"
+echo "a module of another layout: refused"
 echo "PASS rbd-bad-input"
