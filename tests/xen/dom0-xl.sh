@@ -276,8 +276,9 @@ step_migrate() {
 # xl-reboot: xl reboot; the new boot of the guest (told by /bench-phase, which every domain may
 # read, that it is a reboot and which checksum xvdd must have) finds xvdd back and intact.
 step_reboot() {
-    local why= md5 md5b old=$D
+    local why= md5 md5b old=$D l0
     wait_mark "$G" xlr-ready 60 || { fail xl-reboot "guest not ready: no xlr-ready"; return; }
+    l0=$(($(wc -l < "$DAEMON_LOG" 2>/dev/null || echo 0) + 1))   # the daemon's log from here
     md5=$(guest_mark "$G" xla-rw | cut -d' ' -f2)
     md5b=$(guest_mark "$G" xlr-ready | cut -d' ' -f1)   # xvdb's, before the reboot
     xenstore-write /bench-phase "reboot $md5 ${md5b:-none}" && xenstore-chmod /bench-phase r0 ||
@@ -288,6 +289,11 @@ step_reboot() {
     D=$(settled_domid) || D=none
     echo "dom0: guest $G rebooted as domain $D"
     lifecycle_verdict xl-reboot xlr-check "$why"
+    if [ "$D" = none ]; then    # the known flake (tests/xen/README.md): what the daemon saw
+        echo "dom0: no domain $G after the reboot; blkbackd's log since it:"
+        daemon_log_since "$l0" || true
+        xl list 2>&1 | sed 's/^/  xl list| /'  || true
+    fi
     # the domain's own xl process rebuilt it: its log says how that went; and dom0's kernel
     # log below the console's level (a crashed process, xen-blkback's messages)
     show "/var/log/xen/xl-$G.log" "  xl-$G.log" | grep -v "^  xl-$G.log| xc: detail\|debug" | tail -n 40
