@@ -8,7 +8,6 @@
  * shrinks when sleeps are long, so an idle disk is not watched at all.
  */
 #include <poll.h>
-#include <time.h>
 
 #include "ringint.h"
 #include "sring.h"
@@ -16,15 +15,6 @@
 
 /* The first window after a short sleep, and the smallest kept when shrinking. */
 #define WINDOW_START_NS 2000u
-
-/* Nanoseconds on the monotonic clock. */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Tell the CPU we are spinning (a sibling hyperthread gets the core meanwhile). */
 static inline void cpu_relax(void)
@@ -52,7 +42,7 @@ bool ring_watch(struct blk_ring *r, struct pollfd *sfd)
 
 	if (!r->window_ns)
 		return false;
-	start = now = mono_ns();
+	start = now = now_ns();
 	while (now - start < r->window_ns) {
 		if (sring_has_requests(&r->rings.native) && ring_can_consume(r))
 			goto found;
@@ -64,12 +54,12 @@ bool ring_watch(struct blk_ring *r, struct pollfd *sfd)
 		    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
 			goto found;
 		cpu_relax();
-		now = mono_ns();
+		now = now_ns();
 	}
 	stat_add(&r->stats.poll_ns, now - start);
 	return false;
 found:
-	stat_add(&r->stats.poll_ns, mono_ns() - start);
+	stat_add(&r->stats.poll_ns, now_ns() - start);
 	stat_add(&r->stats.poll_hits, 1);
 	return true;
 }

@@ -16,15 +16,6 @@
 
 static void req_dispatch(struct blk_req *req);
 
-/* Nanoseconds on the monotonic clock. */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Start a request in slot req. */
 static struct blk_req *req_init(struct blk_ring *r, struct blk_req *req)
 {

@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "journal.h"
 #include "log.h"
@@ -55,6 +56,15 @@ struct blk_ring {
 	struct log_limit poll_log;	/* poll failing again and again */
 	struct blk_ring_stats stats;
 };
+
+/* Nanoseconds on the monotonic clock (request latency, the busy-poll window). */
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* May the loop consume requests now? (ring.c) */
 bool ring_can_consume(const struct blk_ring *r);
