@@ -141,6 +141,19 @@ int iolimit_change(struct iolimit *l, struct storage_limits *given, uint64_t now
 	return ret;
 }
 
+/*
+ * What a waiting request asks a bucket for before it looks again: its cost, or if more, a
+ * millisecond's tokens (at most half the burst). A ring limited to 5000 requests a second
+ * then wakes about once a millisecond and lets 5 go, not 5000 times for one each; the
+ * burst holds what comes meanwhile, so the rate is the same.
+ */
+static uint64_t tb_batch(const struct tbucket *b, uint64_t cost)
+{
+	uint64_t batch = b->rate / 1000 < b->burst / 2 ? b->rate / 1000 : b->burst / 2;
+
+	return cost > batch ? cost : batch;
+}
+
 /* May a request of bytes go at now? 0: yes, cost taken; else the nanoseconds to wait. */
 uint64_t iolimit_admit(struct iolimit *l, uint64_t bytes, bool force, uint64_t now)
 {
@@ -151,11 +164,14 @@ uint64_t iolimit_admit(struct iolimit *l, uint64_t bytes, bool force, uint64_t n
 	tb_refill(&l->bytes, now);
 	wait = tb_wait_ns(&l->req, 1);
 	w = tb_wait_ns(&l->bytes, bytes);
-	wait = w > wait ? w : wait;
-	if (force || !wait) {
+	if (force || (!wait && !w)) {
 		tb_take(&l->req, 1);
 		tb_take(&l->bytes, bytes);
 		wait = 0;
+	} else {	/* when to look again */
+		wait = tb_wait_ns(&l->req, tb_batch(&l->req, 1));
+		w = tb_wait_ns(&l->bytes, bytes ? tb_batch(&l->bytes, bytes) : 0);
+		wait = w > wait ? w : wait;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return wait;

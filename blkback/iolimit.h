@@ -73,7 +73,8 @@ static inline bool iolimit_on(struct iolimit *l)
 
 /*
  * May a request of bytes (0 for one without data) go at now? 0: yes, and its cost is
- * taken; else the nanoseconds to wait before asking again. force: it goes now whatever
+ * taken; else the nanoseconds to wait before asking again: until its cost, or a
+ * millisecond's tokens if more (at most half the burst), is there. force: it goes now whatever
  * the buckets hold (a ring that stops), its cost still taken.
  */
 uint64_t iolimit_admit(struct iolimit *l, uint64_t bytes, bool force, uint64_t now);

@@ -12,7 +12,10 @@
 
 #define S 1000000000ull		/* a second, in ns */
 
-/* A greedy client: asks again exactly when told; how many requests of bytes go in [0, end). */
+/*
+ * A greedy client: asks again exactly when told; how many requests of bytes go from start
+ * to end, end included (a last look then takes what came since it was last told to wait).
+ */
 static uint64_t drive(struct iolimit *l, uint64_t bytes, uint64_t start, uint64_t end)
 {
 	uint64_t now = start, n = 0, wait;
@@ -24,6 +27,8 @@ static uint64_t drive(struct iolimit *l, uint64_t bytes, uint64_t start, uint64_
 		else
 			n++;
 	}
+	while (!iolimit_admit(l, bytes, false, end))
+		n++;
 	return n;
 }
 
@@ -136,20 +141,22 @@ static void test_iolimit(void)
 	iolimit_set(&l, &lim, 0);
 	CHECK(iolimit_on(&l), "iops set");
 	n = drive(&l, 4096, 0, 10 * S);
-	CHECK_U64(n, 50 + 50000 - 1, "5000 IOPS, burst 50, greedy for 10 s: the burst, then the rate");
+	CHECK_U64(n, 50 + 50000, "5000 IOPS, burst 50, greedy for 10 s: the burst, then the rate");
+	CHECK_U64(iolimit_admit(&l, 4096, false, 10 * S), 1000000,
+		  "an empty bucket: look again in a millisecond, when 5 can go, not in 200 us");
 
 	/* bytes: 4 MiB/s of 1 MiB requests, burst 1 MiB */
 	lim = (struct storage_limits){ .bps = 4 << 20, .bps_burst = 1 << 20 };
 	fresh(&l, &lim);
 	n = drive(&l, 1 << 20, 0, 10 * S);
-	CHECK_U64(n, 40, "4 MiB/s of 1 MiB requests for 10 s");
+	CHECK_U64(n, 41, "4 MiB/s of 1 MiB requests for 10 s, after a burst of 1 MiB");
 
 	/* Both: the slower of the two decides. */
 	lim = (struct storage_limits){ .iops = 100, .iops_burst = 1, .bps = 100 << 10,
 				       .bps_burst = 4096 };
 	fresh(&l, &lim);
 	n = drive(&l, 4096, 0, 10 * S);
-	CHECK_U64(n, 250, "100 KiB/s of 4 KiB beats 100 IOPS: 25 a second");
+	CHECK_U64(n, 251, "100 KiB/s of 4 KiB beats 100 IOPS: 25 a second");
 
 	/* Default bursts: a tenth of the rate, at least 1 request and 4 KiB. */
 	lim = (struct storage_limits){ .iops = 5, .bps = 10 << 20 };
