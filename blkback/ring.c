@@ -501,6 +501,10 @@ static void *ring_thread(void *arg)
 		/* Never with requests in storage: their pages and buffers are the ring's. */
 		if ((r->stopping || r->poll_failed) && !r->in_storage)
 			break;
+		/* A pause let a request waiting for its I/O limit go, and storage is done: hold. */
+		if (worked && __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage &&
+		    !r->poll_failed)
+			continue;
 		/* What storage waits for now (its fd, events, timeout), asked each turn. */
 		storage_poll(r->sq, &sp);
 		pfd[2].fd = sp.fd;

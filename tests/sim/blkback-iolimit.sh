@@ -91,6 +91,18 @@ bk_ctl limit guest1 xvdb iops=0 >/dev/null
 wait "$FE_PID" || fail "verify after the limit was lifted: $(cat "$XENSIM_DIR/slow.log")"
 [ "$(bk_stat guest1 xvdb err_req)" = 0 ] || fail "requests failed across the change"
 
+# A resize while a 64 KiB request waits for a 4 KiB/s limit (16 s): the disk is held still
+# at once, the waiting request let go first (its cost still owed), not after 16 s.
+bk_ctl limit guest1 xvdb iops=0 bps=4K bps-burst=4K >/dev/null
+fe_bg "$XENSIM_DIR/big.log" guest1 bench xvdb --rw randread --bs 64k --iodepth 4 --runtime 3
+wait_for 20 eval '[ "$(bk_stat guest1 xvdb bps_tokens)" = 0 ]' ||
+	fail "the 4 KiB/s bucket was never spent"
+OUT=$(bk_ctl resize guest1 xvdb 8M 2>&1) || fail "resize with a request waiting for its limit: $OUT"
+expect_out "resized xvdb"
+bk_ctl limit guest1 xvdb bps=0 >/dev/null
+wait "$FE_PID" || fail "bench across the resize: $(cat "$XENSIM_DIR/big.log")"
+[ "$(bk_stat guest1 xvdb err_req)" = 0 ] || fail "requests failed across the resize"
+
 # A daemon that stops while a request waits for its tokens answers it and exits cleanly.
 bk_ctl limit guest1 xvdb iops=1 iops-burst=1 >/dev/null
 t3=$(bk_stat guest1 xvdb throttled)
