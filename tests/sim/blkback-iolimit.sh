@@ -83,10 +83,14 @@ fe guest1 verify xvdb --size 512k --bs 64k --iodepth 8 --queues 2 --indirect alw
 
 # A frontend held at 1 request a second, then let go live: its I/O finishes.
 bk_ctl limit guest1 xvdb iops=1 iops-burst=1 bps=0 >/dev/null
-t2=$(bk_stat guest1 xvdb throttled)
+t2=$(bk_stat guest1 xvdb throttled) w2=$(bk_stat guest1 xvdb wakeups)
 fe_bg "$XENSIM_DIR/slow.log" guest1 verify xvdb --size 64k --bs 4k --iodepth 4
 wait_for 20 eval '[ "$(bk_stat guest1 xvdb throttled)" -ge $((t2 + 2)) ]' ||
 	fail "no request waited at 1 a second"
+# Two requests waited a second each: the ring's thread slept through it, it did not spin
+# (a spinning thread wakes hundreds of thousands of times a second).
+w=$(($(bk_stat guest1 xvdb wakeups) - w2))
+[ "$w" -lt 500 ] || fail "the ring's thread woke $w times while 2 requests waited a second each"
 bk_ctl limit guest1 xvdb iops=0 >/dev/null
 wait "$FE_PID" || fail "verify after the limit was lifted: $(cat "$XENSIM_DIR/slow.log")"
 [ "$(bk_stat guest1 xvdb err_req)" = 0 ] || fail "requests failed across the change"
