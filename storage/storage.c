@@ -251,6 +251,8 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 		spec->timeout_s = (unsigned int)secs;
 	} else if (!strcmp(opt, "fault") && val) {
 		return spec_fault(spec, val, err, errlen);
+	} else if (!strcmp(opt, "huge") && !val && mem) {
+		spec->huge = true;
 	} else if (!strcmp(opt, "name") && val && *val && mem) {
 		if (strcspn(val, "/ \t") != strlen(val)) {
 			snprintf(err, errlen, "bad ramdisk name '%s': no '/' or spaces", val);

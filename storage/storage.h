@@ -51,6 +51,7 @@ struct storage_spec {
 	char *name;		/* mem: a named ramdisk that outlives detach */
 	bool keyed;		/* mem: name is blkbackd's key of a toolstack's disk, not name= */
 	uint64_t size;		/* mem: bytes; 0 when not given */
+	bool huge;		/* mem: "huge", on transparent huge pages */
 	bool readonly;		/* "ro" */
 	bool direct;		/* file/uring: "direct", O_DIRECT */
 	bool shared;		/* file/uring: "shared", a writer that lets others write too */

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 		"  attach DOMAIN SPEC [--vdev NAME] [--ro] [--timeout SECONDS] [--nowait]\n"
 		"      serve SPEC to DOMAIN (a name or a domid) and wait until it is connected\n"
 		"      (with --nowait, only until blkbackd has opened it).\n"
-		"      SPEC: mem:size=SIZE[,name=NAME][,ro]   a ramdisk (SIZE: 64M, 1G, ...);\n"
+		"      SPEC: mem:size=SIZE[,name=NAME][,huge][,ro]   a ramdisk (SIZE: 64M, 1G, ...);\n"
 		"                NAME keeps it alive across detach while blkbackd runs\n"
 		"            file:PATH[,direct][,ro][,shared]   a file or block device (shared:\n"
 		"                one of a cluster disk's writers; else one writer per file)\n"

@@ -21,6 +21,8 @@ ROWS = {
                              "fio io_uring, buffered, tmpfs file", "iops"),
     "mem-4k-randwrite-qd32": ("same, random writes", "fio same, writes", "iops"),
     "mem-4k-randread-qd1": ("same, QD1, p50 latency", "fio same, QD1 p50", "p50"),
+    "mem-huge-4k-randread-qd32": ("mem engine on transparent huge pages (huge)",
+                                  "fio io_uring, buffered, tmpfs file", "iops"),
     "uring-4k-randread-qd32": ("uring engine, O_DIRECT, file on disk",
                                "fio io_uring, O_DIRECT, same file", "iops"),
     "uring-1m-seqread": ("uring engine, 1 MiB reads (indirect), QD3", "fio same", "iops"),

@@ -21,7 +21,8 @@ source "$here/../sim/lib-blkback.sh"
 source "$here/../sim/lib-nbd.sh"
 runtime=${BENCH_RUNTIME:-5} runs=${BENCH_RUNS:-5} size=${BENCH_SIZE:-1G}
 bdir=${BENCH_DIR:-$REPO/.cache/bench} out=${BENCH_OUT:-$REPO/build/bench}
-ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 uring-4k-randread-qd32
+ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 mem-huge-4k-randread-qd32
+uring-4k-randread-qd32
 uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 nbd-4k-randread-qd32 rbd-4k-randread-qd32
 grant-modes qd-sweep
 idle-wakeups limit-accuracy"
@@ -180,6 +181,19 @@ if want mem-4k-randread-qd32 || want mem-4k-randwrite-qd32 || want mem-4k-randre
 		record idle-wakeups ours 0 "{\"wakeups\": $(($(ring_wakeups) - w0)), \"seconds\": $IDLE_S}"
 	fi
 	disk_down
+fi
+
+# The same reads from a ramdisk on transparent huge pages (mem:...,huge), where the kernel
+# gives them; the anchor's tmpfs file takes huge pages only with huge= at mount, so it stays.
+if want mem-huge-4k-randread-qd32; then
+	if grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+		disk_up "mem:size=$size,huge"
+		OURS=(--rw randread --bs 4k --indirect-segs 0) ANCHOR=("${MEM_FIO[@]}" --rw=randread)
+		row mem-huge-4k-randread-qd32 32
+		disk_down
+	else
+		echo "bench: mem-huge-4k-randread-qd32: not run: this kernel gives no transparent huge pages ($(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo 'no THP'))"
+	fi
 fi
 
 # The uring rows: O_DIRECT on a file on disk, against fio's io_uring, O_DIRECT, same file.
