@@ -292,16 +292,27 @@ const struct storage_ops *storage_engine(const char *name);
 const struct storage_ops *storage_engine_find(const char *name, char *err, size_t errlen);
 
 /*
- * A fingerprint of the structures a loadable engine shares with the core (sizes and the
- * offsets of their last members). A module exports it as storage_module_abi beside its
+ * A fingerprint of the structures a loadable engine shares with the core: their sizes and
+ * the offset of every member of the disk spec (a bool added among others shifts them
+ * without changing the size). A module exports it as storage_module_abi beside its
  * version: one built against other headers of the same version (a build tree between two
  * commits) is refused rather than reading fields at the wrong place.
  */
+#define STORAGE_SPEC_OFFSETS                                                                  \
+	(offsetof(struct storage_spec, engine) * 3u + offsetof(struct storage_spec, path) * 5u +  \
+	 offsetof(struct storage_spec, uri) * 7u + offsetof(struct storage_spec, timeout_s) * 11u + \
+	 offsetof(struct storage_spec, name) * 13u + offsetof(struct storage_spec, keyed) * 17u + \
+	 offsetof(struct storage_spec, size) * 19u + offsetof(struct storage_spec, huge) * 23u +  \
+	 offsetof(struct storage_spec, readonly) * 29u + offsetof(struct storage_spec, direct) * 31u + \
+	 offsetof(struct storage_spec, shared) * 37u +                                           \
+	 offsetof(struct storage_spec, fault_start) * 41u +                                      \
+	 offsetof(struct storage_spec, fault_count) * 43u + offsetof(struct storage_spec, fault) * 47u + \
+	 offsetof(struct storage_spec, limits) * 53u + offsetof(struct storage_spec, engine_spec) * 59u)
 #define STORAGE_MODULE_ABI                                                                    \
 	((uint32_t)(sizeof(struct storage_spec) * 1000003u ^ sizeof(struct storage_ops) * 10007u ^ \
 		    sizeof(struct storage) * 101u ^ sizeof(struct storage_io) * 31u ^               \
-		    offsetof(struct storage_spec, fault) * 7u ^ offsetof(struct storage_ops, reap) ^ \
-		    sizeof(struct storage_caps) << 24))
+		    STORAGE_SPEC_OFFSETS * 65599u ^ offsetof(struct storage_ops, reap) ^             \
+		    sizeof(struct storage_limits) * 257u ^ sizeof(struct storage_caps) << 24))
 
 /* storage/module.c: load the module of a loadable engine; NULL, and why in err if known. */
 const struct storage_ops *storage_module_load(const char *name, char *err, size_t errlen);
