@@ -121,22 +121,42 @@ static bool counter_take(uint64_t *c, uint64_t n, uint64_t max)
 	return true;
 }
 
-/* Reserve n pages in the domain's budget and the daemon's, up to their limits minus keep. */
-static bool budget_take(struct grant_budget *b, uint64_t n, uint64_t keep_dom, uint64_t keep_all)
-{
-	if (!counter_take(&b->used, n, domain_limit - keep_dom))
-		return false;
-	if (!counter_take(&daemon_used, n, daemon_limit - keep_all)) {
-		__atomic_sub_fetch(&b->used, n, __ATOMIC_SEQ_CST);
-		return false;
-	}
-	return true;
-}
-
 /* Whether n more pages fit under max in counter c now. */
 static bool fits(const uint64_t *c, uint64_t n, uint64_t max)
 {
 	return __atomic_load_n(c, __ATOMIC_SEQ_CST) + n <= max;
+}
+
+static void wake_heads(struct grant_budget *b);
+
+/* Whether no one waits in b's line or the daemon's. */
+static bool no_waiters(const struct grant_budget *b)
+{
+	return !__atomic_load_n(&b->nwait, __ATOMIC_SEQ_CST) &&
+	       !__atomic_load_n(&all_nwait, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Reserve n pages in the domain's budget and the daemon's, up to their limits minus keep.
+ * A domain reservation undone may have made a waiter find no room meanwhile: it is woken,
+ * as by a give (locked: the caller holds line_lock).
+ */
+static bool budget_take(struct grant_budget *b, uint64_t n, uint64_t keep_dom, uint64_t keep_all,
+			bool locked)
+{
+	if (!counter_take(&b->used, n, domain_limit - keep_dom))
+		return false;
+	if (counter_take(&daemon_used, n, daemon_limit - keep_all))
+		return true;
+	__atomic_sub_fetch(&b->used, n, __ATOMIC_SEQ_CST);
+	if (!no_waiters(b)) {
+		if (!locked)
+			pthread_mutex_lock(&line_lock);
+		wake_heads(b);
+		if (!locked)
+			pthread_mutex_unlock(&line_lock);
+	}
+	return false;
 }
 
 /* The next waiter after w in the domain's line (dom) or the daemon's. */
@@ -242,7 +262,7 @@ static bool line_try(struct grant_budget *b, struct grant_waiter *w, uint64_t n,
 	if (dom && all) {
 		if (!take)
 			return true;
-		if (budget_take(b, n, 0, 0)) {
+		if (budget_take(b, n, 0, 0, true)) {
 			if (w && w->ticket) {
 				line_leave(b, w);
 				wake_heads(b);	/* the next in line may fit too */
@@ -266,13 +286,6 @@ void grant_waiter_init(struct grant_waiter *w, int wake_fd)
 	*w = (struct grant_waiter){ .wake_fd = wake_fd };
 }
 
-/* Whether no one waits in b's line or the daemon's. */
-static bool no_waiters(const struct grant_budget *b)
-{
-	return !__atomic_load_n(&b->nwait, __ATOMIC_SEQ_CST) &&
-	       !__atomic_load_n(&all_nwait, __ATOMIC_SEQ_CST);
-}
-
 /* Reserve n pages for requests in flight, in turn; false if w must wait (or a limit). */
 bool grant_budget_take(struct grant_budget *b, struct grant_waiter *w, unsigned int n)
 {
@@ -281,7 +294,7 @@ bool grant_budget_take(struct grant_budget *b, struct grant_waiter *w, unsigned 
 	if (!b)
 		return true;
 	if ((!w || !w->ticket) && no_waiters(b)) {
-		if (budget_take(b, n, 0, 0))
+		if (budget_take(b, n, 0, 0, false))
 			return true;
 		if (!w)
 			return false;
@@ -336,7 +349,7 @@ void grant_budget_leave(struct grant_budget *b, struct grant_waiter *w)
 /* Reserve one page for a new persistent grant, leaving a quarter of each limit free. */
 bool grant_budget_take_cached(struct grant_budget *b)
 {
-	return !b || budget_take(b, 1, domain_limit / 4, daemon_limit / 4);
+	return !b || budget_take(b, 1, domain_limit / 4, daemon_limit / 4, false);
 }
 
 /* Give back n pages, and wake the first in line if that makes room for it. */
