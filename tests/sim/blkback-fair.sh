@@ -4,8 +4,8 @@
 # beside it, with the rings' busy-poll window on (a polling ring never sleeps between
 # bursts, so without the lines it re-takes the room its completions free before the
 # waiting ring looks). Counted, not timed: while both stay full, until the waiting ring
-# has completed WANT more requests or the bystanders RATIO * WANT, neither side completes
-# more than RATIO requests per request of the other (plus SLACK).
+# has completed WANT more requests or the bystanders RATIO * WANT, the bystanders complete
+# at most RATIO requests per request of the waiting ring (plus SLACK).
 #  - the domain's budget: the two disks of one guest;
 #  - the daemon's budget: two bystander guests fill it, a third guest waits.
 # File disks: their requests stay in flight (the file engine's workers), holding pages.
@@ -17,12 +17,12 @@ requires python3
 
 RUNTIME=${FAIR_RUNTIME:-10}	# seconds each bench runs: a bound, never a pass condition
 WANT=300			# the waiting ring's completions the count covers
-RATIO=6				# one side's per the other's: queue depths 32 and 8, and more
+RATIO=6				# queue depths 32 and 8, and room for a frontend that lags
 SLACK=64
 
 sim_start
 for g in busy b1 b2 quiet; do xensim create "$g" >/dev/null || fail "cannot create $g"; done
-# 1024 pages per guest (4 MiB), 1536 in all; the window the bench measures best.
+# 1024 pages per guest (4 MiB), 1536 in all; the window on whatever the default is.
 bk_start --poll-us 50 --grant-pages-domain 1024 --grant-pages 1536
 for d in busy:xvdb busy:xvdc b1:xvdb b2:xvdb quiet:xvdb; do
 	img=$XENSIM_DIR/${d/:/-}.img
@@ -77,9 +77,6 @@ fair_case() {
 	[ $((b1 - b0)) -le $((RATIO * (w1 - w0) + SLACK)) ] ||
 		fail "$name: the bystanders completed $((b1 - b0)) requests while the waiting ring" \
 			"completed $((w1 - w0)): more than $RATIO each, plus $SLACK"
-	[ $((w1 - w0)) -le $((RATIO * (b1 - b0) + SLACK)) ] ||
-		fail "$name: the waiting ring completed $((w1 - w0)) requests while the bystanders" \
-			"completed $((b1 - b0)): more than $RATIO each, plus $SLACK"
 	for i in "${!PIDS[@]}"; do
 		wait "${PIDS[i]}" ||
 			fail "$name: the bench on ${disks[i]} failed: $(tail -n 3 "$XENSIM_DIR/${disks[i]/:/-}.log")"
