@@ -216,7 +216,7 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
  */
 bool ring_can_consume(struct blk_ring *r)
 {
-	if (r->halted || r->stopping || r->poll_failed || r->ordered ||
+	if (r->halted || r->stopping || r->poll_failed || r->ordered || r->parked ||
 	    r->pages_held >= GRANT_INFLIGHT_PAGES ||
 	    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) ||
 	    /* Slots wait for their responses to be published (ring_push) to be free. */
@@ -283,6 +283,8 @@ static void sweep_indirect(struct blk_ring *r, struct blk_req **ind, unsigned in
 							   &why);
 		if (ind[i]->err)
 			ring_rejected(r, ind[i], why);
+		if (ind[i]->charged)
+			ring_limit_refund(r, ind[i]);
 	}
 }
 
@@ -293,12 +295,21 @@ static unsigned int ring_sweep(struct blk_ring *r)
 	unsigned int n = 0, nr = 0, nw = 0, ni = 0, i;
 	RING_IDX rp;
 
+	/* A request that waited for the disk's I/O limit goes first, once it may. */
+	if (r->parked) {
+		if (!(batch[n] = ring_limit_unpark(r)))
+			return 0;
+		if (batch[n]->io.indirect)
+			ind[ni++] = batch[n];
+		if (batch[n++]->io.ordered)
+			goto taken;
+	}
 	if (!ring_can_consume(r))
-		return 0;
+		goto taken;
 	rp = sring_req_prod(&r->rings.native);	/* read once: only this snapshot bounds the sweep */
 	if (sring_req_prod_bad(&r->rings.native, rp)) {
 		ring_halt(r, rp);
-		return 0;
+		goto taken;
 	}
 	/* The page budget is checked before each take, so one request may go past it. */
 	while (n < SWEEP_MAX && r->pages_held < GRANT_INFLIGHT_PAGES) {
@@ -328,12 +339,17 @@ static unsigned int ring_sweep(struct blk_ring *r)
 		req->held = req->io.nr_segs;
 		grant_budget_give(r->budget, BLK_MAX_SEGS - req->held);
 		r->pages_held += req->held;
+		if (!ring_limit_admit(r, req))
+			break;		/* it waits in r->parked, the rest on the ring */
 		batch[n++] = req;
 		if (req->io.indirect)
 			ind[ni++] = req;
 		if (req->io.ordered)
 			break;
 	}
+taken:
+	if (!n)
+		return 0;
 	sweep_indirect(r, ind, ni);
 	for (i = 0; i < n; i++) {
 		if (batch[i]->err)
@@ -411,10 +427,12 @@ static void ring_wake(struct blk_ring *r)
 static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n, int storage_ms)
 {
 	int timeout = r->poll_failed ? (int)r->backoff_ms : -1;
+	struct timespec ts;
 
 	if (storage_ms >= 0 && (timeout < 0 || storage_ms < timeout))
 		timeout = storage_ms;
-	if (poll(pfd, n, timeout) < 0)
+	/* A request waiting for the disk's I/O limit: until its tokens come (ring-limit.c). */
+	if (ppoll(pfd, n, ring_limit_timeout(r, timeout, &ts), NULL) < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (nfds_t i = 0; i < n; i++)
 		if (pfd[i].revents & POLLNVAL)
@@ -481,7 +499,7 @@ static void *ring_thread(void *arg)
 		 */
 		r->stopping = __atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage &&
-		    !r->poll_failed)
+		    !r->poll_failed && !r->parked)
 			ring_hold_still(r);
 		worked = ring_sweep(r) > 0;
 		storage_kick(r->sq);
@@ -489,18 +507,23 @@ static void *ring_thread(void *arg)
 		/* Never with requests in storage: their pages and buffers are the ring's. */
 		if ((r->stopping || r->poll_failed) && !r->in_storage)
 			break;
+		/* A pause let a request waiting for its I/O limit go, and storage is done: hold. */
+		if (worked && __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage &&
+		    !r->poll_failed)
+			continue;
 		/* What storage waits for now (its fd, events, timeout), asked each turn. */
 		storage_poll(r->sq, &sp);
 		pfd[2].fd = sp.fd;
 		pfd[2].events = sp.events;
 		/* After work, watch a while before arming req_event and sleeping (ring-poll.c). */
-		if (worked && !r->stopping && !r->poll_failed && !r->halted && ring_watch(r, &pfd[2]))
+		if (worked && !r->stopping && !r->poll_failed && !r->halted && !r->parked &&
+		    ring_watch(r, &pfd[2]))
 			continue;
 		if (ring_can_consume(r)) {
 			/* Re-arm req_event, then look once more before sleeping. */
 			if (r->redo_pos < r->nredo || sring_final_check(&r->rings.native))
 				continue;
-		} else if (!r->halted && !r->stopping && !r->poll_failed &&
+		} else if (!r->halted && !r->stopping && !r->poll_failed && !r->parked &&
 			   sring_has_requests(&r->rings.native)) {
 			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}

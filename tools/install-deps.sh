@@ -34,7 +34,10 @@ esac
 # dpkg-buildpackage checks for, and lintian, which make check runs on the .deb.
 # The rbd engine module (build/engines/rbd.so, its own package blkbackd-rbd): librbd-dev and
 # librados-dev to build it. Its tests (tests/sim/rbd-*.sh) run a single-node Ceph cluster:
-# ceph-mon, ceph-osd and ceph-common (the ceph and rbd CLIs); with the libraries ~217 MiB.
+# ceph-mon, ceph-osd and ceph-common (the ceph and rbd CLIs; ceph-mon brings monmaptool);
+# with the libraries ~217 MiB. docs/tutorial.md part 4 (tests/sim/tutorial-storage.sh) makes
+# such a cluster with the same commands a reader runs, and serves a qcow2 image with
+# qemu-utils and qemu-system-common.
 pkgs=(gcc make pkg-config libxen-dev liburing-dev libnbd-dev librbd-dev librados-dev)
 [ -n "$build_only" ] ||
 	pkgs+=(clang qemu-system-x86 busybox-static cpio xz-utils python3 e2fsprogs zstd libc6-dev

@@ -22,6 +22,8 @@ ROWS = {
                              "fio io_uring, buffered, tmpfs file", "iops"),
     "mem-4k-randwrite-qd32": ("same, random writes", "fio same, writes", "iops"),
     "mem-4k-randread-qd1": ("same, QD1, p50 latency", "fio same, QD1 p50", "p50"),
+    "mem-huge-4k-randread-qd32": ("mem engine on transparent huge pages (huge)",
+                                  "fio io_uring, buffered, tmpfs file", "iops"),
     "uring-4k-randread-qd32": ("uring engine, O_DIRECT, file on disk",
                                "fio io_uring, O_DIRECT, same file", "iops"),
     "uring-1m-seqread": ("uring engine, 1 MiB reads (indirect), QD3", "fio same", "iops"),
@@ -145,13 +147,36 @@ plot '%s' using 1:2 with histeps lw 2 title 'blkbackd', '' using 1:3 with histep
     return svg if ok else None
 
 
+def limit_accuracy(results, groups, ratios):
+    """The limit-accuracy row: measured IOPS of a disk limited to N IOPS, over N; its text."""
+    ours = results.get("limit-accuracy", {}).get("32", {}).get("ours")
+    setting = groups.get(("limit-accuracy", "limit", 0))
+    if not ours or not setting:
+        return None
+    want = setting[0]["iops"]
+    ratio = ours["iops"]["median"] / want
+    ratios["limit-accuracy"] = ratio
+    off = 100.0 * abs(ratio - 1.0)
+    print("limit-accuracy: %.0f IOPS measured against a limit of %d: %.2f %% %s (goal within "
+          "5 %%: %s)" % (ours["iops"]["median"], want, off, "over" if ratio > 1 else "under",
+                         "met" if off <= 5.0 else "NOT met"))
+    return ("I/O limit (`limit-accuracy`): a mem disk limited to %d IOPS (`blkbackctl limit ... "
+            "iops=%d`, burst %d), blkfront bench 4k randread at QD32: %s IOPS, ratio **%.3f** "
+            "(%.2f %% %s the limit; goal within 5 %%), %d times a request waited for tokens; "
+            "daemon CPU %.2f µs per request." % (want, want, setting[0].get("burst", 0),
+                                                fmt_spread(ours["iops"]), ratio, off,
+                                                "over" if ratio > 1 else "under",
+                                                setting[0].get("throttled", 0),
+                                                ours["daemon_cpu_us_per_req"]["median"]))
+
+
 def main():
     out = sys.argv[1]
     docs = sys.argv[2] if len(sys.argv) > 2 else None
     groups, machine = load(out)
     results = {}
     for (row, side, qd), samples in groups.items():
-        if row == "idle-wakeups":
+        if row == "idle-wakeups" or side == "limit":
             continue
         results.setdefault(row, {}).setdefault(str(qd), {})[side] = summarize(samples)
 
@@ -193,6 +218,8 @@ def main():
         modes = ["| grant mode (mem, 4k randread, QD32) | IOPS (median, min–max) | p50 µs | grant maps/req | grant copies/req | notifications/req | CPU µs/req |",
                  "|---|---|---|---|---|---|---|"] + modes
 
+    limit = limit_accuracy(results, groups, ratios)
+
     m = machine
     head = ("Machine: %s, %s cores, Linux %s, virtualised: %s; %s. Each side of a row: the median "
             "of %s samples of %s s, alternating with the other side, disks written in full "
@@ -201,6 +228,8 @@ def main():
     table = head + "\n\n" + "\n".join(lines) + "\n"
     if modes:
         table += "\n" + "\n".join(modes) + "\n"
+    if limit:
+        table += "\n" + limit + "\n"
     sweep_svg, hist_svg = plot_sweep(results, out), plot_hist(results, out)
 
     with open(os.path.join(out, "results.json"), "w") as f:

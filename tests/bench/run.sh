@@ -21,11 +21,13 @@ source "$here/../sim/lib-blkback.sh"
 source "$here/../sim/lib-nbd.sh"
 runtime=${BENCH_RUNTIME:-5} runs=${BENCH_RUNS:-5} size=${BENCH_SIZE:-1G}
 bdir=${BENCH_DIR:-$REPO/.cache/bench} out=${BENCH_OUT:-$REPO/build/bench}
-ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 uring-4k-randread-qd32
+ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 mem-huge-4k-randread-qd32
+uring-4k-randread-qd32
 uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 nbd-4k-randread-qd32 rbd-4k-randread-qd32
 grant-modes qd-sweep
-idle-wakeups fair-qd1-p99"
+idle-wakeups limit-accuracy fair-qd1-p99"
 IDLE_S=${BENCH_IDLE_S:-10}          # idle-wakeups: seconds of watching an idle disk
+LIMIT_IOPS=5000                     # limit-accuracy: the disk's iops= limit
 rows=${BENCH_ROWS:-$ALL_ROWS}
 FILE_WORKERS=4     # storage/file.c: the file engine's I/O threads per queue
 
@@ -181,6 +183,19 @@ if want mem-4k-randread-qd32 || want mem-4k-randwrite-qd32 || want mem-4k-randre
 	disk_down
 fi
 
+# The same reads from a ramdisk on transparent huge pages (mem:...,huge), where the kernel
+# gives them; the anchor's tmpfs file takes huge pages only with huge= at mount, so it stays.
+if want mem-huge-4k-randread-qd32; then
+	if grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+		disk_up "mem:size=$size,huge"
+		OURS=(--rw randread --bs 4k --indirect-segs 0) ANCHOR=("${MEM_FIO[@]}" --rw=randread)
+		row mem-huge-4k-randread-qd32 32
+		disk_down
+	else
+		echo "bench: mem-huge-4k-randread-qd32: not run: this kernel gives no transparent huge pages ($(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo 'no THP'))"
+	fi
+fi
+
 # The uring rows: O_DIRECT on a file on disk, against fio's io_uring, O_DIRECT, same file.
 if want uring-4k-randread-qd32; then
 	disk_up "uring:$diskf,direct"
@@ -251,6 +266,24 @@ if want rbd-4k-randread-qd32; then
 	row rbd-4k-randread-qd32 32
 	disk_down
 	ceph_stop
+fi
+
+# limit-accuracy: a mem disk limited to LIMIT_IOPS with the default burst (a tenth of a
+# second: it absorbs a stall of either side of up to 100 ms), set live once the disk is
+# written so that the fill is not throttled; blkfront bench at QD32 asking for more: the IOPS
+# it measures against the limit, its anchor. Samples of at least 10 s: the bucket, full at
+# the start of each, adds at most 500 requests (1 %).
+if want limit-accuracy; then
+	DISK_SIZE=64M disk_up "mem:size=64M"
+	bk_ctl limit guest1 xvdb iops=$LIMIT_IOPS >/dev/null
+	saved=$runtime runtime=$((runtime > 10 ? runtime : 10))
+	echo "bench: limit-accuracy: $runs x ${runtime}s at iops=$LIMIT_IOPS"
+	for ((i = 0; i < runs; i++)); do
+		ours limit-accuracy 32 --rw randread --bs 4k --indirect-segs 0
+	done
+	runtime=$saved
+	record limit-accuracy limit 0 "{\"iops\": $LIMIT_IOPS, \"burst\": $(bk_stat guest1 xvdb iops_burst), \"throttled\": $(bk_stat guest1 xvdb throttled)}"
+	disk_down
 fi
 
 # Grant modes, for the table only (the anchor is the persistent row above).

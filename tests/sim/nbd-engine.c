@@ -18,10 +18,8 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "../unit/engine-harness.h"
-#include "../unit/open-spec.h"
+#include "engine-run.h"
 
-#define MiB (1024u * 1024u)
 #define DISK_SIZE (8 * MiB)
 #define ROUNDS 24
 
@@ -34,100 +32,47 @@ static void spec_of(char *buf, size_t len, const char *name, const char *opts)
 	snprintf(buf, len, "nbd:nbd+unix:///?socket=%s/%s.sock%s", dir, name, opts);
 }
 
-/* Random batches of reads and writes of up to 11 segments, then a deep one. */
-static void rounds(struct h_disk *h, bool discard)
+/*
+ * A discard, and a second queue: its own connection, or the first one's when the server
+ * has no multi-conn (d->arg points to true then).
+ */
+static void nbd_steps(struct h_disk *h, const struct er_disk *d)
 {
-	for (int r = 0; r < ROUNDS; r++)
-		h_region_round(h, 0, h->model_size, discard, r == ROUNDS - 1 ? H_SLOTS : H_BATCH);
-}
-
-/* Open the server's disk, check what it offers, run the harness on it, read it back read-only. */
-static void run_rw(const char *name, const char *opts, uint32_t phys, bool zeroes, bool twoq,
-		   bool shared)
-{
-	char spec[512], err[STORAGE_ERR_LEN];
-	struct h_disk h;
+	bool shared = *(const bool *)d->arg;
+	struct storage_queue *q2;
+	struct storage_link st;
 	int ret;
 
-	spec_of(spec, sizeof(spec), name, opts);
-	if (h_init(&h, name, DISK_SIZE, 0x5eed ^ phys ^ (uint64_t)strlen(name))) {
-		CHECK(0, "out of memory");
-		return;
-	}
-	ret = open_spec(spec, &h.disk, err, sizeof(err));
-	CHECK(ret == 0, "open '%s': %d: %s", spec, ret, err);
-	if (ret)
-		goto out;
-	CHECK_U64(h.disk->size, DISK_SIZE, "size the server offers");
-	CHECK(!h.disk->readonly, "%s: a writable export opened read-only", name);
-	CHECK_INT(h.disk->caps.sector_size, 512, "sector size");
-	CHECK_INT(h.disk->caps.physical_sector_size, phys, "physical sector (preferred block)");
-	CHECK(h.disk->caps.flush, "%s: nbdkit memory offers flush", name);
-	CHECK(h.disk->caps.discard, "%s: nbdkit memory offers trim and zero", name);
-	CHECK(h.disk->caps.discard_zeroes == zeroes, "%s: discard_zeroes %d, want %d", name,
-	      h.disk->caps.discard_zeroes, zeroes);
-	CHECK(!h.disk->caps.secure_discard, "%s: NBD has no secure discard", name);
-	ret = storage_queue_open(h.disk, &h.q);
-	CHECK(ret == 0, "%s: queue_open: %s", name, strerror(-ret));
-	if (ret)
-		goto close;
-	rounds(&h, zeroes);
-	h_flush(&h);
-	/* Requests longer than the server's largest block, in many parts. */
-	h_write(&h, MiB, 2 * MiB);
-	h_verify(&h, 0, DISK_SIZE);
-	{
-		/* A discard of 1 MiB: zeroes where promised, else unknown bytes, written again. */
-		struct h_slot *s = &h.slot[0];
+	/* A discard of 1 MiB: zeroes where promised, else unknown bytes, written again. */
+	er_discard(h, 3 * MiB, MiB);
+	if (d->zeroes)
+		h_verify(h, 2 * MiB, 2 * MiB);
+	else
+		h_write(h, 3 * MiB, MiB);
+	ret = storage_queue_open(h->disk, &q2);
+	CHECK(ret == 0, "%s: second queue_open: %s", d->name, strerror(-ret));
+	CHECK(storage_link(h->disk, &st) == 0, "%s: storage_link", d->name);
+	if (!ret)
+		CHECK(st.up == (shared ? 1u : 2u) || (!shared && st.up + st.down == 2),
+		      "%s: %u connections up, %u down with two queues; want %d", d->name,
+		      st.up, st.down, shared ? 1 : 2);
+	storage_queue_close(q2);
+}
 
-		s->io = (struct storage_io){ .op = STORAGE_DISCARD, .offset = 3 * MiB, .len = MiB };
-		h_run(&h, 1);
-		memset(h.model + 3 * MiB, 0, MiB);
-		if (zeroes)
-			h_verify(&h, 2 * MiB, 2 * MiB);
-		else
-			h_write(&h, 3 * MiB, MiB);
-	}
-	{
-		/* A second queue: its own connection, or the first one's without multi-conn. */
-		struct storage_queue *q2;
-		struct storage_link st;
+/* The common run (engine-run.h) on the server's disk, then read back read-only. */
+static void run_rw(const char *name, uint32_t phys, bool zeroes, bool twoq, bool shared)
+{
+	char spec[512], ro_spec[512];
+	struct er_disk d = {
+		.name = name, .spec = spec, .ro_spec = ro_spec, .size = DISK_SIZE,
+		.seed = 0x5eed ^ phys ^ (uint64_t)strlen(name),
+		.size_what = "size the server offers", .phys = phys, .zeroes = zeroes,
+		.two_queues = twoq, .rounds = ROUNDS, .steps = nbd_steps, .arg = &shared,
+	};
 
-		ret = storage_queue_open(h.disk, &q2);
-		CHECK(ret == 0, "%s: second queue_open: %s", name, strerror(-ret));
-		CHECK(storage_link(h.disk, &st) == 0, "%s: storage_link", name);
-		if (!ret)
-			CHECK(st.up == (shared ? 1u : 2u) || (!shared && st.up + st.down == 2),
-			      "%s: %u connections up, %u down with two queues; want %d", name,
-			      st.up, st.down, shared ? 1 : 2);
-		storage_queue_close(q2);
-	}
-	if (twoq)
-		h_two_queues(&h);
-	h_verify(&h, 0, DISK_SIZE);
-	h_flush(&h);
-	printf("%s: %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64 " flushes, %" PRIu64
-	       " discards verified\n", name, h.nr[STORAGE_READ], h.nr[STORAGE_WRITE],
-	       h.nr[STORAGE_FLUSH], h.nr[STORAGE_DISCARD]);
-	storage_queue_close(h.q);
-	h.q = NULL;
-close:
-	storage_close(h.disk);
-	h.disk = NULL;
-	/* The server kept it: a read-only open reads the same bytes. */
-	spec_of(spec, sizeof(spec), name, ",ro");
-	ret = open_spec(spec, &h.disk, err, sizeof(err));
-	CHECK(ret == 0, "open '%s': %s", spec, err);
-	if (ret)
-		goto out;
-	CHECK(h.disk->readonly, "%s: ,ro opened writable", name);
-	if (!storage_queue_open(h.disk, &h.q)) {
-		h_verify(&h, 0, DISK_SIZE);
-		storage_queue_close(h.q);
-	}
-	storage_close(h.disk);
-out:
-	h_free(&h);
+	spec_of(spec, sizeof(spec), name, "");
+	spec_of(ro_spec, sizeof(ro_spec), name, ",ro");
+	er_run(&d);
 }
 
 /* nbdkit -r: read-only without ,ro, and a write is refused by the contract. */
@@ -273,10 +218,10 @@ int main(int argc, char **argv)
 		bad_input();
 		return check_done("nbd-engine --bad");
 	}
-	run_rw("mem", "", 512, true, true, false);
-	run_rw("small", "", 4096, true, true, false);
-	run_rw("single", "", 512, true, true, true);
-	run_rw("trim", "", 512, false, false, false);
+	run_rw("mem", 512, true, true, false);
+	run_rw("small", 4096, true, true, false);
+	run_rw("single", 512, true, true, true);
+	run_rw("trim", 512, false, false, false);
 	run_ro();
 	run_err();
 	return check_done("nbd-engine");
