@@ -6,7 +6,7 @@
 #   ring pages (16 per ring at most) + min(--grant-pages, sum over guests of
 #   min(--grant-pages-domain, rings x (1056 + 4096 + 255)))
 # and its resident memory (/proc, VmRSS), less what it held once the disks were attached,
-# under those pages (4 KiB each) plus, per ring, its request slots (8368 bytes each, 32
+# under those pages (4 KiB each) plus, per ring, its request slots (8376 bytes each, 32
 # per ring page), its indirect-segment buffer (128 KiB), its journal (128 bytes a slot)
 # and 1 MiB of thread stacks and engine queue. A sanitizer build keeps freed memory in
 # quarantine and shadows what it maps, so there the measure is the same with ASAN_OPTIONS
@@ -21,7 +21,7 @@ requires python3
 GUESTS=8 PER=4 DOM_PAGES=4096 ALL_PAGES=16384
 RING_PAGES=16 PERSISTENT_MAX=1056 INFLIGHT_MAX=$((4096 + 255))
 # sizeof(struct blk_req) on x86-64 (blkback/req.h), request slots per ring page, ...
-SLOT_BYTES=8368 SLOTS_PER_PAGE=32 ISEG_BYTES=$((128 * 1024)) JOURNAL_SLOT=128
+SLOT_BYTES=8376 SLOTS_PER_PAGE=32 ISEG_BYTES=$((128 * 1024)) JOURNAL_SLOT=128
 RING_EXTRA=$((1024 * 1024))
 RUNTIME=${MEMORY_RUNTIME:-30}	# seconds of I/O: a bound for the frontends to connect in
 if [ -n "${BLKBACK_SAN:-}" ]; then
