@@ -23,6 +23,7 @@ struct blk_ring {
 	xengnttab_handle *xgt;
 	struct grant_ctx g;		/* how guest pages are reached */
 	struct grant_budget *budget;	/* the domain's: what its rings may hold */
+	struct grant_waiter gw;		/* its place in line for room in the budgets */
 	struct storage_queue *sq;	/* this queue's path to the disk */
 	struct blkif_request_segment (*iseg)[BLK_MAX_SEGS];	/* a sweep's indirect segments */
 	xenevtchn_handle *xce;
@@ -62,7 +63,7 @@ struct blk_ring {
 };
 
 /* May the loop consume requests now? (ring.c) */
-bool ring_can_consume(const struct blk_ring *r);
+bool ring_can_consume(struct blk_ring *r);
 /* After work, watch the ring and storage (sfd) a while: true if there is work (ring-poll.c). */
 bool ring_watch(struct blk_ring *r, struct pollfd *sfd);
 /* Fit the busy-poll window to a sleep of slept_ns (ring-poll.c). */

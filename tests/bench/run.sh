@@ -25,7 +25,7 @@ ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 mem-hug
 uring-4k-randread-qd32
 uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 nbd-4k-randread-qd32 rbd-4k-randread-qd32
 grant-modes qd-sweep
-idle-wakeups limit-accuracy"
+idle-wakeups limit-accuracy fair-qd1-p99"
 IDLE_S=${BENCH_IDLE_S:-10}          # idle-wakeups: seconds of watching an idle disk
 LIMIT_IOPS=5000                     # limit-accuracy: the disk's iops= limit
 rows=${BENCH_ROWS:-$ALL_ROWS}
@@ -66,7 +66,7 @@ print(json.dumps(r))' "$@" >> "$out/samples.jsonl"
 }
 
 # One sample of ours: blkfront bench in guest1 on xvdb (args $3...), with blkbackd's CPU time
-# over the run; recorded as row $1, queue depth $2.
+# over the run; recorded as row $1, queue depth $2, side SIDE (ours).
 ours() {
 	local row=$1 qd=$2 t0 t1 json
 	shift 2
@@ -77,7 +77,7 @@ ours() {
 r = json.loads(sys.argv[1]); d = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / os.sysconf("SC_CLK_TCK")
 r["daemon_cpu_us"] = d; r["side_cpu_us"] = d + r["cpu_us"]
 print(json.dumps(r))' "$json" "$t0" "$t1")
-	record "$row" ours "$qd" "$json"
+	record "$row" "${SIDE:-ours}" "$qd" "$json"
 }
 
 # One sample of the anchor: fio (args $4...) at depth $3 per job, its read or write side as
@@ -296,6 +296,37 @@ if want grant-modes; then
 		done
 		disk_down
 	done
+fi
+
+# Fairness: a quiet disk's QD1 p99 latency alone (the anchor) and with a noisy neighbour, a
+# disk of another domain on the same daemon reading at QD128 (ours); no limits set. Both
+# are mem disks of BENCH_FAIR_SIZE (256M), written in full first; the quiet one's samples
+# alternate, alone and beside the neighbour. The CPU per request counts the whole daemon
+# (the neighbour's work too) over the quiet disk's requests.
+if want fair-qd1-p99; then
+	fsize=${BENCH_FAIR_SIZE:-256M}
+	xensim create guest2 >/dev/null
+	DISK_SIZE=$fsize disk_up "mem:size=$fsize"
+	bk_ctl attach guest2 "mem:size=$fsize" --vdev xvdb --nowait >/dev/null
+	head -c "$(numfmt --from=iec "$fsize")" /dev/urandom | fe guest2 write xvdb 0 >/dev/null
+	noisy_reads() { bk_stat guest2 xvdb rd_req; }
+	noisy_busy() { [ "$(noisy_reads)" -gt "$n0" ]; }
+	echo "bench: fair-qd1-p99: $runs x ${runtime}s alone and beside a QD128 neighbour"
+	for ((i = 0; i < runs; i++)); do
+		QUIET=(--rw randread --bs 4k --indirect-segs 0)
+		SIDE=anchor ours fair-qd1-p99 1 "${QUIET[@]}"
+		n0=$(noisy_reads)
+		fe_bg "$out/noisy.log" guest2 bench xvdb --rw randread --bs 4k --indirect-segs 0 \
+			--iodepth 128 --slots 128 --runtime $((runtime + 5))
+		noisy=$FE_PID
+		wait_for 20 noisy_busy || fail "fair-qd1-p99: the noisy neighbour does not run"
+		ours fair-qd1-p99 1 "${QUIET[@]}"
+		kill -0 "$noisy" 2>/dev/null ||
+			echo "bench: fair-qd1-p99: the neighbour ended before the quiet disk's sample"
+		wait "$noisy" || fail "fair-qd1-p99: the noisy neighbour failed: $(tail -n 3 "$out/noisy.log")"
+	done
+	bk_ctl detach guest2 xvdb >/dev/null
+	disk_down
 fi
 
 python3 "$here/report.py" "$out" $( [ "${BENCH_DOCS:-1}" = 1 ] && echo "$REPO/docs")
