@@ -250,12 +250,16 @@ if want nbd-4k-randread-qd32; then
 fi
 
 # The rbd row: the rbd engine against fio's own rbd engine (librbd too), the same image of a
-# fresh single-node cluster (tests/lib-ceph.sh: one mon, one memstore OSD, on 127.0.0.1),
+# fresh single-node cluster (tests/lib-ceph.sh: one mon, one memstore OSD, on 127.0.0.1, in a
+# directory of its own under BENCH_DIR, removed at exit),
 # written in full first; RBD_SIZE (256M), as the OSD holds about three times what is written.
 if want rbd-4k-randread-qd32; then
 	export BLKBACKD_ENGINE_DIR=$BUILD/engines
 	source "$here/../lib-ceph.sh"
-	ceph_start "$bdir/ceph"
+	# A directory of this run's own: the monitor will not make its map over a last run's
+	cdir=$(mktemp -d "$bdir/ceph.XXXXXX") || fail "mktemp in $bdir failed"
+	cleanup_add "rm -rf '$cdir'"
+	ceph_start "$cdir"
 	rbd_size=${RBD_SIZE:-256M}
 	rbdc create --size "$(($(numfmt --from=iec "$rbd_size") / 1048576))" rbd/bench
 	DISK_SIZE=$rbd_size disk_up "rbd:rbd/bench,mon_host=$CEPH_MON_HOST"
