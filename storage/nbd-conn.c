@@ -301,8 +301,8 @@ static void conn_fail(struct nbd_conn *c)
  * would answer one request per turn of the ring's loop, each with its own push and
  * frontend notification while the server's replies pile up. The replies that are
  * there are read now, up to NBD_DRAIN_MAX, each only after a poll said the socket
- * is readable: a notify_read that finds nothing leaves libnbd in REPLY.START,
- * waiting for no direction, and the handle would hang.
+ * is readable: a notify_read that finds nothing leaves libnbd 1.14 in REPLY.START,
+ * where the next command is queued and never sent, and the handle hangs.
  */
 static bool conn_notify(struct nbd_conn *c)
 {
