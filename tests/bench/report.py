@@ -72,6 +72,11 @@ def summarize(samples):
     if "daemon_cpu_us" in samples[0]:
         out["daemon_cpu_us_per_req"] = spread(
             [s["daemon_cpu_us"] / max(s["requests"], 1) for s in samples])
+    if "server_cpu_us" in samples[0]:
+        out["server_cpu_us_per_req"] = spread(
+            [s["server_cpu_us"] / max(s["requests"], 1) for s in samples])
+    if "load1" in samples[0]:
+        out["load1"] = spread([s["load1"] for s in samples])
     for k in ("grant_maps_per_req", "grant_copies_per_req", "notify_per_req"):
         vals = [s[k] for s in samples if s.get(k) is not None]
         if vals:
@@ -84,6 +89,35 @@ def summarize(samples):
             hist[i] += n
     out["lat_log2_ns"] = hist
     return out
+
+
+# Below this ratio a row with a server says where its CPU went (the goal of issue 18).
+SERVER_GOAL = 0.9
+
+
+def server_note(name, ratio, o, a, cores):
+    """For a row with a server: the CPU per request of everything that serves it, each side,
+    and, below SERVER_GOAL, why: the bound the CPU sets when all cores are busy."""
+    if "server_cpu_us_per_req" not in o or "server_cpu_us_per_req" not in a:
+        return None
+    d = o["daemon_cpu_us_per_req"]["median"]
+    f = o["cpu_us_per_req"]["median"] - d
+    so, sa = o["server_cpu_us_per_req"]["median"], a["server_cpu_us_per_req"]["median"]
+    fio = a["cpu_us_per_req"]["median"]
+    to, ta = d + f + so, fio + sa
+    text = ("`%s`: CPU per request, ours %.1f µs (daemon %.1f, frontend %.1f, server %.1f), "
+            "anchor %.1f µs (fio %.1f, server %.1f); load average during the samples %.1f–%.1f"
+            % (name, to, d, f, so, ta, fio, sa,
+               min(o["load1"]["min"], a["load1"]["min"]), max(o["load1"]["max"], a["load1"]["max"])))
+    if ratio < SERVER_GOAL:
+        text += (". Below %.1f: with its %s cores busy, the machine would allow ours at most "
+                 "%.2f of the anchor's IOPS (%.1f against %.1f µs of CPU per request, the "
+                 "frontend's and the simulator's trip included); the ratio measured is %.2f"
+                 % (SERVER_GOAL, cores, ta / to, ta, to, ratio))
+        if ratio > ta / to * 1.1 or ratio < ta / to * 0.9:
+            text += (", which the CPU alone does not explain: waiting (one side idle while the "
+                     "other works) or a machine shared with other work")
+    return text
 
 
 def fmt_spread(d, scale=1.0, prec=0):
@@ -181,6 +215,7 @@ def main():
         results.setdefault(row, {}).setdefault(str(qd), {})[side] = summarize(samples)
 
     ratios = {}
+    notes = []
     lines = ["| row | ours | anchor | ours (median, min–max) | anchor | ratio | CPU µs/req ours (daemon) | CPU µs/req anchor |",
              "|---|---|---|---|---|---|---|---|"]
     for name, (what, anchor_what, metric) in ROWS.items():
@@ -203,6 +238,9 @@ def main():
             o["daemon_cpu_us_per_req"]["median"], a["cpu_us_per_req"]["median"]))
         if o["errors"] or a["errors"]:
             print("bench: %s had I/O errors: ours %d, anchor %d" % (name, o["errors"], a["errors"]))
+        note = server_note(name, ratio, o, a, machine["cores"])
+        if note:
+            notes.append(note)
 
     modes = []
     base = results.get("mem-4k-randread-qd32", {}).get("32", {}).get("ours")
@@ -226,6 +264,8 @@ def main():
             "first (%s each)." % (m["cpu"], m["cores"], m["kernel"], m["virtualised"], m["fio"],
                                  m["runs"], m["runtime_s"], m["size"]))
     table = head + "\n\n" + "\n".join(lines) + "\n"
+    if notes:
+        table += "\n" + "".join("- %s.\n" % n for n in notes)
     if modes:
         table += "\n" + "\n".join(modes) + "\n"
     if limit:

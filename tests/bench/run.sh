@@ -58,6 +58,27 @@ machine_json() {
 # Print the CPU time (user + system, in clock ticks) process $1 has used, all its threads.
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+# The rows with a server of their own (nbdkit, the Ceph daemons) name its pids here: each
+# sample then also counts the server's CPU time, which neither side's own CPU includes.
+SERVER_PIDS=
+# Print the CPU ticks the server processes have used so far (0 without a server).
+server_ticks() {
+	local p t=0
+	for p in $SERVER_PIDS; do t=$((t + $(proc_ticks "$p" 2>/dev/null || echo 0))); done
+	echo $t
+}
+
+# Add to sample JSON $1 the server's CPU time from ticks $2 to $3, in µs, and the machine's
+# load average now (the machine may be shared: a busy one slows both sides, not alike).
+sample_extra() {
+	python3 -c 'import json, os, sys
+r = json.loads(sys.argv[1])
+if sys.argv[4]:
+    r["server_cpu_us"] = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / os.sysconf("SC_CLK_TCK")
+r["load1"] = float(open("/proc/loadavg").read().split()[0])
+print(json.dumps(r))' "$1" "$2" "$3" "$SERVER_PIDS"
+}
+
 # Append one sample: row $1, side $2 (ours|anchor), queue depth $3, result JSON $4.
 record() {
 	python3 -c 'import json, sys
@@ -68,26 +89,30 @@ print(json.dumps(r))' "$@" >> "$out/samples.jsonl"
 # One sample of ours: blkfront bench in guest1 on xvdb (args $3...), with blkbackd's CPU time
 # over the run; recorded as row $1, queue depth $2, side SIDE (ours).
 ours() {
-	local row=$1 qd=$2 t0 t1 json
+	local row=$1 qd=$2 t0 t1 s0 s1 json
 	shift 2
+	s0=$(server_ticks)
 	t0=$(proc_ticks "$BK_PID")
 	json=$(fe guest1 bench xvdb --iodepth "$qd" --runtime "$runtime" --json "$@")
 	t1=$(proc_ticks "$BK_PID")
+	s1=$(server_ticks)
 	json=$(python3 -c 'import json, os, sys
 r = json.loads(sys.argv[1]); d = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / os.sysconf("SC_CLK_TCK")
 r["daemon_cpu_us"] = d; r["side_cpu_us"] = d + r["cpu_us"]
 print(json.dumps(r))' "$json" "$t0" "$t1")
-	record "$row" "${SIDE:-ours}" "$qd" "$json"
+	record "$row" "${SIDE:-ours}" "$qd" "$(sample_extra "$json" "$s0" "$s1")"
 }
 
 # One sample of the anchor: fio (args $4...) at depth $3 per job, its read or write side as
 # JSON with blkfront bench's names; recorded as row $1, queue depth $2 (the row's).
 anchor() {
-	local row=$1 qd=$2 json
+	local row=$1 qd=$2 s0 s1 json
 	shift 2
+	s0=$(server_ticks)
 	json=$(python3 "$here/fio-sample.py" --name=anchor --iodepth="$1" --runtime="$runtime" \
 		--time_based --group_reporting "${@:2}")
-	record "$row" anchor "$qd" "$json"
+	s1=$(server_ticks)
+	record "$row" anchor "$qd" "$(sample_extra "$json" "$s0" "$s1")"
 }
 
 # Fill file $1 ($size bytes) with random data, unless it already holds that much of it.
@@ -244,18 +269,24 @@ if want nbd-4k-randread-qd32; then
 	disk_up "nbd:$(nbd_uri bench)"
 	OURS=(--rw randread --bs 4k --indirect-segs 0)
 	ANCHOR=(--ioengine=nbd --uri="$(nbd_uri bench)" --size="$size" --bs=4k --rw=randread)
+	SERVER_PIDS=$(nbd_pid bench)
 	row nbd-4k-randread-qd32 32
+	SERVER_PIDS=
 	disk_down
 	nbd_stop bench
 fi
 
 # The rbd row: the rbd engine against fio's own rbd engine (librbd too), the same image of a
-# fresh single-node cluster (tests/lib-ceph.sh: one mon, one memstore OSD, on 127.0.0.1),
+# fresh single-node cluster (tests/lib-ceph.sh: one mon, one memstore OSD, on 127.0.0.1, in a
+# directory of its own under BENCH_DIR, removed at exit),
 # written in full first; RBD_SIZE (256M), as the OSD holds about three times what is written.
 if want rbd-4k-randread-qd32; then
 	export BLKBACKD_ENGINE_DIR=$BUILD/engines
 	source "$here/../lib-ceph.sh"
-	ceph_start "$bdir/ceph"
+	# A directory of this run's own: the monitor will not make its map over a last run's
+	cdir=$(mktemp -d "$bdir/ceph.XXXXXX") || fail "mktemp in $bdir failed"
+	cleanup_add "rm -rf '$cdir'"
+	ceph_start "$cdir"
 	rbd_size=${RBD_SIZE:-256M}
 	rbdc create --size "$(($(numfmt --from=iec "$rbd_size") / 1048576))" rbd/bench
 	DISK_SIZE=$rbd_size disk_up "rbd:rbd/bench,mon_host=$CEPH_MON_HOST"
@@ -263,7 +294,9 @@ if want rbd-4k-randread-qd32; then
 	ANCHOR=(--ioengine=rbd --clientname=admin --pool=rbd --rbdname=bench --size="$rbd_size"
 		--bs=4k --rw=randread)
 	export CEPH_CONF    # fio's rbd engine reads the cluster from it
+	SERVER_PIDS=$(cat "$CEPH_DIR"/run/*.pid)
 	row rbd-4k-randread-qd32 32
+	SERVER_PIDS=
 	disk_down
 	ceph_stop
 fi

@@ -7,6 +7,7 @@
  *   DIR/trim.sock    memory 8M, nozero               discard is a trim: no zeroes promised
  *   DIR/ro.sock      memory 8M, nbdkit -r            read-only whatever the spec says
  *   DIR/err.sock     memory 8M, error filter         every read fails with EIO
+ * and on DIR/mem.sock: one reap reads every reply the socket holds (run_drain).
  * With --bad, the specs and servers that must be refused, those of tests/sim/nbd-bad-input.sh:
  *   DIR/named.sock   memory 8M, export "good" only   another name is refused
  *   DIR/deaf.sock    bound, not listening            the connection is refused
@@ -16,6 +17,8 @@
  */
 #include <dirent.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine-run.h"
@@ -73,6 +76,77 @@ static void run_rw(const char *name, uint32_t phys, bool zeroes, bool twoq, bool
 	spec_of(spec, sizeof(spec), name, "");
 	spec_of(ro_spec, sizeof(ro_spec), name, ",ro");
 	er_run(&d);
+}
+
+/* Bytes waiting to be read on socket fd, or -1. */
+static int inq(int fd)
+{
+	int n;
+
+	return ioctl(fd, FIONREAD, &n) ? -1 : n;
+}
+
+/*
+ * One reap answers every reply the socket holds, not one: DRAIN_READS page reads whose
+ * replies all wait on the socket complete in a single storage_reap. (libnbd reads one
+ * reply per notification; an engine that notified once per wake-up answered one request
+ * per turn of the ring's loop.)
+ */
+#define DRAIN_READS 16
+static void run_drain(void)
+{
+	char spec[512], err[STORAGE_ERR_LEN];
+	struct storage_poll sp;
+	struct timespec t0, now;
+	struct h_disk h;
+	int ret, n = -1;
+
+	spec_of(spec, sizeof(spec), "mem", "");
+	if (h_init(&h, "drain", DISK_SIZE, 0xd7a1))
+		return;
+	ret = open_spec(spec, &h.disk, err, sizeof(err));
+	CHECK(ret == 0, "open '%s': %s", spec, err);
+	if (ret)
+		goto out;
+	ret = storage_queue_open(h.disk, &h.q);
+	CHECK(ret == 0, "drain: queue_open: %s", strerror(-ret));
+	if (ret)
+		goto close;
+	/* Data, so that every reply carries its page (a hole might be sent as less). */
+	h_write(&h, 0, DRAIN_READS * H_PAGE);
+	storage_poll(h.q, &sp);
+	CHECK(sp.fd >= 0, "drain: a connection of its own polls its socket");
+	for (int i = 0; i < DRAIN_READS; i++) {
+		h.slot[i].io = (struct storage_io){ .op = STORAGE_READ, .offset = i * H_PAGE };
+		h_layout_pages(&h.slot[i], H_PAGE);
+	}
+	h_submit(&h, DRAIN_READS);
+	/* Each reply is a page and a header of at least 16 bytes: all there once this many. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct pollfd p = { .fd = sp.fd, .events = POLLIN };
+
+		n = inq(sp.fd);
+		if (n < 0 || n >= DRAIN_READS * (int)(H_PAGE + 16))
+			break;
+		poll(&p, 1, 10);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - t0.tv_sec < 20);
+	CHECK(n >= DRAIN_READS * (int)(H_PAGE + 16), "drain: %d bytes of replies on the socket "
+	      "after 20 s, want %u (FIONREAD: %s)", n, DRAIN_READS * (H_PAGE + 16),
+	      n < 0 ? strerror(errno) : "ok");
+	storage_reap(h.q);
+	CHECK_INT(DRAIN_READS - h_pending(&h, DRAIN_READS), DRAIN_READS,
+		  "reads answered by one reap with all their replies on the socket");
+	h_wait(&h, 0, DRAIN_READS);
+	h_check_results(&h, DRAIN_READS);
+	for (int i = 0; i < DRAIN_READS; i++)
+		CHECK(h_compare(&h, &h.slot[i]), "drain: read %d returned other bytes", i);
+	storage_queue_close(h.q);
+close:
+	storage_close(h.disk);
+out:
+	h_free(&h);
 }
 
 /* nbdkit -r: read-only without ,ro, and a write is refused by the contract. */
@@ -222,6 +296,7 @@ int main(int argc, char **argv)
 	run_rw("small", 4096, true, true, false);
 	run_rw("single", 512, true, true, true);
 	run_rw("trim", 512, false, false, false);
+	run_drain();
 	run_ro();
 	run_err();
 	return check_done("nbd-engine");
