@@ -120,6 +120,44 @@ def server_note(name, ratio, o, a, cores):
     return text
 
 
+# The goals of the rows measured against an anchor (issue 19's table); a row below its goal
+# says why, from what was measured (goal_note).
+GOALS = {"mem-4k-randread-qd32": 1.5, "mem-4k-randwrite-qd32": 1.5, "mem-4k-randread-qd1": 1.0,
+         "uring-4k-randread-qd32": 0.95, "uring-1m-seqread": 0.95, "file-4k-randread-qd32": 0.95,
+         "mq-4k-randread-qd32": 1.0}
+
+
+def goal_note(name, ratio, o, a, cores, metric):
+    """For a row below its goal: where each side's time went, and which limit that shows:
+    the daemon's ring thread (one thread per queue) at a whole core, all cores busy, or
+    neither (the two sides waiting on each other)."""
+    goal = GOALS.get(name)
+    if goal is None or ratio >= goal:
+        return None
+    d = o["daemon_cpu_us_per_req"]["median"]
+    f = o["cpu_us_per_req"]["median"] - d
+    fio = a["cpu_us_per_req"]["median"]
+    iops = o["iops"]["median"]
+    ud, uf = d * iops / 1e6, f * iops / 1e6
+    text = ("`%s` is below its goal of %.2f (%.2f): CPU per request ours %.2f µs (daemon %.2f, "
+            "frontend %.2f), anchor %.2f µs; at the measured IOPS the daemon kept %.2f of a core "
+            "busy and the frontend %.2f, of %s cores" % (name, goal, ratio, d + f, d, f, fio, ud,
+                                                         uf, cores))
+    if metric == "p50":
+        text += ("; p50 ours %.1f µs, anchor %.1f µs: at QD1 each request is a round trip "
+                 "between the two sides" % (o["lat_p50_us"]["median"], a["lat_p50_us"]["median"]))
+    elif ud >= 0.75:
+        text += ("; the limit is the daemon's ring thread, one per queue, near a whole core (the "
+                 "anchor spreads its work over its jobs)")
+    elif ud + uf >= 0.85 * float(cores):
+        text += ("; the limit is the cores, all busy: the CPU allows ours at most %.2f of the "
+                 "anchor" % (fio / (d + f)))
+    else:
+        text += ("; neither side is busy: they wait on each other (notifications and wake-ups, "
+                 "or a machine shared with other work)")
+    return text
+
+
 def fmt_spread(d, scale=1.0, prec=0):
     """'median (min-max)'."""
     f = "%%.%df" % prec
@@ -239,6 +277,7 @@ def main():
         if o["errors"] or a["errors"]:
             print("bench: %s had I/O errors: ours %d, anchor %d" % (name, o["errors"], a["errors"]))
         note = server_note(name, ratio, o, a, machine["cores"])
+        note = note or goal_note(name, ratio, o, a, machine["cores"], metric)
         if note:
             notes.append(note)
 
