@@ -422,6 +422,8 @@ main() {
     if step_create; then
         step_block_attach || true
         step_fio
+        step_nbd_guest
+        step_qcow2_guest
         step_reload || true
         step_save_restore || true
         step_migrate || true
@@ -434,7 +436,7 @@ main() {
         fi
     else
         fail xl-block-attach "no guest: xl-create failed"
-        for s in fio-verify blkfront-reload xl-save-restore xl-migrate xl-reboot xl-bad-spec daemon-restart-under-xl; do fail "$s" "no guest: xl-create failed"; done
+        for s in fio-verify nbd-guest qcow2-guest blkfront-reload xl-save-restore xl-migrate xl-reboot xl-bad-spec daemon-restart-under-xl; do fail "$s" "no guest: xl-create failed"; done
         xl destroy "$G" >/dev/null 2>&1 || true
         fail xl-destroy-clean "no guest: xl-create failed"
     fi

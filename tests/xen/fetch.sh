@@ -14,6 +14,14 @@ XEN_PKGS=("xen-hypervisor-$XEN_VER-amd64" "xen-utils-$XEN_VER" xen-utils-common 
 # whatever else a binary needs (bash's, e2fsprogs') comes from the host.
 TRIXIE_LIBS=(libc6 libgcc-s1 libtinfo6 libncurses6 libext2fs2t64 liblzma5 libuuid1 libzstd1
     zlib1g liburing2)
+# The NBD and image servers that dom0 runs for the xl scenario's nbd-guest and qcow2-guest
+# (nbdkit with its memory plugin; qemu-storage-daemon, which blkbackd starts for a qcow2: disk,
+# and qemu-img, which makes and checks the image), and the Debian 13 libraries they need beyond
+# TRIXIE_LIBS (Debian 12's are too old for them: glib 2.78 and gnutls 3.8 at least). Only the
+# binaries and the libraries they load go into dom0 (mkimages.sh), not the packages' rest.
+TRIXIE_STORAGE=(nbdkit qemu-system-common qemu-utils libglib2.0-0t64 libgnutls30t64 libp11-kit0
+    libidn2-0 libunistring5 libtasn1-6 libnettle8t64 libhogweed6t64 libgmp10 libffi8 libpcre2-8-0
+    libselinux1 libfuse3-4 libaio1t64 libnuma1 libatomic1)
 APT_DIR=$CACHE/apt
 APT=()
 
@@ -54,7 +62,7 @@ main() {
     pkgs=("${XEN_PKGS[@]}")
     if [ "$DEBIAN_SUITE" = trixie ]; then
         setup_trixie_apt
-        pkgs+=("${TRIXIE_LIBS[@]}")
+        pkgs+=("${TRIXIE_LIBS[@]}" "${TRIXIE_STORAGE[@]}")
     fi
     kpkg=$(kernel_pkg)
     [ -n "$kpkg" ] || die "cannot tell which kernel linux-image-amd64 depends on (run apt-get update)"

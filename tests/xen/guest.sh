@@ -557,18 +557,18 @@ xl_reload() {
     xl_again xvdd xlb-xvdd
 }
 
-# fio-verify, on dom0's word "fio" (xenstore data/bench-go; data/fio-disks lists the disks it
-# attached, one per blkbackd engine): on each, fio randrw with block sizes 512 B to 1 MiB,
-# iodepth 16, O_DIRECT through io_uring, verify=crc32c over all it wrote. Marker xlf-DISK:
+# A fio round (fio-verify, nbd-guest, qcow2-guest), on dom0's word $1 (xenstore data/bench-go;
+# data/fio-disks lists the disks it attached): on each, fio randrw with block sizes 512 B to
+# 1 MiB, iodepth 16, O_DIRECT through io_uring, verify=crc32c over all it wrote. Marker $2-DISK:
 # "ok" with fio's time and amounts, or bad with fio's exit status and its error lines; then
-# xlf-done, and xlf-gone once dom0 has detached them all.
+# $2-done, and $2-gone once dom0 has detached them all.
 FIO_BSSPLIT=512/10:4k/25:16k/20:64k/20:256k/15:1m/10
 xl_fio() {
-    if ! wait_for 600 xs_is data/bench-go fio; then mark xlf-done bad "no word 'fio' from dom0"; return; fi
+    if ! wait_for 600 xs_is data/bench-go "$1"; then mark "$2-done" bad "no word '$1' from dom0"; return; fi
     disks=$(xenstore-read data/fio-disks 2>/dev/null)
     size=$(xenstore-read data/fio-size 2>/dev/null)
     for d in $disks; do
-        if ! wait_for 60 xl_present "$d"; then mark "xlf-$d" bad "no /dev/$d"; continue; fi
+        if ! wait_for 60 xl_present "$d"; then mark "$2-$d" bad "no /dev/$d"; continue; fi
         echo "guest# fio --name=$d --filename=/dev/$d --ioengine=io_uring --direct=1 --rw=randrw --bssplit=$FIO_BSSPLIT --iodepth=16 --verify=crc32c --size=${size:-32M} --thread"
         centisecs; t0=$CS
         fio --name="$d" --filename="/dev/$d" --ioengine=io_uring --direct=1 --rw=randrw \
@@ -582,21 +582,22 @@ xl_fio() {
         rd=$(sed -n 's/^ *READ: .*io=\([^ ]*\) .*/\1/p' /tmp/fio.out)
         wr=$(sed -n 's/^ *WRITE: .*io=\([^ ]*\) .*/\1/p' /tmp/fio.out)
         if [ "$rc" = 0 ] && [ "$bad" = 0 ] && [ -n "$wr" ]; then
-            mark "xlf-$d" ok "$t, read $rd, wrote $wr, 0 verify errors"
+            mark "$2-$d" ok "$t, read $rd, wrote $wr, 0 verify errors"
         else
-            mark "xlf-$d" bad "fio exit $rc, $bad verify error lines, wrote ${wr:-nothing}: $(grep -iE 'verify|error|fio:' /tmp/fio.out | head -n3 | tr -s '\n' ' ' | cut -c1-250)"
+            mark "$2-$d" bad "fio exit $rc, $bad verify error lines, wrote ${wr:-nothing}: $(grep -iE 'verify|error|fio:' /tmp/fio.out | head -n3 | tr -s '\n' ' ' | cut -c1-250)"
         fi
     done
-    mark xlf-done
+    mark "$2-done"
     for d in $disks; do
-        wait_for 120 xl_absent "$d" || { mark xlf-gone bad "$d still here 120 s after the word"; return; }
+        wait_for 120 xl_absent "$d" || { mark "$2-gone" bad "$d still here 120 s after the word"; return; }
     done
-    mark xlf-gone ok
+    mark "$2-gone" ok
 }
 
 # The xl scenario's guest (dom0-xl.sh), booted by xl create with xvdb (blkbackd, named in the
 # domain config) and xvdc (the kernel's xen-blkback): write and check both; then xvdd, which dom0
-# attaches with xl block-attach, detaches and attaches again; fio on one disk per engine;
+# attaches with xl block-attach, detaches and attaches again; fio on one disk per engine, then
+# on an NBD export and on a qcow2 image;
 # blkfront unbound and bound again
 # from xvdc and xvdd, then both detached and attached from dom0; after xl save and restore, the
 # data of xvdd and xvdc is checked; then dom0 reboots the guest (xl reboot) and the new boot
@@ -613,7 +614,9 @@ run_xl() {
         xl_rw xvdd xla-rw
         xl_gone xvdd xla-gone
         xl_again xvdd xla-again
-        xl_fio
+        xl_fio fio xlf          # fio-verify: mem:, file:, uring:
+        xl_fio fio-nbd xln      # nbd-guest: nbdkit's export in dom0
+        xl_fio fio-qcow2 xlq    # qcow2-guest: a qcow2 image through qemu-storage-daemon
         xl_reload
         xl_before
         mark xls-ready

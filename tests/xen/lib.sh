@@ -139,13 +139,16 @@ ctl() {
 # Make an ext4 file system for the disk images on a loop device (dom0's root is tmpfs, which
 # has no O_DIRECT on Linux 6.1), mounted on /srv. mke2fs tries WRITE_ZEROES, which a loop
 # device over tmpfs refuses and the kernel logs: the console is kept quiet meanwhile. The
-# loop file lives in dom0's root tmpfs, which may hold half of dom0's memory (~195 MiB) and
-# already holds the 85 MB of dom0.cpio: -o discard gives the blocks of deleted images back
-# (loop punches holes in its file), or write-back to the loop device fails with ENOSPC.
+# loop file lives in a tmpfs of its own, sized for it: in dom0's root tmpfs, which may hold
+# half of dom0's memory and already holds the ~140 MB of dom0.cpio, it filled the root while
+# the xl scenario's fio-verify wrote its images (4.20: "critical space allocation error, dev
+# loop0"). -o discard gives the blocks of deleted images back (loop punches holes in its
+# file), or write-back to the loop device fails with ENOSPC.
 setup_srv() {
-    local dev rc=0
+    local dev rc=0 img=/run/srvimg/srv.img
     dmesg -n 1
-    truncate -s 256M /tmp/srv.img && dev=$(losetup -f) && losetup "$dev" /tmp/srv.img &&
+    mkdir -p /run/srvimg && mount -t tmpfs -o size=260M srvimg /run/srvimg &&
+    truncate -s 256M "$img" && dev=$(losetup -f) && losetup "$dev" "$img" &&
         mke2fs -q -t ext4 "$dev" && mkdir -p /srv && mount -t ext4 -o discard "$dev" /srv || rc=1
     SRV_DEV=$dev
     dmesg -n 4

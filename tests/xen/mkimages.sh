@@ -230,6 +230,21 @@ put_deb() {
     say "dom0 runs blkbackd from the package ${XEN_BENCH_DEB##*/}"
 }
 
+# The xl scenario's storage servers (4.20), from Debian 13's packages, into staging tree $1, and
+# their paths onto build_dom0's bins (for put_libs): nbdkit with its memory plugin (nbd-guest),
+# qemu-storage-daemon, which blkbackd finds in PATH and starts for a qcow2: disk, and qemu-img,
+# which makes and checks the image (qcow2-guest). With their libraries they add ~13 MB to dom0.cpio.
+STORAGE_SERVERS=(usr/bin/nbdkit usr/lib/x86_64-linux-gnu/nbdkit/plugins/nbdkit-memory-plugin.so
+    usr/bin/qemu-storage-daemon usr/bin/qemu-img)
+put_storage_servers() {
+    local t
+    for t in "${STORAGE_SERVERS[@]}"; do
+        [ -f "$ROOT/$t" ] || die "$ROOT/$t missing: rm $CACHE/fetch.stamp; tests/xen/fetch.sh"
+        put "$1" "$ROOT/$t" "$t"
+        bins+=("$1/$t")
+    done
+}
+
 # Build the dom0 initramfs: Xen userspace, blkbackd/blkbackctl, guest images, bench scripts.
 build_dom0() {
     local stage=$BUILD/dom0.d t f bins=()
@@ -268,6 +283,7 @@ build_dom0() {
         done
         put_hotplug "$stage"
     fi
+    [ "$XEN_VER" = 4.17 ] || put_storage_servers "$stage"
     put_libs "$stage" "${bins[@]}"
     check_trixie_abi "$stage/usr/sbin/blkbackd" "$stage/usr/sbin/blkbackctl" \
         "$BLKBACK_BUILD/blkfront" "$BLKBACK_BUILD/tests/hostile/hostile"
