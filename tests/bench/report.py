@@ -14,6 +14,8 @@ import statistics
 import subprocess
 import sys
 
+import xen_report
+
 # The rows with a ratio: name -> (what ours is, what the anchor is, metric).
 # metric "iops": ours / anchor; "p50": anchor's p50 latency / ours (higher is better both ways).
 ROWS = {
@@ -196,6 +198,9 @@ def main():
     table = head + "\n\n" + "\n".join(lines) + "\n"
     if modes:
         table += "\n" + "\n".join(modes) + "\n"
+    xen_ratios, xen_table, xen_whys = xen_report.report(groups)
+    ratios.update(xen_ratios)
+    table += xen_table
     sweep_svg, hist_svg = plot_sweep(results, out), plot_hist(results, out)
 
     with open(os.path.join(out, "results.json"), "w") as f:
@@ -209,9 +214,14 @@ def main():
               % (idle[0]["wakeups"], idle[0]["seconds"]))
         table += ("\nAn idle disk (after all the rows above, %d s with nothing to do): "
                   "its ring threads woke **%d** times.\n" % (idle[0]["seconds"], idle[0]["wakeups"]))
+    for line in xen_whys:
+        print(line)
     for name in ROWS:
         if name not in ratios:
             print("bench: row %s not measured (BENCH_ROWS)" % name)
+    for name in xen_report.ROWS:
+        if name not in ratios:
+            print("bench: row %s not measured (BENCH_XEN=0, no QEMU, or the boot failed: above)" % name)
     print("bench: results in %s" % os.path.join(out, "results.json"))
 
     if docs:
