@@ -66,6 +66,10 @@ def why(name, metric, ours, anchor):
                 med(ours, "notify_to_backend_per_req", False),
                 med(anchor, "notify_per_req", False), med(anchor, "notify_to_guest_per_req", False),
                 med(anchor, "notify_to_backend_per_req", False)))
+    maps, copies = med(ours, "daemon_grant_maps_per_req", False), med(ours, "daemon_grant_copies_per_req", False)
+    if maps > 0.01 or copies > 0.01:
+        text += ("; blkbackd mapped %.2f and copied %.2f grants per request (persistent grants "
+                 "would map none in steady state)" % (maps, copies))
     if metric == "p50":
         text += "; at QD1 every request is one round trip, so the gap is dom0's time per request"
     return text
@@ -93,11 +97,14 @@ def report(groups):
                              med(o, "side_cpu_us") / max(med(a, "side_cpu_us"), 1e-9),
                              med(o, "notify_per_req", False), med(a, "notify_per_req", False)))
             if r < GOAL:
-                whys.append("bench: %s %.2f is below its goal %.1f: %s" % (
+                whys.append("bench: %s %.3f is below its goal %.1f: %s" % (
                     name + suffix, r, GOAL, why(name, metric, o, a)))
     if not lines:
         return ratios, "", whys
-    table = ("\nReal Xen (tests/xen/run.sh bench: Debian 13's Xen 4.20 and Linux 6.12 under QEMU's "
+    every = [s for row in sides.values() for side in row.values() for s in side]
+    table = ("\nReal Xen, %d rounds of %.0f s samples per disk and job (tests/xen/run.sh bench: "
+             "Debian 13's Xen 4.20 and Linux 6.12 under QEMU's " % (
+                 max(s["round"] for s in every), statistics.median(s["runtime_s"] for s in every)) +
              "full emulation, no KVM; dom0 and the stock guest one vCPU each; fio 3.33 in the "
              "guest, io_uring, O_DIRECT): blkbackd and the kernel's xen-blkback serve disks of "
              "the same bytes on the same tmpfs in dom0 to the same guest in the same boot, "

@@ -44,8 +44,8 @@ def convert(d):
     }
     if d["kind"] == "ours":
         s["daemon_cpu_us"] = s["backend_cpu_us"]
-        s["daemon_notifies_per_req"] = d.get("notifies", 0) / blk
-        s["daemon_wakeups_per_req"] = d.get("wakeups", 0) / blk
+        for k in ("notifies", "wakeups", "grant_maps", "grant_unmaps", "grant_copies", "poll_hits"):
+            s["daemon_%s_per_req" % k] = d.get(k, 0) / blk
     return s
 
 

@@ -23,6 +23,7 @@ RUNS=$(sed -n 's/.*\bxb_runs=\([0-9]*\).*/\1/p' /proc/cmdline)
 RUNTIME=$(sed -n 's/.*\bxb_runtime=\([0-9]*\).*/\1/p' /proc/cmdline)
 RUNS=${RUNS:-3} RUNTIME=${RUNTIME:-5}
 LOG=$(guest_log "$G")
+declare -A F             # fio_words: the words of the guest's last sample marker
 
 # Print dom0's busy CPU time so far in ticks: user, nice, system, irq and softirq of
 # /proc/stat's cpu line (dom0 has one vCPU; steal, the time Xen gave to others, is left out).
@@ -36,38 +37,53 @@ dom0_blk_irqs() {
         for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts
 }
 
-# Print the CPU ticks the kernel backend's threads (blkback.DOMID.VDEV...) have used so far.
-kernel_backend_ticks() {
-    local p c s=0
+# Print the pids of the kernel backend's threads for the guest (xen-blkback's xenblkd
+# threads, named "DOMID.DEVICE-QUEUE"), one a line.
+kernel_backend_pids() {
+    local p c
     for p in /proc/[0-9]*; do
         read -r c < "$p/comm" 2>/dev/null || continue
-        [[ $c == blkback.* ]] || continue
-        s=$((s + $(awk '{ print $14 + $15 }' "$p/stat" 2>/dev/null || echo 0)))
+        [[ $c == "$D".* ]] && echo "${p#/proc/}"
     done
+    return 0
+}
+
+# Print the CPU ticks the kernel backend's threads have used so far (KPIDS, read once).
+kernel_backend_ticks() {
+    local p s=0
+    for p in $KPIDS; do s=$((s + $(proc_ticks "$p"))); done
     echo $s
 }
 
-# Print "REQUESTS NOTIFIES WAKEUPS BACKEND_TICKS" of disk $1 (devid $2) of backend kind $3
-# (kernel or ours) so far: the backend's own counts of read requests and of notifications
-# to the guest (the kernel's sysfs statistics have no such count: "-"), and its CPU ticks.
+# blkbackd's counters that a sample reports the growth of (blkbackctl stats --json).
+OUR_KEYS="notifies wakeups grant_maps grant_unmaps grant_copies poll_hits"
+
+# Print "BACKEND_TICKS REQUESTS [COUNTER...]" of disk $1 (devid $2) of backend kind $3 (kernel
+# or ours) so far: the backend's CPU ticks, its own count of read requests and, for blkbackd,
+# OUR_KEYS.
 backend_counts() {
-    local j
+    local j k out
     if [ "$3" = kernel ]; then
-        echo "$(cat "/sys/bus/xen-backend/devices/vbd-$D-$2/statistics/rd_req" 2>/dev/null || echo 0) - - $(kernel_backend_ticks)"
+        echo "$(kernel_backend_ticks) $(cat "/sys/bus/xen-backend/devices/vbd-$D-$2/statistics/rd_req" 2>/dev/null || echo 0)"
     else
         j=$(blkbackctl stats "$G" "$1" --json 2>/dev/null)
-        echo "$(json_num "$j" rd_req) $(json_num "$j" notifies) $(json_num "$j" wakeups) $(proc_ticks "$DAEMON_PID")"
+        out=$(proc_ticks "$DAEMON_PID")
+        for k in rd_req $OUR_KEYS; do    # no fork per key: each costs here
+            if [[ $j =~ \"$k\":\ ([0-9]+) ]]; then out+=" ${BASH_REMATCH[1]}"; else out+=" 0"; fi
+        done
+        echo "$out"
     fi
 }
-
-# Print number key $2 of the JSON text $1 (0 if absent).
-json_num() { local v; v=$(sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p" <<<"$1"); echo "${v:-0}"; }
 
 # Print the CPU ticks (user + system, every thread) process $1 has used.
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-# Print the value of word $2 (KEY=VALUE) in text $1.
-word_of() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -n1; }
+# Set F[KEY] for each KEY=VALUE word of text $1 (no fork: each costs here).
+fio_words() {
+    local w
+    F=()
+    for w in $1; do [[ $w != *=* ]] || F[${w%%=*}]=${w#*=}; done
+}
 
 # Succeed once the guest printed marker xb-$1 (one grep: dom0's one vCPU also serves the disks).
 xb_marked() { tr -d '\r' < "$LOG" 2>/dev/null | grep -q "^@@ xb-$1\( \|\$\)"; }
@@ -110,7 +126,7 @@ xl_disk_of() {
 # bench-guest: xl create a stock guest with every disk; it fills the mem: disk from brd's and
 # reports each disk's md5, which must all be the same (every disk holds the same bytes).
 step_guest() {
-    local d disks= lines= why= m sums
+    local d p disks= lines= why= m sums
     for d in "${DISKS[@]}"; do disks+="${d%% *} "; lines+="$(xl_disk_of "$d"), "; done
     cat > "/tmp/$G.cfg" <<EOF
 name = "$G"
@@ -141,7 +157,8 @@ EOF
     [[ $m == ok* ]] || { fail bench-guest "guest: ${m:-no xb-ready marker}"; return 1; }
     sums=$(tr ' ' '\n' <<<"${m#ok }" | sed -n 's/^[a-z]*=//p' | sort -u | wc -l)
     [ "$sums" = 1 ] || why+="the disks do not all hold the same bytes: ${m#ok }; "
-    echo "dom0: the guest's blkfront lines:"; { grep -a 'blkfront: xv' "$LOG" || true; } | tr -d '\r' | sed 's/^/  xbg| /'
+    KPIDS=$(kernel_backend_pids)
+    for p in $KPIDS; do echo "dom0: xen-blkback thread $p: $(cat "/proc/$p/comm")"; done
     { grep -E 'blkif-backend|evtchn:' /proc/interrupts || true; } | sed 's/^/  dom0 interrupts| /'
     if [ -z "$why" ]; then pass bench-guest; else fail bench-guest "${why%; }"; fi
 }
@@ -149,29 +166,32 @@ EOF
 # One sample, number $1: disk "VDEV DEVID BACKEND SPEC" $2, job $3, round $4. Prints its
 # XB-SAMPLE line; fails (returns 1) if the guest's fio did not report ok.
 sample() {
-    local n=$1 v id b spec kind m c0 c1 t0 t1 i0 i1
+    local n=$1 v id b spec kind m c0 c1 t0 t1 i0 i1 u0 u1 k i=2 more=
     read -r v id b spec <<<"$2"
     case $b in loop | brd) kind=kernel ;; *) kind=ours ;; esac
     read -r -a c0 <<<"$(backend_counts "$v" "$id" "$kind")"
-    i0=$(dom0_blk_irqs) t0=$(dom0_busy)
+    i0=$(dom0_blk_irqs) t0=$(dom0_busy) u0=$(cut -d' ' -f1 /proc/uptime)
     xenstore-write "/local/domain/$D/data/bench-go" "$n $v $3 $RUNTIME"
     sleep "$RUNTIME"    # fio runs this long at least: no look at the console meanwhile
     wait_for 120 xb_marked "$n" || true
-    t1=$(dom0_busy) i1=$(dom0_blk_irqs)
+    t1=$(dom0_busy) i1=$(dom0_blk_irqs) u1=$(cut -d' ' -f1 /proc/uptime)
     read -r -a c1 <<<"$(backend_counts "$v" "$id" "$kind")"
+    if [ "$kind" = ours ]; then
+        for k in $OUR_KEYS; do more+=", \"$k\": $((c1[i] - c0[i]))"; i=$((i + 1)); done
+    fi
     m=$(guest_mark "$G" "xb-$n")
     if [[ $m != ok* ]]; then
         echo "dom0: sample $n ($b $3): ${m:-no xb-$n marker within $((RUNTIME + 120)) s}"
         return 1
     fi
+    fio_words "$m"
     echo "XB-SAMPLE {\"n\": $n, \"round\": $4, \"backend\": \"$b\", \"kind\": \"$kind\", \"job\": \"$3\"," \
-        "\"vdev\": \"$v\", \"fio_err\": $(word_of "$m" err), \"fio_kb\": $(word_of "$m" kb)," \
-        "\"fio_iops\": $(word_of "$m" iops), \"fio_ms\": $(word_of "$m" ms)," \
-        "\"p50_us\": $(word_of "$m" p50_us), \"p99_us\": $(word_of "$m" p99_us)," \
-        "\"guest_irqs\": $(word_of "$m" irq), \"dom0_irqs\": $((i1 - i0))," \
-        "\"dom0_busy_ticks\": $((t1 - t0)), \"backend_ticks\": $((c1[3] - c0[3])), \"hz\": $HZ," \
-        "\"blk_reqs\": $((c1[0] - c0[0]))$([ "$kind" = ours ] &&
-            echo ", \"notifies\": $((c1[1] - c0[1])), \"wakeups\": $((c1[2] - c0[2]))")}"
+        "\"vdev\": \"$v\", \"fio_err\": ${F[err]:-null}, \"fio_kb\": ${F[kb]:-null}," \
+        "\"fio_iops\": ${F[iops]:-null}, \"fio_ms\": ${F[ms]:-null}," \
+        "\"p50_us\": ${F[p50_us]:-null}, \"p99_us\": ${F[p99_us]:-null}," \
+        "\"guest_irqs\": ${F[irq]:-null}, \"dom0_irqs\": $((i1 - i0))," \
+        "\"dom0_busy_ticks\": $((t1 - t0)), \"backend_ticks\": $((c1[0] - c0[0])), \"hz\": $HZ," \
+        "\"blk_reqs\": $((c1[1] - c0[1])), \"uptime\": [$u0, $u1]$more}"
 }
 
 # bench-samples: RUNS rounds; in each, every job on every disk in turn (the kernel's and
@@ -201,6 +221,9 @@ main() {
     step_storage
     step_guest || ok=0
     if [ "$ok" = 1 ]; then step_samples; else fail bench-samples "no guest"; fi
+    echo "dom0: blkbackctl stats after the samples:"
+    blkbackctl stats 2>&1 | sed 's/^/  blkbackctl| /' || true
+    blkbackctl stats --daemon 2>&1 | sed 's/^/  blkbackctl| /' || true
     echo "dom0: blkbackd log (last 15 lines):"
     tail -n 15 "$DAEMON_LOG" | sed 's/^/  blkbackd| /'
     show "$LOG" "  $G" | grep -v '@@ xb-[0-9]' | tail -n 30
