@@ -15,7 +15,7 @@
 #   BENCH_DAEMON_OPTS blkbackd options for every row (e.g. --poll-us 0 to compare).
 #   The real-Xen rows (BENCH_ROWS name "xen": tests/bench/xen.sh, a boot of Xen 4.20 under
 #   QEMU) run where qemu-system-x86_64 is; BENCH_XEN=0 skips them, BENCH_XEN_RUNS (3) and
-#   BENCH_XEN_RUNTIME (5) set their rounds and seconds.
+#   BENCH_XEN_RUNTIME (4) set their rounds and seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../helpers.sh"

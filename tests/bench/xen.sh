@@ -7,7 +7,7 @@
 #   tests/bench/xen.sh OUT
 #
 # BENCH_XEN=0 skips it (saying so), as does a machine without qemu-system-x86_64.
-# BENCH_XEN_RUNS (3) rounds, BENCH_XEN_RUNTIME (5) seconds per sample; XEN_BENCH_DEB, if set,
+# BENCH_XEN_RUNS (3) rounds, BENCH_XEN_RUNTIME (4) seconds per sample; XEN_BENCH_DEB, if set,
 # names the package dom0 runs blkbackd from (else BLKBACK_BUILD's). The console goes to
 # OUT/xen-console.log. A boot that fails adds no sample and says why; it never stops the
 # rest of the bench.
@@ -25,11 +25,11 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 	exit 0
 fi
 export BLKBACK_BUILD=${BLKBACK_BUILD:-$REPO/build}
-export XEN_BENCH_DOM0_ARGS="xb_runs=${BENCH_XEN_RUNS:-3} xb_runtime=${BENCH_XEN_RUNTIME:-5}"
+export XEN_BENCH_DOM0_ARGS="xb_runs=${BENCH_XEN_RUNS:-3} xb_runtime=${BENCH_XEN_RUNTIME:-4}"
 export XEN_BENCH_TIMEOUT=${XEN_BENCH_TIMEOUT:-1800}
 log=$out/xen-console.log
 echo "bench: real-Xen rows: booting Xen 4.20 under QEMU, full emulation (ratios only);" \
-	"${BENCH_XEN_RUNS:-3} rounds of ${BENCH_XEN_RUNTIME:-5} s samples; console in $log"
+	"${BENCH_XEN_RUNS:-3} rounds of ${BENCH_XEN_RUNTIME:-4} s samples; console in $log"
 t0=$(date +%s)
 "$REPO/tests/xen/run.sh" bench 4.20 2>&1 | tee "$log" |
 	grep --line-buffered -E '^(PASS|FAIL|SKIP|note:|run\.sh:|[0-9]+ passed)' | sed -u 's/^/bench: xen: /'

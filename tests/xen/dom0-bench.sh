@@ -21,7 +21,7 @@ DISKS=()
 # Read xb_runs= and xb_runtime= from the dom0 kernel command line (tests/bench/xen.sh).
 RUNS=$(sed -n 's/.*\bxb_runs=\([0-9]*\).*/\1/p' /proc/cmdline)
 RUNTIME=$(sed -n 's/.*\bxb_runtime=\([0-9]*\).*/\1/p' /proc/cmdline)
-RUNS=${RUNS:-3} RUNTIME=${RUNTIME:-5}
+RUNS=${RUNS:-3} RUNTIME=${RUNTIME:-4}
 LOG=$(guest_log "$G")
 declare -A F             # fio_words: the words of the guest's last sample marker
 
