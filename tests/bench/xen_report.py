@@ -67,9 +67,11 @@ def why(name, metric, ours, anchor):
                 med(anchor, "notify_per_req", False), med(anchor, "notify_to_guest_per_req", False),
                 med(anchor, "notify_to_backend_per_req", False)))
     maps, copies = med(ours, "daemon_grant_maps_per_req", False), med(ours, "daemon_grant_copies_per_req", False)
+    calls = med(ours, "daemon_grant_copy_calls_per_req", False)
     if maps > 0.01 or copies > 0.01:
-        text += ("; blkbackd mapped %.2f and copied %.2f grants per request (persistent grants "
-                 "would map none in steady state)" % (maps, copies))
+        text += ("; blkbackd mapped %.2f and copied %.2f grants per request%s (persistent grants "
+                 "map none in steady state; a copy is an indirect descriptor page)" % (
+                     maps, copies, "" if calls != calls else " in %.2f grant copy calls" % calls))
     if metric == "p50":
         text += "; at QD1 every request is one round trip, so the gap is dom0's time per request"
     return text

@@ -44,8 +44,10 @@ def convert(d):
     }
     if d["kind"] == "ours":
         s["daemon_cpu_us"] = s["backend_cpu_us"]
-        for k in ("notifies", "wakeups", "grant_maps", "grant_unmaps", "grant_copies", "poll_hits"):
-            s["daemon_%s_per_req" % k] = d.get(k, 0) / blk
+        for k in ("notifies", "wakeups", "grant_maps", "grant_unmaps", "grant_copies", "grant_copy_calls",
+                  "poll_hits"):
+            if k in d:
+                s["daemon_%s_per_req" % k] = d[k] / blk
     return s
 
 

@@ -56,7 +56,7 @@ kernel_backend_ticks() {
 }
 
 # blkbackd's counters that a sample reports the growth of (blkbackctl stats --json).
-OUR_KEYS="notifies wakeups grant_maps grant_unmaps grant_copies poll_hits"
+OUR_KEYS="notifies wakeups grant_maps grant_unmaps grant_copies grant_copy_calls poll_hits"
 
 # Print "BACKEND_TICKS REQUESTS [COUNTER...]" of disk $1 (devid $2) of backend kind $3 (kernel
 # or ours) so far: the backend's CPU ticks, its own count of read requests and, for blkbackd,
