@@ -35,6 +35,8 @@ endif
 
 BLKBACK := num abi parse grant grant-copy grant-limit journal ring ring-poll ring-takeover xs vdev config \
 	device device-life device-stats memkeep task backend control procstat log
+# The I/O limits (iolimit.c) and a ring's use of them (ring-limit.c).
+BLKBACK += ring-limit iolimit
 STORAGE := storage queue module mem filecommon filelock file uring fault nbd nbd-conn qsd image
 # Engines built as loadable modules (storage/module.c loads ENGINE.so from ENGINE_DIR):
 # their libraries stay out of blkbackd. rbd: librbd and librados (Debian ships no .pc).

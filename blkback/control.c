@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control.h"
 #include "device.h"
 #include "log.h"
@@ -106,6 +107,64 @@ static void do_unstall(struct blk_backend *be, char *args, FILE *out)
 		fprintf(out, "ok\n");
 }
 
+/*
+ * limit DOMID DEVID [KEY=VALUE...]: change a disk's I/O limits (iops=, iops-burst=, bps=,
+ * bps-burst=; what is not given stays), answering "limits" and the limits in force.
+ */
+static void do_limit(struct blk_backend *be, char *args, FILE *out)
+{
+	char *dom = strtok(args, " "), *dev = strtok(NULL, " "), *opt, err[512];
+	struct storage_limits given;
+	uint64_t domid, devid;
+	struct blk_dev *d;
+	bool changed = false;
+
+	storage_limits_unset(&given);
+	if (!dom || !dev || parse_uint(dom, UINT16_MAX, &domid) ||
+	    parse_uint(dev, UINT32_MAX, &devid)) {
+		fprintf(out, "error usage: limit DOMID DEVID [iops=N] [iops-burst=N] [bps=BYTES] "
+			"[bps-burst=BYTES]\n");
+		return;
+	}
+	d = device_find(be, (uint32_t)domid, (uint32_t)devid);
+	if (!d) {
+		fprintf(out, "error blkbackd serves no disk %" PRIu64 " on domain %" PRIu64 "\n",
+			devid, domid);
+		return;
+	}
+	while ((opt = strtok(NULL, " "))) {
+		char *val = strchr(opt, '=');
+		int e;
+
+		if (val)
+			*val++ = '\0';
+		e = storage_limit_option(&given, opt, val, err, sizeof(err));
+		if (e == -ENOENT)
+			snprintf(err, sizeof(err), "unknown limit '%.32s': give iops=N, iops-burst=N, "
+				 "bps=BYTES or bps-burst=BYTES", opt);
+		if (e) {
+			fprintf(out, "error %s: %s\n", d->name, err);
+			return;
+		}
+		changed = true;
+	}
+	if (changed) {
+		if (iolimit_change(&d->limit, &given, now_ns(), err, sizeof(err))) {
+			fprintf(out, "error %s: %s\n", d->name, err);
+			return;
+		}
+		for (unsigned int q = 0; q < d->nr_rings; q++)
+			blk_ring_limit_changed(d->rings[q]);
+		log_info("%s: I/O limits set: iops %" PRIu64 " (burst %" PRIu64 "), bps %" PRIu64
+			 " (burst %" PRIu64 ") (0: none)", d->name, d->limit.req.rate,
+			 d->limit.req.burst, d->limit.bytes.rate, d->limit.bytes.burst);
+	}
+	fputs("limits", out);
+	device_limit_stats(d, out);
+	fputs("\n", out);
+	fprintf(out, "ok\n");
+}
+
 /* free UUID/VDEV: free a kept memory disk (the key without its prefix, as list shows). */
 static void do_free(const char *args, FILE *out)
 {
@@ -161,6 +220,8 @@ void control_serve(int lfd, struct blk_backend *be)
 		} else if (!strncmp(line, "resize ", 7)) {
 			if (do_resize(be, line + 7, f))
 				return;	/* answered by resize_done */
+		} else if (!strncmp(line, "limit ", 6)) {
+			do_limit(be, line + 6, f);
 		} else if (!strncmp(line, "unstall ", 8)) {
 			do_unstall(be, line + 8, f);
 		} else if (!strcmp(line, "leave")) {

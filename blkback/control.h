@@ -12,6 +12,9 @@
  *                                     run (on a thread of its own); "error ... busy"
  *                                     at once while another open, close or resize of
  *                                     that disk runs
+ *   limit DOMID DEVID [KEY=VALUE...] -> "limits key=value ..." and "ok" once the disk's
+ *                                     I/O limits are changed (iops=, iops-burst=, bps=,
+ *                                     bps-burst=; none given: as they are), or "error ..."
  *   leave                          -> "ok" once the daemon has let go of every disk,
  *                                     leaving connected ones to a successor
  *                                     (backend_leave), just before it exits

@@ -57,6 +57,7 @@ struct blk_dev *device_get(struct blk_backend *be, uint32_t domid, uint32_t devi
 		return NULL;
 	d->be = be;
 	d->mode = be->grant_mode;	/* until a frontend connects */
+	iolimit_init(&d->limit);
 	d->domid = domid;
 	d->devid = devid;
 	vdev_name(devid, vdev, sizeof(vdev));
@@ -516,6 +517,7 @@ void device_free(struct blk_dev *d, bool remove)
 		;
 	*pp = d->next;
 	free(d->fepath);
+	iolimit_fini(&d->limit);
 	free(d);
 }
 

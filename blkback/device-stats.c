@@ -2,8 +2,28 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "device-int.h"
 #include "ring.h"
+
+/* Tokens for people: a debt (a large request paid for in advance) shows as 0. */
+static uint64_t tokens(int64_t t)
+{
+	return t > 0 ? (uint64_t)t : 0;
+}
+
+/* The disk's I/O limits as key=value pairs: in force (0: none), tokens, waits. */
+void device_limit_stats(const struct blk_dev *d, FILE *out)
+{
+	struct iolimit_state st;
+
+	/* Reading takes the limits' lock, which is no part of what the disk is. */
+	iolimit_get((struct iolimit *)&d->limit, now_ns(), &st);
+	fprintf(out, " iops_limit=%" PRIu64 " iops_burst=%" PRIu64 " iops_tokens=%" PRIu64
+		" bps_limit=%" PRIu64 " bps_burst=%" PRIu64 " bps_tokens=%" PRIu64 " throttled=%"
+		PRIu64 " throttle_ns=%" PRIu64, st.iops, st.iops_burst, tokens(st.iops_tokens),
+		st.bps, st.bps_burst, tokens(st.bps_tokens), st.throttled, st.wait_ns);
+}
 
 /* One line of statistics: key=value pairs, for blkbackctl stats. */
 void device_stats(const struct blk_dev *d, FILE *out)
@@ -44,6 +64,7 @@ void device_stats(const struct blk_dev *d, FILE *out)
 	if (d->disk && !storage_link(d->disk, &link))
 		fprintf(out, " link=%s reconnects=%" PRIu64, link.down ? "reconnecting" :
 			"connected", link.reconnects);
+	device_limit_stats(d, out);
 	/* What blkbackctl list and stats show beside xenstore's nodes. */
 	fprintf(out, " ro=%d abi=%s halted=%d\n", d->readonly,
 		d->nr_rings ? blkif_abi_name(blk_ring_abi(d->rings[0])) : "-", halted);

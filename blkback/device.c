@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "device-int.h"
 #include "log.h"
@@ -335,6 +336,7 @@ void device_opened(struct blk_dev *d, struct dev_job *j)
 	d->size = d->disk->size;
 	d->readonly = j->spec.readonly;
 	d->in_memory = j->spec.engine == &storage_mem_ops;
+	iolimit_set(&d->limit, &j->spec.limits, now_ns());
 	if (d->freeing || d->leaving)
 		return;		/* device_free closes it; a successor opens it again, and says */
 	if (device_offer(d, msg, sizeof(msg))) {
@@ -456,6 +458,7 @@ static int read_common(struct blk_dev *d, const struct cfg_nodes *n, struct blk_
 	cfg->domid = d->domid;
 	cfg->poll_us = d->be->poll_us;
 	cfg->disk = d->disk;
+	cfg->limit = &d->limit;
 	cfg->lim.nr_sectors = d->disk->size >> SECTOR_SHIFT;
 	cfg->lim.sector_size = d->disk->caps.sector_size;
 	cfg->lim.readonly = d->readonly;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "backend.h"
+#include "iolimit.h"
 #include "ring.h"
 
 /* Where a device is in its life; the xenbus state machine runs only once it is serving. */
@@ -72,6 +73,7 @@ struct blk_dev {
 	int keep;			/* enum memkeep_verdict */
 	char keep_why[24];
 	struct blk_ring_stats past;	/* counters of the rings served before these */
+	struct iolimit limit;		/* the spec's iops=, bps=..., or blkbackctl limit's */
 	struct blk_dev *next;
 };
 
@@ -101,6 +103,9 @@ void device_follow_size(struct blk_dev *d);
 
 /* One line of statistics: key=value pairs, for blkbackctl stats. */
 void device_stats(const struct blk_dev *d, FILE *out);
+
+/* The disk's I/O limits as " key=value" pairs (part of its stats line; blkbackctl limit). */
+void device_limit_stats(const struct blk_dev *d, FILE *out);
 
 /*
  * Close the device for a daemon shutdown (the guest sees Closing); true once its rings

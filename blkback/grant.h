@@ -51,6 +51,18 @@ uint64_t grant_pages_mapped(void);
 /* A domain's share of the limits, held by each of its rings. */
 struct grant_budget;
 
+/*
+ * A ring's place in the lines for room in the budgets (grant-limit.c). Only the ring's
+ * own thread takes, asks for room and leaves through it; others only wake it.
+ */
+struct grant_waiter {
+	int wake_fd;			/* an eventfd written when its turn comes */
+	uint64_t ticket;		/* its order in every line; 0 while it waits in none */
+	bool in_dom, in_all;		/* in its domain's line, in the daemon's */
+	bool woken;			/* woken since it last found no room (under the lock) */
+	struct grant_waiter *dom_next, *all_next;
+};
+
 /* Set the limits, before any ring starts; -EINVAL below the minimum or daemon < domain. */
 int grant_set_limits(uint64_t domain_pages, uint64_t daemon_pages);
 /* The limits in force. */
@@ -59,13 +71,24 @@ void grant_get_limits(uint64_t *domain_pages, uint64_t *daemon_pages);
 struct grant_budget *grant_budget_get(uint32_t domid);
 /* A ring lets go of its domain's budget, holding nothing in it; NULL is fine. */
 void grant_budget_put(struct grant_budget *b);
-/* Reserve n pages for requests in flight; false (nothing reserved) if a limit would pass. */
-bool grant_budget_take(struct grant_budget *b, unsigned int n);
-/* Whether a request of the largest size fits now (a hint: the take decides). */
-bool grant_budget_room(const struct grant_budget *b);
+/* Set up a ring's waiter, woken through wake_fd (an eventfd). */
+void grant_waiter_init(struct grant_waiter *w, int wake_fd);
+/*
+ * Reserve n pages for requests in flight; false (nothing reserved) if a limit would pass
+ * or rings wait ahead of w for room: w then waits in line, and its wake_fd is written
+ * when its turn comes. w NULL: a taker that never waits (it fails while others do).
+ */
+bool grant_budget_take(struct grant_budget *b, struct grant_waiter *w, unsigned int n);
+/*
+ * Whether w may take a request of the largest size now, as grant_budget_take would
+ * decide it; if not, w waits in line as after a failed take.
+ */
+bool grant_budget_room(struct grant_budget *b, struct grant_waiter *w);
+/* w will not take for now (its ring stops, halts, pauses): it leaves the lines. */
+void grant_budget_leave(struct grant_budget *b, struct grant_waiter *w);
 /* Reserve a page for a new persistent grant, only while a quarter of each limit stays free. */
 bool grant_budget_take_cached(struct grant_budget *b);
-/* Give back n pages. */
+/* Give back n pages; the first ring in line is woken if that makes room for it. */
 void grant_budget_give(struct grant_budget *b, unsigned int n);
 /* Pages a domain's rings hold now. */
 uint64_t grant_budget_used(const struct grant_budget *b);

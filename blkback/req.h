@@ -25,6 +25,7 @@ struct blk_req {
 	bool refused;				/* storage_submit refused a step (not storage's error) */
 	unsigned int held;			/* data pages counted in the ring's budget */
 	uint64_t start_ns;			/* taken off the ring at, for latency */
+	uint64_t charged;			/* bytes taken from the disk's I/O limit */
 	struct blk_req *next_free;
 	/* Not cleared for each request: filled as used. */
 	struct blk_io io;			/* the validated private copy */

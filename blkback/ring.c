@@ -209,16 +209,24 @@ static void ring_halt(struct blk_ring *r, RING_IDX prod)
 	__atomic_store_n(&r->halted, true, __ATOMIC_RELEASE);	/* blk_ring_halted reads it */
 }
 
-/* May the loop consume requests now? */
-bool ring_can_consume(const struct blk_ring *r)
+/*
+ * May the loop consume requests now? With requests to take, the shared grant budgets
+ * must have room for this ring (which waits in line for it if not); a ring that may not
+ * take for another reason leaves the line, not to hold back the rings behind it.
+ */
+bool ring_can_consume(struct blk_ring *r)
 {
-	if (r->halted || r->stopping || r->poll_failed || r->ordered ||
-	    r->pages_held >= GRANT_INFLIGHT_PAGES || !grant_budget_room(r->budget) ||
-	    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
+	if (r->halted || r->stopping || r->poll_failed || r->ordered || r->parked ||
+	    r->pages_held >= GRANT_INFLIGHT_PAGES ||
+	    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) ||
+	    /* Slots wait for their responses to be published (ring_push) to be free. */
+	    (r->redo_pos >= r->nredo && (!r->free || RING_REQUEST_CONS_OVERFLOW(&r->rings.native,
+									r->rings.native.req_cons)))) {
+		grant_budget_leave(r->budget, &r->gw);
 		return false;
-	/* Slots wait for their responses to be published (ring_push) to be free. */
-	return r->redo_pos < r->nredo ||
-	       (r->free && !RING_REQUEST_CONS_OVERFLOW(&r->rings.native, r->rings.native.req_cons));
+	}
+	return (r->redo_pos >= r->nredo && !sring_has_requests(&r->rings.native)) ||
+	       grant_budget_room(r->budget, &r->gw);
 }
 
 /*
@@ -275,6 +283,8 @@ static void sweep_indirect(struct blk_ring *r, struct blk_req **ind, unsigned in
 							   &why);
 		if (ind[i]->err)
 			ring_rejected(r, ind[i], why);
+		if (ind[i]->charged)
+			ring_limit_refund(r, ind[i]);
 	}
 }
 
@@ -285,12 +295,21 @@ static unsigned int ring_sweep(struct blk_ring *r)
 	unsigned int n = 0, nr = 0, nw = 0, ni = 0, i;
 	RING_IDX rp;
 
+	/* A request that waited for the disk's I/O limit goes first, once it may. */
+	if (r->parked) {
+		if (!(batch[n] = ring_limit_unpark(r)))
+			return 0;
+		if (batch[n]->io.indirect)
+			ind[ni++] = batch[n];
+		if (batch[n++]->io.ordered)
+			goto taken;
+	}
 	if (!ring_can_consume(r))
-		return 0;
+		goto taken;
 	rp = sring_req_prod(&r->rings.native);	/* read once: only this snapshot bounds the sweep */
 	if (sring_req_prod_bad(&r->rings.native, rp)) {
 		ring_halt(r, rp);
-		return 0;
+		goto taken;
 	}
 	/* The page budget is checked before each take, so one request may go past it. */
 	while (n < SWEEP_MAX && r->pages_held < GRANT_INFLIGHT_PAGES) {
@@ -298,8 +317,12 @@ static unsigned int ring_sweep(struct blk_ring *r)
 		struct blk_req *req;
 		const char *why;
 
+		/* Only with a request to take: a failed take waits in line for the budgets. */
+		if (r->redo_pos >= r->nredo && (r->rings.native.req_cons == rp || !r->free ||
+		    RING_REQUEST_CONS_OVERFLOW(&r->rings.native, r->rings.native.req_cons)))
+			break;
 		/* Room for the largest request in the domain's and the daemon's budgets. */
-		if (!grant_budget_take(r->budget, BLK_MAX_SEGS))
+		if (!grant_budget_take(r->budget, &r->gw, BLK_MAX_SEGS))
 			break;
 		req = sweep_take(r, rp, &copy);
 		if (!req) {
@@ -316,12 +339,17 @@ static unsigned int ring_sweep(struct blk_ring *r)
 		req->held = req->io.nr_segs;
 		grant_budget_give(r->budget, BLK_MAX_SEGS - req->held);
 		r->pages_held += req->held;
+		if (!ring_limit_admit(r, req))
+			break;		/* it waits in r->parked, the rest on the ring */
 		batch[n++] = req;
 		if (req->io.indirect)
 			ind[ni++] = req;
 		if (req->io.ordered)
 			break;
 	}
+taken:
+	if (!n)
+		return 0;
 	sweep_indirect(r, ind, ni);
 	for (i = 0; i < n; i++) {
 		if (batch[i]->err)
@@ -389,26 +417,22 @@ static void ring_wake(struct blk_ring *r)
 		log_err("%s: cannot wake the ring thread: %s", r->cfg.name, strerror(errno));
 }
 
-/* How long a ring whose requests wait for room in the shared budgets sleeps between looks. */
-#define BUDGET_RETRY_MS 10
-
 /*
  * Wait for the ring's fds, or storage_ms (the engine's timeout, -1 for none); -errno if
  * poll fails or an fd is not open (POLLNVAL).
- * Room in the domain's or the daemon's budget comes back from other rings, which do
- * not ring our doorbell: requests waiting for it (on the ring, or taken over from a
- * journal, which no event announces) make us look again now and then.
+ * Room in the domain's or the daemon's budget comes back from other rings: requests
+ * waiting for it (on the ring, or taken over from a journal, which no event announces)
+ * wait in line, and the ring whose turn comes is woken through its doorbell.
  */
 static int ring_poll(struct blk_ring *r, struct pollfd *pfd, nfds_t n, int storage_ms)
 {
 	int timeout = r->poll_failed ? (int)r->backoff_ms : -1;
+	struct timespec ts;
 
-	if (timeout < 0 && !r->halted && !r->stopping && !grant_budget_room(r->budget) &&
-	    (r->redo_pos < r->nredo || sring_has_requests(&r->rings.native)))
-		timeout = BUDGET_RETRY_MS;
 	if (storage_ms >= 0 && (timeout < 0 || storage_ms < timeout))
 		timeout = storage_ms;
-	if (poll(pfd, n, timeout) < 0)
+	/* A request waiting for the disk's I/O limit: until its tokens come (ring-limit.c). */
+	if (ppoll(pfd, n, ring_limit_timeout(r, timeout, &ts), NULL) < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (nfds_t i = 0; i < n; i++)
 		if (pfd[i].revents & POLLNVAL)
@@ -475,7 +499,7 @@ static void *ring_thread(void *arg)
 		 */
 		r->stopping = __atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage &&
-		    !r->poll_failed)
+		    !r->poll_failed && !r->parked)
 			ring_hold_still(r);
 		worked = ring_sweep(r) > 0;
 		storage_kick(r->sq);
@@ -483,18 +507,23 @@ static void *ring_thread(void *arg)
 		/* Never with requests in storage: their pages and buffers are the ring's. */
 		if ((r->stopping || r->poll_failed) && !r->in_storage)
 			break;
+		/* A pause let a request waiting for its I/O limit go, and storage is done: hold. */
+		if (worked && __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE) && !r->in_storage &&
+		    !r->poll_failed)
+			continue;
 		/* What storage waits for now (its fd, events, timeout), asked each turn. */
 		storage_poll(r->sq, &sp);
 		pfd[2].fd = sp.fd;
 		pfd[2].events = sp.events;
 		/* After work, watch a while before arming req_event and sleeping (ring-poll.c). */
-		if (worked && !r->stopping && !r->poll_failed && !r->halted && ring_watch(r, &pfd[2]))
+		if (worked && !r->stopping && !r->poll_failed && !r->halted && !r->parked &&
+		    ring_watch(r, &pfd[2]))
 			continue;
 		if (ring_can_consume(r)) {
 			/* Re-arm req_event, then look once more before sleeping. */
-			if (sring_final_check(&r->rings.native))
+			if (r->redo_pos < r->nredo || sring_final_check(&r->rings.native))
 				continue;
-		} else if (!r->halted && !r->stopping && !r->poll_failed &&
+		} else if (!r->halted && !r->stopping && !r->poll_failed && !r->parked &&
 			   sring_has_requests(&r->rings.native)) {
 			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}
@@ -623,6 +652,7 @@ int blk_ring_start(const struct blk_ring_config *cfg, struct blk_ring **ringp)
 		err = -errno;
 		goto fail;
 	}
+	grant_waiter_init(&r->gw, r->wake_fd);	/* its turn for the budgets rings the doorbell */
 	err = -pthread_create(&r->thread, NULL, ring_thread, r);
 	if (err)
 		goto fail;
@@ -665,6 +695,7 @@ void blk_ring_stop(struct blk_ring *r, struct blk_ring_stats *final)
 			  r->stats.grants.maps, r->stats.grants.map_calls);
 	}
 	grant_ctx_fini(&r->g);		/* nothing is in flight now */
+	grant_budget_leave(r->budget, &r->gw);
 	grant_budget_put(r->budget);
 	storage_queue_close(r->sq);
 	if (final)	/* inflight and persistent are 0 once stopped */

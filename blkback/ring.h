@@ -13,6 +13,8 @@
 #define BLK_RING_MAX_ORDER 4
 #define BLK_RING_MAX_PAGES (1u << BLK_RING_MAX_ORDER)
 
+struct iolimit;
+
 /* What the xenbus side negotiated for a ring. */
 struct blk_ring_config {
 	char name[48];			/* "d3 xvdb q1", for logs */
@@ -28,6 +30,7 @@ struct blk_ring_config {
 	enum blkif_abi abi;
 	struct blk_limits lim;
 	struct storage *disk;
+	struct iolimit *limit;		/* the disk's I/O limits (iolimit.h), shared by its queues */
 	/* Optional: called on the ring's thread as it ends, e.g. to wake the main loop */
 	void (*stopped)(void *arg);
 	void *stopped_arg;
@@ -100,5 +103,8 @@ bool blk_ring_halted(const struct blk_ring *ring);
 
 /* The ring ABI the frontend chose (its protocol node). */
 enum blkif_abi blk_ring_abi(const struct blk_ring *ring);
+
+/* The disk's I/O limits changed: a request waiting for tokens looks again now (ring-limit.c). */
+void blk_ring_limit_changed(struct blk_ring *ring);
 
 #endif

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "clock.h"
 #include "journal.h"
 #include "log.h"
 #include "ring.h"
@@ -22,6 +23,7 @@ struct blk_ring {
 	xengnttab_handle *xgt;
 	struct grant_ctx g;		/* how guest pages are reached */
 	struct grant_budget *budget;	/* the domain's: what its rings may hold */
+	struct grant_waiter gw;		/* its place in line for room in the budgets */
 	struct storage_queue *sq;	/* this queue's path to the disk */
 	struct blkif_request_segment (*iseg)[BLK_MAX_SEGS];	/* a sweep's indirect segments */
 	xenevtchn_handle *xce;
@@ -55,23 +57,26 @@ struct blk_ring {
 	struct log_limit bad_log, io_log;	/* the guest's bad requests, storage errors */
 	struct log_limit poll_log;	/* poll failing again and again */
 	struct blk_ring_stats stats;
+	/* Taken off the ring, waiting for the disk's I/O limit to let it go (ring-limit.c). */
+	struct blk_req *parked;
+	uint64_t parked_at, parked_until;	/* since, and when to look again (now_ns) */
 };
 
-/* Nanoseconds on the monotonic clock (request latency, the busy-poll window). */
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* May the loop consume requests now? (ring.c) */
-bool ring_can_consume(const struct blk_ring *r);
+bool ring_can_consume(struct blk_ring *r);
 /* After work, watch the ring and storage (sfd) a while: true if there is work (ring-poll.c). */
 bool ring_watch(struct blk_ring *r, struct pollfd *sfd);
 /* Fit the busy-poll window to a sleep of slept_ns (ring-poll.c). */
 void ring_window_adapt(struct blk_ring *r, uint64_t slept_ns);
+
+/* Whether req may go now under the disk's I/O limits; if not, it waits in r->parked. */
+bool ring_limit_admit(struct blk_ring *r, struct blk_req *req);
+/* The parked request if it may go now, no longer parked; NULL while it waits. */
+struct blk_req *ring_limit_unpark(struct blk_ring *r);
+/* An indirect request's segments are read (or failed): give back what it did not cost. */
+void ring_limit_refund(struct blk_ring *r, struct blk_req *req);
+/* poll's timeout of ms (-1: none) as ppoll's, shortened to the parked request's wait. */
+const struct timespec *ring_limit_timeout(const struct blk_ring *r, int ms, struct timespec *ts);
 
 /* Take over a ring from the journal a killed daemon left; -errno. */
 int ring_take_over(struct blk_ring *r);

@@ -25,7 +25,10 @@
  * write), so a write knows which pages it allocates: it reserves them first,
  * and fails with ENOSPC, to that guest only, if they do not fit. Discard and
  * shrinking give pages back. Huge pages are off for the mapping, so that a
- * written page costs one page.
+ * written page costs one page; with "huge" they are asked for (MADV_HUGEPAGE), and
+ * the bitmap's unit, what a write allocates, what a discard frees and the discard
+ * granularity are a huge page (2 MiB on x86): fewer faults and TLB misses for a disk
+ * that is written through, at up to a huge page of memory per scattered 4 KiB write.
  *
  * Queues need no state of their own (every I/O completes inline), and several
  * queues may submit at once: submit only reads base, then copies or zeroes the
@@ -45,7 +48,8 @@ struct ramdisk {
 	int64_t since;		/* kept: since when, seconds of CLOCK_REALTIME */
 	uint64_t until_ms;	/* kept: until when, CLOCK_MONOTONIC ms; 0: until freed */
 	struct ramdisk *next;	/* in the list of named ramdisks */
-	uint64_t **chunks;	/* allocated-page bitmaps, CHUNK_PAGES pages each (atomic) */
+	uint64_t unit;		/* bytes a bitmap bit stands for: a page, or a huge page */
+	uint64_t **chunks;	/* allocated-unit bitmaps, CHUNK_PAGES units each (atomic) */
 	uint64_t nchunks;
 	uint64_t allocated;	/* bytes of pages allocated (atomic) */
 	/* Writes hold it shared, discards alone: a page freed while written stays counted. */
@@ -156,7 +160,7 @@ static bool page_mark(uint64_t *c, uint64_t p, bool set)
  */
 static int mem_alloc_range(struct ramdisk *rd, uint64_t offset, uint64_t len)
 {
-	uint64_t ps = page_size(), first = offset / ps, last = (offset + len - 1) / ps;
+	uint64_t ps = rd->unit, first = offset / ps, last = (offset + len - 1) / ps;
 	uint64_t fresh = 0, p;
 
 	for (p = first; p <= last; p++)
@@ -194,13 +198,13 @@ static void mem_free_pages(struct ramdisk *rd, uint64_t first, uint64_t end)
 		}
 		freed += page_mark(c, p, false);
 	}
-	mem_give(rd, freed * page_size());
+	mem_give(rd, freed * rd->unit);
 }
 
 /* The bitmap array for size bytes; 0 or -ENOMEM. */
 static int chunks_resize(struct ramdisk *rd, uint64_t size)
 {
-	uint64_t pages = (size + page_size() - 1) / page_size();
+	uint64_t pages = (size + rd->unit - 1) / rd->unit;
 	uint64_t n = (pages + CHUNK_PAGES - 1) / CHUNK_PAGES;
 	uint64_t **c;
 
@@ -240,8 +244,30 @@ static void ramdisk_free(struct ramdisk *rd)
 	free(rd);
 }
 
-/* Allocate a ramdisk of size bytes. */
-static int ramdisk_new(const char *name, uint64_t size, struct ramdisk **rdp)
+/*
+ * Map size bytes starting at a multiple of align (a power of two): map align more and
+ * give back the ends, so that a huge page can back each aligned 2 MiB from the start.
+ */
+static void *map_aligned(uint64_t size, uint64_t align)
+{
+	uint64_t ps = page_size(), len = (size + ps - 1) & ~(ps - 1);
+	uint8_t *raw, *base;
+	uint64_t head;
+
+	raw = mmap(NULL, len + (align > ps ? align : 0), PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED || align <= ps)
+		return raw;
+	base = (uint8_t *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+	head = (uint64_t)(base - raw);
+	if (head)
+		munmap(raw, head);
+	munmap(base + len, align - head);
+	return base;
+}
+
+/* Allocate a ramdisk of size bytes, on huge pages (units of unit bytes) if unit > a page. */
+static int ramdisk_new(const char *name, uint64_t size, uint64_t unit, struct ramdisk **rdp)
 {
 	struct ramdisk *rd = calloc(1, sizeof(*rd));
 	void *base;
@@ -250,15 +276,16 @@ static int ramdisk_new(const char *name, uint64_t size, struct ramdisk **rdp)
 	if (!rd)
 		return -ENOMEM;
 	pthread_rwlock_init(&rd->lock, NULL);
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	rd->unit = unit;
+	base = map_aligned(size, unit);
 	if (base == MAP_FAILED) {
 		err = -errno;
 		goto fail;
 	}
 	rd->base = base;
 	rd->size = size;
-	madvise(base, size, MADV_NOHUGEPAGE);	/* best effort: a page written costs a page */
+	/* best effort: a page written costs a page, or a huge page costs one */
+	madvise(base, size, unit > page_size() ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	err = chunks_resize(rd, size);
 	if (!err && name && !(rd->name = strdup(name)))
 		err = -ENOMEM;
@@ -285,8 +312,8 @@ static int mem_room(char *err, size_t errlen)
 	return -ENOSPC;
 }
 
-/* Find or create the named ramdisk and claim it. */
-static int named_claim(const struct storage_spec *spec, struct ramdisk **rdp,
+/* Find or create (in units of unit bytes) the named ramdisk and claim it. */
+static int named_claim(const struct storage_spec *spec, uint64_t unit, struct ramdisk **rdp,
 		       char *err, size_t errlen)
 {
 	struct ramdisk *rd;
@@ -323,7 +350,7 @@ static int named_claim(const struct storage_spec *spec, struct ramdisk **rdp,
 			 "to create it", spec->name);
 		ret = -ENOENT;
 	} else if (!rd && !(ret = mem_room(err, errlen))) {
-		ret = ramdisk_new(spec->name, spec->size, &rd);
+		ret = ramdisk_new(spec->name, spec->size, unit, &rd);
 		if (!ret) {
 			rd->keyed = spec->keyed;
 			rd->next = named;
@@ -477,23 +504,60 @@ unsigned int storage_mem_kept_print(FILE *out)
 	return n;
 }
 
+/*
+ * The huge page size the kernel gives an madvise'd mapping (transparent huge pages, in
+ * "always" or "madvise" mode), in *unit; -EOPNOTSUPP, said in err, if it gives none.
+ */
+static int huge_unit(uint64_t *unit, char *err, size_t errlen)
+{
+	static const char dir[] = "/sys/kernel/mm/transparent_hugepage";
+	char path[96], mode[128] = "", size[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/enabled", dir);
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(mode, sizeof(mode), f))
+			mode[0] = '\0';
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/hpage_pmd_size", dir);
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(size, sizeof(size), f))
+			size[0] = '\0';
+		fclose(f);
+	}
+	*unit = strtoull(size, NULL, 10);
+	if ((!strstr(mode, "[always]") && !strstr(mode, "[madvise]")) || *unit <= page_size() ||
+	    (*unit & (*unit - 1))) {
+		mode[strcspn(mode, "\n")] = '\0';
+		snprintf(err, errlen, "huge: this kernel gives no transparent huge pages (%s/enabled "
+			 "says '%s'): leave out huge, or set it to madvise", dir,
+			 mode[0] ? mode : "nothing: no such file");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 /* Open an anonymous or named ramdisk. */
 static int mem_open(struct storage *disk, const struct storage_spec *spec, char *err, size_t errlen)
 {
 	struct ramdisk *rd;
+	uint64_t unit = page_size();
 	int ret;
 
+	if (spec->huge && (ret = huge_unit(&unit, err, errlen)))
+		return ret;
 	if (spec->name)
-		ret = named_claim(spec, &rd, err, errlen);
+		ret = named_claim(spec, unit, &rd, err, errlen);
 	else if (!(ret = mem_room(err, errlen)))
-		ret = ramdisk_new(NULL, spec->size, &rd);
+		ret = ramdisk_new(NULL, spec->size, unit, &rd);
 	if (ret)
 		return ret;
 	disk->size = rd->size;
 	disk->caps.flush = false;	/* no volatile cache: nothing to flush */
 	disk->caps.discard = true;
 	disk->caps.discard_zeroes = true;
-	disk->caps.discard_granularity = (uint32_t)sysconf(_SC_PAGESIZE);
+	disk->caps.discard_granularity = (uint32_t)rd->unit;
 	disk->priv = rd;
 	return 0;
 }
@@ -515,7 +579,7 @@ static void mem_close(struct storage *disk)
 /* Zero part of one page; a page never written is zero already, and stays unallocated. */
 static void zero_part(struct ramdisk *rd, uint64_t offset, uint64_t len)
 {
-	if (len && page_allocated(rd, offset / page_size()))
+	if (len && page_allocated(rd, offset / rd->unit))
 		memset(rd->base + offset, 0, len);
 }
 
@@ -526,7 +590,7 @@ static void zero_part(struct ramdisk *rd, uint64_t offset, uint64_t len)
  */
 static int mem_discard(struct ramdisk *rd, uint64_t offset, uint64_t len)
 {
-	uint64_t page = page_size();
+	uint64_t page = rd->unit;
 	uint64_t start = (offset + page - 1) & ~(page - 1);
 	uint64_t end = (offset + len) & ~(page - 1);
 	int ret = 0;
@@ -557,7 +621,7 @@ out:
  */
 static void mem_read(struct ramdisk *rd, const struct storage_io *io)
 {
-	uint64_t ps = page_size(), off = io->offset;
+	uint64_t ps = rd->unit, off = io->offset;
 
 	for (int i = 0; i < io->iovcnt; i++) {
 		uint8_t *dst = io->iov[i].iov_base;
@@ -619,7 +683,7 @@ static void mem_submit(struct storage_queue *q, struct storage_io *io)
 static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t errlen)
 {
 	struct ramdisk *rd = disk->priv;
-	uint64_t ps = page_size(), keep = (size + ps - 1) / ps;
+	uint64_t ps = rd->unit, keep = (size + ps - 1) / ps;
 	void *base;
 
 	/*
@@ -644,8 +708,9 @@ static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t err
 			 (unsigned long long)size, strerror(errno));
 		return ret;
 	}
-	if (size > rd->size)
-		madvise((uint8_t *)base + rd->size, size - rd->size, MADV_NOHUGEPAGE);
+	if (size > rd->size)		/* best effort, as at the start */
+		madvise((uint8_t *)base + rd->size, size - rd->size,
+			rd->unit > page_size() ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	else
 		chunks_resize(rd, size);	/* shrinking cannot fail */
 	rd->base = base;
@@ -656,7 +721,7 @@ static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t err
 
 const struct storage_ops storage_mem_ops = {
 	.name = "mem",
-	.usage = "mem:size=SIZE[,name=NAME][,ro]",
+	.usage = "mem:size=SIZE[,name=NAME][,huge][,ro]",
 	.open = mem_open,
 	.close = mem_close,
 	.submit = mem_submit,

@@ -79,8 +79,12 @@ static void part_finish(struct nbd_conn *c, struct nbd_part *p, int err)
 		return;
 	r->next_done = nq->done;
 	nq->done = r;
-	/* Its thread sleeps on its own fds: wake it. */
-	if (nq != c->cur && nq->efd >= 0)
+	/*
+	 * Its thread sleeps on its own fds: wake it, once per batch (its reap reads the
+	 * eventfd before it takes the whole list, so a list that was not empty is taken
+	 * by a reap still to come).
+	 */
+	if (nq != c->cur && nq->efd >= 0 && !r->next_done)
 		eventfd_write(nq->efd, 1);
 }
 
@@ -289,29 +293,47 @@ static void conn_fail(struct nbd_conn *c)
 		c->d->timeout_ms / 1000, n, n == 1 ? "" : "s");
 }
 
-/* Let libnbd read and write what the socket allows; false if the handle died. */
+/*
+ * Let libnbd read and write what the socket allows; false if the handle died.
+ *
+ * libnbd reads one reply per nbd_aio_notify_read on a plain socket (READY waits for
+ * the next notification, however much the socket holds), so one notify per wake-up
+ * would answer one request per turn of the ring's loop, each with its own push and
+ * frontend notification while the server's replies pile up. The replies that are
+ * there are read now, up to NBD_DRAIN_MAX, each only after a poll said the socket
+ * is readable: a notify_read that finds nothing leaves libnbd 1.14 in REPLY.START,
+ * where the next command is queued and never sent, and the handle hangs.
+ */
 static bool conn_notify(struct nbd_conn *c)
 {
-	unsigned int dir = nbd_aio_get_direction(c->h);
-	struct pollfd p = { .fd = nbd_aio_get_fd(c->h), .events = POLLIN };
-	int r = 0;
+	for (unsigned int n = 0; n < NBD_DRAIN_MAX; n++) {
+		unsigned int dir = nbd_aio_get_direction(c->h);
+		struct pollfd p = { .fd = nbd_aio_get_fd(c->h), .events = POLLIN };
+		int r = 0;
 
-	if (p.fd < 0)
-		return false;
-	if (dir & LIBNBD_AIO_DIRECTION_WRITE)
-		p.events |= POLLOUT;
-	if (poll(&p, 1, 0) < 0)
-		return true;	/* EINTR: look again next turn */
-	/*
-	 * Each notify only in the direction libnbd waits for: a connect under way (which
-	 * waits to write) may see its socket readable, and libnbd refuses a read then.
-	 */
-	if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_READ))
-		r = nbd_aio_notify_read(c->h);
-	if (!r && (p.revents & (POLLOUT | POLLHUP | POLLERR)) &&
-	    (nbd_aio_get_direction(c->h) & LIBNBD_AIO_DIRECTION_WRITE))
-		r = nbd_aio_notify_write(c->h);
-	return !r && !nbd_aio_is_dead(c->h) && !nbd_aio_is_closed(c->h);
+		if (p.fd < 0)
+			return false;
+		if (dir & LIBNBD_AIO_DIRECTION_WRITE)
+			p.events |= POLLOUT;
+		if (poll(&p, 1, 0) <= 0)
+			return true;	/* nothing more, or EINTR: look again next turn */
+		/*
+		 * Each notify only in the direction libnbd waits for: a connect under way
+		 * (which waits to write) may see its socket readable, and libnbd refuses a
+		 * read then.
+		 */
+		if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && (dir & LIBNBD_AIO_DIRECTION_READ))
+			r = nbd_aio_notify_read(c->h);
+		if (!r && (p.revents & (POLLOUT | POLLHUP | POLLERR)) &&
+		    (nbd_aio_get_direction(c->h) & LIBNBD_AIO_DIRECTION_WRITE))
+			r = nbd_aio_notify_write(c->h);
+		if (r || nbd_aio_is_dead(c->h) || nbd_aio_is_closed(c->h))
+			return false;
+		/* Connecting: one step per turn, as before (the state is the caller's). */
+		if (c->state != NBD_UP || !(p.revents & POLLIN))
+			return true;
+	}
+	return true;
 }
 
 /* Replies and sends if connected, the attempt if connecting, the next one if due; the timeout. */

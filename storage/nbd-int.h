@@ -14,6 +14,7 @@ struct nbd_handle;
 #define NBD_BACKOFF_MIN_MS 50		/* the first wait after a failed attempt ... */
 #define NBD_BACKOFF_MAX_MS 2000		/* ... doubling up to this */
 #define NBD_ATTEMPT_MS 5000		/* one reconnect attempt may take this long */
+#define NBD_DRAIN_MAX 256		/* replies read in one reap, at most */
 
 /* What a server offers on a connection. */
 struct nbd_offer {

@@ -1,5 +1,7 @@
 /* The engine table, spec parsing, and opening a disk (with the fault layer when asked). */
 #include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,110 @@ bad:
 	return -EINVAL;
 }
 
+/* The limit options: key, field, a rate (0 turns it off) or a burst, a size, bounds. */
+static const struct limit_key {
+	const char *key;
+	size_t off;
+	bool rate, size;
+	uint64_t min, max;
+	const char *what, *example;
+} limit_keys[] = {
+	{ "iops", offsetof(struct storage_limits, iops), true, false, 1, STORAGE_IOPS_MAX,
+	  "the requests a second", "iops=5000" },
+	{ "iops-burst", offsetof(struct storage_limits, iops_burst), false, false, 1,
+	  STORAGE_IOPS_BURST_MAX, "the requests that may go at once", "iops-burst=500" },
+	{ "bps", offsetof(struct storage_limits, bps), true, true, STORAGE_BPS_MIN,
+	  STORAGE_BPS_MAX, "the bytes a second of reads and writes", "bps=100M" },
+	{ "bps-burst", offsetof(struct storage_limits, bps_burst), false, true, STORAGE_BPS_MIN,
+	  STORAGE_BPS_BURST_MAX, "the bytes that may go at once", "bps-burst=8M" },
+};
+
+/* Mark every field of l as not given. */
+void storage_limits_unset(struct storage_limits *l)
+{
+	l->iops = l->iops_burst = l->bps = l->bps_burst = STORAGE_LIMIT_UNSET;
+}
+
+/* One I/O limit option into l; -ENOENT if key is no limit's. */
+int storage_limit_option(struct storage_limits *l, const char *key, const char *val, char *err,
+			 size_t errlen)
+{
+	char lo[NUM_SIZE_TEXT], hi[NUM_SIZE_TEXT];
+	const struct limit_key *k = NULL;
+	uint64_t v = 0;
+	int e;
+
+	for (size_t i = 0; i < sizeof(limit_keys) / sizeof(limit_keys[0]); i++)
+		if (!strcmp(key, limit_keys[i].key))
+			k = &limit_keys[i];
+	if (!k)
+		return -ENOENT;
+	if (!val || !*val)
+		e = -EINVAL;
+	else if (k->size)
+		e = num_parse_size(val, UINT64_MAX >> 1, &v);
+	else
+		e = num_parse_uint(val, UINT64_MAX >> 1, &v);
+	if (!e && !v && !k->rate) {
+		snprintf(err, errlen, "bad %s '%s': a burst of 0 would let no request through; give "
+			 "%s from %s to %s, or leave %s out for the default (a tenth of a second's "
+			 "worth)", key, val, k->what, num_size_text(k->min, lo),
+			 num_size_text(k->max, hi), key);
+		return -EINVAL;
+	}
+	if (!e && v && (v < k->min || v > k->max))
+		e = -ERANGE;
+	if (e) {
+		snprintf(err, errlen, "bad %s '%s': %s; give %s, %s%s to %s%s (e.g. %s)", key,
+			 val ? val : "", e == -ERANGE ? "out of range" : "not a number", k->what,
+			 k->rate ? "0 (no limit) or " : "", num_size_text(k->min, lo),
+			 num_size_text(k->max, hi),
+			 k->size ? ", with an optional K, M, G or T suffix" : "", k->example);
+		return -EINVAL;
+	}
+	*(uint64_t *)(void *)((char *)l + k->off) = v;
+	return 0;
+}
+
+/* One rate and its burst, given over old: a rate alone gets the default burst. */
+static int merge_pair(uint64_t old_rate, uint64_t old_burst, uint64_t *rate, uint64_t *burst,
+		      const char *name, char *err, size_t errlen)
+{
+	bool rate_given = *rate != STORAGE_LIMIT_UNSET, burst_given = *burst != STORAGE_LIMIT_UNSET;
+
+	if (!rate_given)
+		*rate = old_rate;
+	if (!burst_given)
+		*burst = rate_given ? 0 : old_burst;
+	if (!*rate)
+		*burst = burst_given ? *burst : 0;
+	if (!*rate && *burst) {
+		snprintf(err, errlen, "%s-burst=%" PRIu64 " without %s: a burst needs its rate "
+			 "(give %s=N too, or leave %s-burst out)", name, *burst, name, name, name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The limits given over old, into given; -EINVAL for a burst without its rate. */
+int storage_limits_merge(const struct storage_limits *old, struct storage_limits *given,
+			 char *err, size_t errlen)
+{
+	int e = merge_pair(old->iops, old->iops_burst, &given->iops, &given->iops_burst, "iops",
+			   err, errlen);
+
+	return e ? e : merge_pair(old->bps, old->bps_burst, &given->bps, &given->bps_burst, "bps",
+				  err, errlen);
+}
+
+/* The burst in force: as given, or a tenth of a second's worth, at least min. */
+uint64_t storage_limit_burst(uint64_t rate, uint64_t burst, uint64_t min)
+{
+	if (burst)
+		return burst;
+	return rate / 10 > min ? rate / 10 : min;
+}
+
 /* Apply one key[=value] option to the spec. */
 static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t errlen)
 {
@@ -108,7 +214,11 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 		*val++ = '\0';
 	bool path = spec->engine->needs_path, mem = !path && !spec->engine->needs_uri;
 
-	/* An engine that parses its own spec takes every option but ro and fault=. */
+	int lim = storage_limit_option(&spec->limits, opt, val, err, errlen);
+
+	if (lim != -ENOENT)
+		return lim;
+	/* An engine that parses its own spec takes every option but ro, fault= and limits. */
 	if (spec->engine->parse_option && strcmp(opt, "ro") && strcmp(opt, "fault"))
 		return spec->engine->parse_option(spec, opt, val, err, errlen);
 	if (!strcmp(opt, "ro") && !val) {
@@ -141,6 +251,8 @@ static int spec_option(struct storage_spec *spec, char *opt, char *err, size_t e
 		spec->timeout_s = (unsigned int)secs;
 	} else if (!strcmp(opt, "fault") && val) {
 		return spec_fault(spec, val, err, errlen);
+	} else if (!strcmp(opt, "huge") && !val && mem) {
+		spec->huge = true;
 	} else if (!strcmp(opt, "name") && val && *val && mem) {
 		if (strcspn(val, "/ \t") != strlen(val)) {
 			snprintf(err, errlen, "bad ramdisk name '%s': no '/' or spaces", val);
@@ -262,12 +374,16 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 		}
 		opt = comma ? comma + 1 : opt + strlen(opt);
 	}
+	storage_limits_unset(&spec->limits);
 	/* Only an engine that parses its own options may take brackets. */
 	for (rest = opt; (opt = next_field(&rest, spec->engine->parse_option != NULL));) {
 		ret = spec_option(spec, opt, err, errlen);
 		if (ret)
 			goto out;
 	}
+	ret = storage_limits_merge(&(struct storage_limits){ 0 }, &spec->limits, err, errlen);
+	if (ret)
+		goto out;
 	ret = -EINVAL;
 	if (!spec->engine->needs_path && !spec->engine->needs_uri && !spec->engine->parse_target &&
 	    !spec->size && !spec->name) {

@@ -19,6 +19,26 @@ enum storage_fault {
 };
 
 /*
+ * A disk's I/O limits (iops=, iops-burst=, bps=, bps-burst=): token buckets the core keeps
+ * (blkback/iolimit.c); the engine never sees them. A rate of 0 means no limit; a burst of 0,
+ * the default (a tenth of a second's worth: storage_limit_burst).
+ */
+struct storage_limits {
+	uint64_t iops, iops_burst;	/* requests a second; requests that may go at once */
+	uint64_t bps, bps_burst;	/* bytes a second (reads and writes); bytes at once */
+};
+
+/* The bounds of each: what is outside is refused as absurd, saying so. */
+#define STORAGE_IOPS_MAX 10000000ull		/* 10 million requests a second */
+#define STORAGE_IOPS_BURST_MAX 100000000ull
+#define STORAGE_BPS_MIN 4096ull			/* a page a second */
+#define STORAGE_BPS_MAX (1ull << 40)		/* 1 TiB a second */
+#define STORAGE_BPS_BURST_MAX (1ull << 32)	/* 4 GiB */
+
+/* A field of struct storage_limits not given (storage_limits_unset). */
+#define STORAGE_LIMIT_UNSET UINT64_MAX
+
+/*
  * A parsed disk spec: ENGINE:[PATH|URI][,key=value...], e.g. "mem:size=64M,name=scratch",
  * "file:/srv/disk.img,direct", "uring:/dev/vg/guest1,ro",
  * "nbd:nbd+unix:///export?socket=/run/nbd.sock,timeout=60".
@@ -31,12 +51,14 @@ struct storage_spec {
 	char *name;		/* mem: a named ramdisk that outlives detach */
 	bool keyed;		/* mem: name is blkbackd's key of a toolstack's disk, not name= */
 	uint64_t size;		/* mem: bytes; 0 when not given */
+	bool huge;		/* mem: "huge", on transparent huge pages */
 	bool readonly;		/* "ro" */
 	bool direct;		/* file/uring: "direct", O_DIRECT */
 	bool shared;		/* file/uring: "shared", a writer that lets others write too */
 	uint64_t fault_start;	/* "fault=START+COUNT[:KIND]": I/O touching these */
 	uint64_t fault_count;	/* 512-byte sectors ... */
 	enum storage_fault fault;	/* ... goes wrong this way (see storage/fault.c) */
+	struct storage_limits limits;	/* "iops=N,bps=SIZE,...": 0 for none */
 	void *engine_spec;	/* an engine with parse_target: what it parsed (rbd: pool, image) */
 };
 
@@ -172,7 +194,7 @@ struct storage_ops {
 	/*
 	 * Optional, for an engine whose spec names something other than a file (rbd's
 	 * pool/image): parse the spec's first field, and each option the core does not
-	 * take (ro, fault=), into spec->engine_spec; spec_free releases it (idempotent).
+	 * take (ro, fault=, the I/O limits), into spec->engine_spec; spec_free releases it (idempotent).
 	 */
 	int (*parse_target)(struct storage_spec *spec, const char *target, char *err, size_t errlen);
 	int (*parse_option)(struct storage_spec *spec, const char *key, const char *val, char *err,
@@ -270,16 +292,27 @@ const struct storage_ops *storage_engine(const char *name);
 const struct storage_ops *storage_engine_find(const char *name, char *err, size_t errlen);
 
 /*
- * A fingerprint of the structures a loadable engine shares with the core (sizes and the
- * offsets of their last members). A module exports it as storage_module_abi beside its
+ * A fingerprint of the structures a loadable engine shares with the core: their sizes and
+ * the offset of every member of the disk spec (a bool added among others shifts them
+ * without changing the size). A module exports it as storage_module_abi beside its
  * version: one built against other headers of the same version (a build tree between two
  * commits) is refused rather than reading fields at the wrong place.
  */
+#define STORAGE_SPEC_OFFSETS                                                                  \
+	(offsetof(struct storage_spec, engine) * 3u + offsetof(struct storage_spec, path) * 5u +  \
+	 offsetof(struct storage_spec, uri) * 7u + offsetof(struct storage_spec, timeout_s) * 11u + \
+	 offsetof(struct storage_spec, name) * 13u + offsetof(struct storage_spec, keyed) * 17u + \
+	 offsetof(struct storage_spec, size) * 19u + offsetof(struct storage_spec, huge) * 23u +  \
+	 offsetof(struct storage_spec, readonly) * 29u + offsetof(struct storage_spec, direct) * 31u + \
+	 offsetof(struct storage_spec, shared) * 37u +                                           \
+	 offsetof(struct storage_spec, fault_start) * 41u +                                      \
+	 offsetof(struct storage_spec, fault_count) * 43u + offsetof(struct storage_spec, fault) * 47u + \
+	 offsetof(struct storage_spec, limits) * 53u + offsetof(struct storage_spec, engine_spec) * 59u)
 #define STORAGE_MODULE_ABI                                                                    \
 	((uint32_t)(sizeof(struct storage_spec) * 1000003u ^ sizeof(struct storage_ops) * 10007u ^ \
 		    sizeof(struct storage) * 101u ^ sizeof(struct storage_io) * 31u ^               \
-		    offsetof(struct storage_spec, fault) * 7u ^ offsetof(struct storage_ops, reap) ^ \
-		    sizeof(struct storage_caps) << 24))
+		    STORAGE_SPEC_OFFSETS * 65599u ^ offsetof(struct storage_ops, reap) ^             \
+		    sizeof(struct storage_limits) * 257u ^ sizeof(struct storage_caps) << 24))
 
 /* storage/module.c: load the module of a loadable engine; NULL, and why in err if known. */
 const struct storage_ops *storage_module_load(const char *name, char *err, size_t errlen);
@@ -302,6 +335,27 @@ int storage_spec_parse(const char *text, struct storage_spec *spec, char *err, s
 
 /* Free what storage_spec_parse allocated; idempotent. */
 void storage_spec_free(struct storage_spec *spec);
+
+/* Mark every field of l as not given (STORAGE_LIMIT_UNSET). */
+void storage_limits_unset(struct storage_limits *l);
+
+/*
+ * One I/O limit option into l (marked unset first): iops=N, iops-burst=N (requests),
+ * bps=SIZE, bps-burst=SIZE (bytes, K/M/G/T suffixes). -ENOENT if key is no limit's (err
+ * untouched); -EINVAL with a message saying what is wrong and what is accepted.
+ */
+int storage_limit_option(struct storage_limits *l, const char *key, const char *val, char *err,
+			 size_t errlen);
+
+/*
+ * The limits given (unset fields: as in old) over old, into given: a rate given without
+ * its burst gets the default burst. -EINVAL, saying why, for a burst without its rate.
+ */
+int storage_limits_merge(const struct storage_limits *old, struct storage_limits *given,
+			 char *err, size_t errlen);
+
+/* The burst in force for rate and burst (0: the default, a tenth of rate, at least min). */
+uint64_t storage_limit_burst(uint64_t rate, uint64_t burst, uint64_t min);
 
 /* The largest disk: 2^63 bytes (8388608T), what a file offset (off_t) reaches. */
 #define STORAGE_MAX_SIZE (1ull << 63)

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 		"  attach DOMAIN SPEC [--vdev NAME] [--ro] [--timeout SECONDS] [--nowait]\n"
 		"      serve SPEC to DOMAIN (a name or a domid) and wait until it is connected\n"
 		"      (with --nowait, only until blkbackd has opened it).\n"
-		"      SPEC: mem:size=SIZE[,name=NAME][,ro]   a ramdisk (SIZE: 64M, 1G, ...);\n"
+		"      SPEC: mem:size=SIZE[,name=NAME][,huge][,ro]   a ramdisk (SIZE: 64M, 1G, ...);\n"
 		"                NAME keeps it alive across detach while blkbackd runs\n"
 		"            file:PATH[,direct][,ro][,shared]   a file or block device (shared:\n"
 		"                one of a cluster disk's writers; else one writer per file)\n"
@@ -37,6 +37,10 @@ static void usage(FILE *f)
 		"      what blkbackd holds: fds, threads, heap bytes, grant pages mapped.\n"
 		"  resize DOMAIN VDEV SIZE [--shrink]\n"
 		"      grow (or with --shrink, shrink) a disk under the running guest.\n"
+		"  limit DOMAIN VDEV [iops=N] [iops-burst=N] [bps=SIZE] [bps-burst=SIZE]\n"
+		"      change a disk's I/O limits while it runs (0: no limit; a rate without\n"
+		"      its burst gets a tenth of a second's worth); none given: show them.\n"
+		"      The same options in SPEC set them at attach.\n"
 		"  handover [--timeout SECONDS]\n"
 		"      stop blkbackd for an upgrade: it answers what is in flight and exits;\n"
 		"      guests keep their file and uring disks Connected, and the next blkbackd\n"
@@ -66,6 +70,7 @@ static const struct command {
 	{ "stats", cmd_stats },
 	{ "resize", cmd_resize },
 	{ "handover", cmd_handover },
+	{ "limit", cmd_limit },
 	{ "unstall", cmd_unstall },
 	{ "free", cmd_free },
 	{ "hotplug", cmd_hotplug },

@@ -66,6 +66,10 @@ static const char *const stat_keys[] = {
 	"wakeups",	/* sleeps of the ring threads that ended */
 	"halted",	/* 1: a ring stopped on a frontend that broke the ring protocol */
 	"reconnects",	/* an engine with a server (nbd): lost connections that came back */
+	"iops_limit", "iops_burst", "iops_tokens",	/* I/O limits: 0, none */
+	"bps_limit", "bps_burst", "bps_tokens",
+	"throttled",	/* requests that waited for the disk's I/O limits */
+	"throttle_ns",	/* how long they waited, all together */
 };
 
 /* Print one disk's stats line as a JSON object, with what xenstore says of it (v). */
@@ -109,6 +113,25 @@ static void stats_json(const struct ctl *c, const char *line, const struct disk_
 	free(link);
 }
 
+/* Under a disk's row, its I/O limits: in force, tokens held, requests that waited. */
+static void limit_row(const char *line)
+{
+	char iops[64] = "none", bps[96] = "none", a[NUM_SIZE_TEXT], b[NUM_SIZE_TEXT],
+	     t[NUM_SIZE_TEXT];
+
+	if (kv_num(line, "iops_limit"))
+		snprintf(iops, sizeof(iops), "%" PRIu64 "/s (burst %" PRIu64 ", holds %" PRIu64 ")",
+			 kv_num(line, "iops_limit"), kv_num(line, "iops_burst"),
+			 kv_num(line, "iops_tokens"));
+	if (kv_num(line, "bps_limit"))
+		snprintf(bps, sizeof(bps), "%s/s (burst %s, holds %s)",
+			 num_size_text(kv_num(line, "bps_limit"), a),
+			 num_size_text(kv_num(line, "bps_burst"), b),
+			 num_size_text(kv_num(line, "bps_tokens"), t));
+	printf("%-16s limits: iops %s, bps %s; %" PRIu64 " requests waited, %.3f s in all\n", "",
+	       iops, bps, kv_num(line, "throttled"), (double)kv_num(line, "throttle_ns") / 1e9);
+}
+
 /* Print one disk's stats line as a table row, ending in what xenstore says of it (v). */
 static void stats_row(const struct ctl *c, const char *line, const struct disk_view *v)
 {
@@ -131,6 +154,8 @@ static void stats_row(const struct ctl *c, const char *line, const struct disk_v
 	       xenbus_state_name(v->bs), xenbus_state_name(v->fs), v->spec ? v->spec : "?");
 	if (v->error)
 		printf("%-16s error: %s\n", "", v->error);
+	if (kv_num(line, "iops_limit") || kv_num(line, "bps_limit") || kv_num(line, "throttled"))
+		limit_row(line);
 	free(name);
 	free(engine);
 	free(abi);

@@ -1,7 +1,7 @@
 /*
  * blkbackctl's parts, in one direction: blkbackctl.c (main) dispatches to the commands
- * (ctl-attach.c, ctl-list.c, ctl-stats.c), which use the shared helpers (ctl-common.c,
- * ctl-control.c). No helper calls a command, and no command calls main's file.
+ * (ctl-attach.c, ctl-list.c, ctl-stats.c, ctl-limit.c), which use the shared helpers
+ * (ctl-common.c, ctl-control.c). No helper calls a command, and no command calls main's file.
  */
 #ifndef TOOLS_CTL_H
 #define TOOLS_CTL_H
@@ -120,6 +120,9 @@ int cmd_resize(struct ctl *c, int argc, char **argv);
 
 /* blkbackctl handover [--timeout S]: the daemon exits, leaving connected disks to the next one. */
 int cmd_handover(struct ctl *c, int argc, char **argv);
+
+/* blkbackctl limit DOMAIN VDEV [iops=N] [iops-burst=N] [bps=SIZE] [bps-burst=SIZE] (ctl-limit.c) */
+int cmd_limit(struct ctl *c, int argc, char **argv);
 
 /* blkbackctl unstall DOMAIN VDEV (fault=...:stall disks, for tests). */
 int cmd_unstall(struct ctl *c, int argc, char **argv);

@@ -24,11 +24,13 @@ source "$here/../sim/lib-blkback.sh"
 source "$here/../sim/lib-nbd.sh"
 runtime=${BENCH_RUNTIME:-5} runs=${BENCH_RUNS:-5} size=${BENCH_SIZE:-1G}
 bdir=${BENCH_DIR:-$REPO/.cache/bench} out=${BENCH_OUT:-$REPO/build/bench}
-ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 uring-4k-randread-qd32
+ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 mem-huge-4k-randread-qd32
+uring-4k-randread-qd32
 uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 nbd-4k-randread-qd32 rbd-4k-randread-qd32
 grant-modes qd-sweep
-idle-wakeups xen"
+idle-wakeups limit-accuracy fair-qd1-p99 xen"
 IDLE_S=${BENCH_IDLE_S:-10}          # idle-wakeups: seconds of watching an idle disk
+LIMIT_IOPS=5000                     # limit-accuracy: the disk's iops= limit
 rows=${BENCH_ROWS:-$ALL_ROWS}
 FILE_WORKERS=4     # storage/file.c: the file engine's I/O threads per queue
 
@@ -59,6 +61,27 @@ machine_json() {
 # Print the CPU time (user + system, in clock ticks) process $1 has used, all its threads.
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+# The rows with a server of their own (nbdkit, the Ceph daemons) name its pids here: each
+# sample then also counts the server's CPU time, which neither side's own CPU includes.
+SERVER_PIDS=
+# Print the CPU ticks the server processes have used so far (0 without a server).
+server_ticks() {
+	local p t=0
+	for p in $SERVER_PIDS; do t=$((t + $(proc_ticks "$p" 2>/dev/null || echo 0))); done
+	echo $t
+}
+
+# Add to sample JSON $1 the server's CPU time from ticks $2 to $3, in µs, and the machine's
+# load average now (the machine may be shared: a busy one slows both sides, not alike).
+sample_extra() {
+	python3 -c 'import json, os, sys
+r = json.loads(sys.argv[1])
+if sys.argv[4]:
+    r["server_cpu_us"] = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / os.sysconf("SC_CLK_TCK")
+r["load1"] = float(open("/proc/loadavg").read().split()[0])
+print(json.dumps(r))' "$1" "$2" "$3" "$SERVER_PIDS"
+}
+
 # Append one sample: row $1, side $2 (ours|anchor), queue depth $3, result JSON $4.
 record() {
 	python3 -c 'import json, sys
@@ -67,28 +90,32 @@ print(json.dumps(r))' "$@" >> "$out/samples.jsonl"
 }
 
 # One sample of ours: blkfront bench in guest1 on xvdb (args $3...), with blkbackd's CPU time
-# over the run; recorded as row $1, queue depth $2.
+# over the run; recorded as row $1, queue depth $2, side SIDE (ours).
 ours() {
-	local row=$1 qd=$2 t0 t1 json
+	local row=$1 qd=$2 t0 t1 s0 s1 json
 	shift 2
+	s0=$(server_ticks)
 	t0=$(proc_ticks "$BK_PID")
 	json=$(fe guest1 bench xvdb --iodepth "$qd" --runtime "$runtime" --json "$@")
 	t1=$(proc_ticks "$BK_PID")
+	s1=$(server_ticks)
 	json=$(python3 -c 'import json, os, sys
 r = json.loads(sys.argv[1]); d = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / os.sysconf("SC_CLK_TCK")
 r["daemon_cpu_us"] = d; r["side_cpu_us"] = d + r["cpu_us"]
 print(json.dumps(r))' "$json" "$t0" "$t1")
-	record "$row" ours "$qd" "$json"
+	record "$row" "${SIDE:-ours}" "$qd" "$(sample_extra "$json" "$s0" "$s1")"
 }
 
 # One sample of the anchor: fio (args $4...) at depth $3 per job, its read or write side as
 # JSON with blkfront bench's names; recorded as row $1, queue depth $2 (the row's).
 anchor() {
-	local row=$1 qd=$2 json
+	local row=$1 qd=$2 s0 s1 json
 	shift 2
+	s0=$(server_ticks)
 	json=$(python3 "$here/fio-sample.py" --name=anchor --iodepth="$1" --runtime="$runtime" \
 		--time_based --group_reporting "${@:2}")
-	record "$row" anchor "$qd" "$json"
+	s1=$(server_ticks)
+	record "$row" anchor "$qd" "$(sample_extra "$json" "$s0" "$s1")"
 }
 
 # Fill file $1 ($size bytes) with random data, unless it already holds that much of it.
@@ -184,6 +211,19 @@ if want mem-4k-randread-qd32 || want mem-4k-randwrite-qd32 || want mem-4k-randre
 	disk_down
 fi
 
+# The same reads from a ramdisk on transparent huge pages (mem:...,huge), where the kernel
+# gives them; the anchor's tmpfs file takes huge pages only with huge= at mount, so it stays.
+if want mem-huge-4k-randread-qd32; then
+	if grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+		disk_up "mem:size=$size,huge"
+		OURS=(--rw randread --bs 4k --indirect-segs 0) ANCHOR=("${MEM_FIO[@]}" --rw=randread)
+		row mem-huge-4k-randread-qd32 32
+		disk_down
+	else
+		echo "bench: mem-huge-4k-randread-qd32: not run: this kernel gives no transparent huge pages ($(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo 'no THP'))"
+	fi
+fi
+
 # The uring rows: O_DIRECT on a file on disk, against fio's io_uring, O_DIRECT, same file.
 if want uring-4k-randread-qd32; then
 	disk_up "uring:$diskf,direct"
@@ -232,18 +272,24 @@ if want nbd-4k-randread-qd32; then
 	disk_up "nbd:$(nbd_uri bench)"
 	OURS=(--rw randread --bs 4k --indirect-segs 0)
 	ANCHOR=(--ioengine=nbd --uri="$(nbd_uri bench)" --size="$size" --bs=4k --rw=randread)
+	SERVER_PIDS=$(nbd_pid bench)
 	row nbd-4k-randread-qd32 32
+	SERVER_PIDS=
 	disk_down
 	nbd_stop bench
 fi
 
 # The rbd row: the rbd engine against fio's own rbd engine (librbd too), the same image of a
-# fresh single-node cluster (tests/lib-ceph.sh: one mon, one memstore OSD, on 127.0.0.1),
+# fresh single-node cluster (tests/lib-ceph.sh: one mon, one memstore OSD, on 127.0.0.1, in a
+# directory of its own under BENCH_DIR, removed at exit),
 # written in full first; RBD_SIZE (256M), as the OSD holds about three times what is written.
 if want rbd-4k-randread-qd32; then
 	export BLKBACKD_ENGINE_DIR=$BUILD/engines
 	source "$here/../lib-ceph.sh"
-	ceph_start "$bdir/ceph"
+	# A directory of this run's own: the monitor will not make its map over a last run's
+	cdir=$(mktemp -d "$bdir/ceph.XXXXXX") || fail "mktemp in $bdir failed"
+	cleanup_add "rm -rf '$cdir'"
+	ceph_start "$cdir"
 	rbd_size=${RBD_SIZE:-256M}
 	rbdc create --size "$(($(numfmt --from=iec "$rbd_size") / 1048576))" rbd/bench
 	DISK_SIZE=$rbd_size disk_up "rbd:rbd/bench,mon_host=$CEPH_MON_HOST"
@@ -251,9 +297,29 @@ if want rbd-4k-randread-qd32; then
 	ANCHOR=(--ioengine=rbd --clientname=admin --pool=rbd --rbdname=bench --size="$rbd_size"
 		--bs=4k --rw=randread)
 	export CEPH_CONF    # fio's rbd engine reads the cluster from it
+	SERVER_PIDS=$(cat "$CEPH_DIR"/run/*.pid)
 	row rbd-4k-randread-qd32 32
+	SERVER_PIDS=
 	disk_down
 	ceph_stop
+fi
+
+# limit-accuracy: a mem disk limited to LIMIT_IOPS with the default burst (a tenth of a
+# second: it absorbs a stall of either side of up to 100 ms), set live once the disk is
+# written so that the fill is not throttled; blkfront bench at QD32 asking for more: the IOPS
+# it measures against the limit, its anchor. Samples of at least 10 s: the bucket, full at
+# the start of each, adds at most 500 requests (1 %).
+if want limit-accuracy; then
+	DISK_SIZE=64M disk_up "mem:size=64M"
+	bk_ctl limit guest1 xvdb iops=$LIMIT_IOPS >/dev/null
+	saved=$runtime runtime=$((runtime > 10 ? runtime : 10))
+	echo "bench: limit-accuracy: $runs x ${runtime}s at iops=$LIMIT_IOPS"
+	for ((i = 0; i < runs; i++)); do
+		ours limit-accuracy 32 --rw randread --bs 4k --indirect-segs 0
+	done
+	runtime=$saved
+	record limit-accuracy limit 0 "{\"iops\": $LIMIT_IOPS, \"burst\": $(bk_stat guest1 xvdb iops_burst), \"throttled\": $(bk_stat guest1 xvdb throttled)}"
+	disk_down
 fi
 
 # Grant modes, for the table only (the anchor is the persistent row above).
@@ -266,6 +332,37 @@ if want grant-modes; then
 		done
 		disk_down
 	done
+fi
+
+# Fairness: a quiet disk's QD1 p99 latency alone (the anchor) and with a noisy neighbour, a
+# disk of another domain on the same daemon reading at QD128 (ours); no limits set. Both
+# are mem disks of BENCH_FAIR_SIZE (256M), written in full first; the quiet one's samples
+# alternate, alone and beside the neighbour. The CPU per request counts the whole daemon
+# (the neighbour's work too) over the quiet disk's requests.
+if want fair-qd1-p99; then
+	fsize=${BENCH_FAIR_SIZE:-256M}
+	xensim create guest2 >/dev/null
+	DISK_SIZE=$fsize disk_up "mem:size=$fsize"
+	bk_ctl attach guest2 "mem:size=$fsize" --vdev xvdb --nowait >/dev/null
+	head -c "$(numfmt --from=iec "$fsize")" /dev/urandom | fe guest2 write xvdb 0 >/dev/null
+	noisy_reads() { bk_stat guest2 xvdb rd_req; }
+	noisy_busy() { [ "$(noisy_reads)" -gt "$n0" ]; }
+	echo "bench: fair-qd1-p99: $runs x ${runtime}s alone and beside a QD128 neighbour"
+	for ((i = 0; i < runs; i++)); do
+		QUIET=(--rw randread --bs 4k --indirect-segs 0)
+		SIDE=anchor ours fair-qd1-p99 1 "${QUIET[@]}"
+		n0=$(noisy_reads)
+		fe_bg "$out/noisy.log" guest2 bench xvdb --rw randread --bs 4k --indirect-segs 0 \
+			--iodepth 128 --slots 128 --runtime $((runtime + 5))
+		noisy=$FE_PID
+		wait_for 20 noisy_busy || fail "fair-qd1-p99: the noisy neighbour does not run"
+		ours fair-qd1-p99 1 "${QUIET[@]}"
+		kill -0 "$noisy" 2>/dev/null ||
+			echo "bench: fair-qd1-p99: the neighbour ended before the quiet disk's sample"
+		wait "$noisy" || fail "fair-qd1-p99: the noisy neighbour failed: $(tail -n 3 "$out/noisy.log")"
+	done
+	bk_ctl detach guest2 xvdb >/dev/null
+	disk_down
 fi
 
 # The real-Xen rows: blkbackd against the kernel's xen-blkback in one emulated boot (xen.sh).

@@ -48,6 +48,15 @@ static void check_spec(const struct storage_spec *spec)
 	} else {
 		CHECK(!spec->fault_start);
 	}
+	/* I/O limits: within their bounds, a burst only with its rate (0: the default). */
+	CHECK(spec->limits.iops <= STORAGE_IOPS_MAX);
+	CHECK(spec->limits.iops_burst <= STORAGE_IOPS_BURST_MAX);
+	CHECK(spec->limits.iops || !spec->limits.iops_burst);
+	CHECK(!spec->limits.bps || (spec->limits.bps >= STORAGE_BPS_MIN &&
+				    spec->limits.bps <= STORAGE_BPS_MAX));
+	CHECK(spec->limits.bps_burst <= STORAGE_BPS_BURST_MAX);
+	CHECK(spec->limits.bps || !spec->limits.bps_burst);
+	CHECK(!spec->limits.bps_burst || spec->limits.bps_burst >= STORAGE_BPS_MIN);
 }
 
 /* One input: parse, check, free (twice: freeing is idempotent). */

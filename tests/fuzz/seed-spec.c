@@ -7,6 +7,7 @@ static const char *const seeds[] = {
 	"mem:size=1MiB,fault=2048+8:enospc", "file:/var/lib/disk.img",
 	"file:/dev/sdb,ro,direct", "file:/tmp/x.img,fault=0+1:eio",
 	"uring:/var/lib/disk.img,direct", "uring:/dev/vdb,ro,fault=16+16",
+	"mem:size=1M,iops=5000,iops-burst=50,bps=100M,bps-burst=8M", "file:/srv/x.img,bps=4K,iops=0",
 };
 
 int main(int argc, char **argv)

@@ -57,6 +57,17 @@ bk_stop() {
 	[ "$rc" -eq 0 ] || { tail -n 20 "$BK_LOG"; fail "blkbackd exited with status $rc"; }
 }
 
+# Hand the disks over (blkbackctl handover, as for an upgrade): blkbackd must exit 0 with a
+# clean sanitizer log, leaving them to the next one (bk_start). Its output goes to $1.
+bk_handover() {
+	local rc=0
+	bk_ctl handover >"${1:-/dev/null}" || fail "handover failed"
+	wait "$BK_PID" || rc=$?
+	[ "$rc" -eq 0 ] || { tail -n 20 "$BK_LOG"; fail "blkbackd exited $rc after the handover"; }
+	no_sanitizer_reports "$BK_LOG" blkbackd
+	BK_PID=
+}
+
 # Print counter $3 of disk $2 of domain $1 from 'blkbackctl stats'.
 bk_stat() {
 	bk_ctl stats "$1" "$2" --json | python3 -c \

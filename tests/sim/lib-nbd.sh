@@ -22,7 +22,7 @@ nbd_server() {
 	local name=$1
 	shift
 	rm -f "$NBD_DIR/$name.pid" "$NBD_DIR/$name.sock"
-	nbdkit --unix "$NBD_DIR/$name.sock" --pidfile "$NBD_DIR/$name.pid" "$@" \
+	nbdkit --log=stderr --unix "$NBD_DIR/$name.sock" --pidfile "$NBD_DIR/$name.pid" "$@" \
 		>>"$NBD_DIR/$name.log" 2>&1 || { cat "$NBD_DIR/$name.log"; fail "nbdkit $* did not start"; }
 	wait_for 10 test -s "$NBD_DIR/$name.pid" || fail "nbdkit $name wrote no pid file"
 	cleanup_add "nbd_stop $name"

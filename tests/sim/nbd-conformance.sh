@@ -3,7 +3,8 @@
 # nbdkit servers: read/write/verify with many requests in flight, flush, discard (as
 # write-zeroes, and as a trim that promises no zeroes), requests split by the server's
 # largest block, two queues on one connection where the server has no multi-conn, read-only,
-# sizes, a server that fails reads. (Bad specs and servers: tests/sim/nbd-bad-input.sh.)
+# sizes, a server that fails reads, and one reap reading every reply the socket holds. (Bad
+# specs and servers: tests/sim/nbd-bad-input.sh.)
 here=$(dirname "$0")
 source "$here/../helpers.sh"
 source "$here/lib-nbd.sh"

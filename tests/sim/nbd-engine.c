@@ -7,6 +7,7 @@
  *   DIR/trim.sock    memory 8M, nozero               discard is a trim: no zeroes promised
  *   DIR/ro.sock      memory 8M, nbdkit -r            read-only whatever the spec says
  *   DIR/err.sock     memory 8M, error filter         every read fails with EIO
+ * and on DIR/mem.sock: one reap reads every reply the socket holds (run_drain).
  * With --bad, the specs and servers that must be refused, those of tests/sim/nbd-bad-input.sh:
  *   DIR/named.sock   memory 8M, export "good" only   another name is refused
  *   DIR/deaf.sock    bound, not listening            the connection is refused
@@ -16,12 +17,12 @@
  */
 #include <dirent.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "../unit/engine-harness.h"
-#include "../unit/open-spec.h"
+#include "engine-run.h"
 
-#define MiB (1024u * 1024u)
 #define DISK_SIZE (8 * MiB)
 #define ROUNDS 24
 
@@ -34,97 +35,115 @@ static void spec_of(char *buf, size_t len, const char *name, const char *opts)
 	snprintf(buf, len, "nbd:nbd+unix:///?socket=%s/%s.sock%s", dir, name, opts);
 }
 
-/* Random batches of reads and writes of up to 11 segments, then a deep one. */
-static void rounds(struct h_disk *h, bool discard)
+/*
+ * A discard, and a second queue: its own connection, or the first one's when the server
+ * has no multi-conn (d->arg points to true then).
+ */
+static void nbd_steps(struct h_disk *h, const struct er_disk *d)
 {
-	for (int r = 0; r < ROUNDS; r++)
-		h_region_round(h, 0, h->model_size, discard, r == ROUNDS - 1 ? H_SLOTS : H_BATCH);
-}
-
-/* Open the server's disk, check what it offers, run the harness on it, read it back read-only. */
-static void run_rw(const char *name, const char *opts, uint32_t phys, bool zeroes, bool twoq,
-		   bool shared)
-{
-	char spec[512], err[STORAGE_ERR_LEN];
-	struct h_disk h;
+	bool shared = *(const bool *)d->arg;
+	struct storage_queue *q2;
+	struct storage_link st;
 	int ret;
 
-	spec_of(spec, sizeof(spec), name, opts);
-	if (h_init(&h, name, DISK_SIZE, 0x5eed ^ phys ^ (uint64_t)strlen(name))) {
-		CHECK(0, "out of memory");
+	/* A discard of 1 MiB: zeroes where promised, else unknown bytes, written again. */
+	er_discard(h, 3 * MiB, MiB);
+	if (d->zeroes)
+		h_verify(h, 2 * MiB, 2 * MiB);
+	else
+		h_write(h, 3 * MiB, MiB);
+	ret = storage_queue_open(h->disk, &q2);
+	CHECK(ret == 0, "%s: second queue_open: %s", d->name, strerror(-ret));
+	CHECK(storage_link(h->disk, &st) == 0, "%s: storage_link", d->name);
+	if (!ret)
+		CHECK(st.up == (shared ? 1u : 2u) || (!shared && st.up + st.down == 2),
+		      "%s: %u connections up, %u down with two queues; want %d", d->name,
+		      st.up, st.down, shared ? 1 : 2);
+	storage_queue_close(q2);
+}
+
+/* The common run (engine-run.h) on the server's disk, then read back read-only. */
+static void run_rw(const char *name, uint32_t phys, bool zeroes, bool twoq, bool shared)
+{
+	char spec[512], ro_spec[512];
+	struct er_disk d = {
+		.name = name, .spec = spec, .ro_spec = ro_spec, .size = DISK_SIZE,
+		.seed = 0x5eed ^ phys ^ (uint64_t)strlen(name),
+		.size_what = "size the server offers", .phys = phys, .zeroes = zeroes,
+		.two_queues = twoq, .rounds = ROUNDS, .steps = nbd_steps, .arg = &shared,
+	};
+
+	spec_of(spec, sizeof(spec), name, "");
+	spec_of(ro_spec, sizeof(ro_spec), name, ",ro");
+	er_run(&d);
+}
+
+/* Bytes waiting to be read on socket fd, or -1. */
+static int inq(int fd)
+{
+	int n;
+
+	return ioctl(fd, FIONREAD, &n) ? -1 : n;
+}
+
+/*
+ * One reap answers every reply the socket holds, not one: DRAIN_READS page reads whose
+ * replies all wait on the socket complete in a single storage_reap. (libnbd reads one
+ * reply per notification; an engine that notified once per wake-up answered one request
+ * per turn of the ring's loop.)
+ */
+#define DRAIN_READS 16
+static void run_drain(void)
+{
+	char spec[512], err[STORAGE_ERR_LEN];
+	struct storage_poll sp;
+	struct timespec t0, now;
+	struct h_disk h;
+	int ret, n = -1;
+
+	spec_of(spec, sizeof(spec), "mem", "");
+	if (h_init(&h, "drain", DISK_SIZE, 0xd7a1))
 		return;
-	}
-	ret = open_spec(spec, &h.disk, err, sizeof(err));
-	CHECK(ret == 0, "open '%s': %d: %s", spec, ret, err);
-	if (ret)
-		goto out;
-	CHECK_U64(h.disk->size, DISK_SIZE, "size the server offers");
-	CHECK(!h.disk->readonly, "%s: a writable export opened read-only", name);
-	CHECK_INT(h.disk->caps.sector_size, 512, "sector size");
-	CHECK_INT(h.disk->caps.physical_sector_size, phys, "physical sector (preferred block)");
-	CHECK(h.disk->caps.flush, "%s: nbdkit memory offers flush", name);
-	CHECK(h.disk->caps.discard, "%s: nbdkit memory offers trim and zero", name);
-	CHECK(h.disk->caps.discard_zeroes == zeroes, "%s: discard_zeroes %d, want %d", name,
-	      h.disk->caps.discard_zeroes, zeroes);
-	CHECK(!h.disk->caps.secure_discard, "%s: NBD has no secure discard", name);
-	ret = storage_queue_open(h.disk, &h.q);
-	CHECK(ret == 0, "%s: queue_open: %s", name, strerror(-ret));
-	if (ret)
-		goto close;
-	rounds(&h, zeroes);
-	h_flush(&h);
-	/* Requests longer than the server's largest block, in many parts. */
-	h_write(&h, MiB, 2 * MiB);
-	h_verify(&h, 0, DISK_SIZE);
-	{
-		/* A discard of 1 MiB: zeroes where promised, else unknown bytes, written again. */
-		struct h_slot *s = &h.slot[0];
-
-		s->io = (struct storage_io){ .op = STORAGE_DISCARD, .offset = 3 * MiB, .len = MiB };
-		h_run(&h, 1);
-		memset(h.model + 3 * MiB, 0, MiB);
-		if (zeroes)
-			h_verify(&h, 2 * MiB, 2 * MiB);
-		else
-			h_write(&h, 3 * MiB, MiB);
-	}
-	{
-		/* A second queue: its own connection, or the first one's without multi-conn. */
-		struct storage_queue *q2;
-		struct storage_link st;
-
-		ret = storage_queue_open(h.disk, &q2);
-		CHECK(ret == 0, "%s: second queue_open: %s", name, strerror(-ret));
-		CHECK(storage_link(h.disk, &st) == 0, "%s: storage_link", name);
-		if (!ret)
-			CHECK(st.up == (shared ? 1u : 2u) || (!shared && st.up + st.down == 2),
-			      "%s: %u connections up, %u down with two queues; want %d", name,
-			      st.up, st.down, shared ? 1 : 2);
-		storage_queue_close(q2);
-	}
-	if (twoq)
-		h_two_queues(&h);
-	h_verify(&h, 0, DISK_SIZE);
-	h_flush(&h);
-	printf("%s: %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64 " flushes, %" PRIu64
-	       " discards verified\n", name, h.nr[STORAGE_READ], h.nr[STORAGE_WRITE],
-	       h.nr[STORAGE_FLUSH], h.nr[STORAGE_DISCARD]);
-	storage_queue_close(h.q);
-	h.q = NULL;
-close:
-	storage_close(h.disk);
-	h.disk = NULL;
-	/* The server kept it: a read-only open reads the same bytes. */
-	spec_of(spec, sizeof(spec), name, ",ro");
 	ret = open_spec(spec, &h.disk, err, sizeof(err));
 	CHECK(ret == 0, "open '%s': %s", spec, err);
 	if (ret)
 		goto out;
-	CHECK(h.disk->readonly, "%s: ,ro opened writable", name);
-	if (!storage_queue_open(h.disk, &h.q)) {
-		h_verify(&h, 0, DISK_SIZE);
-		storage_queue_close(h.q);
+	ret = storage_queue_open(h.disk, &h.q);
+	CHECK(ret == 0, "drain: queue_open: %s", strerror(-ret));
+	if (ret)
+		goto close;
+	/* Data, so that every reply carries its page (a hole might be sent as less). */
+	h_write(&h, 0, DRAIN_READS * H_PAGE);
+	storage_poll(h.q, &sp);
+	CHECK(sp.fd >= 0, "drain: a connection of its own polls its socket");
+	for (int i = 0; i < DRAIN_READS; i++) {
+		h.slot[i].io = (struct storage_io){ .op = STORAGE_READ, .offset = i * H_PAGE };
+		h_layout_pages(&h.slot[i], H_PAGE);
 	}
+	h_submit(&h, DRAIN_READS);
+	/* Each reply is a page and a header of at least 16 bytes: all there once this many. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct pollfd p = { .fd = sp.fd, .events = POLLIN };
+
+		n = inq(sp.fd);
+		if (n < 0 || n >= DRAIN_READS * (int)(H_PAGE + 16))
+			break;
+		poll(&p, 1, 10);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - t0.tv_sec < 20);
+	CHECK(n >= DRAIN_READS * (int)(H_PAGE + 16), "drain: %d bytes of replies on the socket "
+	      "after 20 s, want %u (FIONREAD: %s)", n, DRAIN_READS * (H_PAGE + 16),
+	      n < 0 ? strerror(errno) : "ok");
+	storage_reap(h.q);
+	CHECK_INT(DRAIN_READS - h_pending(&h, DRAIN_READS), DRAIN_READS,
+		  "reads answered by one reap with all their replies on the socket");
+	h_wait(&h, 0, DRAIN_READS);
+	h_check_results(&h, DRAIN_READS);
+	for (int i = 0; i < DRAIN_READS; i++)
+		CHECK(h_compare(&h, &h.slot[i]), "drain: read %d returned other bytes", i);
+	storage_queue_close(h.q);
+close:
 	storage_close(h.disk);
 out:
 	h_free(&h);
@@ -273,10 +292,11 @@ int main(int argc, char **argv)
 		bad_input();
 		return check_done("nbd-engine --bad");
 	}
-	run_rw("mem", "", 512, true, true, false);
-	run_rw("small", "", 4096, true, true, false);
-	run_rw("single", "", 512, true, true, true);
-	run_rw("trim", "", 512, false, false, false);
+	run_rw("mem", 512, true, true, false);
+	run_rw("small", 4096, true, true, false);
+	run_rw("single", 512, true, true, true);
+	run_rw("trim", 512, false, false, false);
+	run_drain();
 	run_ro();
 	run_err();
 	return check_done("nbd-engine");

@@ -21,7 +21,10 @@ bk_ctl attach guest1 "nbd:$(nbd_uri gone),timeout=10" --vdev xvdb --nowait >/dev
 	fail "attach of the nbd disk failed"
 bk_ctl attach guest2 mem:size=64M --vdev xvdb --nowait >/dev/null || fail "attach of the mem disk failed"
 
-fe_bg "$XENSIM_DIR/gone.log" guest1 verify xvdb --seed 31 --iodepth 16 --io-timeout 120 --queues 2
+# Four passes: one pass of 64 MiB (1.3 s) could end before the kill below; after the
+# timeout, each pass left fails at once.
+fe_bg "$XENSIM_DIR/gone.log" guest1 verify xvdb --seed 31 --iodepth 16 --io-timeout 120 --queues 2 \
+	--passes 4
 vpid=$FE_PID
 written() { [ "$(bk_stat guest1 xvdb wr_sect)" -ge "$1" ]; }
 wait_for 60 written 8192 || { cat "$XENSIM_DIR/gone.log"; fail "the guest wrote nothing"; }

@@ -69,12 +69,7 @@ new=$(qsd_pids "$IMAGES")
 [ -n "$new" ] && [ "$new" != "$old" ] || fail "no new qemu-storage-daemon (old $old, now '$new')"
 # A handover, as for an upgrade: the old daemon stops its qemu-storage-daemon, the next
 # starts one.
-bk_ctl handover >/dev/null || fail "handover failed"
-rc=0
-wait "$BK_PID" || rc=$?
-[ "$rc" -eq 0 ] || fail "blkbackd exited $rc after the handover"
-no_sanitizer_reports "$BK_LOG" blkbackd
-BK_PID=
+bk_handover
 qsd_gone "$IMAGES" || fail "qemu-storage-daemon left by the handover: $(qsd_pids "$IMAGES")"
 bk_start
 wait "$vpid" || { cat "$XENSIM_DIR/verify.log"; tail -n 30 "$BK_LOG"; fail "verify failed across the kill and the handover"; }

@@ -11,111 +11,57 @@
  */
 #include <unistd.h>
 
-#include "../unit/engine-harness.h"
-#include "../unit/open-spec.h"
+#include "engine-run.h"
 
-#define MiB (1024u * 1024u)
 #define DISK_SIZE (8 * MiB)
 #define ROUNDS 16
 
 static const char *dir;
 
-/* Random batches of reads, writes and discards of up to 11 segments, then a deep one. */
-static void rounds(struct h_disk *h)
+/* Zeroes where discarded: 4 KiB inside a 64 KiB cluster (a trim would leave the data). */
+static void image_steps(struct h_disk *h, const struct er_disk *d)
 {
-	for (int r = 0; r < ROUNDS; r++)
-		h_region_round(h, 0, h->model_size, true, r == ROUNDS - 1 ? H_SLOTS : H_BATCH);
+	(void)d;
+	h_write(h, 4 * MiB, 128 * 1024);
+	er_discard(h, 4 * MiB + 8192, 4096);
+	er_discard(h, 4 * MiB + 65536, 65536);
+	h_verify(h, 4 * MiB, 128 * 1024);
 }
 
-/* Discard [off, off+len) in one request; the model then holds zeroes there. */
-static void discard(struct h_disk *h, uint64_t off, uint64_t len)
+/* Whole clusters discarded, for the script's qemu-img map. */
+static void last_discard(struct h_disk *h, const struct er_disk *d)
 {
-	h->slot[0].io = (struct storage_io){ .op = STORAGE_DISCARD, .offset = off, .len = len };
-	h_run(h, 1);
-	memset(h->model + off, 0, len);
-}
+	char err[STORAGE_ERR_LEN];
+	int ret = open_spec(d->spec, &h->disk, err, sizeof(err));
 
-/* Open an image's disk, check what it offers, run the harness on it, read it back read-only. */
-static void run_rw(const char *engine, const char *file, bool last_discard)
-{
-	char spec[512], err[STORAGE_ERR_LEN];
-	struct h_disk h;
-	int ret;
-
-	snprintf(spec, sizeof(spec), "%s:%s/%s", engine, dir, file);
-	if (h_init(&h, file, DISK_SIZE, 0x1ace ^ (uint64_t)strlen(file))) {
-		CHECK(0, "out of memory");
+	CHECK(ret == 0, "open '%s': %s", d->spec, err);
+	if (ret)
 		return;
+	if (!storage_queue_open(h->disk, &h->q)) {
+		er_discard(h, 6 * MiB, 2 * MiB);
+		h_flush(h);
+		h_verify(h, 5 * MiB, 3 * MiB);
+		storage_queue_close(h->q);
+		h->q = NULL;
 	}
-	ret = open_spec(spec, &h.disk, err, sizeof(err));
-	CHECK(ret == 0, "open '%s': %d: %s", spec, ret, err);
-	if (ret)
-		goto out;
-	CHECK_U64(h.disk->size, DISK_SIZE, "the image's virtual size");
-	CHECK(!h.disk->readonly, "%s: opened read-only", file);
-	CHECK_INT(h.disk->caps.sector_size, 512, "sector size");
-	CHECK_INT(h.disk->caps.physical_sector_size, 4096, "physical sector (qemu's preferred)");
-	CHECK(h.disk->caps.flush, "%s: no flush", file);
-	CHECK(h.disk->caps.discard && h.disk->caps.discard_zeroes,
-	      "%s: discard %d, discard_zeroes %d: qemu offers write-zeroes", file,
-	      h.disk->caps.discard, h.disk->caps.discard_zeroes);
-	CHECK(!h.disk->caps.secure_discard, "%s: no secure discard", file);
-	ret = storage_queue_open(h.disk, &h.q);
-	CHECK(ret == 0, "%s: queue_open: %s", file, strerror(-ret));
-	if (ret)
-		goto close;
-	rounds(&h);
-	h_flush(&h);
-	/* Requests of many parts, written over what the rounds left. */
-	h_write(&h, MiB, 2 * MiB);
-	h_verify(&h, 0, DISK_SIZE);
-	/* Zeroes where discarded: 4 KiB inside a 64 KiB cluster (a trim would leave the data). */
-	h_write(&h, 4 * MiB, 128 * 1024);
-	discard(&h, 4 * MiB + 8192, 4096);
-	discard(&h, 4 * MiB + 65536, 65536);
-	h_verify(&h, 4 * MiB, 128 * 1024);
-	h_two_queues(&h);
-	h_verify(&h, 0, DISK_SIZE);
-	h_flush(&h);
-	printf("%s: %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64 " flushes, %" PRIu64
-	       " discards verified\n", file, h.nr[STORAGE_READ], h.nr[STORAGE_WRITE],
-	       h.nr[STORAGE_FLUSH], h.nr[STORAGE_DISCARD]);
-	storage_queue_close(h.q);
-	h.q = NULL;
-close:
-	storage_close(h.disk);
-	h.disk = NULL;
-	/* A new qemu on the image: the bytes are there, and ,ro is read-only. */
-	snprintf(spec, sizeof(spec), "%s:%s/%s,ro", engine, dir, file);
-	ret = open_spec(spec, &h.disk, err, sizeof(err));
-	CHECK(ret == 0, "open '%s': %s", spec, err);
-	if (ret)
-		goto out;
-	CHECK(h.disk->readonly, "%s: ,ro opened writable", file);
-	if (!storage_queue_open(h.disk, &h.q)) {
-		h_verify(&h, 0, DISK_SIZE);
-		storage_queue_close(h.q);
-		h.q = NULL;
-	}
-	storage_close(h.disk);
-	h.disk = NULL;
-	if (!last_discard)
-		goto out;
-	/* Whole clusters discarded for the script's qemu-img map. */
+	storage_close(h->disk);
+	h->disk = NULL;
+}
+
+/* The common run (engine-run.h) on an image; last: then discard its end (last_discard). */
+static void run_rw(const char *engine, const char *file, bool last)
+{
+	char spec[512], ro_spec[512];
+	struct er_disk d = {
+		.name = file, .spec = spec, .ro_spec = ro_spec, .size = DISK_SIZE,
+		.seed = 0x1ace ^ (uint64_t)strlen(file), .size_what = "the image's virtual size",
+		.phys = 4096, .zeroes = true, .two_queues = true, .rounds = ROUNDS,
+		.steps = image_steps, .after = last ? last_discard : NULL,
+	};
+
 	snprintf(spec, sizeof(spec), "%s:%s/%s", engine, dir, file);
-	ret = open_spec(spec, &h.disk, err, sizeof(err));
-	CHECK(ret == 0, "open '%s': %s", spec, err);
-	if (ret)
-		goto out;
-	if (!storage_queue_open(h.disk, &h.q)) {
-		discard(&h, 6 * MiB, 2 * MiB);
-		h_flush(&h);
-		h_verify(&h, 5 * MiB, 3 * MiB);
-		storage_queue_close(h.q);
-	}
-	storage_close(h.disk);
-out:
-	h_free(&h);
+	snprintf(ro_spec, sizeof(ro_spec), "%s:%s/%s,ro", engine, dir, file);
+	er_run(&d);
 }
 
 /* A read-only spec: read-only disk, and the contract refuses a write. */

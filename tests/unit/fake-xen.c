@@ -1,8 +1,10 @@
 /* An in-process fake of libxengnttab and libxenevtchn; see fake-xen.h. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -574,14 +576,25 @@ int fake_poll_fail_fd(void)
 	return poll_fail_efd;
 }
 
-/*
- * poll(2) for the whole test program (the ring's code is linked into it): a poll
- * on the backend's event channel fd fails while fake_poll_fail says so; every
- * other poll, and that one otherwise, is the real one (ppoll).
- */
-int poll(struct pollfd *fds, nfds_t n, int timeout)
+/* The C library's ppoll, under the override below. */
+static int real_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		      const sigset_t *mask)
 {
-	struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000 };
+	static int (*fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+
+	if (!fn)
+		*(void **)&fn = dlsym(RTLD_NEXT, "ppoll");
+	return fn(fds, n, ts, mask);
+}
+
+/*
+ * ppoll(2) for the whole test program (the ring's code is linked into it; it waits with
+ * ppoll while a request waits for its I/O limit): a poll on the backend's event channel fd
+ * fails while fake_poll_fail says so; every other poll, and that one otherwise, is the
+ * real one.
+ */
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
 	bool fail = false;
 	uint64_t one = 1;
 	int err = 0;
@@ -602,5 +615,13 @@ int poll(struct pollfd *fds, nfds_t n, int timeout)
 		errno = err;
 		return -1;
 	}
+	return real_ppoll(fds, n, ts, mask);
+}
+
+/* poll(2), the same way. */
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	struct timespec ts = { timeout / 1000, (long)(timeout % 1000) * 1000000 };
+
 	return ppoll(fds, n, timeout < 0 ? NULL : &ts, NULL);
 }

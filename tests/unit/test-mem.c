@@ -571,8 +571,100 @@ out:
 	free(buf);
 }
 
+/* The kernel's transparent huge page size if it gives them to madvise'd memory, else 0. */
+static uint64_t thp_size(void)
+{
+	char mode[128] = "";
+	unsigned long long size = 0;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+
+	if (f) {
+		if (!fgets(mode, sizeof(mode), f))
+			mode[0] = '\0';
+		fclose(f);
+	}
+	f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
+	if (f) {
+		if (fscanf(f, "%llu", &size) != 1)
+			size = 0;
+		fclose(f);
+	}
+	return strstr(mode, "[always]") || strstr(mode, "[madvise]") ? size : 0;
+}
+
+/*
+ * "huge": a ramdisk whose unit is a huge page. A 4 KiB write allocates (and counts) a
+ * whole huge page, a second write in it nothing more; discard inside a huge page zeroes
+ * the bytes and keeps the page, of a whole one gives it back; the bytes always match a
+ * model. Where the kernel gives no huge pages the open fails, saying so.
+ */
+static void test_huge(void)
+{
+	const size_t size = 16u << 20;
+	uint64_t unit = thp_size(), used0;
+	struct storage *disk = NULL;
+	struct storage_queue *q;
+	uint8_t *model = calloc(1, size), *buf = malloc(64 << 10);
+	struct iovec iov;
+	char err[256] = "";
+
+	struct storage_spec spec;
+
+	CHECK(storage_spec_parse("mem:size=16M,huge=1", &spec, err, sizeof(err)) == -EINVAL &&
+	      strstr(err, "huge=1"), "huge=1 refused: %s", err);
+	storage_spec_free(&spec);
+	used0 = storage_mem_used();
+	if (!unit) {
+		CHECK(open_spec("mem:size=16M,huge", &disk, err, sizeof(err)) == -EOPNOTSUPP &&
+		      strstr(err, "transparent huge pages"), "huge without THP: %s", err);
+		printf("test-mem: this kernel gives no transparent huge pages: only the refusal checked\n");
+		goto out;
+	}
+	disk = must_open("mem:size=16M,huge");
+	q = must_queue(disk);
+	if (!q || !model || !buf)
+		goto out;
+	CHECK(disk->caps.discard_granularity == unit, "huge: discard granularity %u, want %llu",
+	      disk->caps.discard_granularity, (unsigned long long)unit);
+	fill(buf, 4096, 1);
+	iov = (struct iovec){ buf, 4096 };
+	run_io(q, STORAGE_WRITE, unit + 8192, &iov, 1, "huge: 4 KiB write");
+	memcpy(model + unit + 8192, buf, 4096);
+	CHECK(storage_mem_used() - used0 == unit, "huge: a 4 KiB write counts %llu bytes, want %llu",
+	      (unsigned long long)(storage_mem_used() - used0), (unsigned long long)unit);
+	fill(buf, 4096, 2);
+	run_io(q, STORAGE_WRITE, 2 * unit - 4096, &iov, 1, "huge: a second write, same huge page");
+	memcpy(model + 2 * unit - 4096, buf, 4096);
+	CHECK(storage_mem_used() - used0 == unit, "huge: a second write in it counts %llu, want %llu",
+	      (unsigned long long)(storage_mem_used() - used0), (unsigned long long)unit);
+	/* A write across two huge pages (the 3rd and 4th), 64 KiB. */
+	fill(buf, 64 << 10, 3);
+	iov.iov_len = 64 << 10;
+	run_io(q, STORAGE_WRITE, 3 * unit - (32 << 10), &iov, 1, "huge: write across two");
+	memcpy(model + 3 * unit - (32 << 10), buf, 64 << 10);
+	CHECK(storage_mem_used() - used0 == 3 * unit, "huge: three huge pages count %llu, want %llu",
+	      (unsigned long long)(storage_mem_used() - used0), (unsigned long long)(3 * unit));
+	run_discard(q, unit + 8192, 4096, "huge: discard 4 KiB inside a huge page");
+	memset(model + unit + 8192, 0, 4096);
+	CHECK(storage_mem_used() - used0 == 3 * unit, "huge: a partial discard gave memory back");
+	run_discard(q, unit - 512, unit + 1024, "huge: discard a whole huge page and edges");
+	memset(model + unit - 512, 0, unit + 1024);
+	CHECK(storage_mem_used() - used0 == 2 * unit, "huge: after discarding one, %llu counted, want %llu",
+	      (unsigned long long)(storage_mem_used() - used0), (unsigned long long)(2 * unit));
+	check_against_model(q, model, size, "huge: after writes and discards");
+	close_both(q, disk);
+	disk = NULL;
+	CHECK(storage_mem_used() == used0, "huge: close gave back all but %llu bytes",
+	      (unsigned long long)(storage_mem_used() - used0));
+out:
+	storage_close(disk);
+	free(model);
+	free(buf);
+}
+
 int main(void)
 {
+	test_huge();
 	test_discard();
 	test_fresh();
 	test_patterns();

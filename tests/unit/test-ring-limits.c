@@ -5,6 +5,7 @@
  * then waits (its requests neither fail nor reach storage), goes on once the pages
  * come back, and that its persistent cache stops growing near a limit.
  */
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 
 #include "../../blkback/journal.h"
@@ -44,11 +45,11 @@ static void test_budgets(void)
 
 	printf("case 1: the budgets' arithmetic\n");
 	CHECK(a && b && a != b, "budgets of two domains");
-	CHECK(grant_budget_take(a, DOM_LIMIT), "a domain can take its whole limit");
-	CHECK(!grant_budget_take(a, 1), "a domain took a page past its limit");
-	CHECK(!grant_budget_room(a), "room reported past the domain's limit");
-	CHECK(grant_budget_take(b, DOM_LIMIT - 256), "another domain is not held back");
-	CHECK(!grant_budget_take(b, 512), "the daemon's limit was passed");
+	CHECK(grant_budget_take(a, NULL, DOM_LIMIT), "a domain can take its whole limit");
+	CHECK(!grant_budget_take(a, NULL, 1), "a domain took a page past its limit");
+	CHECK(!grant_budget_room(a, NULL), "room reported past the domain's limit");
+	CHECK(grant_budget_take(b, NULL, DOM_LIMIT - 256), "another domain is not held back");
+	CHECK(!grant_budget_take(b, NULL, 512), "the daemon's limit was passed");
 	CHECK_U64(grant_daemon_used(), ALL_LIMIT - 256, "daemon pages after failed takes");
 	CHECK(!grant_budget_take_cached(b), "a cache grew into the last quarter");
 	grant_budget_give(a, DOM_LIMIT);
@@ -76,7 +77,7 @@ static void test_wait(uint32_t holder, unsigned int hold, const char *what)
 
 	printf("%s\n", what);
 	world_start(&w);
-	CHECK(grant_budget_take(b, hold), "holding %u pages", hold);
+	CHECK(grant_budget_take(b, NULL, hold), "holding %u pages", hold);
 	push_write(&w, 0x21, 1, 0);
 	CHECK(log_stays(0), "a request went to storage with no room in the budget");
 	CHECK_INT(w.sring->rsp_prod, 0, "a request without room was answered");
@@ -96,8 +97,8 @@ static void test_not_starved(void)
 
 	printf("case 3: another guest at its limit\n");
 	world_start(&w);
-	CHECK(grant_budget_take(b, DOM_LIMIT), "another guest takes its share");
-	CHECK(!grant_budget_take(b, 256), "another guest took more than its share");
+	CHECK(grant_budget_take(b, NULL, DOM_LIMIT), "another guest takes its share");
+	CHECK(!grant_budget_take(b, NULL, 256), "another guest took more than its share");
 	push_write(&w, 0x31, 1, 0);
 	expect_ok(&w, 0x31, "a request beside a guest at its limit");
 	grant_budget_give(b, DOM_LIMIT);
@@ -124,7 +125,7 @@ static void test_cache_stops(void)
 	expect_ok(&w, 0x41, "a write with room");
 	CHECK_INT(fake_grant_mapped(1), 1, "a persistent grant kept with room");
 	/* The domain's other rings hold the rest of its first three quarters. */
-	CHECK(grant_budget_take(b, hold), "holding pages");
+	CHECK(grant_budget_take(b, NULL, hold), "holding pages");
 	push_write(&w, 0x42, 2, 8);
 	expect_ok(&w, 0x42, "a write with no room to cache");
 	CHECK_INT(fake_grant_mapped(2), 0, "a grant cached with no room for it");
@@ -180,7 +181,7 @@ static void test_redo_waits(void)
 	w.front.req_prod_pvt = 1;
 	w.sring->req_prod = 1;
 
-	CHECK(grant_budget_take(b, DOM_LIMIT), "the domain's other rings hold its whole share");
+	CHECK(grant_budget_take(b, NULL, DOM_LIMIT), "the domain's other rings hold its whole share");
 	CHECK_INT(world_ring_start(&w), 0, "taking over the ring");
 	if (!w.ring)
 		exit(1);
@@ -193,6 +194,56 @@ static void test_redo_waits(void)
 	CHECK_U64(grant_daemon_used(), 0, "daemon pages after the ring stopped");
 	unlink(path);
 	rmdir(dir);
+}
+
+/* Wait (bounded) for a waiter's eventfd to be written, and read it. */
+static bool woken(int efd)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	uint64_t n;
+
+	return poll(&pfd, 1, TIMEOUT_MS) == 1 && read(efd, &n, sizeof(n)) == sizeof(n);
+}
+
+/*
+ * Case 7 and 8: room is handed out in turn. The test plays a ring of domain behind (its
+ * own waiter and doorbell) that found no room first; the ring's request comes next and
+ * waits behind it. Once the holder gives its pages back, the first in line is woken and
+ * the ring, though room exists, stays behind it (as does a taker that never waits); when
+ * the first has taken, the ring is woken in its turn, with no timer.
+ */
+static void test_in_turn(uint32_t holder, unsigned int hold, uint32_t behind, const char *what)
+{
+	struct grant_budget *h = grant_budget_get(holder), *b = grant_budget_get(behind);
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct grant_waiter first;
+	struct world w;
+
+	printf("%s\n", what);
+	CHECK(efd >= 0, "eventfd: %s", strerror(errno));
+	grant_waiter_init(&first, efd);
+	world_start(&w);
+	CHECK(grant_budget_take(h, NULL, hold), "holding %u pages", hold);
+	CHECK(!grant_budget_take(b, &first, 256), "a ring took past the limit");
+	CHECK(first.ticket != 0, "a ring that found no room is not in line");
+	push_write(&w, 0x71, 1, 0);
+	CHECK(log_stays(0), "a request went to storage with no room in the budget");
+	grant_budget_give(h, hold);
+	CHECK(woken(efd), "the first in line was not woken when room came back");
+	CHECK(log_stays(0), "the ring took the room of a ring waiting before it");
+	CHECK(!grant_budget_take(h, NULL, 1), "a taker passed the rings waiting in line");
+	CHECK(grant_budget_room(b, &first), "no room for the first in line");
+	CHECK(grant_budget_take(b, &first, 256), "the first in line cannot take");
+	CHECK(first.ticket == 0, "a ring that took is still in line");
+	CHECK(wait_log(1), "the ring was not woken in its turn");
+	expect_ok(&w, 0x71, "the ring's request, in its turn");
+	grant_budget_give(b, 256);
+	world_stop(&w);
+	CHECK_U64(grant_budget_used(h), 0, "the holder's pages after the case");
+	CHECK_U64(grant_budget_used(b), 0, "the first ring's pages after the case");
+	grant_budget_put(h);
+	grant_budget_put(b);
+	close(efd);
 }
 
 int main(void)
@@ -208,7 +259,7 @@ int main(void)
 	{
 		struct grant_budget *c = grant_budget_get(OTHER + 1);
 
-		CHECK(grant_budget_take(c, ALL_LIMIT - DOM_LIMIT), "a third domain's share");
+		CHECK(grant_budget_take(c, NULL, ALL_LIMIT - DOM_LIMIT), "a third domain's share");
 		test_wait(OTHER, DOM_LIMIT - 255,
 			  "case 4: a request waits for room in the daemon");
 		grant_budget_give(c, ALL_LIMIT - DOM_LIMIT);
@@ -216,5 +267,16 @@ int main(void)
 	}
 	test_cache_stops();
 	test_redo_waits();
+	test_in_turn(DOMID, DOM_LIMIT - 255, DOMID,
+		     "case 7: room in the domain's budget goes to the rings in line, in turn");
+	{
+		struct grant_budget *c = grant_budget_get(OTHER + 1);
+
+		CHECK(grant_budget_take(c, NULL, ALL_LIMIT - DOM_LIMIT), "a third domain's share");
+		test_in_turn(OTHER, DOM_LIMIT - 255, OTHER + 2,
+			     "case 8: room in the daemon's budget goes to the rings in line, in turn");
+		grant_budget_give(c, ALL_LIMIT - DOM_LIMIT);
+		grant_budget_put(c);
+	}
 	return check_done("test-ring-limits");
 }

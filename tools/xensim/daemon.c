@@ -1,5 +1,6 @@
 /* daemon.c: the xensim daemon: start-up, the control socket, shutdown. */
 #include "daemon.h"
+#include "domain.h"
 #include "hv.h"
 #include "loop.h"
 #include "xensim.h"
@@ -8,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +17,10 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CTL_MAX 4096
 
-char sim_dir[XENSIM_DIR_MAX + 1];
-bool sim_debug;
 
 struct ctl {
 	struct ctl *next;
@@ -37,21 +34,6 @@ struct ctl {
 static int ctl_fd = -1, sig_fd = -1;
 static struct ctl *ctls;
 static char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-
-/* Log a line to stderr with a timestamp. */
-void sim_log(const char *fmt, ...)
-{
-	struct timespec ts;
-	va_list ap;
-	char buf[1024];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%lld.%03ld xensim[%d]: %s\n", (long long)ts.tv_sec,
-		ts.tv_nsec / 1000000, (int)getpid(), buf);
-}
 
 /* Close a control connection. */
 static void ctl_close(struct ctl *c)
@@ -280,27 +262,6 @@ static void sig_event(void *arg, uint32_t events)
 		sim_log("stopping on signal %u", si.ssi_signo);
 		loop_quit();
 	}
-}
-
-/* Listen on a Unix socket of type at path; the fd or -errno. */
-int sim_listen(const char *path, int type)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
 }
 
 /* Set up everything but the domains; errors go to *why. */

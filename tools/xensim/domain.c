@@ -1,4 +1,8 @@
-/* domain.c: the simulated domains: ids, names, and their creation and destruction. */
+/*
+ * domain.c: the simulated domains created and destroyed as a toolstack does: the
+ * hypervisor, then xenstore. The table of domains is core.c's.
+ */
+#include "domain.h"
 #include "xensim.h"
 #include "hv.h"
 #include "xsd.h"
@@ -12,47 +16,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static struct sim_domain *doms[XENSIM_MAX_DOMID + 1];
 /* Like Xen, ids are not reused while the simulator runs. */
 static unsigned int next_id = 1;
-
-/* Build "$sim_dir/dom<id>/<leaf>" (leaf "" for the directory). */
-int sim_dom_path(char *buf, size_t size, unsigned int id, const char *leaf)
-{
-	int n = snprintf(buf, size, "%s/dom%u%s%s", sim_dir, id, *leaf ? "/" : "", leaf);
-
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-/* The domain with this id, or NULL. */
-struct sim_domain *dom_by_id(unsigned int id)
-{
-	return id <= XENSIM_MAX_DOMID ? doms[id] : NULL;
-}
-
-/* The domain named ref, or with decimal id ref. */
-struct sim_domain *dom_lookup(const char *ref)
-{
-	char *end;
-	unsigned long id;
-
-	for (unsigned int i = 0; i <= XENSIM_MAX_DOMID; i++)
-		if (doms[i] && !strcmp(doms[i]->name, ref))
-			return doms[i];
-	if (*ref < '0' || *ref > '9')
-		return NULL;
-	id = strtoul(ref, &end, 10);
-	return *end || id > XENSIM_MAX_DOMID ? NULL : doms[id];
-}
-
-/* The next domain after prev in id order. */
-struct sim_domain *dom_next(const struct sim_domain *prev)
-{
-	for (unsigned int i = prev ? prev->id + 1 : 0; i <= XENSIM_MAX_DOMID; i++)
-		if (doms[i])
-			return doms[i];
-	return NULL;
-}
 
 /* A name is letters, digits, '-', '_' and '.', and not only digits (those are ids). */
 static bool valid_name(const char *name)
@@ -94,7 +59,7 @@ static int create_id(const char *name, unsigned int id)
 		free(d);
 		return ret;
 	}
-	doms[id] = d;
+	dom_set(id, d);
 	ret = hv_domain_create(id);
 	if (ret) {
 		sim_log("cannot create domain %s: hypervisor: %s", name, strerror(-ret));
@@ -110,7 +75,7 @@ static int create_id(const char *name, unsigned int id)
 	sim_log("domain %u (%s) created", id, name);
 	return 0;
 fail:
-	doms[id] = NULL;
+	dom_set(id, NULL);
 	free(d);
 	rmdir(dir);
 	return ret;
@@ -157,7 +122,7 @@ static void destroy(unsigned int id, bool kill)
 	if (!sim_dom_path(path, sizeof(path), id, ""))
 		rmdir(path);
 	sim_log("domain %u (%s) destroyed", id, d->name);
-	doms[id] = NULL;
+	dom_set(id, NULL);
 	free(d);
 }
 
@@ -199,20 +164,3 @@ int dom_shutdown(unsigned int id, unsigned int reason)
 	return 0;
 }
 
-/* "id name" lines for every domain (malloc'ed). */
-char *dom_list(void)
-{
-	char *s = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&s, &len);
-
-	if (!f)
-		return NULL;
-	for (struct sim_domain *d = dom_next(NULL); d; d = dom_next(d))
-		fprintf(f, "%u %s\n", d->id, d->name);
-	if (fclose(f)) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}

@@ -16,30 +16,6 @@
 #include <unistd.h>
 #include <xen/grant_table.h>
 
-/* Allocate the grant table and the frame use counts of d. */
-int gnt_dom_init(struct hv_dom *d)
-{
-	d->frame_use = calloc(HV_MEM_FRAMES, sizeof(*d->frame_use));
-	d->gnt = calloc(HV_GNT_ENTRIES, sizeof(*d->gnt));
-	d->gnt_free = malloc(HV_GNT_ENTRIES * sizeof(*d->gnt_free));
-	if (!d->frame_use || !d->gnt || !d->gnt_free)
-		return -ENOMEM;
-	for (uint32_t ref = HV_GNT_RESERVED; ref < HV_GNT_ENTRIES; ref++)
-		d->gnt_free[d->gnt_count++] = ref;
-	return 0;
-}
-
-/* Free the tables of d; idempotent. */
-void gnt_dom_fini(struct hv_dom *d)
-{
-	free(d->frame_use);
-	free(d->gnt);
-	free(d->gnt_free);
-	d->frame_use = NULL;
-	d->gnt = NULL;
-	d->gnt_free = NULL;
-}
-
 /* Take a free frame of d (next fit); -ENOMEM when guest memory is full. */
 static int frame_alloc(struct hv_dom *d, uint32_t *frame)
 {

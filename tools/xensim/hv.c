@@ -1,7 +1,7 @@
 /*
- * hv.c: the simulated hypervisor's domains, their hv sockets and the dispatch of library
- * requests (protocol in hvproto.h). Grant tables live in hv-gnt.c, event channels in
- * hv-evtchn.c.
+ * hv.c: the simulated hypervisor's domains made and torn down, their hv sockets and the
+ * dispatch of library requests (protocol in hvproto.h). Grant tables live in hv-gnt.c,
+ * event channels in hv-evtchn.c, the domain table in hv-dom.c.
  */
 #include "hv.h"
 #include "hvint.h"
@@ -25,36 +25,8 @@
 
 static char hv_dir[PATH_MAX];
 static struct xensim_counters *counters;
-static struct hv_dom *doms[XENSIM_MAX_DOMID + 1];
 /* Requests are read here; replies assembled here (one at a time: single thread). */
 static uint64_t inbuf[HV_MSG_MAX / 8 + 1];
-
-/* The alive domain domid (DOMID_SELF means self), or NULL. */
-struct hv_dom *hv_dom_get(uint32_t domid, uint32_t self)
-{
-	if (domid == DOMID_SELF)
-		domid = self;
-	return domid <= XENSIM_MAX_DOMID ? doms[domid] : NULL;
-}
-
-/* Free a domain's memory and tables. */
-static void dom_free(struct hv_dom *d)
-{
-	gnt_dom_fini(d);
-	if (d->memfd >= 0)
-		close(d->memfd);
-	if (d->memfd_ro >= 0)
-		close(d->memfd_ro);
-	free(d->ports);
-	free(d);
-}
-
-/* Drop a reference to d; a destroyed domain goes with its last foreign mapping. */
-void hv_dom_put(struct hv_dom *d)
-{
-	if (--d->refs == 0)
-		dom_free(d);
-}
 
 /* The counters of domid. */
 struct xensim_dom_counters *hv_cnt(uint32_t domid)
@@ -62,43 +34,6 @@ struct xensim_dom_counters *hv_cnt(uint32_t domid)
 	static struct xensim_dom_counters dummy;
 
 	return counters && domid <= XENSIM_MAX_DOMID ? &counters->dom[domid] : &dummy;
-}
-
-/* Attach the memfds of d to the reply unless the connection already has them. */
-int hv_reply_memfds(struct hv_conn *c, struct hv_reply *r, struct hv_dom *d)
-{
-	uint8_t bit = (uint8_t)(1u << (d->id % 8));
-
-	if (c->sent[d->id / 8] & bit)
-		return 0;
-	for (uint32_t i = 0; i < r->h.ndoms; i++)
-		if (r->doms[i] == d->id)
-			return 0;
-	if (r->h.ndoms == HV_MAX_NEW_DOMS)
-		return -E2BIG;
-	r->doms[r->h.ndoms++] = d->id;
-	r->fds[r->h.nfds++] = d->memfd;
-	r->fds[r->h.nfds++] = d->memfd_ro;
-	return 0;
-}
-
-/* Grow a table of pointers so that index i exists (new slots NULL). */
-int hv_table_grow(void ***tab, uint32_t *n, uint32_t i)
-{
-	uint32_t size = *n ? *n : 16;
-	void **t;
-
-	if (i < *n)
-		return 0;
-	while (size <= i)
-		size *= 2;
-	t = realloc(*tab, size * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	memset(t + *n, 0, (size - *n) * sizeof(*t));
-	*tab = t;
-	*n = size;
-	return 0;
 }
 
 /* Release everything a connection holds; notify: run unmap notifications (a process
@@ -346,7 +281,7 @@ int hv_domain_create(unsigned int domid)
 
 	if (domid > XENSIM_MAX_DOMID)
 		return -EINVAL;
-	if (doms[domid])
+	if (hv_dom_get(domid, domid))
 		return -EEXIST;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -382,7 +317,7 @@ int hv_domain_create(unsigned int domid)
 	ret = dom_listen(d);
 	if (ret)
 		goto fail;
-	doms[domid] = d;
+	hv_dom_set(domid, d);
 	return 0;
 fail:
 	sim_log("hv: cannot create domain %u: %s", domid, strerror(-ret));
@@ -390,14 +325,14 @@ fail:
 		loop_del(d->listen_fd);
 		close(d->listen_fd);
 	}
-	dom_free(d);
+	hv_dom_put(d);	/* the only reference: d is freed */
 	return ret;
 }
 
 /* SIGKILL the processes acting as domain domid through its hv socket: its vCPUs stop. */
 void hv_domain_kill(unsigned int domid)
 {
-	struct hv_dom *d = domid <= XENSIM_MAX_DOMID ? doms[domid] : NULL;
+	struct hv_dom *d = hv_dom_get(domid, domid);
 
 	for (struct hv_conn *c = d ? d->conns : NULL; c; c = c->next)
 		peer_kill(&c->peer, "hv", domid);
@@ -406,12 +341,12 @@ void hv_domain_kill(unsigned int domid)
 /* Tear domain domid down as Xen does; idempotent. */
 void hv_domain_destroy(unsigned int domid)
 {
-	struct hv_dom *d = domid <= XENSIM_MAX_DOMID ? doms[domid] : NULL;
+	struct hv_dom *d = hv_dom_get(domid, domid);
 	char path[PATH_MAX + 32];
 
 	if (!d)
 		return;
-	doms[domid] = NULL;
+	hv_dom_set(domid, NULL);
 	d->alive = false;
 	loop_del(d->listen_fd);
 	close(d->listen_fd);

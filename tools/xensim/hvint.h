@@ -1,7 +1,8 @@
 /*
- * hvint.h: what the files of the simulated hypervisor share (hv.c: domains, sockets and
- * dispatch; hv-gnt.c: guest memory and grant tables; hv-evtchn.c: event channels).
- * Not an interface for the rest of the daemon: that is hv.h.
+ * hvint.h: what the files of the simulated hypervisor share. Calls go one way: hv.c
+ * (domains created and destroyed, sockets, dispatch) -> hv-gnt.c (guest memory and grant
+ * tables) -> hv-evtchn.c (event channels) -> hv-dom.c (the domain table and what every
+ * handler shares). Not an interface for the rest of the daemon: that is hv.h.
  */
 #ifndef XENSIM_HVINT_H
 #define XENSIM_HVINT_H
@@ -107,19 +108,25 @@ struct hv_reply {
 };
 
 /* hv.c */
-struct hv_dom *hv_dom_get(uint32_t domid, uint32_t self); /* alive domain, DOMID_SELF ok */
-void hv_dom_put(struct hv_dom *d);
 struct xensim_dom_counters *hv_cnt(uint32_t domid);
+
+/* hv-dom.c */
+struct hv_dom *hv_dom_get(uint32_t domid, uint32_t self); /* alive domain, DOMID_SELF ok */
+/* Put d in the table at domid (NULL: take it out); for hv.c. */
+void hv_dom_set(uint32_t domid, struct hv_dom *d);
+/* Drop a reference; the last one frees d (gnt_dom_fini, memfds, ports). */
+void hv_dom_put(struct hv_dom *d);
 /* Attach the memfds of d to the reply unless c has them; -E2BIG when too many. */
 int hv_reply_memfds(struct hv_conn *c, struct hv_reply *r, struct hv_dom *d);
 /* Grow a pointer table to hold index i; 0 or -ENOMEM. */
 int hv_table_grow(void ***tab, uint32_t *n, uint32_t i);
+/* Allocate, and free (idempotent), the grant table and the frame use counts of d. */
+int gnt_dom_init(struct hv_dom *d);
+void gnt_dom_fini(struct hv_dom *d);
 
 /* hv-gnt.c */
-int gnt_dom_init(struct hv_dom *d);
 /* Revoke every grant of d and free its unmapped pages (destroy). */
 void gnt_dom_revoke(struct hv_dom *d);
-void gnt_dom_fini(struct hv_dom *d);
 void gnt_frame_put(struct hv_dom *d, uint32_t frame);
 int gnt_map(struct hv_conn *c, const struct hv_req *q, const void *pl, struct hv_reply *r);
 int gnt_unmap(struct hv_conn *c, uint32_t id, bool notify);

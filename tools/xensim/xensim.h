@@ -1,6 +1,7 @@
 /*
- * xensim.h: what the parts of the xensim daemon share: the run directory, logging and the
- * domain table (domain.c). The xenstore server is in xsd.h, the hypervisor side in hv.h.
+ * xensim.h: what the parts of the xensim daemon share (core.c): the run directory, logging,
+ * sockets and the domain table. Creating and destroying domains is domain.h's; the xenstore
+ * server is in xsd.h, the hypervisor side in hv.h.
  */
 #ifndef XENSIM_XENSIM_H
 #define XENSIM_XENSIM_H
@@ -13,7 +14,7 @@
 /* Room for "$dir/dom1023/xenstored" in a Unix socket address. */
 #define XENSIM_DIR_MAX 88
 
-/* The daemon's run directory, absolute (daemon.c). */
+/* The daemon's run directory, absolute (set by daemon.c). */
 extern char sim_dir[XENSIM_DIR_MAX + 1];
 /* -d given: log every request. */
 extern bool sim_debug;
@@ -36,20 +37,12 @@ struct sim_domain {
 struct sim_domain *dom_by_id(unsigned int id);
 /* The domain named NAME or with the decimal id REF, or NULL. */
 struct sim_domain *dom_lookup(const char *ref);
-/* Create Domain-0 (id 0). */
-int dom_init(void);
-/* Create a domain like a toolstack: next free id, hypervisor, then xenstore. */
-int dom_create(const char *name, unsigned int *id);
-/* Destroy a domain: hypervisor, xenstore release, its processes killed. */
-int dom_destroy(unsigned int id);
-/* Destroy every domain, dom0 last; idempotent. */
-void dom_destroy_all(void);
-/* Mark domain id shut down with reason (0-5, as Xen's SHUTDOWN_*); -ENOENT, -EPERM (dom0). */
-int dom_shutdown(unsigned int id, unsigned int reason);
 /* Append "id name\n" for every domain to a malloc'ed string. */
 char *dom_list(void);
 /* Next domain after prev (NULL: the first), in id order. */
 struct sim_domain *dom_next(const struct sim_domain *prev);
+/* Put d in the table at id (NULL: take the domain there out); for domain.c. */
+void dom_set(unsigned int id, struct sim_domain *d);
 
 /* Build "$sim_dir/dom<id>/<leaf>" into buf; -ENAMETOOLONG if it does not fit a socket. */
 int sim_dom_path(char *buf, size_t size, unsigned int id, const char *leaf);

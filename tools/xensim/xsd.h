@@ -102,10 +102,19 @@ static inline bool xsd_priv(const struct xsd_caller *c)
 
 extern struct xsd_tree xsd_main;
 
-/* xsd-store.c */
-struct xsd_node *store_lookup(struct xsd_tree *t, const char *path);
+/* xsd-path.c */
+/* xenstored's perm_for_conn: what caller c may do on a node with these perms. */
 unsigned int store_perm_for(const struct xsd_caller *c, const struct xsd_perm *p,
 			    unsigned int n);
+/* Absolute, checked path for a client path of domain domid (malloc'ed), or NULL + errno. */
+char *store_canon(unsigned int domid, const char *path);
+/* Parse "r5"-style strings into perms; -EINVAL if malformed. */
+int store_parse_perms(char **v, unsigned int n, struct xsd_perm *out);
+/* Print perms as "n0\0r5\0" into buf (size >= 12 * n); returns the length. */
+unsigned int store_print_perms(const struct xsd_perm *p, unsigned int n, char *buf);
+
+/* xsd-store.c: a change to the live store fires its watches (xsd-watch.c) */
+struct xsd_node *store_lookup(struct xsd_tree *t, const char *path);
 int store_get(struct xsd_tree *t, const struct xsd_caller *c, const char *path,
 	      unsigned int want, struct xsd_node **out);
 #define STORE_MKDIR 1   /* create if absent, keep the data if present */
@@ -119,12 +128,6 @@ int store_init(struct xsd_tree *t);
 int store_clone(struct xsd_tree *src, struct xsd_tree *dst);
 void store_free(struct xsd_tree *t);
 uint64_t store_next_gen(void);
-/* Absolute, checked path for a client path of domain domid (malloc'ed), or NULL + errno. */
-char *store_canon(unsigned int domid, const char *path);
-/* Parse "r5"-style strings into perms; -EINVAL if malformed. */
-int store_parse_perms(char **v, unsigned int n, struct xsd_perm *out);
-/* Print perms as "n0\0r5\0" into buf (size >= 12 * n); returns the length. */
-unsigned int store_print_perms(const struct xsd_perm *p, unsigned int n, char *buf);
 
 /* xsd-watch.c */
 struct xsd_conn;
@@ -165,7 +168,7 @@ int txn_log(struct xsd_txn *t, int op, const char *path, const void *data, unsig
 int txn_end(struct xsd_conn *c, struct xsd_txn *t, bool commit);
 void txn_del_all(struct xsd_conn *c);
 
-/* xsd-conn.c */
+/* xsd-conn.c: the connections and their output, calling nothing above */
 struct xsd_conn {
 	struct xsd_conn *next;
 	int fd;
@@ -192,10 +195,17 @@ void conn_send(struct xsd_conn *c, uint32_t type, uint32_t req_id, uint32_t tx_i
 size_t conn_backlog(const struct xsd_conn *c);
 /* What the connections of domain domid hold: transactions and watches. */
 void conn_dom_usage(unsigned int domid, unsigned int *ntxn, unsigned int *nwatch);
+/* Set the epoll events of c from its state (paused, output waiting). */
+void conn_arm(struct xsd_conn *c);
+/* Write what the socket takes; 0, or -errno when the client is gone. */
+int conn_flush(struct xsd_conn *c);
+
+/* xsd-listen.c: the sockets; requests go to ops_handle */
 /* Listen on $XENSIM_DIR/dom<id>/xenstored for domain id. */
 int xsd_listen(unsigned int id);
 /* Stop listening for domain id and close its connections, SIGKILLing their processes. */
 void xsd_unlisten(unsigned int id, bool kill_clients);
+/* Close connection c: its watches and transactions go with it. */
 void conn_close(struct xsd_conn *c);
 
 /* xsd-ops.c: serve one request; payload is NUL-terminated at payload[h->len]. */
