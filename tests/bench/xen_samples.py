@@ -54,33 +54,37 @@ def convert(d):
 def main():
     out, bad = [], 0
     with open(sys.argv[1], errors="replace") as f:
-        for line in f:
-            line = line.strip().replace("\r", "")
-            if not line.startswith("XB-SAMPLE "):
-                continue
-            try:
-                d = json.loads(line[len("XB-SAMPLE "):])
-                s = convert(d)
-            except (ValueError, KeyError, TypeError) as e:
-                bad += 1
-                print("xen_samples: a sample line that does not parse (%s): %s" % (e, line[:200]),
-                      file=sys.stderr)
-                continue
-            row, qd = JOB_ROWS[d["job"]]
-            names = []
-            if d["kind"] == "ours" and d["backend"] in PAIRS:
-                names.append((row + PAIRS[d["backend"]][1], "ours", qd))
-                if d["job"] == "qd32":
-                    names.append((NOTIFY_ROW + PAIRS[d["backend"]][1], "ours", 32))
-            else:
-                for eng, (kb, suffix) in PAIRS.items():
-                    if kb == d["backend"]:
-                        names.append((row + suffix, "anchor", qd))
-                        if d["job"] == "qd32":
-                            names.append((NOTIFY_ROW + suffix, "anchor", 32))
-            for name, side, q in names:
-                r = dict(s, row=name, side=side, qd=q)
-                out.append(json.dumps(r))
+        lines = [l.rstrip("\n").replace("\r", "") for l in f]
+    for i, line in enumerate(lines):
+        if not line.startswith("XB-SAMPLE "):
+            continue
+        # Xen's own console lines share the serial port and can land inside a sample's
+        # line ("...\"b(XEN) uart interrupt taking more than 4ms...", then "ackend...")
+        if not line.endswith("}") and "(XEN) " in line and i + 1 < len(lines):
+            line = line[:line.index("(XEN) ")] + lines[i + 1]
+        try:
+            d = json.loads(line[len("XB-SAMPLE "):])
+            s = convert(d)
+        except (ValueError, KeyError, TypeError) as e:
+            bad += 1
+            print("xen_samples: a sample line that does not parse (%s): %s" % (e, line[:200]),
+                  file=sys.stderr)
+            continue
+        row, qd = JOB_ROWS[d["job"]]
+        names = []
+        if d["kind"] == "ours" and d["backend"] in PAIRS:
+            names.append((row + PAIRS[d["backend"]][1], "ours", qd))
+            if d["job"] == "qd32":
+                names.append((NOTIFY_ROW + PAIRS[d["backend"]][1], "ours", 32))
+        else:
+            for eng, (kb, suffix) in PAIRS.items():
+                if kb == d["backend"]:
+                    names.append((row + suffix, "anchor", qd))
+                    if d["job"] == "qd32":
+                        names.append((NOTIFY_ROW + suffix, "anchor", 32))
+        for name, side, q in names:
+            r = dict(s, row=name, side=side, qd=q)
+            out.append(json.dumps(r))
     for line in out:
         print(line)
     print("xen_samples: %d sample lines of %s%s" % (len(out), sys.argv[1],
