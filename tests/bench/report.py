@@ -14,6 +14,8 @@ import statistics
 import subprocess
 import sys
 
+import xen_report
+
 # The rows with a ratio: name -> (what ours is, what the anchor is, metric).
 # metric "iops": ours / anchor; "p50", "p99": the anchor's latency / ours (higher is better
 # every way).
@@ -309,6 +311,9 @@ def main():
         table += "\n" + "\n".join(modes) + "\n"
     if limit:
         table += "\n" + limit + "\n"
+    xen_ratios, xen_table, xen_whys = xen_report.report(groups)
+    ratios.update(xen_ratios)
+    table += xen_table
     sweep_svg, hist_svg = plot_sweep(results, out), plot_hist(results, out)
 
     with open(os.path.join(out, "results.json"), "w") as f:
@@ -322,9 +327,14 @@ def main():
               % (idle[0]["wakeups"], idle[0]["seconds"]))
         table += ("\nAn idle disk (after all the rows above, %d s with nothing to do): "
                   "its ring threads woke **%d** times.\n" % (idle[0]["seconds"], idle[0]["wakeups"]))
+    for line in xen_whys:
+        print(line)
     for name in ROWS:
         if name not in ratios:
             print("bench: row %s not measured (BENCH_ROWS)" % name)
+    for name in xen_report.ROWS:
+        if name not in ratios:
+            print("bench: row %s not measured (BENCH_XEN=0, no QEMU, or the boot failed: above)" % name)
     print("bench: results in %s" % os.path.join(out, "results.json"))
 
     if docs:

@@ -13,6 +13,9 @@
 #   (it must take O_DIRECT); BENCH_OUT (build/bench) the results; BENCH_ROWS (all) a
 #   space-separated subset of the row names; BENCH_DOCS (1) 0 leaves docs/ alone;
 #   BENCH_DAEMON_OPTS blkbackd options for every row (e.g. --poll-us 0 to compare).
+#   The real-Xen rows (BENCH_ROWS name "xen": tests/bench/xen.sh, a boot of Xen 4.20 under
+#   QEMU) run where qemu-system-x86_64 is; BENCH_XEN=0 skips them, BENCH_XEN_RUNS (3) and
+#   BENCH_XEN_RUNTIME (4) set their rounds and seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../helpers.sh"
@@ -25,7 +28,7 @@ ALL_ROWS="mem-4k-randread-qd32 mem-4k-randwrite-qd32 mem-4k-randread-qd1 mem-hug
 uring-4k-randread-qd32
 uring-1m-seqread file-4k-randread-qd32 mq-4k-randread-qd32 nbd-4k-randread-qd32 rbd-4k-randread-qd32
 grant-modes qd-sweep
-idle-wakeups limit-accuracy fair-qd1-p99"
+idle-wakeups limit-accuracy fair-qd1-p99 xen"
 IDLE_S=${BENCH_IDLE_S:-10}          # idle-wakeups: seconds of watching an idle disk
 LIMIT_IOPS=5000                     # limit-accuracy: the disk's iops= limit
 rows=${BENCH_ROWS:-$ALL_ROWS}
@@ -360,6 +363,11 @@ if want fair-qd1-p99; then
 	done
 	bk_ctl detach guest2 xvdb >/dev/null
 	disk_down
+fi
+
+# The real-Xen rows: blkbackd against the kernel's xen-blkback in one emulated boot (xen.sh).
+if want xen; then
+	"$here/xen.sh" "$out"
 fi
 
 python3 "$here/report.py" "$out" $( [ "${BENCH_DOCS:-1}" = 1 ] && echo "$REPO/docs")

@@ -11,12 +11,8 @@ set -euo pipefail
 G=xlg                 # the guest
 PHY_IMG=/tmp/phy.img  # the kernel-served disk's file (behind a loop device)
 XL_IMG=/srv/xl.img    # the file disk of xl block-attach
-SCRIPT=blkbackd       # /etc/xen/scripts/blkbackd: the hotplug script xl runs for our disks
 XVDB=51728 XVDC=51744 XVDD=51760 XVDE=51776 XVDF=51792
 DETACH_LIMIT=5        # seconds: libxl itself gives up waiting for Closed after 10
-
-# Our disk spec for xl (xl-disk-configuration(5)): vdev $1, target $2.
-tap_disk() { echo "vdev=$1, access=rw, backendtype=tap, script=$SCRIPT, target=$2"; }
 
 # Print the fds blkbackd has open now.
 daemon_fds() { pid_fds "$DAEMON_PID"; }

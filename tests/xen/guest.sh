@@ -638,6 +638,75 @@ run_xlvbd() {
     while :; do sleep 1; done
 }
 
+# The bench scenario's guest (dom0-bench.sh): disks of the kernel's xen-blkback and of
+# blkbackd on the same storage, read by fio in turns on dom0's word, one sample a word.
+# Print the interrupts this guest's blkfront took so far: every "blkif" line of
+# /proc/interrupts (one per disk and queue; only the disk being measured is busy).
+blkif_irqs() {
+    awk '$NF == "blkif" { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts
+}
+
+# Print fio's options for bench job $1: qd32 (4 KiB random reads, depth 32), qd1 (the same at
+# depth 1, for latency) or 1m (1 MiB sequential reads, depth 4: each is 8 blkif requests of
+# 128 KiB with a stock blkfront's 32 indirect segments, so 32 requests fill the 32-slot ring).
+xb_job() {
+    case $1 in
+    qd32) echo "--rw=randread --bs=4k --iodepth=32" ;;
+    qd1) echo "--rw=randread --bs=4k --iodepth=1" ;;
+    1m) echo "--rw=read --bs=1M --iodepth=4" ;;
+    esac
+}
+
+# Print what fio's terse output (--minimal, file $1) says of the reads: error, KiB, IOPS,
+# milliseconds and the completion latency's p50 and p99 in microseconds.
+xb_terse() {
+    awk -F';' '{ p50 = p99 = "none"
+        for (i = 10; i <= NF; i++) {
+            if (p50 == "none" && $i ~ /^50\.000000%=/) p50 = substr($i, 12)
+            if (p99 == "none" && $i ~ /^99\.000000%=/) p99 = substr($i, 12)
+        }
+        print "err=" $5 " kb=" $6 " iops=" $8 " ms=" $9 " p50_us=" p50 " p99_us=" p99; exit }' "$1"
+}
+
+# Succeed once dom0's word in data/bench-go is new (its first field is not $1).
+xb_new_word() { w=$(xenstore-read data/bench-go 2>/dev/null) && [ -n "$w" ] && [ "${w%% *}" != "$1" ]; }
+
+# The bench guest: wait for the disks dom0 lists in data/xb-disks; copy the disk named first
+# in data/xb-copy onto the second (brd's random bytes onto blkbackd's mem: disk, which only
+# the guest can write), then mark xb-ready with each disk's md5 of its first 16 MiB (dom0
+# checks that all read the same). Then for each word "N DISK JOB SECONDS" run fio JOB on DISK
+# for SECONDS, O_DIRECT through io_uring, and mark xb-N with fio's results and the blkif
+# interrupts taken meanwhile; until the word "end".
+run_xbench() {
+    wait_for 120 xs_has data/xb-disks || echo "guest: no data/xb-disks from dom0"
+    disks=$(xenstore-read data/xb-disks 2>/dev/null)
+    for d in $disks; do
+        wait_for 120 xl_present "$d" || { mark xb-ready bad "no /dev/$d after 120 s"; while :; do sleep 1; done; }
+    done
+    set -- $(xenstore-read data/xb-copy 2>/dev/null)
+    if [ $# = 2 ] && ! dd if="/dev/$1" of="/dev/$2" bs=1M iflag=direct oflag=direct 2>/tmp/err; then
+        mark xb-ready bad "copying $1 onto $2 failed: $(err)"; while :; do sleep 1; done
+    fi
+    out=
+    for d in $disks; do out="$out$d=$(xl_md5 "$d") "; done
+    mark xb-ready ok "$out"
+    last=none
+    while wait_for 900 xb_new_word "$last"; do
+        set -- $w
+        last=$1
+        [ "$1" = end ] && break
+        i0=$(blkif_irqs)
+        fio --name=xb --filename="/dev/$2" --ioengine=io_uring --direct=1 $(xb_job "$3") \
+            --runtime="$4" --time_based --thread --minimal > /tmp/xb.out 2>/tmp/err
+        rc=$?
+        i1=$(blkif_irqs)
+        if [ "$rc" = 0 ]; then mark "xb-$1" ok "$(xb_terse /tmp/xb.out) irq=$((i1 - i0))"
+        else mark "xb-$1" bad "fio exit $rc: $(err | cut -c1-200)"; fi
+    done
+    mark xb-end
+    while :; do sleep 1; done
+}
+
 # The guest of docs/xl.md's walkthrough (step xl-doc): its disks connect when blkfront loads;
 # nothing more to do until dom0 destroys it.
 run_xldoc() { while :; do sleep 1; done; }
@@ -687,7 +756,7 @@ main() {
     while read -r m; do insmod "/lib/modules/$(uname -r)/$m" $(module_params "$m"); done < /etc/bench-modules
     bench=$(sed -n 's/.*\bbench=\([^ ]*\).*/\1/p' /proc/cmdline)
     case $bench in
-    check1 | check2 | check3 | demo | smoke | xl | xlvbd | xldoc) "run_$bench" ;;
+    check1 | check2 | check3 | demo | smoke | xl | xlvbd | xldoc | xbench) "run_$bench" ;;
     *) echo "guest: unknown bench=$bench" ;;
     esac
     poweroff -f

@@ -56,6 +56,10 @@ EOF
     xl create -q "/tmp/$1.cfg" > "/tmp/$1.create.log" 2>&1
 }
 
+# blkbackd's disk line for xl (xl-disk-configuration(5), Xen 4.19 and later): vdev $1,
+# target $2, through the hotplug script /etc/xen/scripts/blkbackd.
+tap_disk() { echo "vdev=$1, access=rw, backendtype=tap, script=blkbackd, target=$2"; }
+
 # Succeed while domain $1 exists.
 guest_exists() { xl domid "$1" >/dev/null 2>&1; }
 

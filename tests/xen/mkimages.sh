@@ -102,6 +102,16 @@ module_files() {
     done
 }
 
+# Copy module file $2 (relative to the modules dir) into staging tree $1, uncompressed.
+put_module_file() {
+    case $2 in
+    *.ko.xz)
+        mkdir -p "$1/lib/modules/$KVER/$(dirname "$2")"
+        xz -dc "$MODDIR/$2" > "$1/lib/modules/$KVER/${2%.xz}" || die "cannot unpack module $2" ;;
+    *) put "$1" "$MODDIR/$2" "lib/modules/$KVER/$2" ;;
+    esac
+}
+
 # Copy modules $2... with their dependencies into staging tree $1 and list them in load order.
 # Debian 13's are .ko.xz: they are staged uncompressed, as .ko (busybox insmod loads them as
 # they are, and the kernel's own decompression would need a flag insmod does not pass).
@@ -110,14 +120,7 @@ put_modules() {
     shift
     mkdir -p "$stage/etc"
     module_files "$@" | awk '!seen[$0]++' > "$stage/etc/bench-modules.src"
-    while read -r rel; do
-        case $rel in
-        *.ko.xz)
-            mkdir -p "$stage/lib/modules/$KVER/$(dirname "$rel")"
-            xz -dc "$MODDIR/$rel" > "$stage/lib/modules/$KVER/${rel%.xz}" || die "cannot unpack module $rel" ;;
-        *) put "$stage" "$MODDIR/$rel" "lib/modules/$KVER/$rel" ;;
-        esac
-    done < "$stage/etc/bench-modules.src"
+    while read -r rel; do put_module_file "$stage" "$rel"; done < "$stage/etc/bench-modules.src"
     sed 's/\.ko\.xz$/.ko/' "$stage/etc/bench-modules.src" > "$stage/etc/bench-modules"
     rm "$stage/etc/bench-modules.src"
 }
@@ -252,6 +255,11 @@ build_dom0() {
     ln -s ../run "$stage/var/run"
     put_busybox "$stage"
     put_modules "$stage" "${DOM0_MODULES[@]}"
+    # brd (no dependencies), for the bench scenario's kernel ramdisk: staged, not loaded at
+    # boot (dom0-bench.sh loads it with its own size); absent from a kernel without it
+    if [ "$XEN_VER" = 4.20 ] && grep -qE '(^|/)brd\.ko(\.xz)?:' "$MODDIR/modules.dep"; then
+        put_module_file "$stage" "$(module_files brd)"
+    fi
     put "$stage" "$(command -v bash)" bin/bash
     put "$stage" "$(command -v flock)" usr/bin/flock
     bins+=("$stage/bin/bash" "$stage/usr/bin/flock")

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Boot Xen + a Linux dom0 under QEMU (TCG) and run one scenario of the real-Xen bench:
-#   tests/xen/run.sh check|demo|smoke|xl [4.17|4.20]
+#   tests/xen/run.sh check|demo|smoke|xl|bench [4.17|4.20]
 # The release (default $XEN_VER, else 4.17) picks Debian 12's Xen 4.17 and Linux 6.1 or Debian
 # 13's Xen 4.20 and Linux 6.12, each with its own cache. dom0's console streams to stdout and to
 # $CACHE/run-SCENARIO.log; the last line is the summary.
@@ -31,7 +31,7 @@ boot() {
         -cpu max,-smap,-smep,-pku -nographic -no-reboot -monitor none -serial stdio \
         -kernel "$BUILD/xen" \
         -append "dom0_mem=$mem,max:$mem console=com1 com1=115200,8n1 smep=0 smap=0 bootscrub=false dom0_max_vcpus=1 xsave=0" \
-        -initrd "$BUILD/vmlinuz console=hvc0 earlyprintk=xen loglevel=4 bench=$1,$BUILD/dom0.cpio" \
+        -initrd "$BUILD/vmlinuz console=hvc0 earlyprintk=xen loglevel=4 bench=$1${XEN_BENCH_DOM0_ARGS:+ $XEN_BENCH_DOM0_ARGS},$BUILD/dom0.cpio" \
         < /dev/null 2>&1 | sed -u 's/\r//g' | tee "$2" | console_filter "$1" || QEMU_STATUS=${PIPESTATUS[0]}
 }
 
@@ -72,12 +72,12 @@ steps_done() {
 
 main() {
     case $SCENARIO in
-    check | demo | xl)
+    check | demo | xl | bench)
         for t in blkbackd blkbackctl $([ "$SCENARIO" = check ] && echo blkfront tests/hostile/hostile); do
             [ -x "$BLKBACK_BUILD/$t" ] || die "$BLKBACK_BUILD/$t is missing: run 'make check-xen' (or 'make demo'), which builds it"
         done ;;
     smoke) ;;
-    *) die "usage: run.sh check|demo|smoke|xl [4.17|4.20]" ;;
+    *) die "usage: run.sh check|demo|smoke|xl|bench [4.17|4.20]" ;;
     esac
     command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
     [[ $CACHE != *,* && $CACHE != *" "* ]] || die "the cache path must not contain commas or spaces: $CACHE"

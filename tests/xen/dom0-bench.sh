@@ -1,0 +1,234 @@
+#!/bin/bash
+# The bench scenario (runs in dom0, booted on Xen 4.20): the kernel's xen-blkback and blkbackd
+# side by side in one stock guest, on the same tmpfs-backed storage, each disk read by fio in
+# the guest in turns, several samples each (tests/xen/README.md, "The bench scenario"). Each
+# sample prints one line "XB-SAMPLE {json}" with what the guest's fio measured and what dom0
+# counted meanwhile; tests/bench/xen.sh turns them into make bench's samples and ratios. The
+# PASS and FAIL lines (bench.steps) judge the set-up and that every sample ran, never speed:
+# under QEMU's full emulation only the ratios mean anything.
+set -euo pipefail
+. /bench/lib.sh
+
+G=xbg
+DIR=/xb                 # a tmpfs of its own for the image files
+SIZE_MB=64              # each disk
+HZ=100                  # USER_HZ: the unit of /proc/stat and /proc/PID/stat times on x86
+JOBS="qd32 qd1 1m"      # guest.sh's xb_job
+# The disks: "VDEV DEVID BACKEND SPEC". The kernel's (phy:) over a loop device on a file and
+# over brd; blkbackd's (xl backendtype=tap, kind vbd3) on files of the same size and bytes in
+# the same tmpfs, and a mem: disk that the guest fills with brd's bytes.
+DISKS=()
+# Read xb_runs= and xb_runtime= from the dom0 kernel command line (tests/bench/xen.sh).
+RUNS=$(sed -n 's/.*\bxb_runs=\([0-9]*\).*/\1/p' /proc/cmdline)
+RUNTIME=$(sed -n 's/.*\bxb_runtime=\([0-9]*\).*/\1/p' /proc/cmdline)
+RUNS=${RUNS:-3} RUNTIME=${RUNTIME:-4}
+LOG=$(guest_log "$G")
+declare -A F             # fio_words: the words of the guest's last sample marker
+
+# Print dom0's busy CPU time so far in ticks: user, nice, system, irq and softirq of
+# /proc/stat's cpu line (dom0 has one vCPU; steal, the time Xen gave to others, is left out).
+dom0_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+# Print the events that guests' disk frontends sent their backends so far: dom0's
+# /proc/interrupts lines of xen-blkback (blkif-backend) and of blkbackd's event channels
+# (evtchn:blkbackd). Only the disk being measured is busy, so a delta is that disk's.
+dom0_blk_irqs() {
+    awk '$NF == "blkif-backend" || $NF == "evtchn:blkbackd" {
+        for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts
+}
+
+# Print the pids of the kernel backend's threads for the guest (xen-blkback's xenblkd
+# threads, named "DOMID.DEVICE-QUEUE"), one a line.
+kernel_backend_pids() {
+    local p c
+    for p in /proc/[0-9]*; do
+        read -r c < "$p/comm" 2>/dev/null || continue
+        [[ $c == "$D".* ]] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+# Print the CPU ticks the kernel backend's threads have used so far (KPIDS, read once).
+kernel_backend_ticks() {
+    local p s=0
+    for p in $KPIDS; do s=$((s + $(proc_ticks "$p"))); done
+    echo $s
+}
+
+# blkbackd's counters that a sample reports the growth of (blkbackctl stats --json).
+OUR_KEYS="notifies wakeups grant_maps grant_unmaps grant_copies grant_copy_calls poll_hits"
+
+# Print "BACKEND_TICKS REQUESTS [COUNTER...]" of disk $1 (devid $2) of backend kind $3 (kernel
+# or ours) so far: the backend's CPU ticks, its own count of read requests and, for blkbackd,
+# OUR_KEYS.
+backend_counts() {
+    local j k out
+    if [ "$3" = kernel ]; then
+        echo "$(kernel_backend_ticks) $(cat "/sys/bus/xen-backend/devices/vbd-$D-$2/statistics/rd_req" 2>/dev/null || echo 0)"
+    else
+        j=$(blkbackctl stats "$G" "$1" --json 2>/dev/null)
+        out=$(proc_ticks "$DAEMON_PID")
+        for k in rd_req $OUR_KEYS; do    # no fork per key: each costs here
+            if [[ $j =~ \"$k\":\ ([0-9]+) ]]; then out+=" ${BASH_REMATCH[1]}"; else out+=" 0"; fi
+        done
+        echo "$out"
+    fi
+}
+
+# Print the CPU ticks (user + system, every thread) process $1 has used.
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# Set F[KEY] for each KEY=VALUE word of text $1 (no fork: each costs here).
+fio_words() {
+    local w
+    F=()
+    for w in $1; do [[ $w != *=* ]] || F[${w%%=*}]=${w#*=}; done
+}
+
+# Succeed once the guest printed marker xb-$1 (one grep: dom0's one vCPU also serves the disks).
+xb_marked() { tr -d '\r' < "$LOG" 2>/dev/null | grep -q "^@@ xb-$1\( \|\$\)"; }
+
+# bench-storage: the tmpfs, the prefilled image files, the loop device, brd (if this kernel
+# has it) and blkbackd; DISKS lists what the guest gets.
+step_storage() {
+    local why= loop brd
+    mkdir -p "$DIR" && mount -t tmpfs -o size=$((SIZE_MB * 3 + 16))M xb "$DIR" || why+="cannot mount a tmpfs on $DIR; "
+    head -c $((SIZE_MB << 20)) /dev/urandom > "$DIR/loop.img" &&
+        cp "$DIR/loop.img" "$DIR/file.img" && cp "$DIR/loop.img" "$DIR/uring.img" ||
+        why+="cannot write the image files in $DIR; "
+    loop=$(losetup -f) && losetup "$loop" "$DIR/loop.img" || { why+="cannot set up a loop device; "; loop=; }
+    brd=/lib/modules/$(uname -r)/kernel/drivers/block/brd.ko
+    if [ -f "$brd" ] && insmod "$brd" rd_nr=1 rd_size=$((SIZE_MB * 1024)) 2>/tmp/brd.err && wait_for 5 test -b /dev/ram0; then
+        dd if="$DIR/loop.img" of=/dev/ram0 bs=1M 2>/tmp/brd.err || why+="cannot fill /dev/ram0: $(oneline /tmp/brd.err); "
+    else
+        echo "note: no brd in this dom0 ($brd: $(oneline /tmp/brd.err 2>/dev/null)): mem: is measured against nothing, its rows are left out"
+        brd=
+    fi
+    [ -z "$loop" ] || DISKS+=("xvdb 51728 loop phy:$loop")
+    DISKS+=("xvdc 51744 file file:$DIR/file.img" "xvdd 51760 uring uring:$DIR/uring.img,direct")
+    [ -z "$brd" ] || DISKS+=("xvde 51776 brd phy:/dev/ram0" "xvdf 51792 mem mem:size=${SIZE_MB}M")
+    if [ -f /etc/bench-deb ]; then echo "dom0: blkbackd from the package: $(tr '\n' ' ' < /etc/bench-deb)"; fi
+    start_daemon || why+="blkbackd did not start: $(tail -n 3 "$DAEMON_LOG" | tr '\n' ' '); "
+    echo "dom0: $(blkbackd --version 2>&1 | head -n1); disks: $(printf '%s; ' "${DISKS[@]}")"
+    if [ -z "$why" ]; then pass bench-storage; else fail bench-storage "${why%; }"; fi
+}
+
+# Print the xl disk line for "VDEV DEVID BACKEND SPEC" $1.
+xl_disk_of() {
+    local v id b spec
+    read -r v id b spec <<<"$1"
+    case $spec in
+    phy:*) echo "'$spec,$v,w'" ;;
+    *) echo "'$(tap_disk "$v" "$spec")'" ;;
+    esac
+}
+
+# bench-guest: xl create a stock guest with every disk; it fills the mem: disk from brd's and
+# reports each disk's md5, which must all be the same (every disk holds the same bytes).
+step_guest() {
+    local d p disks= lines= why= m sums
+    for d in "${DISKS[@]}"; do disks+="${d%% *} "; lines+="$(xl_disk_of "$d"), "; done
+    cat > "/tmp/$G.cfg" <<EOF
+name = "$G"
+type = "pv"
+kernel = "/boot/guest/vmlinux"
+ramdisk = "/boot/guest/initrd.cpio"
+extra = "console=hvc0 quiet bench=xbench"
+memory = 128
+vcpus = 1
+on_poweroff = "destroy"
+on_crash = "destroy"
+disk = [ ${lines%, } ]
+EOF
+    echo "dom0# xl create /tmp/$G.cfg   (disk = [ ${lines%, } ])"
+    if ! xl create -q "/tmp/$G.cfg" > /tmp/create.log 2>&1; then
+        show /tmp/create.log "  xl"
+        tail -n 20 "$DAEMON_LOG" | sed 's/^/  blkbackd| /'
+        fail bench-guest "xl create failed: $(oneline /tmp/create.log)"
+        return 1
+    fi
+    D=$(xl domid "$G")
+    # xb-copy first: the guest reads it once xb-disks is there
+    [[ " $disks" != *" xvde "* ]] || xenstore-write "/local/domain/$D/data/xb-copy" "xvde xvdf"
+    xenstore-write "/local/domain/$D/data/xb-disks" "${disks% }"
+    wait_mark "$G" xb-ready 300 || true
+    m=$(guest_mark "$G" xb-ready)
+    echo "dom0: guest says: xb-ready $m"
+    [[ $m == ok* ]] || { fail bench-guest "guest: ${m:-no xb-ready marker}"; return 1; }
+    sums=$(tr ' ' '\n' <<<"${m#ok }" | sed -n 's/^[a-z]*=//p' | sort -u | wc -l)
+    [ "$sums" = 1 ] || why+="the disks do not all hold the same bytes: ${m#ok }; "
+    KPIDS=$(kernel_backend_pids)
+    for p in $KPIDS; do echo "dom0: xen-blkback thread $p: $(cat "/proc/$p/comm")"; done
+    { grep -E 'blkif-backend|evtchn:' /proc/interrupts || true; } | sed 's/^/  dom0 interrupts| /'
+    if [ -z "$why" ]; then pass bench-guest; else fail bench-guest "${why%; }"; fi
+}
+
+# One sample, number $1: disk "VDEV DEVID BACKEND SPEC" $2, job $3, round $4. Prints its
+# XB-SAMPLE line; fails (returns 1) if the guest's fio did not report ok.
+sample() {
+    local n=$1 v id b spec kind m c0 c1 t0 t1 i0 i1 u0 u1 k i=2 more=
+    read -r v id b spec <<<"$2"
+    case $b in loop | brd) kind=kernel ;; *) kind=ours ;; esac
+    read -r -a c0 <<<"$(backend_counts "$v" "$id" "$kind")"
+    i0=$(dom0_blk_irqs) t0=$(dom0_busy) u0=$(cut -d' ' -f1 /proc/uptime)
+    xenstore-write "/local/domain/$D/data/bench-go" "$n $v $3 $RUNTIME"
+    sleep "$RUNTIME"    # fio runs this long at least: no look at the console meanwhile
+    wait_for 120 xb_marked "$n" || true
+    t1=$(dom0_busy) i1=$(dom0_blk_irqs) u1=$(cut -d' ' -f1 /proc/uptime)
+    read -r -a c1 <<<"$(backend_counts "$v" "$id" "$kind")"
+    if [ "$kind" = ours ]; then
+        for k in $OUR_KEYS; do more+=", \"$k\": $((c1[i] - c0[i]))"; i=$((i + 1)); done
+    fi
+    m=$(guest_mark "$G" "xb-$n")
+    if [[ $m != ok* ]]; then
+        echo "dom0: sample $n ($b $3): ${m:-no xb-$n marker within $((RUNTIME + 120)) s}"
+        return 1
+    fi
+    fio_words "$m"
+    echo "XB-SAMPLE {\"n\": $n, \"round\": $4, \"backend\": \"$b\", \"kind\": \"$kind\", \"job\": \"$3\"," \
+        "\"vdev\": \"$v\", \"fio_err\": ${F[err]:-null}, \"fio_kb\": ${F[kb]:-null}," \
+        "\"fio_iops\": ${F[iops]:-null}, \"fio_ms\": ${F[ms]:-null}," \
+        "\"p50_us\": ${F[p50_us]:-null}, \"p99_us\": ${F[p99_us]:-null}," \
+        "\"guest_irqs\": ${F[irq]:-null}, \"dom0_irqs\": $((i1 - i0))," \
+        "\"dom0_busy_ticks\": $((t1 - t0)), \"backend_ticks\": $((c1[0] - c0[0])), \"hz\": $HZ," \
+        "\"blk_reqs\": $((c1[1] - c0[1])), \"uptime\": [$u0, $u1]$more}"
+}
+
+# bench-samples: RUNS rounds; in each, every job on every disk in turn (the kernel's and
+# blkbackd's alternating, the order turned by one each round). Every sample must report.
+step_samples() {
+    local r j i k n=0 bad=0 order
+    echo "dom0: $RUNS rounds of ${RUNTIME}s samples: jobs $JOBS on ${#DISKS[@]} disks"
+    # kernel, ours, kernel, ours, ...: loop file brd mem uring (when there is brd)
+    order=()
+    for b in loop file brd mem uring; do
+        for d in "${DISKS[@]}"; do read -r _ _ k _ <<<"$d"; [ "$k" != "$b" ] || order+=("$d"); done
+    done
+    for ((r = 1; r <= RUNS; r++)); do
+        for j in $JOBS; do
+            for ((i = 0; i < ${#order[@]}; i++)); do
+                n=$((n + 1))
+                sample "$n" "${order[$(((i + r - 1) % ${#order[@]}))]}" "$j" "$r" || bad=$((bad + 1))
+            done
+        done
+    done
+    xenstore-write "/local/domain/$D/data/bench-go" "end" || true
+    if [ "$bad" = 0 ]; then pass bench-samples; else fail bench-samples "$bad of $n samples did not report"; fi
+}
+
+main() {
+    local ok=1
+    step_storage
+    step_guest || ok=0
+    if [ "$ok" = 1 ]; then step_samples; else fail bench-samples "no guest"; fi
+    echo "dom0: blkbackctl stats after the samples:"
+    blkbackctl stats 2>&1 | sed 's/^/  blkbackctl| /' || true
+    blkbackctl stats --daemon 2>&1 | sed 's/^/  blkbackctl| /' || true
+    echo "dom0: blkbackd log (last 15 lines):"
+    tail -n 15 "$DAEMON_LOG" | sed 's/^/  blkbackd| /'
+    show "$LOG" "  $G" | grep -v '@@ xb-[0-9]' | tail -n 30
+    xl destroy "$G" >/dev/null 2>&1 || true
+    echo "BENCH-DONE bench"
+}
+
+main "$@"
