@@ -9,7 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 SCENARIO=${1:-}
-TIMEOUT=${XEN_BENCH_TIMEOUT:-600}
+TIMEOUT=${XEN_BENCH_TIMEOUT:-900}
 BLKBACK_BUILD=${BLKBACK_BUILD:-$REPO/build}
 export BLKBACK_BUILD
 
