@@ -244,6 +244,12 @@ static void ramdisk_free(struct ramdisk *rd)
 	free(rd);
 }
 
+/* What the mapping asks of the kernel: huge pages for a huge ramdisk, else none. */
+static int thp_advice(const struct ramdisk *rd)
+{
+	return rd->unit > page_size() ? MADV_HUGEPAGE : MADV_NOHUGEPAGE;
+}
+
 /*
  * Map size bytes starting at a multiple of align (a power of two): map align more and
  * give back the ends, so that a huge page can back each aligned 2 MiB from the start.
@@ -285,7 +291,7 @@ static int ramdisk_new(const char *name, uint64_t size, uint64_t unit, struct ra
 	rd->base = base;
 	rd->size = size;
 	/* best effort: a page written costs a page, or a huge page costs one */
-	madvise(base, size, unit > page_size() ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	madvise(base, size, thp_advice(rd));
 	err = chunks_resize(rd, size);
 	if (!err && name && !(rd->name = strdup(name)))
 		err = -ENOMEM;
@@ -504,34 +510,39 @@ unsigned int storage_mem_kept_print(FILE *out)
 	return n;
 }
 
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage"
+
+/* The first line of THP_DIR/name into buf, without its newline; empty if unreadable. */
+static void thp_read(const char *name, char *buf, int len)
+{
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), THP_DIR "/%s", name);
+	buf[0] = '\0';
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(buf, len, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
 /*
  * The huge page size the kernel gives an madvise'd mapping (transparent huge pages, in
  * "always" or "madvise" mode), in *unit; -EOPNOTSUPP, said in err, if it gives none.
  */
 static int huge_unit(uint64_t *unit, char *err, size_t errlen)
 {
-	static const char dir[] = "/sys/kernel/mm/transparent_hugepage";
-	char path[96], mode[128] = "", size[32] = "";
-	FILE *f;
+	char mode[128], size[32];
 
-	snprintf(path, sizeof(path), "%s/enabled", dir);
-	if ((f = fopen(path, "re"))) {
-		if (!fgets(mode, sizeof(mode), f))
-			mode[0] = '\0';
-		fclose(f);
-	}
-	snprintf(path, sizeof(path), "%s/hpage_pmd_size", dir);
-	if ((f = fopen(path, "re"))) {
-		if (!fgets(size, sizeof(size), f))
-			size[0] = '\0';
-		fclose(f);
-	}
+	thp_read("enabled", mode, sizeof(mode));
+	thp_read("hpage_pmd_size", size, sizeof(size));
 	*unit = strtoull(size, NULL, 10);
 	if ((!strstr(mode, "[always]") && !strstr(mode, "[madvise]")) || *unit <= page_size() ||
 	    (*unit & (*unit - 1))) {
-		mode[strcspn(mode, "\n")] = '\0';
-		snprintf(err, errlen, "huge: this kernel gives no transparent huge pages (%s/enabled "
-			 "says '%s'): leave out huge, or set it to madvise", dir,
+		snprintf(err, errlen, "huge: this kernel gives no transparent huge pages (" THP_DIR
+			 "/enabled says '%s'): leave out huge, or set it to madvise",
 			 mode[0] ? mode : "nothing: no such file");
 		return -EOPNOTSUPP;
 	}
@@ -576,7 +587,7 @@ static void mem_close(struct storage *disk)
 	}
 }
 
-/* Zero part of one page; a page never written is zero already, and stays unallocated. */
+/* Zero part of one unit; a unit never written is zero already, and stays unallocated. */
 static void zero_part(struct ramdisk *rd, uint64_t offset, uint64_t len)
 {
 	if (len && page_allocated(rd, offset / rd->unit))
@@ -709,8 +720,7 @@ static int mem_resize(struct storage *disk, uint64_t size, char *err, size_t err
 		return ret;
 	}
 	if (size > rd->size)		/* best effort, as at the start */
-		madvise((uint8_t *)base + rd->size, size - rd->size,
-			rd->unit > page_size() ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+		madvise((uint8_t *)base + rd->size, size - rd->size, thp_advice(rd));
 	else
 		chunks_resize(rd, size);	/* shrinking cannot fail */
 	rd->base = base;
