@@ -45,8 +45,8 @@ list_has_none() {
     ! grep -Eq "(^|[[:space:]])($1|$2)[[:space:]]" /tmp/list.out
 }
 
-# Show the daemon log lines since line $1 (for a failure's context).
-daemon_log_since() { tail -n "+$1" "$DAEMON_LOG" | sed 's/^/  blkbackd| /' | tail -n 20; }
+# Show the daemon log lines since line $1, the last $2 (20) of them (for a failure's context).
+daemon_log_since() { tail -n "+$1" "$DAEMON_LOG" | sed 's/^/  blkbackd| /' | tail -n "${2:-20}"; }
 
 # Set up: /srv, a loop device for the kernel-served disk, blkbackd, and the daemon's baseline.
 step_setup() {
@@ -296,7 +296,7 @@ step_reboot() {
     [ "$FAILED" != "$failed0" ] || return 0
     # what the toolstack and the daemon did
     echo "dom0: blkbackd's log since the reboot:"
-    tail -n "+$l0" "$DAEMON_LOG" | sed 's/^/  blkbackd| /' | tail -n 60
+    daemon_log_since "$l0" 60
     xl list 2>&1 | sed 's/^/  xl list| /' || true
     ls -l /var/log/xen | sed 's/^/  ls| /'
     # the domain's own xl process (xl -vvv restore) rebuilt it: its log says how that went
