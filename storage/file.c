@@ -165,14 +165,20 @@ out:
 }
 
 /*
- * Serve a read that the page cache holds whole, at once on the ring thread: no hand-off to
- * a worker and back (two context switches). RWF_NOWAIT makes the kernel answer EAGAIN, or
- * read less, rather than wait for the device or a lock; then a worker reads it all.
+ * Serve a request at once on the ring thread when it cannot wait for a device: no hand-off
+ * to a worker and back (two context switches). A file in memory (tmpfs, ramfs) never waits,
+ * but for its pages in swap, which a read brings back as a page fault would. Elsewhere, a
+ * read that the page cache holds whole: RWF_NOWAIT makes the kernel answer EAGAIN, or read
+ * less, rather than wait for the device or a lock; then a worker reads it all.
  */
-static bool file_read_cached(struct file_queue *fq, struct storage_io *io)
+static bool file_run_inline(struct file_queue *fq, struct storage_io *io)
 {
 	ssize_t n;
 
+	if (fq->t->in_memory && io->op != STORAGE_DISCARD) {	/* a punch may free a lot */
+		io->done(io, file_target_run(fq->t, io));
+		return true;
+	}
 	if (io->op != STORAGE_READ || fq->t->direct || fq->no_nowait)
 		return false;
 	n = preadv2(fq->t->fd, io->iov, io->iovcnt, (off_t)io->offset, RWF_NOWAIT);
@@ -185,13 +191,13 @@ static bool file_read_cached(struct file_queue *fq, struct storage_io *io)
 	return false;
 }
 
-/* Serve a cached read at once; queue anything else for one of q's workers (done from reap). */
+/* Serve what cannot wait at once; queue anything else for one of q's workers (done from reap). */
 static void file_submit(struct storage_queue *q, struct storage_io *io)
 {
 	struct file_queue *fq = q->priv;
 	struct file_job *job = fq->spare;
 
-	if (file_read_cached(fq, io))
+	if (file_run_inline(fq, io))
 		return;
 	if (job) {
 		fq->spare = job->next;

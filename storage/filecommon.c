@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -97,6 +99,19 @@ static void open_error(const struct storage_spec *spec, int e, char *err, size_t
 		 spec->readonly ? " read-only" : "", strerror(e), hint);
 }
 
+/*
+ * Whether fd's file lives on a file system that keeps it in memory (tmpfs, ramfs): reading
+ * or writing it copies pages and never waits for a device. Such a file system refuses
+ * RWF_NOWAIT (EOPNOTSUPP, still in Linux 6.18), so without this the file engine would send
+ * every request to a worker and back.
+ */
+static bool on_memory_fs(int fd)
+{
+	struct statfs sf;
+
+	return !fstatfs(fd, &sf) && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
 /* Size and caps of a regular file; discard is a hole punch where the filesystem has one. */
 static int probe_file(struct file_target *t, struct storage *disk, const struct storage_spec *spec,
 		      const struct stat *st, char *err, size_t errlen)
@@ -116,6 +131,7 @@ static int probe_file(struct file_target *t, struct storage *disk, const struct 
 		return -EINVAL;
 	}
 	disk->size = size;
+	t->in_memory = on_memory_fs(t->fd);
 	disk->caps.flush = true;
 	disk->caps.sector_size = 512;
 	disk->caps.physical_sector_size = pow2_between(blksize, 512, 65536) ? blksize : 4096;
@@ -245,6 +261,7 @@ int file_target_open(struct file_target *t, struct storage *disk, const struct s
 	t->fd = -1;
 	t->blockdev = false;
 	t->direct = spec->direct;
+	t->in_memory = false;
 	t->path = strdup(spec->path);
 	if (!t->path)
 		return -ENOMEM;

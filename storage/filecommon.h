@@ -13,6 +13,7 @@ struct file_target {
 	int fd;			/* -1 when not open */
 	bool blockdev;		/* else a regular file */
 	bool direct;		/* opened O_DIRECT: every read goes to the device */
+	bool in_memory;		/* a file on tmpfs or ramfs: no I/O ever waits for a device */
 	char *path;		/* for messages after open */
 };
 
