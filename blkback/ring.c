@@ -21,7 +21,7 @@ static struct blk_req *req_init(struct blk_ring *r, struct blk_req *req)
 {
 	memset(req, 0, BLK_REQ_CLEAR);
 	req->ring = r;
-	req->start_ns = now_ns();
+	req->start_ns = r->clk_ns;
 	stat_add(&r->stats.inflight, 1);
 	return req;
 }
@@ -31,7 +31,7 @@ static void req_account(struct blk_ring *r, const struct blk_req *req)
 {
 	struct blk_ring_stats *st = &r->stats;
 
-	stat_add(&st->lat[lat_bucket((now_ns() - req->start_ns) / 1000)], 1);
+	stat_add(&st->lat[lat_bucket((r->clk_ns - req->start_ns) / 1000)], 1);
 	if (req->err) {
 		stat_add(&st->err_req, 1);
 		return;
@@ -475,6 +475,7 @@ static void ring_poll_failed(struct blk_ring *r, int err)
 	ts.tv_sec = r->backoff_ms / 1000;
 	ts.tv_nsec = (long)(r->backoff_ms % 1000) * 1000000;
 	nanosleep(&ts, NULL);
+	r->clk_ns = now_ns();
 	storage_reap(r->sq);
 }
 
@@ -489,10 +490,13 @@ static void *ring_thread(void *arg)
 	};
 	struct storage_poll sp;
 	uint64_t t0;
-	bool worked;
+	bool worked, fresh = false;	/* clk_ns was read for this turn already */
 	int err;
 
 	for (;;) {
+		if (!fresh)
+			r->clk_ns = now_ns();
+		fresh = false;
 		/*
 		 * Stop: drain what is in flight, then leave. Read every turn, not only when
 		 * the doorbell rings: a guest that keeps its ring full never lets us poll.
@@ -517,8 +521,10 @@ static void *ring_thread(void *arg)
 		pfd[2].events = sp.events;
 		/* After work, watch a while before arming req_event and sleeping (ring-poll.c). */
 		if (worked && !r->stopping && !r->poll_failed && !r->halted && !r->parked &&
-		    ring_watch(r, &pfd[2]))
+		    ring_watch(r, &pfd[2])) {
+			fresh = true;
 			continue;
+		}
 		if (ring_can_consume(r)) {
 			/* Re-arm req_event, then look once more before sleeping. */
 			if (r->redo_pos < r->nredo || sring_final_check(&r->rings.native))
@@ -527,14 +533,16 @@ static void *ring_thread(void *arg)
 			   sring_has_requests(&r->rings.native)) {
 			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}
-		t0 = now_ns();
+		t0 = r->clk_ns;	/* the turn's start or the watch's end: no clock read of its own */
 		err = ring_poll(r, pfd, 3, sp.timeout_ms);
 		if (err) {
 			ring_poll_failed(r, err);
 			continue;
 		}
 		stat_add(&r->stats.wakeups, 1);
-		ring_window_adapt(r, now_ns() - t0);
+		r->clk_ns = now_ns();	/* the next turn's, and that of what is reaped below */
+		fresh = true;
+		ring_window_adapt(r, r->clk_ns - t0);
 		if (pfd[0].revents & POLLIN) {
 			xenevtchn_port_or_error_t port = xenevtchn_pending(r->xce);
 
