@@ -32,7 +32,6 @@ idle-wakeups limit-accuracy fair-qd1-p99 xen"
 IDLE_S=${BENCH_IDLE_S:-10}          # idle-wakeups: seconds of watching an idle disk
 LIMIT_IOPS=5000                     # limit-accuracy: the disk's iops= limit
 rows=${BENCH_ROWS:-$ALL_ROWS}
-FILE_WORKERS=4     # storage/file.c: the file engine's I/O threads per queue
 
 for tool in fio gnuplot nbdkit; do
 	command -v $tool >/dev/null && continue
@@ -241,14 +240,18 @@ if want uring-1m-seqread; then
 	disk_down
 fi
 
-# The file row: the file engine (buffered, the file in the page cache) against fio psync
-# with as many threads as the engine has workers, the same total depth.
+# The file row: the file engine (buffered, the file in the page cache) against fio psync with
+# as many threads as read for us. A read the page cache holds is served on its queue's ring
+# thread (only one that would block goes to the queue's workers), so that is one thread per
+# queue: one queue per core, as Linux blkfront has for a guest with that many vCPUs, and fio
+# one job per core; the total depth is the same (32 in all for ours, psync is 1 per job).
 if want file-4k-randread-qd32; then
+	ncpu=$(nproc)
 	disk_up "file:$diskf"
 	cat "$diskf" > /dev/null
-	OURS=(--rw randread --bs 4k --indirect-segs 0)
+	OURS=(--rw randread --bs 4k --indirect-segs 0 --queues "$ncpu")
 	ANCHOR=(--filename="$diskf" --ioengine=psync --direct=0 --invalidate=0 --bs=4k --rw=randread
-		--numjobs=$FILE_WORKERS)
+		--numjobs="$ncpu")
 	row file-4k-randread-qd32 32 1
 	disk_down
 fi
