@@ -48,7 +48,8 @@ def per_round(metric, ours, anchor):
 
 def med(side, key, per_req=True):
     """Median over samples of key (per fio I/O when per_req)."""
-    vals = [s[key] / max(s["requests"], 1) if per_req else s[key] for s in side if key in s]
+    vals = [s[key] / max(s["requests"], 1) if per_req else s[key] for s in side
+            if s.get(key) is not None]
     return statistics.median(vals) if vals else float("nan")
 
 
@@ -72,6 +73,13 @@ def why(name, metric, ours, anchor):
         text += ("; blkbackd mapped %.2f and copied %.2f grants per request%s (persistent grants "
                  "map none in steady state; a copy is an indirect descriptor page)" % (
                      maps, copies, "" if calls != calls else " in %.2f grant copy calls" % calls))
+    sw_o, sw_a = med(ours, "backend_switches_per_req", False), med(anchor, "backend_switches_per_req", False)
+    sys_o = [s for s in ours if s.get("backend_sys_ticks") is not None and s["backend_ticks"] > 0]
+    if sw_o == sw_o and sw_a == sw_a and sys_o:
+        share = sum(s["backend_sys_ticks"] for s in sys_o) / sum(s["backend_ticks"] for s in sys_o)
+        text += ("; context switches per request: blkbackd's threads %.2f, xen-blkback's kthreads "
+                 "%.2f; %.0f%% of blkbackd's CPU was in dom0's kernel (system calls: in a PV dom0 "
+                 "each one enters the hypervisor both ways)" % (sw_o, sw_a, 100 * share))
     if metric == "p50":
         text += "; at QD1 every request is one round trip, so the gap is dom0's time per request"
     return text

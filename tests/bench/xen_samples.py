@@ -35,6 +35,10 @@ def convert(d):
         # the backend's own threads: blkbackd, or the kernel's blkback.* threads
         "backend_cpu_us": d["backend_ticks"] * 1e6 / hz,
         "blk_reqs": d["blk_reqs"], "round": d["round"], "backend": d["backend"],
+        # of the backend's CPU, the part in the kernel (system calls, faults; kthreads: all),
+        # and its threads' context switches per blkif request (each a sleep or a preemption)
+        "backend_sys_ticks": d.get("backend_sys_ticks"), "backend_ticks": d["backend_ticks"],
+        "backend_switches_per_req": d["backend_switches"] / blk if "backend_switches" in d else None,
         # events per blkif request: to the guest (its blkif interrupts) and to the backend
         # (dom0's blkif-backend or evtchn:blkbackd interrupts)
         "notify_per_req": (d["guest_irqs"] + d["dom0_irqs"]) / blk,

@@ -58,17 +58,32 @@ kernel_backend_ticks() {
 # blkbackd's counters that a sample reports the growth of (blkbackctl stats --json).
 OUR_KEYS="notifies wakeups grant_maps grant_unmaps grant_copies grant_copy_calls poll_hits"
 
-# Print "BACKEND_TICKS REQUESTS [COUNTER...]" of disk $1 (devid $2) of backend kind $3 (kernel
-# or ours) so far: the backend's CPU ticks, its own count of read requests and, for blkbackd,
-# OUR_KEYS.
+# Print the context switches (voluntary and not) that the threads of processes $@ made so far.
+ctx_switches() {
+    local p f files=()
+    for p in "$@"; do
+        for f in "/proc/$p/task/"*/status; do [ ! -r "$f" ] || files+=("$f"); done
+    done
+    if [ ${#files[@]} = 0 ]; then echo 0; return; fi
+    awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }' "${files[@]}" 2>/dev/null
+}
+
+# Print "BACKEND_TICKS REQUESTS SYSTEM_TICKS SWITCHES [COUNTER...]" of disk $1 (devid $2) of
+# backend kind $3 (kernel or ours) so far: the backend's CPU ticks, its own count of read
+# requests, the ticks of those in the kernel (all of them for kthreads), its threads' context
+# switches and, for blkbackd, OUR_KEYS.
 backend_counts() {
-    local j k out
+    local j k out t
     if [ "$3" = kernel ]; then
-        echo "$(kernel_backend_ticks) $(cat "/sys/bus/xen-backend/devices/vbd-$D-$2/statistics/rd_req" 2>/dev/null || echo 0)"
+        t=$(kernel_backend_ticks)
+        # shellcheck disable=SC2086 # KPIDS: one pid a word
+        echo "$t $(cat "/sys/bus/xen-backend/devices/vbd-$D-$2/statistics/rd_req" 2>/dev/null || echo 0) $t $(ctx_switches $KPIDS)"
     else
         j=$(blkbackctl stats "$G" "$1" --json 2>/dev/null)
-        out=$(proc_ticks "$DAEMON_PID")
-        for k in rd_req $OUR_KEYS; do    # no fork per key: each costs here
+        out="$(proc_ticks "$DAEMON_PID") "
+        [[ $j =~ \"rd_req\":\ ([0-9]+) ]] && out+=${BASH_REMATCH[1]} || out+=0
+        out+=" $(awk '{ print $15 }' "/proc/$DAEMON_PID/stat" 2>/dev/null || echo 0) $(ctx_switches "$DAEMON_PID")"
+        for k in $OUR_KEYS; do    # no fork per key: each costs here
             if [[ $j =~ \"$k\":\ ([0-9]+) ]]; then out+=" ${BASH_REMATCH[1]}"; else out+=" 0"; fi
         done
         echo "$out"
@@ -166,7 +181,7 @@ EOF
 # One sample, number $1: disk "VDEV DEVID BACKEND SPEC" $2, job $3, round $4. Prints its
 # XB-SAMPLE line; fails (returns 1) if the guest's fio did not report ok.
 sample() {
-    local n=$1 v id b spec kind m c0 c1 t0 t1 i0 i1 u0 u1 k i=2 more=
+    local n=$1 v id b spec kind m c0 c1 t0 t1 i0 i1 u0 u1 k i=4 more=
     read -r v id b spec <<<"$2"
     case $b in loop | brd) kind=kernel ;; *) kind=ours ;; esac
     read -r -a c0 <<<"$(backend_counts "$v" "$id" "$kind")"
@@ -191,6 +206,7 @@ sample() {
         "\"p50_us\": ${F[p50_us]:-null}, \"p99_us\": ${F[p99_us]:-null}," \
         "\"guest_irqs\": ${F[irq]:-null}, \"dom0_irqs\": $((i1 - i0))," \
         "\"dom0_busy_ticks\": $((t1 - t0)), \"backend_ticks\": $((c1[0] - c0[0])), \"hz\": $HZ," \
+        "\"backend_sys_ticks\": $((c1[2] - c0[2])), \"backend_switches\": $((c1[3] - c0[3]))," \
         "\"blk_reqs\": $((c1[1] - c0[1])), \"uptime\": [$u0, $u1]$more}"
 }
 
