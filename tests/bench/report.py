@@ -24,6 +24,10 @@ ROWS = {
                              "fio io_uring, buffered, tmpfs file", "iops"),
     "mem-4k-randwrite-qd32": ("same, random writes", "fio same, writes", "iops"),
     "mem-4k-randread-qd1": ("same, QD1, p50 latency", "fio same, QD1 p50", "p50"),
+    # no goal: the same row against fio's plain pread, which tmpfs serves on fio's own thread
+    # (io_uring hands each tmpfs read to an io-wq worker: tmpfs refuses RWF_NOWAIT)
+    "mem-4k-randread-qd1/psync": ("same, QD1, p50 latency",
+                                  "fio psync (pread) on the same file, QD1 p50", "p50"),
     "mem-huge-4k-randread-qd32": ("mem engine on transparent huge pages (huge)",
                                   "fio io_uring, buffered, tmpfs file", "iops"),
     "uring-4k-randread-qd32": ("uring engine, O_DIRECT, file on disk",

@@ -190,6 +190,10 @@ if want mem-4k-randread-qd32 || want mem-4k-randwrite-qd32 || want mem-4k-randre
 	if want mem-4k-randread-qd1; then
 		OURS=(--rw randread --bs 4k --indirect-segs 0) ANCHOR=("${MEM_FIO[@]}" --rw=randread)
 		row mem-4k-randread-qd1 1
+		# the same against fio's pread: io_uring hands each read of a tmpfs file to an
+		# io-wq worker (tmpfs refuses RWF_NOWAIT), a wake-up the row's anchor pays
+		ANCHOR=("${MEM_FIO[@]/--ioengine=io_uring/--ioengine=psync}" --rw=randread)
+		row mem-4k-randread-qd1/psync 1
 	fi
 	if want qd-sweep; then
 		# IOPS against queue depth for the plot: fewer, shorter samples
