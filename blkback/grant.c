@@ -209,7 +209,7 @@ int grant_ctx_init(struct grant_ctx *g, xengnttab_handle *xgt, uint32_t domid,
 {
 	*g = (struct grant_ctx){ .xgt = xgt, .domid = domid, .mode = mode, .budget = budget,
 				 .c = c };
-	if (grant_copy_init(g))		/* indirect pages too, unless persistent */
+	if (grant_copy_init(g))		/* indirect pages (persistent: when the cache is full) */
 		return -ENOMEM;
 	if (mode != GRANT_MODE_PERSISTENT)
 		return 0;

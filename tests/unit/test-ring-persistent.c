@@ -1,10 +1,11 @@
 /*
  * Unit test: persistent grants (blkback/grant.c's per-ring cache) through blkback/ring.c,
- * indirect descriptor pages read through the cache, and write pages granted read-only. The cache holds GRANT_PERSISTENT_MAX grants at most;
- * a request it cannot hold is mapped with its sweep and unmapped before its answer, as in
- * map mode; and every GC_PURGE_MISSES misses on a full cache unmap the oldest eighth of the
- * idle grants. The fake grant table (fake-xen.c) refuses a writable map of a read-only
- * grant, as Xen does.
+ * indirect descriptor pages read through the cache, and write pages granted read-only.
+ * The cache holds GRANT_PERSISTENT_MAX grants at most; a request it cannot hold is mapped
+ * with its sweep and unmapped before its answer, as in map mode (an indirect page it
+ * cannot hold is grant-copied); and every GC_PURGE_MISSES misses on a full cache unmap the
+ * oldest eighth of the idle grants. The fake grant table (fake-xen.c) refuses a writable
+ * map of a read-only grant, as Xen does.
  */
 #include "ring-harness.h"
 
