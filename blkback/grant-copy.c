@@ -1,7 +1,8 @@
 /*
  * Grant copy: the hypervisor copies between guest pages and ours, so nothing of
- * the guest is ever mapped here. Used for indirect descriptor pages always, and
- * for data in copy mode (--grant-mode=copy), through bounce pages of the ring's own.
+ * the guest is ever mapped here. Used for indirect descriptor pages (but in persistent
+ * mode, where they are read through the persistent cache while it has room), and for
+ * data in copy mode (--grant-mode=copy), through bounce pages of the ring's own.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -128,7 +129,11 @@ static void batch_add(struct copy_batch *b, struct blk_req *req, grant_ref_t gre
 	b->owner[b->n++] = req;
 }
 
-/* Copy the segment descriptors of n indirect requests into segs[i]. */
+/*
+ * Copy the segment descriptors of n indirect requests into segs[i]: in persistent mode
+ * off the cached mappings (as Linux blkback), else, or when the cache has no room, with
+ * one grant copy for the lot. A page that cannot be reached fails its request only.
+ */
 void grant_fetch_indirect(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
 			  struct blkif_request_segment (*segs)[BLK_MAX_SEGS])
 {
@@ -137,14 +142,27 @@ void grant_fetch_indirect(struct grant_ctx *g, struct blk_req **reqs, unsigned i
 	for (unsigned int i = 0; i < n; i++) {
 		const struct blk_io *io = &reqs[i]->io;
 
-		for (unsigned int k = 0; k < io->nr_indirect; k++) {
+		for (unsigned int k = 0; k < io->nr_indirect && !reqs[i]->err; k++) {
 			unsigned int first = k * BLK_SEGS_PER_INDIRECT_PAGE;
 			unsigned int count = io->nr_segs - first;
+			uint16_t len;
+			int err = -ENOSPC;
 
 			if (count > BLK_SEGS_PER_INDIRECT_PAGE)
 				count = BLK_SEGS_PER_INDIRECT_PAGE;
-			batch_add(b, reqs[i], io->indirect_grefs[k], 0, &segs[i][first],
-				  (uint16_t)(count * sizeof(segs[i][0])), false);
+			len = (uint16_t)(count * sizeof(segs[i][0]));
+			if (g->mode == GRANT_MODE_PERSISTENT)
+				err = grant_cache_read(g, io->indirect_grefs[k], &segs[i][first],
+						       len);
+			if (err == -ENOSPC)
+				batch_add(b, reqs[i], io->indirect_grefs[k], 0, &segs[i][first],
+					  len, false);
+			else if (err) {
+				log_debug(LOG_IO, "persistent grant map of indirect page %u of "
+					  "request id %llu failed: %s", k,
+					  (unsigned long long)io->id, strerror(-err));
+				reqs[i]->err = err;
+			}
 		}
 	}
 	batch_run(b);

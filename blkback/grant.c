@@ -166,6 +166,20 @@ static void gc_put(struct grant_cache *gc, struct pgrant *e)
 	gc->idle.prev = e;
 }
 
+/* Copy len bytes off the start of persistent grant gref into dst, and let go of it. */
+int grant_cache_read(const struct grant_ctx *g, uint32_t gref, void *dst, size_t len)
+{
+	int err = 0;
+	struct pgrant *e = gc_get(g, gref, &err);
+
+	if (!e)
+		return err;
+	/* Once: the frontend may rewrite the page at any time; only dst is parsed. */
+	memcpy(dst, e->addr, len);
+	gc_put(g->gc, e);
+	return 0;
+}
+
 /* Parse "map", "persistent" or "copy". */
 int grant_mode_parse(const char *s, enum grant_mode *mode)
 {
@@ -195,7 +209,7 @@ int grant_ctx_init(struct grant_ctx *g, xengnttab_handle *xgt, uint32_t domid,
 {
 	*g = (struct grant_ctx){ .xgt = xgt, .domid = domid, .mode = mode, .budget = budget,
 				 .c = c };
-	if (grant_copy_init(g))		/* indirect pages are copied in every mode */
+	if (grant_copy_init(g))		/* indirect pages (persistent: when the cache is full) */
 		return -ENOMEM;
 	if (mode != GRANT_MODE_PERSISTENT)
 		return 0;

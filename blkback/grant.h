@@ -131,9 +131,13 @@ int grant_ctx_init(struct grant_ctx *g, xengnttab_handle *xgt, uint32_t domid,
 void grant_ctx_fini(struct grant_ctx *g);
 
 /*
- * Copy the segment descriptors of n indirect requests off their indirect pages
- * in one grant copy, into segs[i] for reqs[i]. A request whose pages cannot be
- * read gets req->err set; the others are unaffected.
+ * Copy the segment descriptors of n indirect requests off their indirect pages,
+ * once, into segs[i] for reqs[i] (the frontend may rewrite its pages at any time:
+ * only segs is parsed). In persistent mode through the persistent-grant cache, as
+ * Linux blkback (a page is mapped on a miss and kept, like a data page); in the
+ * other modes, or for a page the full cache has no room for, with one grant copy
+ * for them all. A request whose pages cannot be read gets req->err set; the others
+ * are unaffected.
  */
 void grant_fetch_indirect(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
 			  struct blkif_request_segment (*segs)[BLK_MAX_SEGS]);

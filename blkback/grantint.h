@@ -15,4 +15,12 @@ void grant_copy_in(struct grant_ctx *g, struct blk_req **reqs, unsigned int n,
 /* Copy mode: give a finished request's bounce pages back. */
 void grant_copy_release(struct grant_ctx *g, struct blk_req *req);
 
+/*
+ * Persistent mode: copy len bytes off the start of guest page gref into dst through the
+ * persistent cache (mapping the page on a miss, as for data) and let go of it at once;
+ * -ENOSPC when the cache has no room for it (read it with a grant copy instead), another
+ * -errno when it cannot be mapped.
+ */
+int grant_cache_read(const struct grant_ctx *g, uint32_t gref, void *dst, size_t len);
+
 #endif

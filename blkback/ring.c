@@ -271,7 +271,7 @@ static void ring_rejected(struct blk_ring *r, const struct blk_req *req, const c
 			    "%s", r->cfg.name, req->io.op, why);
 }
 
-/* Read the segments of a sweep's indirect requests (one grant copy) and validate them. */
+/* Read the segments of a sweep's indirect requests (grant.h says how) and validate them. */
 static void sweep_indirect(struct blk_ring *r, struct blk_req **ind, unsigned int n)
 {
 	grant_fetch_indirect(&r->g, ind, n, r->iseg);

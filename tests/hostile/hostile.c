@@ -11,8 +11,8 @@
  *   ANY       the backend may answer, error or halt; it must only not crash or close
  *             (tests/sim/hostile.sh checks that blkbackd stays up). Most ANY cases check
  *             more, each saying what: evtchn-storm does a good read afterwards, the
- *             double fetches and revoke-in-flight want exactly one answer per request
- *             with its id (and no halt);
+ *             double fetches, indirect-page-rewrite and revoke-in-flight want exactly
+ *             one answer per request with its id (and no halt);
  *   REFUSED   the frontend publishes bad xenstore nodes: the backend does not connect,
  *             writes why in its error node and goes Closing; then the same disk connects
  *             properly and serves a good read (hostile-xs.c);
@@ -156,6 +156,137 @@ static int indirect_case(struct blkfront *bf, const struct hcase *c)
 	if (blkfront_ring_put_indirect(bf, &r, false))
 		return fail("ring full");
 	return push_and_check(bf, c, BAD_ID);
+}
+
+/* Indirect pages rewritten after the push: the rewriter's state. */
+#define IP_BATCH 8
+static volatile int ip_stop;
+static struct blkif_request_segment *ip_pages[IP_BATCH];
+static unsigned int ip_npages, ip_nsegs;
+static grant_ref_t ip_gref;
+
+/* A good descriptor: all of pool page ip_gref. */
+static struct blkif_request_segment ip_good(void)
+{
+	return (struct blkif_request_segment){ .gref = ip_gref, .first_sect = 0, .last_sect = 7 };
+}
+
+/*
+ * Over and over, on each page at random: spoil one of the requests' descriptors, or put
+ * them all right again. A copy may catch a page good, spoilt or half written.
+ */
+static void *ipage_rewriter(void *arg)
+{
+	unsigned int x = 3, y;
+
+	(void)arg;
+	while (!ip_stop)
+		for (unsigned int p = 0; p < ip_npages; p++) {
+			struct blkif_request_segment *s;
+
+			x = x * 1103515245u + 12345u;
+			y = x >> 16;		/* the low bits of x repeat too soon */
+			s = &ip_pages[p][(y >> 3) % ip_nsegs];
+			if (y & 4)
+				for (unsigned int i = 0; i < ip_nsegs; i++) {
+					s = &ip_pages[p][i];
+					__atomic_store_n(&s->gref, ip_gref, __ATOMIC_RELAXED);
+					__atomic_store_n(&s->first_sect, (uint8_t)0,
+							 __ATOMIC_RELAXED);
+					__atomic_store_n(&s->last_sect, (uint8_t)7,
+							 __ATOMIC_RELAXED);
+				}
+			else if (y & 1)
+				__atomic_store_n(&s->gref, 0xffffffffu, __ATOMIC_RELAXED);
+			else if (y & 2)
+				__atomic_store_n(&s->first_sect, (uint8_t)9, __ATOMIC_RELAXED);
+			else
+				__atomic_store_n(&s->last_sect, (uint8_t)255, __ATOMIC_RELAXED);
+		}
+	return NULL;
+}
+
+/*
+ * Indirect reads pushed while a thread rewrites the descriptors on their indirect pages
+ * (with persistent grants the backend keeps those pages mapped): it copies each page
+ * once and parses its copy, so it never halts and answers every request exactly once,
+ * with its id, op READ and OKAY or ERROR (OKAY for some: a page is good half the time).
+ * Then a good read.
+ */
+static int indirect_rewrite_case(struct blkfront *bf, const struct hcase *c)
+{
+	static uint8_t seen[50 * IP_BATCH];
+	unsigned int answered = 0, sent = 0, okay = 0, batch = blkfront_slots(bf);
+	blkif_request_indirect_t r;
+	blkif_response_t rsp;
+	pthread_t t;
+	int rc = 0;
+
+	if (!blkfront_indirect_pages(bf))
+		return fail("no indirect descriptors negotiated");
+	memset(seen, 0, sizeof(seen));
+	batch = batch < IP_BATCH ? batch : IP_BATCH;
+	ip_gref = blkfront_pool_gref(bf, 0);
+	ip_nsegs = c->nsegs;
+	for (ip_npages = 0; ip_npages < batch; ip_npages++) {
+		ip_pages[ip_npages] = blkfront_indirect_page(bf, ip_npages, 0);
+		for (unsigned int i = 0; i < ip_nsegs; i++)
+			ip_pages[ip_npages][i] = ip_good();
+	}
+	ip_stop = 0;
+	if (pthread_create(&t, NULL, ipage_rewriter, NULL))
+		return fail("pthread_create failed");
+	for (unsigned int round = 0; round < 50 && !rc; round++) {
+		unsigned int n = 0;
+
+		for (unsigned int i = 0; i < batch; i++) {
+			memset(&r, 0, sizeof(r));
+			r.operation = BLKIF_OP_INDIRECT;
+			r.indirect_op = BLKIF_OP_READ;
+			r.nr_segments = c->nsegs;
+			r.handle = (blkif_vdev_t)blkfront_devid(bf);
+			r.id = 1000 + sent;
+			r.indirect_grefs[0] = blkfront_indirect_gref(bf, i, 0);
+			if (blkfront_ring_put_indirect(bf, &r, false))
+				break;
+			n++;
+			sent++;
+		}
+		blkfront_ring_push(bf, BLKFRONT_NOTIFY_ALWAYS);
+		for (unsigned int i = 0; i < n && !rc; i++) {
+			int w = wait_response(bf, &rsp, WAIT_MS);
+
+			if (w == -ESHUTDOWN)
+				rc = fail("the backend left Connected");
+			else if (w != 1)
+				rc = fail("request %u of %u got no answer within %d ms",
+					  answered + 1, sent, WAIT_MS);
+			else if (rsp.id < 1000 || rsp.id >= 1000 + sent || seen[rsp.id - 1000]++)
+				rc = fail("response id %#" PRIx64 " was never sent or came twice",
+					  (uint64_t)rsp.id);
+			else if (rsp.operation != BLKIF_OP_READ)
+				rc = fail("response %#" PRIx64 " has op %u, the request was a read",
+					  (uint64_t)rsp.id, rsp.operation);
+			else if (rsp.status != BLKIF_RSP_OKAY && rsp.status != BLKIF_RSP_ERROR)
+				rc = fail("status %d for read %#" PRIx64 ", expected OKAY or ERROR",
+					  rsp.status, (uint64_t)rsp.id);
+			else {
+				answered++;
+				okay += rsp.status == BLKIF_RSP_OKAY;
+			}
+		}
+	}
+	ip_stop = 1;
+	pthread_join(t, NULL);
+	if (!rc && blkfront_ring_get_response(bf, &rsp) == 1)
+		rc = fail("an extra response (id %#" PRIx64 ") after all %u were answered",
+			  (uint64_t)rsp.id, sent);
+	if (!rc && !okay)
+		rc = fail("none of %u reads on indirect pages good half the time succeeded", sent);
+	if (!rc)
+		fprintf(stderr, "hostile: indirect-page-rewrite: %u requests sent, %u answered "
+			"(%u OKAY)\n", sent, answered, okay);
+	return rc ? rc : good_read(bf);
 }
 
 /* A read whose target page is granted read-only: writing the data there must fail. */
@@ -451,6 +582,8 @@ const struct hcase hostile_req_cases[] = {
 	{ .name = "req-prod-overflow", .disk = "rw", .expect = HALT, .fn = prod_overflow_case },
 	{ .name = "req-prod-backwards", .disk = "rw", .expect = HALT, .fn = prod_back_case },
 	{ .name = "double-fetch", .disk = "rw", .expect = ANY, .fn = double_fetch_case },
+	{ .name = "indirect-page-rewrite", .disk = "rw", .expect = ANY,
+	  .fn = indirect_rewrite_case, .nsegs = 16 },
 };
 const size_t hostile_req_ncases = sizeof(hostile_req_cases) / sizeof(hostile_req_cases[0]);
 

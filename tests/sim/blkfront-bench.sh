@@ -57,3 +57,26 @@ n=$(($(field "$XENSIM_DIR/map.json" requests) + $(field "$XENSIM_DIR/persistent.
 echo "blkbackd answered $rd reads, blkfront completed $n"
 [ "$rd" -ge "$n" ] || fail "blkbackd saw fewer reads than blkfront completed"
 grep -q "persistent grants)" "$BK_LOG" || fail "blkbackd did not log the persistent connection"
+
+# Indirect requests on persistent grants (issue 19): blkbackd reads the descriptor pages
+# through its persistent-grant cache, as Linux blkback, so in steady state they cost no
+# grant copy at all, and each page the frontend shares is mapped once at most.
+stats() { bk_ctl stats guest1 xvdb --json; }
+delta() {
+	python3 -c 'import json,sys; a,b=(json.loads(x)[0] for x in sys.argv[1:3]); print(b[sys.argv[3]]-a[sys.argv[3]])' \
+		"$@"
+}
+s0=$(stats) || fail "blkbackctl stats failed"
+# Correct data: 1 MiB writes and reads, every one indirect, checked block by block.
+fe guest1 verify xvdb --size 32M --bs 1M --indirect-segs 256 --indirect always ||
+	fail "verify over 1 MiB indirect requests failed"
+bench_json indirect --rw read --bs 1M --indirect-segs 256 --indirect always
+s1=$(stats) || fail "blkbackctl stats failed"
+ind=$(delta "$s0" "$s1" ind_req) copies=$(delta "$s0" "$s1" grant_copies)
+calls=$(delta "$s0" "$s1" grant_copy_calls) maps=$(delta "$s0" "$s1" grant_maps)
+echo "indirect, persistent: $ind indirect requests, $copies grant copies in $calls calls, $maps maps"
+[ "$ind" -gt 0 ] || fail "no indirect request reached blkbackd"
+[ "$copies" -eq 0 ] && [ "$calls" -eq 0 ] ||
+	fail "$copies grant copies ($calls calls) for $ind indirect requests on persistent grants"
+# Two connections (verify, bench), each sharing at most gntalloc's 1024 pages.
+[ "$maps" -le 2048 ] || fail "$maps grant maps for $ind indirect requests: pages not kept"

@@ -1,10 +1,11 @@
 /*
  * Unit test: persistent grants (blkback/grant.c's per-ring cache) through blkback/ring.c,
- * and write pages granted read-only. The cache holds GRANT_PERSISTENT_MAX grants at most;
- * a request it cannot hold is mapped with its sweep and unmapped before its answer, as in
- * map mode; and every GC_PURGE_MISSES misses on a full cache unmap the oldest eighth of the
- * idle grants. The fake grant table (fake-xen.c) refuses a writable map of a read-only
- * grant, as Xen does.
+ * indirect descriptor pages read through the cache, and write pages granted read-only.
+ * The cache holds GRANT_PERSISTENT_MAX grants at most; a request it cannot hold is mapped
+ * with its sweep and unmapped before its answer, as in map mode (an indirect page it
+ * cannot hold is grant-copied); and every GC_PURGE_MISSES misses on a full cache unmap the
+ * oldest eighth of the idle grants. The fake grant table (fake-xen.c) refuses a writable
+ * map of a read-only grant, as Xen does.
  */
 #include "ring-harness.h"
 
@@ -19,6 +20,8 @@
 #define NFILL (4 * NSEGS)
 #define OVER0 (FILL0 + NFILL)		/* a 256-page read: 32 more cached, then full */
 #define IND0 (OVER0 + NSEGS)		/* indirect pages, one per 256-page request */
+#define NIND 5				/* the bound case's indirect pages, each cached */
+#define KEPT (PMAX - NFILL - NIND)	/* the read's pages cached before it is full */
 #define MISS0 (IND0 + 8)		/* pages of the one-page requests beyond the cache */
 #define NMISS 32			/* as many as a one-page ring holds */
 #define NEW0 (MISS0 + NMISS)		/* a page first offered after the purge */
@@ -124,13 +127,18 @@ static void fill_cache(struct world *w)
 			disk_ok &= !memcmp(fd_state.data + ((size_t)i * NSEGS + k) * PAGE,
 					   fake_grant_page(first + k), PAGE);
 		CHECK(disk_ok, "write %u: the disk does not hold its 256 pages", i);
-		CHECK_U64(persistent_now(w), (i + 1) * NSEGS, "persistent grants after a write");
+		CHECK_U64(persistent_now(w), (i + 1) * (NSEGS + 1),
+			  "persistent grants after a write (its pages and indirect page)");
 		CHECK_INT(mapped_in(FILL0, NFILL), (i + 1) * NSEGS, "pages mapped after a write");
+		CHECK(fake_grant_mapped(IND0 + i) == 1 && !fake_grant_copy_count(IND0 + i),
+		      "indirect page of write %u: mapped now %u (want 1), copied %u times (want 0)",
+		      i, fake_grant_mapped(IND0 + i), fake_grant_copy_count(IND0 + i));
 	}
 }
 
 /*
- * A 256-page read when 32 grants are left: those 32 are cached, the 33rd does not fit,
+ * A 256-page read when 28 grants are left: its indirect page takes one, 27 of its pages
+ * are cached, the 28th does not fit,
  * so the request puts them back and its 256 pages are mapped with the sweep instead,
  * and unmapped (the data written back to the guest) before its answer.
  */
@@ -138,7 +146,7 @@ static void read_over(struct world *w)
 {
 	struct blkif_request_segment *segs;
 	struct blk_ring_stats st;
-	unsigned int kept = PMAX - NFILL, stray = 0, counts_ok = 0;
+	unsigned int kept = KEPT, stray = 0, counts_ok = 0;
 	bool data_ok = true;
 
 	segs = front_indirect(w, BLKIF_OP_READ, 0x200, 0, IND0 + 4, NSEGS);
@@ -152,11 +160,12 @@ static void read_over(struct world *w)
 	}
 	CHECK(data_ok, "the read beyond the cache did not bring the first write's pages back");
 	CHECK_U64(persistent_now(w), PMAX, "persistent grants once the cache is full");
-	CHECK_INT(mapped_in(OVER0, kept), kept, "its first 32 pages, cached");
+	CHECK_INT(mapped_in(OVER0, kept), kept, "its first 27 pages, cached");
 	CHECK_INT(stray, 0, "its other pages still mapped after its answer");
-	CHECK_INT(counts_ok, NSEGS, "pages mapped by the sweep once (the first 32 also cached)");
+	CHECK_INT(counts_ok, NSEGS, "pages mapped by the sweep once (the first 27 also cached)");
 	blk_ring_get_stats(w->ring, &st);
 	CHECK_U64(st.grants.maps, PMAX + NSEGS, "pages mapped: 1056 cached, 256 with the sweep");
+	CHECK_U64(st.grants.copies, 0, "grant copies (indirect pages come through the cache)");
 	CHECK_U64(st.grants.unmaps, NSEGS, "pages unmapped: the sweep's 256");
 }
 
@@ -254,10 +263,12 @@ static void read_misses(struct world *w, unsigned int n, unsigned int *seq)
  * Case 2: a frontend offering more grants than the cache holds. Misses are counted on a
  * full cache: the read over it (its 33rd page), the slow pair, a read-only write, then
  * one-page reads up to PURGE_MISSES - 1; the next miss purges the oldest eighth of the
- * idle grants (132 pages of the first write, not AGED, which was used again since).
+ * idle grants (the first write's indirect page, idle from the moment its descriptors were
+ * copied, and 131 of its pages; not AGED, which was used again since).
  */
 static void test_cache_bound(void)
 {
+	struct blkif_request_segment *segs;
 	struct blk_ring_stats st;
 	blkif_request_t *req;
 	struct world w;
@@ -290,18 +301,32 @@ static void test_cache_bound(void)
 	fake_grant_set_readonly(MISS0 + 2, false);
 	misses += 1;
 
+	/* No room for an indirect page: it is read with a grant copy (a miss, as any). */
+	printf("case 2: on a full cache, an indirect page is read with a grant copy\n");
+	memset(fake_grant_page(FILL0 + 3 * NSEGS), 0xee, PAGE);
+	segs = front_indirect(&w, BLKIF_OP_READ, 0x401, 0, MISS0 + 3, 1);
+	segs[0] = (struct blkif_request_segment){ .gref = FILL0 + 3 * NSEGS, .last_sect = 7 };
+	one_answer(&w, 0x401, BLKIF_OP_READ, BLKIF_RSP_OKAY, "indirect read, full cache");
+	CHECK(!memcmp(fake_grant_page(FILL0 + 3 * NSEGS), fd_state.data, PAGE),
+	      "the indirect read on a full cache did not land");
+	CHECK(fake_grant_copy_count(MISS0 + 3) == 1 && !fake_grant_map_count(MISS0 + 3),
+	      "its indirect page: copied %u times (want 1), mapped %u (want 0)",
+	      fake_grant_copy_count(MISS0 + 3), fake_grant_map_count(MISS0 + 3));
+	misses += 1;
+
 	printf("case 2: %u misses on a full cache unmap nothing\n", PURGE_MISSES - 1);
 	read_misses(&w, PURGE_MISSES - 1 - misses, &seq);
 	CHECK_U64(persistent_now(&w), PMAX, "persistent grants before the purge");
-	CHECK_INT(mapped_in(FILL0, PMAX), PMAX, "cached pages still mapped before the purge");
+	CHECK_INT(mapped_in(FILL0, NFILL + KEPT) + mapped_in(IND0, NIND), PMAX,
+		  "cached pages still mapped before the purge");
 
 	printf("case 2: miss %u purges the oldest %u idle grants\n", PURGE_MISSES, PURGED);
 	read_misses(&w, 1, &seq);
 	CHECK_U64(persistent_now(&w), PMAX - PURGED, "persistent grants after the purge");
-	old_gone = NSEGS - mapped_in(FILL0, NSEGS);
+	old_gone = NSEGS - mapped_in(FILL0, NSEGS) + !fake_grant_mapped(IND0);
 	CHECK_INT(old_gone, PURGED, "pages of the oldest write unmapped by the purge");
-	CHECK_INT(mapped_in(FILL0 + NSEGS, PMAX - NSEGS), PMAX - NSEGS,
-		  "newer cached pages still mapped after the purge");
+	CHECK_INT(mapped_in(FILL0 + NSEGS, NFILL - NSEGS + KEPT) + mapped_in(IND0 + 1, NIND - 1),
+		  PMAX - NSEGS - 1, "newer cached pages still mapped after the purge");
 	CHECK_INT(fake_grant_mapped(AGED), 1, "a page used again since its write was purged");
 
 	/* Room again: a page offered now is cached and kept. */
@@ -438,6 +463,69 @@ static void test_readonly_write_persistent(void)
 	world_stop(&w);
 }
 
+/*
+ * Case 5: persistent mode reads indirect pages through the cache: mapped once and kept,
+ * never copied, their descriptors read afresh for every request (the frontend rewrites
+ * them); one that cannot be mapped (a bad ref, or granted read-only: mapped writable as
+ * any persistent grant) fails its request alone.
+ */
+static void test_indirect_persistent(void)
+{
+	struct blkif_request_segment *segs;
+	struct blk_ring_stats st;
+	blkif_response_t rsps[2], rsp;
+	struct world w;
+	unsigned int n;
+
+	printf("case 5: persistent mode: indirect pages through the cache\n");
+	start_mode(&w, NR_GRANTS, GRANT_MODE_PERSISTENT);
+	fill_page(1, 0x51);
+	fill_page(2, 0x52);
+	segs = front_indirect(&w, BLKIF_OP_WRITE, 0x800, 0, 20, 2);
+	segs[0] = (struct blkif_request_segment){ .gref = 1, .last_sect = 7 };
+	segs[1] = (struct blkif_request_segment){ .gref = 2, .last_sect = 7 };
+	one_answer(&w, 0x800, BLKIF_OP_WRITE, BLKIF_RSP_OKAY, "indirect write");
+	CHECK(!memcmp(fd_state.data, fake_grant_page(1), PAGE) &&
+	      !memcmp(fd_state.data + PAGE, fake_grant_page(2), PAGE),
+	      "the indirect write is not on the disk");
+
+	/* The same indirect page, rewritten: one segment, on page 3 (a stale copy: page 1). */
+	memset(fake_grant_page(3), 0xee, PAGE);
+	segs = front_indirect(&w, BLKIF_OP_READ, 0x801, 8, 20, 1);
+	segs[0] = (struct blkif_request_segment){ .gref = 3, .last_sect = 7 };
+	one_answer(&w, 0x801, BLKIF_OP_READ, BLKIF_RSP_OKAY, "indirect read, page rewritten");
+	CHECK(!memcmp(fake_grant_page(3), fd_state.data + PAGE, PAGE),
+	      "the read did not follow the rewritten descriptors");
+	CHECK(fake_grant_map_count(20) == 1 && fake_grant_mapped(20) == 1 &&
+	      !fake_grant_copy_count(20), "the indirect page: maps %u (want 1), mapped now %u "
+	      "(want 1), copies %u (want 0)", fake_grant_map_count(20), fake_grant_mapped(20),
+	      fake_grant_copy_count(20));
+
+	/* A read-only indirect page and a bad one fail alone; a good one beside them is served. */
+	fake_grant_set_readonly(21, true);
+	segs = front_indirect(&w, BLKIF_OP_READ, 0x802, 0, 21, 1);
+	segs[0] = (struct blkif_request_segment){ .gref = 4, .last_sect = 7 };
+	front_indirect(&w, BLKIF_OP_READ, 0x803, 0, NR_GRANTS + 5, 1);
+	front_push(&w);
+	CHECK(wait_rsps(&w, 2), "not both bad indirect reads were answered");
+	n = take_all(&w, rsps, 2);
+	CHECK(find_rsp(rsps, n, 0x802, &rsp) && rsp.status == BLKIF_RSP_ERROR,
+	      "indirect page granted read-only: want ERROR (status %d)", rsp.status);
+	CHECK(find_rsp(rsps, n, 0x803, &rsp) && rsp.status == BLKIF_RSP_ERROR,
+	      "indirect page with a bad ref: want ERROR (status %d)", rsp.status);
+	CHECK_INT(fake_grant_mapped(21) + fake_grant_mapped(4), 0,
+		  "pages of the failed reads mapped");
+	segs = front_indirect(&w, BLKIF_OP_READ, 0x804, 16, 20, 1);
+	segs[0] = (struct blkif_request_segment){ .gref = 3, .last_sect = 7 };
+	one_answer(&w, 0x804, BLKIF_OP_READ, BLKIF_RSP_OKAY, "indirect read after them");
+	blk_ring_get_stats(w.ring, &st);
+	CHECK_U64(st.grants.copies, 0, "grant copies");
+	CHECK_U64(st.grants.copy_calls, 0, "grant copy calls");
+	CHECK_U64(st.err_req, 2, "requests failed");
+	CHECK_U64(persistent_now(&w), 4, "persistent grants (pages 1-3, indirect page 20)");
+	world_stop(&w);
+}
+
 /* Run every case, each on a fresh ring. */
 int main(void)
 {
@@ -446,5 +534,6 @@ int main(void)
 	test_cache_bound();
 	test_readonly_write_map();
 	test_readonly_write_persistent();
+	test_indirect_persistent();
 	return check_done("test-ring-persistent");
 }
