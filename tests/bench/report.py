@@ -78,11 +78,16 @@ def summarize(samples):
     if "daemon_cpu_us" in samples[0]:
         out["daemon_cpu_us_per_req"] = spread(
             [s["daemon_cpu_us"] / max(s["requests"], 1) for s in samples])
+    if "sim_cpu_us" in samples[0]:
+        out["sim_cpu_us_per_req"] = spread(
+            [s["sim_cpu_us"] / max(s["requests"], 1) for s in samples])
     if "server_cpu_us" in samples[0]:
         out["server_cpu_us_per_req"] = spread(
             [s["server_cpu_us"] / max(s["requests"], 1) for s in samples])
     if "load1" in samples[0]:
         out["load1"] = spread([s["load1"] for s in samples])
+    if samples[0].get("queues"):
+        out["queues"] = samples[0]["queues"]
     for k in ("grant_maps_per_req", "grant_copies_per_req", "notify_per_req"):
         vals = [s[k] for s in samples if s.get(k) is not None]
         if vals:
@@ -145,22 +150,31 @@ def goal_note(name, ratio, o, a, cores, metric):
     d, f, fio = cpu_split(o, a)
     iops = o["iops"]["median"]
     ud, uf = d * iops / 1e6, f * iops / 1e6
+    sim = o.get("sim_cpu_us_per_req", {}).get("median", 0.0)
+    us = sim * iops / 1e6
     text = ("`%s` is below its goal of %.2f (%.2f): CPU per request ours %.2f µs (daemon %.2f, "
             "frontend %.2f), anchor %.2f µs; at the measured IOPS the daemon kept %.2f of a core "
-            "busy and the frontend %.2f, of %s cores" % (name, goal, ratio, d + f, d, f, fio, ud,
-                                                         uf, cores))
+            "busy and the frontend %.2f" % (name, goal, ratio, d + f, d, f, fio, ud, uf))
+    if sim:
+        text += (", the simulator %.2f (%.2f µs per request: it stands in for the hypervisor's "
+                 "grant and event channel calls)" % (us, sim))
+    text += ", of %s cores" % cores
     if metric == "p50":
         text += ("; p50 ours %.1f µs, anchor %.1f µs: at QD1 each request is a round trip "
                  "between the two sides" % (o["lat_p50_us"]["median"], a["lat_p50_us"]["median"]))
-    elif ud >= 0.75:
-        text += ("; the limit is the daemon's ring thread, one per queue, near a whole core (the "
-                 "anchor spreads its work over its jobs)")
-    elif ud + uf >= 0.85 * float(cores):
-        text += ("; the limit is the cores, all busy: the CPU allows ours at most %.2f of the "
-                 "anchor" % (fio / (d + f)))
     else:
-        text += ("; neither side is busy: they wait on each other (notifications and wake-ups, "
-                 "or a machine shared with other work)")
+        text += ("; with every core busy, the CPU per request would allow ours at most %.2f of "
+                 "the anchor" % (fio / (d + f)))
+    if metric == "p50":
+        pass
+    elif ud / o.get("queues", 1) >= 0.75:
+        text += ("; the limit is the daemon's ring thread, one per queue (%d), near a whole core "
+                 "(the anchor spreads its work over its jobs)" % o.get("queues", 1))
+    elif ud + uf + us >= 0.85 * float(cores):
+        text += "; the limit is that CPU: the cores were all busy"
+    else:
+        text += ("; and neither side was busy: they also wait: on each other (notifications and "
+                 "wake-ups), on the storage, or on a machine shared with other work")
     return text
 
 

@@ -91,17 +91,21 @@ print(json.dumps(r))' "$@" >> "$out/samples.jsonl"
 # One sample of ours: blkfront bench in guest1 on xvdb (args $3...), with blkbackd's CPU time
 # over the run; recorded as row $1, queue depth $2, side SIDE (ours).
 ours() {
-	local row=$1 qd=$2 t0 t1 s0 s1 json
+	local row=$1 qd=$2 t0 t1 s0 s1 m0 m1 sim json
 	shift 2
+	sim=$(cat "$XENSIM_DIR/xensim.pid" 2>/dev/null)
 	s0=$(server_ticks)
-	t0=$(proc_ticks "$BK_PID")
+	t0=$(proc_ticks "$BK_PID") m0=$(proc_ticks "${sim:-0}" 2>/dev/null || echo 0)
 	json=$(fe guest1 bench xvdb --iodepth "$qd" --runtime "$runtime" --json "$@")
-	t1=$(proc_ticks "$BK_PID")
+	t1=$(proc_ticks "$BK_PID") m1=$(proc_ticks "${sim:-0}" 2>/dev/null || echo 0)
 	s1=$(server_ticks)
+	# the simulator's CPU (xensim stands in for the hypervisor): shown, not counted as ours
 	json=$(python3 -c 'import json, os, sys
-r = json.loads(sys.argv[1]); d = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / os.sysconf("SC_CLK_TCK")
+r = json.loads(sys.argv[1]); hz = os.sysconf("SC_CLK_TCK")
+d = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / hz
 r["daemon_cpu_us"] = d; r["side_cpu_us"] = d + r["cpu_us"]
-print(json.dumps(r))' "$json" "$t0" "$t1")
+r["sim_cpu_us"] = (int(sys.argv[5]) - int(sys.argv[4])) * 1e6 / hz
+print(json.dumps(r))' "$json" "$t0" "$t1" "$m0" "$m1")
 	record "$row" "${SIDE:-ours}" "$qd" "$(sample_extra "$json" "$s0" "$s1")"
 }
 
