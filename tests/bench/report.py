@@ -262,10 +262,30 @@ def limit_accuracy(results, groups, ratios):
                                                 ours["daemon_cpu_us_per_req"]["median"]))
 
 
+def load_profiles(out):
+    """Row -> the daemon's busiest symbols ([percent, symbol], perf) from run.sh's profile()."""
+    path = os.path.join(out, "profiles.jsonl")
+    prof = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    p = json.loads(line)
+                    prof[p["row"]] = p["daemon_top"]
+    return prof
+
+
+def profile_note(top):
+    """The daemon's profile as a clause of a why-line."""
+    return ("; the daemon's profile (perf, one more sample of ours, symbols at 2 % or more of "
+            "its samples): " + ", ".join("%.0f%% %s" % (pct, sym) for pct, sym in top[:8]))
+
+
 def main():
     out = sys.argv[1]
     docs = sys.argv[2] if len(sys.argv) > 2 else None
     groups, machine = load(out)
+    profiles = load_profiles(out)
     results = {}
     for (row, side, qd), samples in groups.items():
         if row == "idle-wakeups" or side == "limit":
@@ -298,6 +318,8 @@ def main():
             print("bench: %s had I/O errors: ours %d, anchor %d" % (name, o["errors"], a["errors"]))
         note = server_note(name, ratio, o, a, machine["cores"])
         note = note or goal_note(name, ratio, o, a, machine["cores"], metric)
+        if note and ratio < GOALS.get(name, 0) and profiles.get(name):
+            note = note.rstrip(".") + profile_note(profiles[name])
         if note:
             notes.append(note)
 

@@ -43,6 +43,7 @@ done
 
 mkdir -p "$bdir" "$out"
 : > "$out/samples.jsonl"
+: > "$out/profiles.jsonl"
 
 # Describe this machine as JSON: CPU model, cores, kernel, virtualised or not.
 machine_json() {
@@ -154,6 +155,41 @@ row() {
 		ours "$name" "$qd" "${OURS[@]}"
 		anchor "$name" "$qd" "$aqd" "${ANCHOR[@]}"
 	done
+	profile "$name" "$qd" "${OURS[@]}"
+}
+
+# Where may perf look: empty, or why not (BENCH_PROFILE=0, no perf, not allowed).
+profile_why=
+if [ "${BENCH_PROFILE:-1}" = 0 ]; then
+	profile_why="BENCH_PROFILE=0"
+elif ! command -v perf >/dev/null; then
+	profile_why="no perf here (apt-get install linux-perf)"
+elif ! perf record -q -a -o /dev/null -- true >/dev/null 2>&1; then
+	profile_why="perf may not record here (kernel.perf_event_paranoid: $(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null))"
+fi
+[ -z "$profile_why" ] || echo "bench: no daemon profiles: $profile_why"
+
+# One more sample of ours for row $1 (depth $2, blkfront bench options $3...), with perf
+# sampling the daemon's threads meanwhile; the symbols with 2 % or more of its samples go
+# to $out/profiles.jsonl for the why-line of a row below its goal. Not a measured sample.
+profile() {
+	local name=$1 qd=$2 data=$out/perf.data
+	shift 2
+	[ -z "$profile_why" ] || return 0
+	# every CPU, then the daemon's samples: its ring threads start when the frontend connects
+	perf record -q -a -F 999 -o "$data" -- sleep "$runtime" >/dev/null 2>&1 &
+	local pp=$!
+	fe guest1 bench xvdb --iodepth "$qd" --runtime "$runtime" --json "$@" >/dev/null
+	wait "$pp" || { echo "bench: $name: perf record failed: no profile"; return 0; }
+	perf report -q -i "$data" --pid "$BK_PID" --percentage relative --stdio --sort sym --percent-limit 2 2>/dev/null |
+		python3 -c 'import json, re, sys
+top = []
+for line in sys.stdin:
+    m = re.match(r"\s*([0-9.]+)%\s+\[(.)\]\s+(\S+)", line)
+    if m:
+        top.append([float(m.group(1)), ("kernel " if m.group(2) == "k" else "") + m.group(3)])
+print(json.dumps({"row": sys.argv[1], "daemon_top": top}))' "$name" >> "$out/profiles.jsonl"
+	rm -f "$data"
 }
 
 # The wake-ups of xvdb's ring threads so far (blkbackctl stats).
