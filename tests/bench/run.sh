@@ -40,6 +40,12 @@ for tool in fio gnuplot nbdkit; do
 	echo "bench: installing $pkg (apt-get install $pkg)"
 	apt-get install -y -qq --no-install-recommends $pkg >/dev/null
 done
+# perf, for the daemon's profiles: without it (or not root) they are left out, saying so
+if ! command -v perf >/dev/null && [ "$(id -u)" -eq 0 ] && [ "${BENCH_PROFILE:-1}" != 0 ]; then
+	echo "bench: installing linux-perf (apt-get install linux-perf)"
+	apt-get install -y -qq --no-install-recommends linux-perf >/dev/null ||
+		echo "bench: linux-perf did not install: no daemon profiles"
+fi
 
 mkdir -p "$bdir" "$out"
 : > "$out/samples.jsonl"
