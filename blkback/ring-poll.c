@@ -16,9 +16,6 @@
 /* The first window after a short sleep, and the smallest kept when shrinking. */
 #define WINDOW_START_NS 2000u
 
-/* Spins between looks at the clock and at storage's fd; the ring is looked at every spin. */
-#define SLOW_LOOK_EVERY 8u
-
 /* Tell the CPU we are spinning (a sibling hyperthread gets the core meanwhile). */
 static inline void cpu_relax(void)
 {
@@ -46,22 +43,25 @@ bool ring_watch(struct blk_ring *r, struct pollfd *sfd)
 	if (!r->window_ns)
 		return false;
 	start = now = now_ns();
-	for (unsigned int spin = 1; now - start < r->window_ns; spin++) {
+	/*
+	 * The clock is read every spin, though it is a system call where it has no vDSO: it
+	 * also paces the looks at the ring. Spinning on the ring alone (the clock read every
+	 * 8th spin, tried) keeps its cache line away from the frontend that writes it: in
+	 * xensim at QD32 that cut IOPS by half.
+	 */
+	while (now - start < r->window_ns) {
 		if (sring_has_requests(&r->rings.native) && ring_can_consume(r))
 			goto found;
-		if (__atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE) ||
-		    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
-			goto found;
-		cpu_relax();
-		if (spin % SLOW_LOOK_EVERY)
-			continue;
-		/* Each a system call (the clock too, where it has no vDSO): not every spin. */
-		now = now_ns();
 		if (r->in_storage && storage_ready(sfd)) {
 			r->clk_ns = now;
 			storage_reap(r->sq);	/* an error on the fd: the loop's poll reports it */
 			goto found;
 		}
+		if (__atomic_load_n(&r->stop_req, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&r->pause_req, __ATOMIC_ACQUIRE))
+			goto found;
+		cpu_relax();
+		now = now_ns();
 	}
 	stat_add(&r->stats.poll_ns, now - start);
 	r->clk_ns = now;	/* the sleep that follows starts about now */

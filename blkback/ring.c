@@ -490,7 +490,7 @@ static void *ring_thread(void *arg)
 	};
 	struct storage_poll sp;
 	uint64_t t0;
-	bool worked, fresh = false;	/* clk_ns was read for this turn already */
+	bool worked, watched, fresh = false;	/* clk_ns was read for this turn already */
 	int err;
 
 	for (;;) {
@@ -520,10 +520,13 @@ static void *ring_thread(void *arg)
 		pfd[2].fd = sp.fd;
 		pfd[2].events = sp.events;
 		/* After work, watch a while before arming req_event and sleeping (ring-poll.c). */
-		if (worked && !r->stopping && !r->poll_failed && !r->halted && !r->parked &&
-		    ring_watch(r, &pfd[2])) {
-			fresh = true;
-			continue;
+		watched = false;
+		if (worked && !r->stopping && !r->poll_failed && !r->halted && !r->parked) {
+			watched = r->window_ns != 0;	/* a watch that ends reads the clock last */
+			if (ring_watch(r, &pfd[2])) {
+				fresh = true;
+				continue;
+			}
 		}
 		if (ring_can_consume(r)) {
 			/* Re-arm req_event, then look once more before sleeping. */
@@ -533,7 +536,12 @@ static void *ring_thread(void *arg)
 			   sring_has_requests(&r->rings.native)) {
 			stat_add(&r->stats.oo_req, 1);	/* work waits for completions */
 		}
-		t0 = r->clk_ns;	/* the turn's start or the watch's end: no clock read of its own */
+		/*
+		 * When the sleep starts, for the window's fit: the watch's last reading, else a
+		 * reading of its own (the turn's start would count its work as sleep, and at QD32
+		 * a turn's work alone outlasts the window, which would then never grow).
+		 */
+		t0 = watched || !r->cfg.poll_us ? r->clk_ns : now_ns();
 		err = ring_poll(r, pfd, 3, sp.timeout_ms);
 		if (err) {
 			ring_poll_failed(r, err);
