@@ -292,7 +292,7 @@ check-xen: deps deb $(TOOLS) $(B)/blkfront $(HOSTILE)
 		BLKBACK_BUILD=$(B) tests/xen/run.sh xl 4.20 || rc=1; exit $$rc
 
 # Measure the data path in the simulator beside fio; rewrites the table in docs/performance.md.
-bench: deps $(TOOLS) $(SIM)
+bench: deps $(TOOLS) $(SIM) $(ENGINES)
 	$(Q)BLKBACK_BUILD=$(B) tests/bench/run.sh
 
 demo: deps $(TOOLS)
