@@ -354,6 +354,9 @@ def main():
     xen_ratios, xen_table, xen_whys = xen_report.report(groups)
     ratios.update(xen_ratios)
     table += xen_table
+    if xen_whys:    # "bench: NAME RATIO is below its goal 1.0: WHY"
+        table += "\n" + "".join("- `%s` %s.\n" % (w.split(" ", 2)[1], w.split(" ", 2)[2])
+                                 for w in xen_whys)
     sweep_svg, hist_svg = plot_sweep(results, out), plot_hist(results, out)
 
     with open(os.path.join(out, "results.json"), "w") as f:
