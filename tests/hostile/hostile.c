@@ -207,6 +207,35 @@ static void *ipage_rewriter(void *arg)
 }
 
 /*
+ * Wait for one answer to reads with ids 1000 up to 1000 + sent (seen counts each): it must
+ * come, once, as a read, OKAY or ERROR. Counts it in answered and okay; 0 or fail's status.
+ */
+static int check_read_answer(struct blkfront *bf, unsigned int sent, uint8_t *seen,
+			     unsigned int *answered, unsigned int *okay)
+{
+	blkif_response_t rsp;
+	int w = wait_response(bf, &rsp, WAIT_MS);
+
+	if (w == -ESHUTDOWN)
+		return fail("the backend left Connected");
+	if (w != 1)
+		return fail("request %u of %u got no answer within %d ms", *answered + 1, sent,
+			    WAIT_MS);
+	if (rsp.id < 1000 || rsp.id >= 1000 + sent || seen[rsp.id - 1000]++)
+		return fail("response id %#" PRIx64 " was never sent or came twice",
+			    (uint64_t)rsp.id);
+	if (rsp.operation != BLKIF_OP_READ)
+		return fail("response %#" PRIx64 " has op %u, the request was a read",
+			    (uint64_t)rsp.id, rsp.operation);
+	if (rsp.status != BLKIF_RSP_OKAY && rsp.status != BLKIF_RSP_ERROR)
+		return fail("status %d for read %#" PRIx64 ", expected OKAY or ERROR", rsp.status,
+			    (uint64_t)rsp.id);
+	(*answered)++;
+	*okay += rsp.status == BLKIF_RSP_OKAY;
+	return 0;
+}
+
+/*
  * Indirect reads pushed while a thread rewrites the descriptors on their indirect pages
  * (with persistent grants the backend keeps those pages mapped): it copies each page
  * once and parses its copy, so it never halts and answers every request exactly once,
@@ -253,28 +282,8 @@ static int indirect_rewrite_case(struct blkfront *bf, const struct hcase *c)
 			sent++;
 		}
 		blkfront_ring_push(bf, BLKFRONT_NOTIFY_ALWAYS);
-		for (unsigned int i = 0; i < n && !rc; i++) {
-			int w = wait_response(bf, &rsp, WAIT_MS);
-
-			if (w == -ESHUTDOWN)
-				rc = fail("the backend left Connected");
-			else if (w != 1)
-				rc = fail("request %u of %u got no answer within %d ms",
-					  answered + 1, sent, WAIT_MS);
-			else if (rsp.id < 1000 || rsp.id >= 1000 + sent || seen[rsp.id - 1000]++)
-				rc = fail("response id %#" PRIx64 " was never sent or came twice",
-					  (uint64_t)rsp.id);
-			else if (rsp.operation != BLKIF_OP_READ)
-				rc = fail("response %#" PRIx64 " has op %u, the request was a read",
-					  (uint64_t)rsp.id, rsp.operation);
-			else if (rsp.status != BLKIF_RSP_OKAY && rsp.status != BLKIF_RSP_ERROR)
-				rc = fail("status %d for read %#" PRIx64 ", expected OKAY or ERROR",
-					  rsp.status, (uint64_t)rsp.id);
-			else {
-				answered++;
-				okay += rsp.status == BLKIF_RSP_OKAY;
-			}
-		}
+		for (unsigned int i = 0; i < n && !rc; i++)
+			rc = check_read_answer(bf, sent, seen, &answered, &okay);
 	}
 	ip_stop = 1;
 	pthread_join(t, NULL);
@@ -434,28 +443,8 @@ static int double_fetch_case(struct blkfront *bf, const struct hcase *c)
 			sent++;
 		}
 		blkfront_ring_push(bf, BLKFRONT_NOTIFY_ALWAYS);
-		for (unsigned int i = 0; i < n && !rc; i++) {
-			int w = wait_response(bf, &rsp, WAIT_MS);
-
-			if (w == -ESHUTDOWN)
-				rc = fail("the backend left Connected");
-			else if (w != 1)
-				rc = fail("request %u of %u got no answer within %d ms",
-					  answered + 1, sent, WAIT_MS);
-			else if (rsp.id < 1000 || rsp.id >= 1000 + sent || seen[rsp.id - 1000]++)
-				rc = fail("response id %#" PRIx64 " was never sent or came twice",
-					  (uint64_t)rsp.id);
-			else if (rsp.operation != BLKIF_OP_READ)
-				rc = fail("response %#" PRIx64 " has op %u, the request was a read",
-					  (uint64_t)rsp.id, rsp.operation);
-			else if (rsp.status != BLKIF_RSP_OKAY && rsp.status != BLKIF_RSP_ERROR)
-				rc = fail("status %d for read %#" PRIx64 ", expected OKAY or ERROR",
-					  rsp.status, (uint64_t)rsp.id);
-			else {
-				answered++;
-				okay += rsp.status == BLKIF_RSP_OKAY;
-			}
-		}
+		for (unsigned int i = 0; i < n && !rc; i++)
+			rc = check_read_answer(bf, sent, seen, &answered, &okay);
 	}
 	flip_stop = 1;
 	pthread_join(t, NULL);

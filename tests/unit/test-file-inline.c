@@ -19,25 +19,10 @@
 #include "../../storage/storage.h"
 #include "check.h"
 #include "open-spec.h"
+#include "storage-op.h"
 
 #define SIZE (4u << 20)
 #define PAGE 4096u
-
-/* One I/O and what its completion reported. */
-struct op {
-	struct storage_io io;
-	int calls;
-	int64_t result;
-};
-
-/* Completion callback: record the result and count the calls. */
-static void op_done(struct storage_io *io, int64_t result)
-{
-	struct op *op = (struct op *)((char *)io - offsetof(struct op, io));
-
-	op->calls++;
-	op->result = result;
-}
 
 /* Submit one I/O; whether it completed before storage_submit returned, and its result. */
 static bool submit_inline(struct storage_queue *q, struct op *op, enum storage_op kind,

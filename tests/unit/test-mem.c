@@ -10,28 +10,13 @@
 #include "../../storage/storage.h"
 #include "check.h"
 #include "open-spec.h"
+#include "storage-op.h"
 
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
 
 /* Never a real disk: a failed open must leave the caller's pointer at it. */
 static struct storage sentinel;
-
-/* One I/O and what its completion reported. */
-struct op {
-	struct storage_io io;
-	int calls;
-	int64_t result;
-};
-
-/* Completion callback: record the result and count the calls. */
-static void op_done(struct storage_io *io, int64_t result)
-{
-	struct op *op = (struct op *)((char *)io - offsetof(struct op, io));
-
-	op->calls++;
-	op->result = result;
-}
 
 /* Run one I/O of len bytes to completion and check done was called exactly once with len. */
 static int64_t run_op(struct storage_queue *q, enum storage_op kind, uint64_t offset, uint64_t len,
