@@ -160,16 +160,15 @@ def goal_note(name, ratio, o, a, cores, metric):
                  "grant and event channel calls)" % (us, sim))
     text += ", of %s cores" % cores
     if metric == "p50":
-        text += ("; p50 ours %.1f µs, anchor %.1f µs: at QD1 each request is a round trip "
-                 "between the two sides" % (o["lat_p50_us"]["median"], a["lat_p50_us"]["median"]))
-    else:
-        text += ("; with every core busy, the CPU per request would allow ours at most %.2f of "
-                 "the anchor" % (fio / (d + f)))
-    if metric == "p50":
-        pass
-    elif ud / o.get("queues", 1) >= 0.75:
+        return text + ("; p50 ours %.1f µs, anchor %.1f µs: at QD1 each request is a round trip "
+                       "between the two sides" % (o["lat_p50_us"]["median"],
+                                                  a["lat_p50_us"]["median"]))
+    text += ("; with every core busy, the CPU per request would allow ours at most %.2f of the "
+             "anchor" % (fio / (d + f)))
+    queues = o.get("queues", 1)
+    if ud / queues >= 0.75:
         text += ("; the limit is the daemon's ring thread, one per queue (%d), near a whole core "
-                 "(the anchor spreads its work over its jobs)" % o.get("queues", 1))
+                 "(the anchor spreads its work over its jobs)" % queues)
     elif ud + uf + us >= 0.85 * float(cores):
         text += "; the limit is that CPU: the cores were all busy"
     else:
