@@ -73,16 +73,18 @@ ctx_switches() {
 # requests, the ticks of those in the kernel (all of them for kthreads), its threads' context
 # switches and, for blkbackd, OUR_KEYS.
 backend_counts() {
-    local j k out t
+    local j k out t st
     if [ "$3" = kernel ]; then
         t=$(kernel_backend_ticks)
         # shellcheck disable=SC2086 # KPIDS: one pid a word
         echo "$t $(cat "/sys/bus/xen-backend/devices/vbd-$D-$2/statistics/rd_req" 2>/dev/null || echo 0) $t $(ctx_switches $KPIDS)"
     else
         j=$(blkbackctl stats "$G" "$1" --json 2>/dev/null)
-        out="$(proc_ticks "$DAEMON_PID") "
+        # utime and stime (fields 14, 15) in one read, no fork: "(blkbackd)" has no space
+        { read -r -a st < "/proc/$DAEMON_PID/stat"; } 2>/dev/null || st=()
+        out="$((${st[13]:-0} + ${st[14]:-0})) "
         [[ $j =~ \"rd_req\":\ ([0-9]+) ]] && out+=${BASH_REMATCH[1]} || out+=0
-        out+=" $(awk '{ print $15 }' "/proc/$DAEMON_PID/stat" 2>/dev/null || echo 0) $(ctx_switches "$DAEMON_PID")"
+        out+=" ${st[14]:-0} $(ctx_switches "$DAEMON_PID")"
         for k in $OUR_KEYS; do    # no fork per key: each costs here
             if [[ $j =~ \"$k\":\ ([0-9]+) ]]; then out+=" ${BASH_REMATCH[1]}"; else out+=" 0"; fi
         done
