@@ -68,6 +68,15 @@ bk_handover() {
 	BK_PID=
 }
 
+# The guest's verify running in the background as pid $1 (its output in
+# $XENSIM_DIR/verify.log) passed through $2 (what happened meanwhile, for the message), and no
+# error response reached guest1's xvdb.
+bk_verify_through() {
+	wait "$1" || { cat "$XENSIM_DIR/verify.log"; tail -n 30 "$BK_LOG"; fail "verify failed across $2"; }
+	cat "$XENSIM_DIR/verify.log"
+	[ "$(bk_stat guest1 xvdb err_req)" -eq 0 ] || fail "error responses reached the guest"
+}
+
 # Print counter $3 of disk $2 of domain $1 from 'blkbackctl stats'.
 bk_stat() {
 	bk_ctl stats "$1" "$2" --json | python3 -c \

@@ -72,9 +72,7 @@ new=$(qsd_pids "$IMAGES")
 bk_handover
 qsd_gone "$IMAGES" || fail "qemu-storage-daemon left by the handover: $(qsd_pids "$IMAGES")"
 bk_start
-wait "$vpid" || { cat "$XENSIM_DIR/verify.log"; tail -n 30 "$BK_LOG"; fail "verify failed across the kill and the handover"; }
-cat "$XENSIM_DIR/verify.log"
-[ "$(bk_stat guest1 xvdb err_req)" -eq 0 ] || fail "error responses reached the guest"
+bk_verify_through "$vpid" "the kill and the handover"
 fe guest1 verify xvdb --seed 20 --mode read >/dev/null || fail "the image lost what the guest wrote"
 bk_ctl detach guest1 xvdb >/dev/null || fail "detach of the qcow2 failed"
 wait_for 20 qsd_gone "$IMAGES" || fail "the qcow2's qemu-storage-daemon outlived its detach"
