@@ -262,16 +262,20 @@ def limit_accuracy(results, groups, ratios):
 
 
 def load_profiles(out):
-    """Row -> the daemon's busiest symbols ([percent, symbol], perf) from run.sh's profile()."""
+    """From profiles.jsonl: (row -> the daemon's busiest symbols ([percent, symbol], perf) from
+    run.sh's profile(), row -> side -> dom0's profile in the real-Xen bench (xen_samples.py))."""
     path = os.path.join(out, "profiles.jsonl")
-    prof = {}
+    prof, xen = {}, {}
     if os.path.exists(path):
         with open(path) as f:
             for line in f:
                 if line.strip():
                     p = json.loads(line)
-                    prof[p["row"]] = p["daemon_top"]
-    return prof
+                    if "dom0_top" in p:
+                        xen.setdefault(p["row"], {})[p["side"]] = p
+                    else:
+                        prof[p["row"]] = p["daemon_top"]
+    return prof, xen
 
 
 def profile_note(top):
@@ -284,7 +288,7 @@ def main():
     out = sys.argv[1]
     docs = sys.argv[2] if len(sys.argv) > 2 else None
     groups, machine = load(out)
-    profiles = load_profiles(out)
+    profiles, xen_profiles = load_profiles(out)
     results = {}
     for (row, side, qd), samples in groups.items():
         if row == "idle-wakeups" or side == "limit":
@@ -350,7 +354,7 @@ def main():
         table += "\n" + "\n".join(modes) + "\n"
     if limit:
         table += "\n" + limit + "\n"
-    xen_ratios, xen_table, xen_whys = xen_report.report(groups)
+    xen_ratios, xen_table, xen_whys = xen_report.report(groups, xen_profiles)
     ratios.update(xen_ratios)
     table += xen_table
     if xen_whys:    # "bench: NAME RATIO is below its goal 1.0: WHY"

@@ -2,7 +2,8 @@
 # make bench's real-Xen rows: boot Debian 13's Xen 4.20 and Linux 6.12 under QEMU (full
 # emulation) with the bench scenario (tests/xen/dom0-bench.sh), where one stock guest reads
 # disks of the kernel's xen-blkback and of blkbackd on the same storage in turns, and add
-# its samples to OUT/samples.jsonl (tests/bench/xen_samples.py) for report.py.
+# its samples to OUT/samples.jsonl and dom0's profiles to OUT/profiles.jsonl
+# (tests/bench/xen_samples.py) for report.py.
 #
 #   tests/bench/xen.sh OUT
 #
@@ -36,4 +37,4 @@ t0=$(date +%s)
 rc=${PIPESTATUS[0]}
 echo "bench: the Xen boot took $(($(date +%s) - t0)) s (exit $rc)"
 [ "$rc" = 0 ] || echo "bench: the Xen bench boot failed (FAIL lines above, console in $log): its rows keep what it measured"
-python3 "$here/xen_samples.py" "$log" >> "$out/samples.jsonl"
+python3 "$here/xen_samples.py" "$log" "$out/profiles.jsonl" >> "$out/samples.jsonl"

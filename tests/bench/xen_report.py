@@ -85,8 +85,36 @@ def why(name, metric, ours, anchor):
     return text
 
 
-def report(groups):
-    """From report.py's samples grouped by (row, side, qd): (ratios, table text, why lines)."""
+def profile_text(p):
+    """One side's dom0 profile (xen_samples.py): where dom0's samples went, by thread, by
+    system call and by function, as shares of all its samples (idle apart)."""
+    threads = sorted(p.get("threads", []), reverse=True)
+    idle = sum(pct for pct, comm in threads if comm == "swapper")
+    text = "%d samples, idle %.0f%%, %s" % (p.get("samples", 0), idle, ", ".join(
+        "%s %.0f%%" % (comm, pct) for pct, comm in threads if comm != "swapper"))
+    calls = ["%.0f%% %s (%s)" % (pct, call, comm) for pct, comm, call in sorted(p.get("calls", []), reverse=True)
+             if comm not in ("swapper", "bench") and call != "-"]
+    if calls:
+        text += "; in system calls: " + ", ".join(calls[:6])
+    top = ["%.0f%% %s (%s%s)" % (pct, fn, comm, "" if call == "-" else ", " + call)
+           for pct, comm, fn, call in sorted(p["dom0_top"], reverse=True) if comm not in ("swapper", "bench")]
+    return text + "; functions: " + (", ".join(top[:6]) or "none at 1.5 %")
+
+
+def profile_note(profiles):
+    """The profiles of a row's two sides as a clause of its why-line."""
+    if not profiles.get("ours") or not profiles.get("anchor"):
+        return ""
+    return ("; dom0's profile (perf in dom0, cpu-clock, one more sample each, shares of all dom0 "
+            "samples; in a PV kernel time with interrupts off counts where they come back on): "
+            "blkbackd's disk: %s; the kernel's (%s): %s" % (
+                profile_text(profiles["ours"]), profiles["anchor"]["backend"],
+                profile_text(profiles["anchor"])))
+
+
+def report(groups, profiles=None):
+    """From report.py's samples grouped by (row, side, qd), and dom0's profiles by row and side
+    (xen_samples.py): (ratios, table text, why lines)."""
     sides = {}
     for (row, side, _qd), samples in groups.items():
         if row.startswith("xen-"):
@@ -107,8 +135,9 @@ def report(groups):
                              med(o, "side_cpu_us") / max(med(a, "side_cpu_us"), 1e-9),
                              med(o, "notify_per_req", False), med(a, "notify_per_req", False)))
             if r < GOAL:
-                whys.append("bench: %s %.3f is below its goal %.1f: %s" % (
-                    name + suffix, r, GOAL, why(name, metric, o, a)))
+                whys.append("bench: %s %.3f is below its goal %.1f: %s%s" % (
+                    name + suffix, r, GOAL, why(name, metric, o, a),
+                    profile_note((profiles or {}).get(name + suffix, {}))))
     if not lines:
         return ratios, "", whys
     every = [s for row in sides.values() for side in row.values() for s in side]

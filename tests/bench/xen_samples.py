@@ -3,7 +3,10 @@
 log (tests/xen/dom0-bench.sh) as samples.jsonl lines in make bench's format, one per row
 and side (report.py and xen_report.py read them).
 
-Usage: xen_samples.py CONSOLE_LOG >> OUT/samples.jsonl
+Usage: xen_samples.py CONSOLE_LOG [PROFILES] >> OUT/samples.jsonl
+
+With PROFILES (make bench's OUT/profiles.jsonl), the XB-PROFILE lines (dom0's perf profile
+of one more sample of a job on a disk) are appended there, one per row and side.
 
 Each dom0 sample is one fio run in the guest on one disk. Rows pair blkbackd's disks with the
 kernel xen-blkback's on the same storage: file: and uring: against the loop device over a
@@ -55,44 +58,71 @@ def convert(d):
     return s
 
 
-def main():
-    out, bad = [], 0
-    with open(sys.argv[1], errors="replace") as f:
-        lines = [l.rstrip("\n").replace("\r", "") for l in f]
+def rows_of(job, backend):
+    """The (row, side, queue depth) names a sample of job on backend counts for."""
+    row, qd = JOB_ROWS[job]
+    names = []
+    if backend in PAIRS:
+        names.append((row + PAIRS[backend][1], "ours", qd))
+        if job == "qd32":
+            names.append((NOTIFY_ROW + PAIRS[backend][1], "ours", 32))
+    else:
+        for kb, suffix in PAIRS.values():
+            if kb == backend:
+                names.append((row + suffix, "anchor", qd))
+                if job == "qd32":
+                    names.append((NOTIFY_ROW + suffix, "anchor", 32))
+    return names
+
+
+def marked(lines, tag):
+    """The JSON objects of the console lines that start with tag, and how many did not parse."""
+    objs, bad = [], 0
     for i, line in enumerate(lines):
-        if not line.startswith("XB-SAMPLE "):
+        if not line.startswith(tag + " "):
             continue
         # Xen's own console lines share the serial port and can land inside a sample's
         # line ("...\"b(XEN) uart interrupt taking more than 4ms...", then "ackend...")
         if not line.endswith("}") and "(XEN) " in line and i + 1 < len(lines):
             line = line[:line.index("(XEN) ")] + lines[i + 1]
         try:
-            d = json.loads(line[len("XB-SAMPLE "):])
-            s = convert(d)
-        except (ValueError, KeyError, TypeError) as e:
+            objs.append(json.loads(line[len(tag) + 1:]))
+        except ValueError as e:
             bad += 1
-            print("xen_samples: a sample line that does not parse (%s): %s" % (e, line[:200]),
+            print("xen_samples: a %s line that does not parse (%s): %s" % (tag, e, line[:200]),
+                  file=sys.stderr)
+    return objs, bad
+
+
+def main():
+    out = []
+    with open(sys.argv[1], errors="replace") as f:
+        lines = [l.rstrip("\n").replace("\r", "") for l in f]
+    samples, bad = marked(lines, "XB-SAMPLE")
+    for d in samples:
+        try:
+            s = convert(d)
+            names = rows_of(d["job"], d["backend"])
+        except (KeyError, TypeError) as e:
+            bad += 1
+            print("xen_samples: a sample that does not convert (%s): %s" % (e, str(d)[:200]),
                   file=sys.stderr)
             continue
-        row, qd = JOB_ROWS[d["job"]]
-        names = []
-        if d["kind"] == "ours" and d["backend"] in PAIRS:
-            names.append((row + PAIRS[d["backend"]][1], "ours", qd))
-            if d["job"] == "qd32":
-                names.append((NOTIFY_ROW + PAIRS[d["backend"]][1], "ours", 32))
-        else:
-            for eng, (kb, suffix) in PAIRS.items():
-                if kb == d["backend"]:
-                    names.append((row + suffix, "anchor", qd))
-                    if d["job"] == "qd32":
-                        names.append((NOTIFY_ROW + suffix, "anchor", 32))
         for name, side, q in names:
-            r = dict(s, row=name, side=side, qd=q)
-            out.append(json.dumps(r))
+            out.append(json.dumps(dict(s, row=name, side=side, qd=q)))
     for line in out:
         print(line)
-    print("xen_samples: %d sample lines of %s%s" % (len(out), sys.argv[1],
-          ", %d that did not parse" % bad if bad else ""), file=sys.stderr)
+    profiles, pbad = marked(lines, "XB-PROFILE")
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "a") as f:
+            for p in profiles:
+                for name, side, _ in rows_of(p["job"], p["backend"]):
+                    f.write(json.dumps({"row": name, "side": side, "backend": p["backend"],
+                                        "samples": p["samples"], "threads": p.get("threads", []),
+                                        "calls": p.get("calls", []), "dom0_top": p["top"]}) + "\n")
+    print("xen_samples: %d sample lines and %d profiles of %s%s" % (
+        len(out), len(profiles), sys.argv[1],
+        ", %d lines that did not parse" % (bad + pbad) if bad + pbad else ""), file=sys.stderr)
 
 
 if __name__ == "__main__":

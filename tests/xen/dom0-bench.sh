@@ -102,8 +102,37 @@ fio_words() {
     for w in $1; do [[ $w != *=* ]] || F[${w%%=*}]=${w#*=}; done
 }
 
-# Succeed once the guest printed marker xb-$1 (one grep: dom0's one vCPU also serves the disks).
-xb_marked() { tr -d '\r' < "$LOG" 2>/dev/null | grep -q "^@@ xb-$1\( \|\$\)"; }
+# Open the guest's console log for xb_await, which reads on from where its last look
+# stopped, and a fifo that nobody writes, for naps without a sleep process: while a sample
+# runs, dom0 forks nothing (each fork costs tens of milliseconds of the one vCPU that also
+# serves the disks: polling the log with tr and grep took 10-15 % of dom0 in the profiles).
+open_console() {
+    exec {LOGFD}<"$LOG" || return 1
+    rm -f /tmp/xb.nap && mkfifo /tmp/xb.nap && exec {NAPFD}<>/tmp/xb.nap
+    LOGPART=
+}
+
+# Sleep $1 seconds (fractions too) without a process.
+nap() { read -r -t "$1" -u "$NAPFD" _ || true; }
+
+# Wait up to $2 s for the guest's marker xb-$1 and set XB_MARK to what follows it; fails
+# (XB_MARK empty) when it did not come.
+xb_await() {
+    local line end=$((SECONDS + $2))
+    XB_MARK=
+    while :; do
+        while IFS= read -r -u "$LOGFD" line; do
+            line=$LOGPART${line%$'\r'} LOGPART=
+            case $line in
+            "@@ xb-$1") return 0 ;;
+            "@@ xb-$1 "*) XB_MARK=${line#"@@ xb-$1 "}; return 0 ;;
+            esac
+        done
+        LOGPART+=$line          # a line not ended yet
+        [ "$SECONDS" -lt "$end" ] || return 1
+        nap 0.2
+    done
+}
 
 # bench-storage: the tmpfs, the prefilled image files, the loop device, brd (if this kernel
 # has it) and blkbackd; DISKS lists what the guest gets.
@@ -172,6 +201,7 @@ EOF
     m=$(guest_mark "$G" xb-ready)
     echo "dom0: guest says: xb-ready $m"
     [[ $m == ok* ]] || { fail bench-guest "guest: ${m:-no xb-ready marker}"; return 1; }
+    open_console || { fail bench-guest "cannot open the guest's console log $LOG"; return 1; }
     sums=$(tr ' ' '\n' <<<"${m#ok }" | sed -n 's/^[a-z]*=//p' | sort -u | wc -l)
     [ "$sums" = 1 ] || why+="the disks do not all hold the same bytes: ${m#ok }; "
     KPIDS=$(kernel_backend_pids)
@@ -189,14 +219,14 @@ sample() {
     read -r -a c0 <<<"$(backend_counts "$v" "$id" "$kind")"
     i0=$(dom0_blk_irqs) t0=$(dom0_busy) u0=$(cut -d' ' -f1 /proc/uptime)
     xenstore-write "/local/domain/$D/data/bench-go" "$n $v $3 $RUNTIME"
-    sleep "$RUNTIME"    # fio runs this long at least: no look at the console meanwhile
-    wait_for 120 xb_marked "$n" || true
+    nap "$RUNTIME"      # fio runs this long at least: no look at the console meanwhile
+    xb_await "$n" 120 || true
     t1=$(dom0_busy) i1=$(dom0_blk_irqs) u1=$(cut -d' ' -f1 /proc/uptime)
     read -r -a c1 <<<"$(backend_counts "$v" "$id" "$kind")"
     if [ "$kind" = ours ]; then
         for k in $OUR_KEYS; do more+=", \"$k\": $((c1[i] - c0[i]))"; i=$((i + 1)); done
     fi
-    m=$(guest_mark "$G" "xb-$n")
+    m=$XB_MARK
     if [[ $m != ok* ]]; then
         echo "dom0: sample $n ($b $3): ${m:-no xb-$n marker within $((RUNTIME + 120)) s}"
         return 1
@@ -230,8 +260,112 @@ step_samples() {
             done
         done
     done
-    xenstore-write "/local/domain/$D/data/bench-go" "end" || true
     if [ "$bad" = 0 ]; then pass bench-samples; else fail bench-samples "$bad of $n samples did not report"; fi
+}
+
+# Print dom0's profile in perf data file $1 (recorded with call chains) as JSON fields:
+# "samples": N, "threads": [[percent, thread], ...], "calls": [[percent, thread, system
+# call], ...] and "top": [[percent, thread, function, system call], ...], each at 1.5 % of
+# all samples or more. A sample counts for the function
+# it was in, where a hypercall stub ends the chain for the function that made the hypercall
+# ("hypercall in F"). In a PV kernel the timer's sample waits while interrupts are off and
+# lands where they come back on (xen_force_evtchn_callback): such a sample counts for the
+# function that turned them on. And for the system call it was under ("-" for none: user
+# code, interrupts, kernel threads; "entry" for the way into the kernel, before the call). The bench's own shell and tools (bash, grep, sleep, perf)
+# count as one thread, "bench".
+profile_top() {
+    perf script --no-demangle -i "$1" -F comm,ip,sym,dso 2>/dev/null | awk '
+        function flush() {
+            if (comm == "") return
+            if (fn == "") fn = "?"
+            if (hc && fn != "?") fn = "hypercall in " fn
+            if (call == "") call = "-"
+            else if (call ~ /^(xen_irq_enable|__raw_callee_save_xen_irq)/) call = "entry"   # of any call
+            k = comm "\t" fn "\t" call; n[k]++; t[comm]++; c[comm "\t" call]++; total++
+            comm = ""; fn = ""; call = ""; hc = 0; prev = ""
+        }
+        /^[^ \t]/ || /^ +[^ \t0-9a-f]/ {          # a sample: its thread name
+            flush(); comm = $1
+            if (comm ~ /^(bash|sh|grep|tr|sleep|date|cut|awk|cat|perf|xenstore-.*|blkbackctl)$/) comm = "bench"
+            next
+        }
+        NF >= 2 {                                  # a frame: address, symbol, (file); leaf first
+            sym = $2; sub(/\+0x[0-9a-f]+$/, "", sym)
+            if (sym == "[unknown]" && $NF ~ /^\(.*\)$/) {   # no symbol: its file, "[libc.so.6]"
+                sym = $NF; gsub(/^\(|\)$/, "", sym); sub(/.*\//, "", sym); sym = "[" sym "]"
+            }
+            if (fn == "" && sym ~ /^(xen_force_evtchn_callback|xen_irq_enable|__raw_callee_save_xen_irq_enable|check_events)/) hc = 0   # not a hypercall of its own
+            else if (fn == "" && sym ~ /^xen_hypercall/) hc = 1
+            else if (fn == "") fn = sym
+            if (sym == "do_syscall_64" && call == "") call = prev
+            prev = sym
+            next
+        }
+        END {
+            flush()
+            printf "\"samples\": %d, \"threads\": [", total
+            for (th in t) if (t[th] * 100 >= 1.5 * total)
+                printf "%s[%.1f, \"%s\"]", m++ ? ", " : "", t[th] * 100 / total, th
+            printf "], \"calls\": ["
+            m = 0
+            for (k in c) if (c[k] * 100 >= 1.5 * total) {
+                split(k, g, "\t")
+                printf "%s[%.1f, \"%s\", \"%s\"]", m++ ? ", " : "", c[k] * 100 / total, g[1], g[2]
+            }
+            printf "], \"top\": ["
+            m = 0
+            for (k in n) if (n[k] * 100 >= 1.5 * total) {
+                split(k, f, "\t"); gsub(/["\\]/, "", f[2])
+                printf "%s[%.1f, \"%s\", \"%s\", \"%s\"]", m++ ? ", " : "", n[k] * 100 / total, f[1], f[2], f[3]
+            }
+            printf "]"
+        }'
+}
+
+# Tell perf record (started with --control on /tmp/perf.ctl and .ack) to $1 (enable or
+# disable) and wait for its answer; fails if it gives none within 60 s.
+perf_ctl() {
+    local ack=
+    echo "$1" >&"$PERF_CTL" && read -r -t 60 ack <&"$PERF_ACK" && [ "$ack" = ack ]
+}
+
+# bench-profiles: one more sample of every job on every disk with perf sampling all of dom0
+# meanwhile (cpu-clock every 2 ms of CPU: a PV dom0 has no hardware counters); each prints
+# "XB-PROFILE {json}" for the why-lines of the rows below their goal. They are not measured
+# samples: perf's own work shares dom0's one vCPU. perf starts disabled and samples from its
+# answer to "enable" (its start takes seconds here) until the guest's fio reported.
+step_profiles() {
+    local j d v b n=1000 bad=0 top pp why
+    if ! command -v perf >/dev/null; then fail bench-profiles "no perf in this dom0 image"; return; fi
+    rm -f /tmp/perf.ctl /tmp/perf.ack && mkfifo /tmp/perf.ctl /tmp/perf.ack
+    for j in $JOBS; do
+        for d in "${DISKS[@]}"; do
+            read -r v _ b _ <<<"$d"
+            n=$((n + 1)) why=
+            perf record -q -N -g -a -e cpu-clock -c 2000000 -D -1 \
+                --control fifo:/tmp/perf.ctl,/tmp/perf.ack -o /tmp/xb.perf > /tmp/perf.log 2>&1 &
+            pp=$!
+            exec {PERF_CTL}<>/tmp/perf.ctl {PERF_ACK}<>/tmp/perf.ack
+            perf_ctl enable || why="perf did not start sampling"
+            xenstore-write "/local/domain/$D/data/bench-go" "$n $v $j $RUNTIME"
+            nap "$RUNTIME"
+            xb_await "$n" 120 || true
+            perf_ctl disable || why="perf did not stop sampling"
+            kill -INT "$pp" 2>/dev/null; wait "$pp" || true
+            exec {PERF_CTL}>&- {PERF_ACK}>&-
+            [[ $XB_MARK == ok* ]] || why+=" fio: ${XB_MARK:-no xb-$n marker}"
+            top=$(profile_top /tmp/xb.perf)
+            [[ $top != *'"top": []' ]] || why+=" no samples"
+            if [ -n "$why" ]; then
+                echo "dom0: profile of $b $j: $why; perf: $(oneline /tmp/perf.log)"
+                bad=$((bad + 1))
+                continue
+            fi
+            echo "XB-PROFILE {\"job\": \"$j\", \"backend\": \"$b\", $top}"
+        done
+    done
+    rm -f /tmp/xb.perf /tmp/perf.ctl /tmp/perf.ack
+    if [ "$bad" = 0 ]; then pass bench-profiles; else fail bench-profiles "$bad profiles did not record"; fi
 }
 
 main() {
@@ -239,6 +373,8 @@ main() {
     step_storage
     step_guest || ok=0
     if [ "$ok" = 1 ]; then step_samples; else fail bench-samples "no guest"; fi
+    if [ "$ok" = 1 ]; then step_profiles; else fail bench-profiles "no guest"; fi
+    xenstore-write "/local/domain/$D/data/bench-go" "end" 2>/dev/null || true
     echo "dom0: blkbackctl stats after the samples:"
     blkbackctl stats 2>&1 | sed 's/^/  blkbackctl| /' || true
     blkbackctl stats --daemon 2>&1 | sed 's/^/  blkbackctl| /' || true

@@ -22,6 +22,10 @@ TRIXIE_LIBS=(libc6 libgcc-s1 libtinfo6 libncurses6 libext2fs2t64 liblzma5 libuui
 TRIXIE_STORAGE=(nbdkit qemu-system-common qemu-utils libglib2.0-0t64 libgnutls30t64 libp11-kit0
     libidn2-0 libunistring5 libtasn1-6 libnettle8t64 libhogweed6t64 libgmp10 libffi8 libpcre2-8-0
     libselinux1 libfuse3-4 libaio1t64 libnuma1 libatomic1)
+# perf, for the bench scenario's dom0 profiles (mkimages.sh puts it in that image only), and
+# the Debian 13 libraries it loads that Debian 12's are too old for or lack.
+TRIXIE_PERF=(linux-perf libbabeltrace1 libdebuginfod1t64 libdw1t64 libelf1t64 libopencsd1
+    libperl5.40 libpython3.13 libslang2 libstdc++6 libtraceevent1 libunwind8 libexpat1)
 APT_DIR=$CACHE/apt
 APT=()
 
@@ -62,7 +66,7 @@ main() {
     pkgs=("${XEN_PKGS[@]}")
     if [ "$DEBIAN_SUITE" = trixie ]; then
         setup_trixie_apt
-        pkgs+=("${TRIXIE_LIBS[@]}" "${TRIXIE_STORAGE[@]}")
+        pkgs+=("${TRIXIE_LIBS[@]}" "${TRIXIE_STORAGE[@]}" "${TRIXIE_PERF[@]}")
     fi
     kpkg=$(kernel_pkg)
     [ -n "$kpkg" ] || die "cannot tell which kernel linux-image-amd64 depends on (run apt-get update)"

@@ -248,6 +248,14 @@ put_storage_servers() {
     done
 }
 
+# perf into staging tree $1 for the bench scenario's profiles (dom0-bench.sh), its path onto
+# build_dom0's bins: with its libraries ~40 MB, so only the image of a bench boot has it.
+put_perf() {
+    [ -f "$ROOT/usr/bin/perf" ] || die "$ROOT/usr/bin/perf missing: rm $CACHE/fetch.stamp; tests/xen/fetch.sh"
+    put "$1" "$ROOT/usr/bin/perf" usr/bin/perf
+    bins+=("$1/usr/bin/perf")
+}
+
 # Build the dom0 initramfs: Xen userspace, blkbackd/blkbackctl, guest images, bench scripts.
 build_dom0() {
     local stage=$BUILD/dom0.d t f bins=()
@@ -292,6 +300,7 @@ build_dom0() {
         put_hotplug "$stage"
     fi
     [ "$XEN_VER" = 4.17 ] || put_storage_servers "$stage"
+    [ "$XEN_VER" = 4.17 ] || [ "${XEN_SCENARIO:-}" != bench ] || put_perf "$stage"
     put_libs "$stage" "${bins[@]}"
     check_trixie_abi "$stage/usr/sbin/blkbackd" "$stage/usr/sbin/blkbackctl" \
         "$BLKBACK_BUILD/blkfront" "$BLKBACK_BUILD/tests/hostile/hostile"

@@ -82,7 +82,7 @@ main() {
     command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
     [[ $CACHE != *,* && $CACHE != *" "* ]] || die "the cache path must not contain commas or spaces: $CACHE"
     "$XEN_DIR/fetch.sh"
-    "$XEN_DIR/mkimages.sh"
+    XEN_SCENARIO=$SCENARIO "$XEN_DIR/mkimages.sh"
     local log=$CACHE/run-$SCENARIO.log start passed failed skipped
     start=$(date +%s)
     say "booting Xen $XEN_VER + dom0 under QEMU (scenario $SCENARIO, timeout ${TIMEOUT} s, log $log)"
