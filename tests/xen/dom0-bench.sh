@@ -266,13 +266,13 @@ step_samples() {
 # Print dom0's profile in perf data file $1 (recorded with call chains) as JSON fields:
 # "samples": N, "threads": [[percent, thread], ...], "calls": [[percent, thread, system
 # call], ...] and "top": [[percent, thread, function, system call], ...], each at 1.5 % of
-# all samples or more. A sample counts for the function
-# it was in, where a hypercall stub ends the chain for the function that made the hypercall
-# ("hypercall in F"). In a PV kernel the timer's sample waits while interrupts are off and
-# lands where they come back on (xen_force_evtchn_callback): such a sample counts for the
-# function that turned them on. And for the system call it was under ("-" for none: user
-# code, interrupts, kernel threads; "entry" for the way into the kernel, before the call). The bench's own shell and tools (bash, grep, sleep, perf)
-# count as one thread, "bench".
+# all samples or more. A sample counts for the function it was in, where a hypercall stub
+# ends the chain for the function that made the hypercall ("hypercall in F"). In a PV
+# kernel the timer's sample waits while interrupts are off and lands where they come back
+# on (xen_force_evtchn_callback): such a sample counts for the function that turned them
+# on. And for the system call it was under ("-" for none: user code, interrupts, kernel
+# threads; "entry" for the way into the kernel, before the call). The bench's own shell and
+# tools (bash, grep, sleep, perf) count as one thread, "bench".
 profile_top() {
     perf script --no-demangle -i "$1" -F comm,ip,sym,dso 2>/dev/null | awk '
         function flush() {
@@ -374,7 +374,7 @@ main() {
     step_guest || ok=0
     if [ "$ok" = 1 ]; then step_samples; else fail bench-samples "no guest"; fi
     if [ "$ok" = 1 ]; then step_profiles; else fail bench-profiles "no guest"; fi
-    xenstore-write "/local/domain/$D/data/bench-go" "end" 2>/dev/null || true
+    [ -z "${D:-}" ] || xenstore-write "/local/domain/$D/data/bench-go" "end" 2>/dev/null || true
     echo "dom0: blkbackctl stats after the samples:"
     blkbackctl stats 2>&1 | sed 's/^/  blkbackctl| /' || true
     blkbackctl stats --daemon 2>&1 | sed 's/^/  blkbackctl| /' || true
