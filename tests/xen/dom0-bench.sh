@@ -156,6 +156,8 @@ step_storage() {
     if [ -f /etc/bench-deb ]; then echo "dom0: blkbackd from the package: $(tr '\n' ' ' < /etc/bench-deb)"; fi
     start_daemon || why+="blkbackd did not start: $(tail -n 3 "$DAEMON_LOG" | tr '\n' ' '); "
     echo "dom0: $(blkbackd --version 2>&1 | head -n1); disks: $(printf '%s; ' "${DISKS[@]}")"
+    # with tsc (or xen's with a stable TSC) clock_gettime runs in the vDSO, else it is a system call
+    echo "dom0: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
     if [ -z "$why" ]; then pass bench-storage; else fail bench-storage "${why%; }"; fi
 }
 
