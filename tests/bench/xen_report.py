@@ -92,12 +92,14 @@ def profile_text(p):
     idle = sum(pct for pct, comm in threads if comm == "swapper")
     text = "%d samples, idle %.0f%%, %s" % (p.get("samples", 0), idle, ", ".join(
         "%s %.0f%%" % (comm, pct) for pct, comm in threads if comm != "swapper"))
-    calls = ["%.0f%% %s (%s)" % (pct, call, comm) for pct, comm, call in sorted(p.get("calls", []), reverse=True)
+    calls = ["%.0f%% %s (%s)" % (pct, call, comm)
+             for pct, comm, call in sorted(p.get("calls", []), reverse=True)
              if comm not in ("swapper", "bench") and call != "-"]
     if calls:
         text += "; in system calls: " + ", ".join(calls[:6])
     top = ["%.0f%% %s (%s%s)" % (pct, fn, comm, "" if call == "-" else ", " + call)
-           for pct, comm, fn, call in sorted(p["dom0_top"], reverse=True) if comm not in ("swapper", "bench")]
+           for pct, comm, fn, call in sorted(p["dom0_top"], reverse=True)
+           if comm not in ("swapper", "bench")]
     return text + "; functions: " + (", ".join(top[:6]) or "none at 1.5 %")
 
 
