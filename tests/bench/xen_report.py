@@ -88,12 +88,12 @@ def why(name, metric, ours, anchor):
 def profile_text(p):
     """One side's dom0 profile (xen_samples.py): where dom0's samples went, by thread, by
     system call and by function, as shares of all its samples (idle apart)."""
-    threads = sorted(p.get("threads", []), reverse=True)
+    threads = sorted(p["threads"], reverse=True)
     idle = sum(pct for pct, comm in threads if comm == "swapper")
-    text = "%d samples, idle %.0f%%, %s" % (p.get("samples", 0), idle, ", ".join(
+    text = "%d samples, idle %.0f%%, %s" % (p["samples"], idle, ", ".join(
         "%s %.0f%%" % (comm, pct) for pct, comm in threads if comm != "swapper"))
     calls = ["%.0f%% %s (%s)" % (pct, call, comm)
-             for pct, comm, call in sorted(p.get("calls", []), reverse=True)
+             for pct, comm, call in sorted(p["calls"], reverse=True)
              if comm not in ("swapper", "bench") and call != "-"]
     if calls:
         text += "; in system calls: " + ", ".join(calls[:6])

@@ -118,8 +118,8 @@ def main():
             for p in profiles:
                 for name, side, _ in rows_of(p["job"], p["backend"]):
                     f.write(json.dumps({"row": name, "side": side, "backend": p["backend"],
-                                        "samples": p["samples"], "threads": p.get("threads", []),
-                                        "calls": p.get("calls", []), "dom0_top": p["top"]}) + "\n")
+                                        "samples": p["samples"], "threads": p["threads"],
+                                        "calls": p["calls"], "dom0_top": p["top"]}) + "\n")
     print("xen_samples: %d sample lines and %d profiles of %s%s" % (
         len(out), len(profiles), sys.argv[1],
         ", %d lines that did not parse" % (bad + pbad) if bad + pbad else ""), file=sys.stderr)

@@ -134,6 +134,15 @@ xb_await() {
     done
 }
 
+# Have the guest run fio job $3 on disk $2 as sample number $1 and wait for its report
+# (XB_MARK, empty if none came): fio runs RUNTIME seconds at least, so no look at the
+# console meanwhile.
+guest_fio() {
+    xenstore-write "/local/domain/$D/data/bench-go" "$1 $2 $3 $RUNTIME"
+    nap "$RUNTIME"
+    xb_await "$1" 120 || true
+}
+
 # bench-storage: the tmpfs, the prefilled image files, the loop device, brd (if this kernel
 # has it) and blkbackd; DISKS lists what the guest gets.
 step_storage() {
@@ -220,9 +229,7 @@ sample() {
     case $b in loop | brd) kind=kernel ;; *) kind=ours ;; esac
     read -r -a c0 <<<"$(backend_counts "$v" "$id" "$kind")"
     i0=$(dom0_blk_irqs) t0=$(dom0_busy) u0=$(cut -d' ' -f1 /proc/uptime)
-    xenstore-write "/local/domain/$D/data/bench-go" "$n $v $3 $RUNTIME"
-    nap "$RUNTIME"      # fio runs this long at least: no look at the console meanwhile
-    xb_await "$n" 120 || true
+    guest_fio "$n" "$v" "$3"
     t1=$(dom0_busy) i1=$(dom0_blk_irqs) u1=$(cut -d' ' -f1 /proc/uptime)
     read -r -a c1 <<<"$(backend_counts "$v" "$id" "$kind")"
     if [ "$kind" = ours ]; then
@@ -349,9 +356,7 @@ step_profiles() {
             pp=$!
             exec {PERF_CTL}<>/tmp/perf.ctl {PERF_ACK}<>/tmp/perf.ack
             perf_ctl enable || why="perf did not start sampling"
-            xenstore-write "/local/domain/$D/data/bench-go" "$n $v $j $RUNTIME"
-            nap "$RUNTIME"
-            xb_await "$n" 120 || true
+            guest_fio "$n" "$v" "$j"
             perf_ctl disable || why="perf did not stop sampling"
             kill -INT "$pp" 2>/dev/null; wait "$pp" || true
             exec {PERF_CTL}>&- {PERF_ACK}>&-
